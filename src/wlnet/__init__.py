@@ -1,0 +1,33 @@
+"""wlnet: the Wolfram Language's ParametricRampLayer and its net framework, on PyTorch.
+
+Public names are the Wolfram Language's; options are keyword arguments with Wolfram spelling;
+levels and positions are 1-based.
+
+>>> from wlnet import ParametricRampLayer, NetInitialize, NetExtract, Normal
+>>> act = NetInitialize(ParametricRampLayer(Input=3))
+>>> Normal(act([[-3, -2, -1], [0, 1, 2]])) == [[-0.30000001192092896, -0.20000000298023224,
+...     -0.10000000149011612], [0.0, 1.0, 2.0]]
+True
+"""
+
+from .errors import NetError
+from .extract import NetExtract, Normal
+from .information import Information
+from .initialize import NetInitialize
+from .layers import ParametricRampLayer
+from .symbols import All, Automatic, Inherited, Span
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "All",
+    "Automatic",
+    "Inherited",
+    "Information",
+    "NetError",
+    "NetExtract",
+    "NetInitialize",
+    "Normal",
+    "ParametricRampLayer",
+    "Span",
+]

@@ -1,0 +1,84 @@
+"""The NetError hierarchy and the small functions that build its messages.
+
+Every error says where (the layer or net, the port or array), then what was expected versus what
+was found, in words a Wolfram Language user knows, then the fix when it is known. Each class has
+a stable ``code`` (the Wolfram message tag where one exists) for programs that branch on errors.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+__all__ = [
+    "NetDataError",
+    "NetError",
+    "NetInitializationError",
+    "NetOptionError",
+    "NetShapeError",
+    "NetSpecificationError",
+]
+
+
+class NetError(ValueError):
+    """Base class of every error wlnet raises about nets, their options and their data."""
+
+    code = "neterr"
+
+
+class NetSpecificationError(NetError):
+    """A malformed argument to a layer or verb: a bad level, a bad port or array specification."""
+
+    code = "invspec"
+
+
+class NetOptionError(NetError, TypeError):
+    """An unknown option name, or an option whose value has the wrong form."""
+
+    code = "optx"
+
+
+class NetShapeError(NetError):
+    """Dimensions that cannot be reconciled (array against port, port against data, ...)."""
+
+    code = "tyfail"
+
+
+class NetInitializationError(NetError):
+    """A net that is missing an array, or whose dimensions are not known well enough to run."""
+
+    code = "nninit"
+
+
+class NetDataError(NetError):
+    """Input data that is not numeric, is ragged or empty, or does not fit the port."""
+
+    code = "invindata"
+
+
+def closest(name: str, choices: Iterable[str]) -> str:
+    """A ``" Did you mean ...?"`` suffix naming the choice closest to ``name``, or ``""``."""
+    found = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.6)
+    if not found:
+        lowered = {c.lower(): c for c in choices}
+        if str(name).lower() in lowered:
+            found = [lowered[str(name).lower()]]
+    return f" Did you mean {found[0]}?" if found else ""
+
+
+def check_options(where: str, given: dict, allowed: Iterable[str]) -> None:
+    """Raise NetOptionError for the first key of ``given`` that is not in ``allowed``."""
+    allowed = list(allowed)
+    for name in given:
+        if name not in allowed:
+            raise NetOptionError(
+                f"{where}: unknown option {name}.{closest(name, allowed)} "
+                f"The options are {', '.join(allowed)}."
+            )
+
+
+def add_context(error: BaseException, context: str) -> BaseException:
+    """Attach ``context`` to an error raised inside a forward pass, keeping its type."""
+    if hasattr(error, "add_note"):  # Python >= 3.11
+        error.add_note(context)
+    return error

@@ -1,0 +1,113 @@
+"""Pure torch functions behind the layers: no state, no Wolfram conventions beyond the math.
+
+``parametric_ramp(x, slope, axes)`` is the one implementation of ParametricRampLayer's math.
+``axes`` are 0-based axes of ``x`` (batch included) that the slope's dims sit on, in increasing
+order; the slope broadcasts over every other axis.
+
+>>> import torch
+>>> x = torch.tensor([[-3.0, -2.0, -1.0], [0.0, 1.0, 2.0]])
+>>> parametric_ramp(x, torch.tensor([0.1, 0.2, 0.3]), (1,))
+tensor([[-0.3000, -0.4000, -0.3000],
+        [ 0.0000,  1.0000,  2.0000]])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+__all__ = ["parametric_ramp", "parametric_ramp_reference", "slope_view_shape"]
+
+
+def slope_view_shape(ndim: int, slope_shape: Sequence[int], axes: Sequence[int]) -> list[int]:
+    """The shape that lines the slope up with ``x``: its dims at ``axes``, 1 everywhere else."""
+    shape = [1] * ndim
+    for axis, size in zip(axes, slope_shape):
+        shape[axis] = size
+    return shape
+
+
+def _check(x: torch.Tensor, slope: torch.Tensor, axes: tuple[int, ...]) -> None:
+    expected = tuple(x.shape[a] for a in axes)
+    if tuple(slope.shape) != expected:
+        raise ValueError(
+            f"parametric_ramp: the slope has dims {tuple(slope.shape)}, but the input of shape "
+            f"{tuple(x.shape)} has dims {expected} on axes {axes}."
+        )
+
+
+class _ParametricRamp(torch.autograd.Function):
+    """f(x) = x for x > 0, slope * x otherwise, with the gradients written out.
+
+    Written out rather than left to autograd of ``torch.where`` because that would give
+    d/dslope = 0 * x = NaN at x = +inf, where the slope plays no part. At x == 0 the gradients
+    are d/dx = slope and d/dslope = 0, as in MXNet (which Wolfram ran on) and PyTorch.
+    """
+
+    @staticmethod
+    def forward(ctx, x, slope, axes):
+        s = slope.reshape(slope_view_shape(x.ndim, slope.shape, axes))
+        ctx.save_for_backward(x, slope)
+        ctx.axes = axes
+        return torch.where(x > 0, x, x * s)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, slope = ctx.saved_tensors
+        axes = ctx.axes
+        positive = x > 0
+        grad_x = grad_slope = None
+        if ctx.needs_input_grad[0]:
+            s = slope.reshape(slope_view_shape(x.ndim, slope.shape, axes))
+            grad_x = torch.where(positive, grad, grad * s)
+        if ctx.needs_input_grad[1]:
+            per_element = torch.where(positive, torch.zeros((), dtype=x.dtype), x * grad)
+            others = tuple(d for d in range(x.ndim) if d not in axes)
+            summed = per_element.sum(dim=others) if others else per_element
+            grad_slope = summed.reshape(slope.shape)
+        return grad_x, grad_slope, None
+
+
+def parametric_ramp_reference(x: torch.Tensor, slope: torch.Tensor, axes: Sequence[int]) -> torch.Tensor:
+    """The plain torch formulation: the semantic reference every faster path is tested against."""
+    axes = tuple(axes)
+    _check(x, slope, axes)
+    return _ParametricRamp.apply(x, slope.to(x.dtype), axes)
+
+
+def parametric_ramp(x: torch.Tensor, slope: torch.Tensor, axes: Sequence[int]) -> torch.Tensor:
+    """Leaky ReLU with a learned slope on the given axes of ``x``.
+
+    Wolfram: ``ParametricRampLayer[levels]``'s function, f(x) = x if x > 0 else slope * x.
+
+    Args:
+        x: the input, batch axis included, any float dtype.
+        slope: an array whose dims are ``x``'s dims at ``axes`` (rank 0 for a shared slope).
+        axes: 0-based axes of ``x``, increasing; the slope broadcasts over all other axes.
+
+    Uses the fused kernel of :mod:`wlnet.kernels` when it supports the tensors, else the
+    reference formulation. Both give the same values and gradients.
+    """
+    axes = tuple(axes)
+    _check(x, slope, axes)
+    slope = slope.to(x.dtype)
+    fused = _fused()
+    if fused is not None and fused.supports(x, slope, axes):
+        return fused.parametric_ramp(x, slope, axes)
+    return _ParametricRamp.apply(x, slope, axes)
+
+
+_FUSED_MODULE: object = False  # False: not looked up yet; None: not available
+
+
+def _fused():
+    """The fused kernels' module, imported on first use (it may compile with a JIT)."""
+    global _FUSED_MODULE
+    if _FUSED_MODULE is False:
+        try:
+            from . import kernels
+        except ImportError:
+            kernels = None
+        _FUSED_MODULE = kernels
+    return _FUSED_MODULE

@@ -1,0 +1,164 @@
+"""Information: a report on a net, or one property of it, from one table of properties.
+
+Every property is computed from two generic views of a net, its leaf layers with their
+positions and its arrays with their positions, so containers reuse this table unchanged.
+Positions are tuples: ``("Slope",)`` for a bare layer's array, ``(2, "Slope")`` inside a chain.
+"""
+
+from __future__ import annotations
+
+import html
+from collections import Counter
+
+import numpy as np
+
+from .errors import NetSpecificationError, closest
+from .layers.base import Layer
+from .symbols import Automatic
+from .types import describe, port_spec
+
+__all__ = ["Information", "InformationReport"]
+
+
+def _arrays(net):
+    """(position, layer, array name) for every array of every leaf layer."""
+    return [
+        ((*position, name), layer, name)
+        for position, layer in net._leaf_layers()
+        for name in layer._array_names
+    ]
+
+
+def _dims(layer, name):
+    dims = layer._array_dims(name)
+    return None if dims is None else tuple(dims)
+
+
+def _count(dims):
+    return None if dims is None or None in dims else int(np.prod(dims, dtype=np.int64))
+
+
+def _total(values):
+    values = list(values)
+    return None if any(v is None for v in values) else sum(values)
+
+
+_BYTES_PER_ELEMENT = 4  # arrays are stored as float32
+
+PROPERTIES = {
+    "Arrays": lambda net: {p: layer._arrays[n] for p, layer, n in _arrays(net)},
+    "ArraysList": lambda net: [layer._arrays[n] for _, layer, n in _arrays(net)],
+    "ArraysCount": lambda net: len(_arrays(net)),
+    "ArraysPositionList": lambda net: [p for p, _, _ in _arrays(net)],
+    "ArraysDimensions": lambda net: {p: _dims(layer, n) for p, layer, n in _arrays(net)},
+    "ArraysElementCounts": lambda net: {
+        p: _count(_dims(layer, n)) for p, layer, n in _arrays(net)
+    },
+    "ArraysTotalElementCount": lambda net: _total(
+        _count(_dims(layer, n)) for _, layer, n in _arrays(net)
+    ),
+    "ArraysByteCounts": lambda net: {
+        p: None if (c := _count(_dims(layer, n))) is None else c * _BYTES_PER_ELEMENT
+        for p, layer, n in _arrays(net)
+    },
+    "ArraysTotalByteCount": lambda net: None
+    if (c := PROPERTIES["ArraysTotalElementCount"](net)) is None
+    else c * _BYTES_PER_ELEMENT,
+    "ArraysLearningRateMultipliers": lambda net: {
+        p: layer._multiplier(n) for p, layer, n in _arrays(net)
+    },
+    "SharedArraysCount": lambda net: 0,
+    "InputPorts": lambda net: {k: port_spec(t) for k, t in net._input_types().items()},
+    "OutputPorts": lambda net: {k: port_spec(t) for k, t in net._output_types().items()},
+    "InputPortNames": lambda net: list(net._input_types()),
+    "OutputPortNames": lambda net: list(net._output_types()),
+    "Layers": lambda net: dict(net._leaf_layers()),
+    "LayersList": lambda net: [layer for _, layer in net._leaf_layers()],
+    "LayersCount": lambda net: len(net._leaf_layers()),
+    "LayerTypeCounts": lambda net: dict(Counter(type(l).__name__ for _, l in net._leaf_layers())),
+    "InputForm": lambda net: repr(net),
+    "Properties": lambda net: list(PROPERTIES),
+}
+
+
+def Information(net, prop=None):
+    """A report on ``net``, or the value of one property (or a list of them).
+
+    Wolfram: ``Information[net]``, ``Information[net, "prop"]``, ``Information[net, {p1, p2}]``.
+
+    ``Information(net)`` returns an :class:`InformationReport`, which prints as a table and
+    renders as HTML in Jupyter; ``report[prop]`` reads one property. Dims and counts that are
+    not known yet are ``None``; an uninitialized array is ``Automatic``.
+
+    >>> from wlnet import NetInitialize, ParametricRampLayer
+    >>> net = NetInitialize(ParametricRampLayer(Input=(2, 3, 4)))
+    >>> Information(net, "ArraysDimensions")
+    {('Slope',): (2,)}
+    >>> Information(net, ["ArraysTotalElementCount", "LayersCount"])
+    [2, 1]
+    """
+    if not isinstance(net, Layer):
+        raise NetSpecificationError(
+            f"Information: the first argument should be a net, not {type(net).__name__}."
+        )
+    if prop is None:
+        return InformationReport(net)
+    if isinstance(prop, (list, tuple)):
+        return [Information(net, p) for p in prop]
+    if prop not in PROPERTIES:
+        raise NetSpecificationError(
+            f"Information: {prop!r} is not a property of {net._where}.{closest(str(prop), PROPERTIES)} "
+            f"The properties are: {', '.join(PROPERTIES)}."
+        )
+    return PROPERTIES[prop](net)
+
+
+class InformationReport:
+    """What ``Information(net)`` returns: a summary table, with every property readable by name."""
+
+    def __init__(self, net):
+        self._net = net
+
+    def __getitem__(self, prop):
+        return Information(self._net, prop)
+
+    def _rows(self) -> list[tuple[str, str]]:
+        net = self._net
+        rows = [("layer" if len(net._leaf_layers()) == 1 else "net", net._where)]
+        for name, t in net._input_types().items():
+            rows.append((f"input port {name!r}", describe(t)))
+        for name, t in net._output_types().items():
+            rows.append((f"output port {name!r}", describe(t)))
+        for position, layer, name in _arrays(net):
+            dims = _dims(layer, name)
+            value = layer._arrays[name]
+            state = "uninitialized" if value is Automatic else "initialized"
+            dims_text = "unknown" if dims is None or None in dims else str(dims)
+            multiplier = layer._multiplier(name)
+            rows.append((
+                f"array {'/'.join(map(str, position))}",
+                f"dims {dims_text}, {state}, learning-rate multiplier {multiplier:g}",
+            ))
+        total = PROPERTIES["ArraysTotalElementCount"](net)
+        size = PROPERTIES["ArraysTotalByteCount"](net)
+        rows.append(("total elements", "unknown" if total is None else f"{total:,}"))
+        rows.append(("total size", "unknown" if size is None else f"{size:,} bytes"))
+        return rows
+
+    def __str__(self) -> str:
+        rows = self._rows()
+        width = max(len(k) for k, _ in rows)
+        lines = [f"Information: {type(self._net).__name__}"]
+        lines += [f"  {k.ljust(width)}  {v}" for k, v in rows]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        cells = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+            f"<td style='text-align:left'>{html.escape(v)}</td></tr>"
+            for k, v in self._rows()
+        )
+        return f"<table><caption>Information: {type(self._net).__name__}</caption>{cells}</table>"

@@ -1,0 +1,305 @@
+"""ParametricRampLayer: a leaky ReLU whose negative-side slope is learned, per chosen levels."""
+
+from __future__ import annotations
+
+import operator
+
+import torch
+from torch import nn
+
+from ..errors import NetShapeError, NetSpecificationError, check_options
+from ..functional import parametric_ramp
+from ..symbols import All, Automatic, Span
+from ..types import VARYING, TensorT, describe, parse_port, unify
+from .base import Layer, as_array, parse_multiplier
+
+__all__ = ["ParametricRamp", "ParametricRampLayer", "resolve_levels"]
+
+_OPTIONS = ("Slope", "LearningRateMultipliers", "Input", "Output")
+
+
+class ParametricRampLayer(Layer):
+    """A leaky ReLU activation with a slope that can be learned, per element of chosen levels.
+
+    Wolfram: ``ParametricRampLayer[levels, "Slope" -> s, LearningRateMultipliers -> m,
+    "Input" -> dims]``. Computes, elementwise, f(x) = x for x > 0 and slope * x otherwise.
+
+    Args:
+        levels: which input levels (1-based dimensions of one example, the batch axis not
+            counted) carry their own slope values. An int ``a`` (negative counts from the last
+            level, -1 = last), ``Span(a1, a2)`` (levels a1 through a2, inclusive; ``Span(2,
+            All)``), a list of ints, or ``[]`` for one slope shared by every element. The slope
+            has the input's dims at these levels, in increasing level order, and broadcasts over
+            every other level and over the batch. ``Automatic`` (the default) means level 1,
+            except that a scalar ``Slope`` makes it ``[]``, so ``ParametricRampLayer(Slope=0.1,
+            LearningRateMultipliers=0)`` is the fixed leaky ReLU of the Wolfram documentation.
+        Slope: the slope array; ``Automatic`` until NetInitialize sets every value to 0.1.
+            Giving it also fixes the input dims at the chosen levels.
+        LearningRateMultipliers: the slope's learning-rate multiplier; 0 (or None) freezes it.
+        Input, Output: the port's dims: an int ``n`` (a length-n vector), a tuple of ints,
+            ``("Varying", n, ...)`` for sequences of any length, or ``"Real"`` (a scalar, only
+            with ``levels=[]``).
+
+    Gradients at x == 0: d/dx = slope and d/dslope = 0, as in MXNet and PyTorch.
+
+    Ports:
+        Input: an array of any rank (of rank at least the highest level used).
+        Output: an array with the input's dims.
+
+    >>> prelu = ParametricRampLayer([], Slope=0.25)
+    >>> prelu([[10, 10, 10], [-10, -10, -10]]).tolist()
+    [[10.0, 10.0, 10.0], [-2.5, -2.5, -2.5]]
+    """
+
+    _array_names = ("Slope",)
+
+    def __init__(
+        self,
+        levels=Automatic,
+        *,
+        Slope=Automatic,
+        LearningRateMultipliers=Automatic,
+        Input=Automatic,
+        Output=Automatic,
+        **unknown,
+    ):
+        check_options("ParametricRampLayer", unknown, _OPTIONS)
+        slope = Automatic if Slope is Automatic else as_array(Slope, 'ParametricRampLayer: "Slope"')
+        if levels is Automatic:
+            levels = [] if slope is not Automatic and slope.ndim == 0 else 1
+        levels = _parse_levels(levels)
+        where = _where(levels)
+        ports = {
+            "Input": parse_port(Input, f'{where}: the "Input" option'),
+            "Output": parse_port(Output, f'{where}: the "Output" option'),
+        }
+        multiplier = parse_multiplier(LearningRateMultipliers, where)
+        self._set_state({"levels": levels}, ports, {"Slope": slope}, {"Slope": multiplier})
+
+    @property
+    def _where(self) -> str:
+        return _where(self._params["levels"])
+
+    def _infer(self) -> None:
+        where = self._where
+        levels = self._params["levels"]
+        t = unify(self._ports["Input"], self._ports["Output"], f'{where}: ports "Input" and "Output"')
+        slope = self._arrays["Slope"]
+        slope_dims = None
+        if t.dims is not None:
+            axes = resolve_levels(levels, t.rank, where, t)
+            for axis in axes:
+                if t.dims[axis] == VARYING:
+                    raise NetShapeError(
+                        f'{where}: level {axis + 1} of port "Input" ({describe(t)}) is "Varying": '
+                        "its length differs between examples, so it cannot carry slope values. "
+                        "Choose levels that have a fixed size, e.g. "
+                        'ParametricRampLayer(2, Input=("Varying", 3)).'
+                    )
+            at_levels = TensorT(tuple(t.dims[a] for a in axes))
+            if slope is not Automatic:
+                at_levels = _unify_slope(levels, at_levels, slope)
+                dims = list(t.dims)
+                for axis, size in zip(axes, at_levels.dims):
+                    dims[axis] = size
+                t = TensorT(tuple(dims))
+            slope_dims = at_levels.dims
+        else:
+            count = _level_count(levels)
+            if slope is not Automatic:
+                if count is not None and count != slope.ndim:
+                    _unify_slope(levels, TensorT((None,) * count), slope)
+                slope_dims = slope.shape
+            elif count == 0:
+                slope_dims = ()
+        object.__setattr__(self, "_slope_dims", slope_dims)
+        self._ports["Input"] = self._ports["Output"] = t
+
+    def _array_dims(self, name: str) -> tuple | None:
+        return self._slope_dims
+
+    def _array_dims_hint(self, name: str) -> str:
+        """Why the slope's dims are unknown, and how to give them (for NetInitialize's error)."""
+        return (
+            f"its dims are the input's dims at levels {_levels_text(self._params['levels'])}, "
+            "and the input's dims are not known. Give them with the Input option, e.g. "
+            f"ParametricRampLayer({_levels_text(self._params['levels'])}, Input=(3,)), or give "
+            "Slope=..."
+        )
+
+    def _lower(self) -> ParametricRamp:
+        return ParametricRamp(
+            torch.tensor(self._arrays["Slope"]),
+            self._params["levels"],
+            lr_multiplier=self._multiplier("Slope"),
+        )
+
+    def _constructor(self) -> str:
+        args = [_levels_text(self._params["levels"]), *self._repr_options()]
+        return f"ParametricRampLayer({', '.join(args)})"
+
+
+class ParametricRamp(nn.Module):
+    """The torch form of ParametricRampLayer (what ``to_torch()`` returns), batch first.
+
+    ``slope`` is an ``nn.Parameter`` with the slope's dims; ``levels`` is the layer's levels
+    specification (1-based, batch axis not counted). A slope whose learning-rate multiplier is
+    0 is created with ``requires_grad=False``; the multiplier is kept as
+    ``slope.lr_multiplier`` for training loops that scale learning rates per parameter.
+    """
+
+    def __init__(self, slope: torch.Tensor, levels=1, *, lr_multiplier: float = 1.0):
+        super().__init__()
+        self.levels = _parse_levels(levels)
+        self.slope = nn.Parameter(slope, requires_grad=lr_multiplier != 0)
+        self.slope.lr_multiplier = lr_multiplier
+        self._axes: dict[int, tuple[int, ...]] = {}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        axes = self._axes.get(x.ndim)
+        if axes is None:
+            where = _where(self.levels)
+            if x.ndim < 1:
+                raise NetShapeError(f"{where}: the input needs a batch axis first, but is a 0-d tensor.")
+            example = resolve_levels(self.levels, x.ndim - 1, where)
+            axes = self._axes[x.ndim] = tuple(a + 1 for a in example)
+        slope = self.slope
+        if tuple(x.shape[a] for a in axes) != slope.shape:
+            raise NetShapeError(
+                f"{_where(self.levels)}: an input of shape {tuple(x.shape)} (batch first) has dims "
+                f"{tuple(x.shape[a] for a in axes)} at levels {_levels_text(self.levels)}, but "
+                f"the slope has dims {tuple(slope.shape)}."
+            )
+        return parametric_ramp(x, slope, axes)
+
+    def extra_repr(self) -> str:
+        return f"levels={_levels_text(self.levels)}, slope_shape={tuple(self.slope.shape)}"
+
+
+def _where(levels) -> str:
+    return f"ParametricRampLayer (levels {_levels_text(levels)})"
+
+
+def _levels_text(levels) -> str:
+    if isinstance(levels, tuple):
+        return "[" + ", ".join(map(str, levels)) + "]"
+    return repr(levels)
+
+
+def _level(value, where: str) -> int:
+    """One level: a nonzero int (NumPy ints too, not bools)."""
+    level = None
+    if not isinstance(value, bool):
+        try:
+            level = operator.index(value)
+        except TypeError:
+            pass
+    if level is None:
+        raise NetSpecificationError(
+            f"{where}: a level should be a nonzero integer, but {value!r} is not an integer."
+        )
+    if level == 0:
+        raise NetSpecificationError(
+            f"{where}: level 0 does not exist: levels count from 1 (the first dimension of one "
+            "example, after the batch axis); -1 is the last level."
+        )
+    return level
+
+
+def _parse_levels(levels):
+    """Validate a levels specification: int, Span or a list of ints; a list becomes a tuple."""
+    where = "ParametricRampLayer"
+    if isinstance(levels, Span):
+        start = _level(levels.start, f"{where}: the start of {levels!r}")
+        stop = levels.stop if levels.stop is All else _level(levels.stop, f"{where}: the end of {levels!r}")
+        if stop is not All and (start > 0) == (stop > 0) and start > stop:
+            raise NetSpecificationError(
+                f"{where}: {levels!r} selects no levels (its start is after its end); "
+                "use [] for one slope shared by every element."
+            )
+        return Span(start, stop)
+    if isinstance(levels, (list, tuple)):
+        parsed = tuple(_level(level, where) for level in levels)
+        seen = set()
+        for level in parsed:
+            if level in seen:
+                raise NetSpecificationError(
+                    f"{where}: level {level} appears twice in the levels {list(parsed)}; each "
+                    "level may be given once."
+                )
+            seen.add(level)
+        return parsed
+    if isinstance(levels, (str, bytes, float, dict, set)) or levels is None:
+        raise NetSpecificationError(
+            f"{where}: the levels should be an integer, a Span, a list of integers or [], "
+            f"but were {levels!r}."
+        )
+    return _level(levels, where)
+
+
+def _level_count(levels) -> int | None:
+    """How many levels a specification selects, when that does not depend on the input's rank."""
+    if isinstance(levels, tuple):
+        return len(levels)
+    if isinstance(levels, Span):
+        if levels.stop is All or (levels.start > 0) != (levels.stop > 0):
+            return None
+        return levels.stop - levels.start + 1
+    return 1
+
+
+def resolve_levels(levels, rank: int, where: str, port: TensorT | None = None) -> tuple[int, ...]:
+    """The 0-based axes of one example of rank ``rank`` that ``levels`` selects, sorted.
+
+    >>> resolve_levels(Span(2, All), 4, "")
+    (1, 2, 3)
+    >>> resolve_levels((-1, 1), 3, "")
+    (0, 2)
+    """
+    port_text = describe(port) if port is not None else f"an array of rank {rank}"
+    if isinstance(levels, Span):
+        stop = rank if levels.stop is All else levels.stop
+        ends = [_axis(levels.start, rank, where, levels, port_text),
+                _axis(stop, rank, where, levels, port_text)]
+        if ends[0] > ends[1]:
+            raise NetShapeError(
+                f"{where}: on {port_text} (rank {rank}), {levels!r} selects no levels (its start "
+                "is after its end); use [] for one slope shared by every element."
+            )
+        return tuple(range(ends[0], ends[1] + 1))
+    if isinstance(levels, tuple):
+        axes = [_axis(level, rank, where, levels, port_text) for level in levels]
+        if len(set(axes)) != len(axes):
+            raise NetShapeError(
+                f"{where}: on {port_text} (rank {rank}), the levels {list(levels)} name the same "
+                "level twice."
+            )
+        return tuple(sorted(axes))
+    return (_axis(levels, rank, where, levels, port_text),)
+
+
+def _axis(level: int, rank: int, where: str, levels, port_text: str) -> int:
+    axis = level - 1 if level > 0 else rank + level
+    if not 0 <= axis < rank:
+        if rank == 0:
+            raise NetShapeError(
+                f'{where}: port "Input" is a real number (rank 0), which has no level {level}; '
+                'for one slope shared by every element use ParametricRampLayer([], Input="Real").'
+            )
+        raise NetShapeError(
+            f'{where}: level {level} is beyond the rank of port "Input": it is {port_text}, of '
+            f"rank {rank}, so levels run from 1 to {rank} (or -{rank} to -1)."
+        )
+    return axis
+
+
+def _unify_slope(levels, expected: TensorT, slope) -> TensorT:
+    given = TensorT(tuple(slope.shape))
+    try:
+        return unify(expected, given, "")
+    except NetShapeError:
+        raise NetShapeError(
+            f'{_where(levels)}: inferred inconsistent dimensions for array "Slope": the input at '
+            f"levels {_levels_text(levels)} makes it {describe(expected)}, but the given Slope is "
+            f"{describe(given)}."
+        ) from None

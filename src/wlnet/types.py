@@ -1,0 +1,148 @@
+"""Port and array types, and their unification. No torch here: shapes are symbols before data.
+
+A :class:`TensorT` is an array of real numbers whose rank may be unknown (``dims is None``) and
+whose dims may each be a known size, unknown (``None``) or ``"Varying"`` (a sequence length that
+differs from example to example). Dims never include the batch axis.
+
+>>> parse_port((2, 3), "Input")
+TensorT(dims=(2, 3))
+>>> describe(parse_port(("Varying", 3), "Input"))
+'a sequence of length-3 vectors'
+>>> unify(TensorT(None), TensorT((3,)), "Input").dims
+(3,)
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+
+from .errors import NetShapeError, NetSpecificationError
+from .symbols import Automatic
+
+__all__ = ["VARYING", "TensorT", "describe", "parse_port", "port_spec", "unify"]
+
+VARYING = "Varying"
+
+
+@dataclass(frozen=True)
+class TensorT:
+    """An array type: ``dims`` is a tuple of int | None | "Varying", or None when the rank is unknown."""
+
+    dims: tuple | None = None
+
+    @property
+    def rank(self) -> int | None:
+        return None if self.dims is None else len(self.dims)
+
+    @property
+    def known(self) -> bool:
+        """True when the rank and every fixed dim are known ("Varying" dims count as known)."""
+        return self.dims is not None and all(d is not None for d in self.dims)
+
+    @property
+    def varying(self) -> bool:
+        return self.dims is not None and VARYING in self.dims
+
+
+def _dim(value, position: int, where: str):
+    if value is Automatic or value is None:
+        return None
+    if value == VARYING:
+        if position != 0:
+            raise NetSpecificationError(
+                f'{where}: only the first dimension may be "Varying", but dimension '
+                f"{position + 1} is."
+            )
+        return VARYING
+    if not isinstance(value, bool):
+        try:
+            size = operator.index(value)
+        except TypeError:
+            size = None
+        if size is not None and size >= 1:
+            return size
+    raise NetSpecificationError(
+        f'{where}: each dimension should be a positive integer, "Varying" or Automatic, '
+        f"but dimension {position + 1} is {value!r}."
+    )
+
+
+def parse_port(spec, where: str) -> TensorT:
+    """The type of a port given as Wolfram does: n, (n1, n2, ...), ("Varying", n), "Real", Automatic."""
+    if spec is Automatic or spec is None:
+        return TensorT(None)
+    if isinstance(spec, TensorT):
+        return spec
+    if isinstance(spec, str):
+        if spec == "Real":
+            return TensorT(())
+        if spec == VARYING:
+            return TensorT((VARYING,))
+        raise NetSpecificationError(
+            f'{where}: the port specification {spec!r} is not known; use "Real", "Varying", '
+            f'an integer n, a tuple of dimensions such as (2, 3), or ("Varying", n).'
+        )
+    if isinstance(spec, (tuple, list)):
+        return TensorT(tuple(_dim(d, i, where) for i, d in enumerate(spec)))
+    return TensorT((_dim(spec, 0, where),))
+
+
+def port_spec(t: TensorT):
+    """The Wolfram-style specification of a type, as ``parse_port`` accepts it (for repr and NetExtract)."""
+    if t.dims is None:
+        return Automatic
+    if t.dims == ():
+        return "Real"
+    dims = tuple(Automatic if d is None else d for d in t.dims)
+    if len(dims) == 1 and isinstance(dims[0], int):
+        return dims[0]
+    return dims
+
+
+def _dims_text(dims) -> str:
+    return "(" + ", ".join("n" if d is None else str(d) for d in dims) + ")"
+
+
+def describe(t: TensorT) -> str:
+    """``t`` in words: "a length-3 vector", "a real number", "an array of dims (2, 3, 4)"."""
+    dims = t.dims
+    if dims is None:
+        return "an array of any rank"
+    if dims == ():
+        return "a real number"
+    if dims[0] == VARYING:
+        rest = TensorT(dims[1:])
+        if rest.dims == ():
+            return "a sequence of real numbers"
+        inner = describe(rest)
+        inner = inner[2:] if inner.startswith("a ") else inner[3:]
+        return f"a sequence of {inner}s"
+    if len(dims) == 1:
+        return "a vector" if dims[0] is None else f"a length-{dims[0]} vector"
+    if len(dims) == 2 and None not in dims:
+        return f"a {dims[0]}\u00d7{dims[1]} matrix"
+    return f"an array of dims {_dims_text(dims)}"
+
+
+def unify(a: TensorT, b: TensorT, where: str) -> TensorT:
+    """The most specific type that is both ``a`` and ``b``; NetShapeError naming ``where`` if none."""
+    if a.dims is None:
+        return b
+    if b.dims is None:
+        return a
+    if len(a.dims) != len(b.dims):
+        raise NetShapeError(f"{where}: {describe(a)} is inconsistent with {describe(b)}.")
+    merged = []
+    for x, y in zip(a.dims, b.dims):
+        if x is None or x == y:
+            merged.append(y)
+        elif y is None:
+            merged.append(x)
+        elif VARYING in (x, y):
+            # A variable length meets a fixed one: the fixed length wins, as a length
+            # variable of Wolfram's type system is bound by unification.
+            merged.append(x if y == VARYING else y)
+        else:
+            raise NetShapeError(f"{where}: {describe(a)} is inconsistent with {describe(b)}.")
+    return TensorT(tuple(merged))
