@@ -77,6 +77,17 @@ def check_options(where: str, given: dict, allowed: Iterable[str]) -> None:
             )
 
 
+def non_numeric_text(array) -> str:
+    """What makes a NumPy array not real numbers, in words: "it contains strings"."""
+    kinds = {"b": "True/False values", "U": "strings", "S": "bytes", "c": "complex numbers"}
+    if array.dtype.kind in kinds:
+        return f"it contains {kinds[array.dtype.kind]}"
+    for item in array.reshape(-1):
+        if isinstance(item, bool) or not isinstance(item, (int, float)) and not hasattr(item, "dtype"):
+            return f"it contains {item!r}"
+    return f"it has values of type {array.dtype}"
+
+
 def add_context(error: BaseException, context: str) -> BaseException:
     """Attach ``context`` to an error raised inside a forward pass, keeping its type."""
     if hasattr(error, "add_note"):  # Python >= 3.11

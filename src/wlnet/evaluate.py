@@ -26,6 +26,7 @@ from .errors import (
     NetShapeError,
     add_context,
     check_options,
+    non_numeric_text,
 )
 from .symbols import Automatic
 from .types import VARYING, TensorT, describe, unify
@@ -131,7 +132,9 @@ def _as_data(data, where: str):
         if data.dtype == torch.bool or data.is_complex():
             raise _not_numeric(where, f"it is a tensor of {data.dtype}")
         if data.numel() == 0:
-            raise NetDataError(f"{where} is empty (shape {tuple(data.shape)}); empty inputs are not permitted.")
+            raise NetDataError(
+                f"{where} is empty (shape {tuple(data.shape)}); empty inputs are not permitted."
+            )
         return data
     if data is None or isinstance(data, (bool, str, bytes, dict, set)):
         raise _not_numeric(where, f"it is {data!r}")
@@ -140,22 +143,12 @@ def _as_data(data, where: str):
     except ValueError:
         return _ragged(data, where)
     if array.dtype.kind not in "iuf":
-        raise _not_numeric(where, _first_non_numeric(data, array))
+        raise _not_numeric(where, non_numeric_text(array))
     if array.size == 0:
         raise NetDataError(f"{where} is empty (dims {array.shape}); empty inputs are not permitted.")
     if array.dtype != np.float32 and array.dtype != np.float64:
         array = array.astype(np.float64)
     return array
-
-
-def _first_non_numeric(data, array: np.ndarray) -> str:
-    kind = {"b": "True/False values", "U": "strings", "S": "bytes", "c": "complex numbers"}
-    if array.dtype.kind in kind:
-        return f"it contains {kind[array.dtype.kind]}"
-    for item in array.reshape(-1):
-        if not isinstance(item, (int, float, np.integer, np.floating)) or isinstance(item, bool):
-            return f"it contains {item!r}"
-    return f"it has values of type {array.dtype}"
 
 
 def _ragged(data, where: str) -> list[np.ndarray]:
@@ -201,8 +194,8 @@ def _fit(net, port: str, t: TensorT, x, where: str):
             )
         if ragged and t.dims[0] != VARYING:
             raise NetDataError(
-                f"{where} should be {describe(t)} or a batch of them, but it is a list of "
-                "arrays of different lengths."
+                f"{where} should be {describe(t)} or a batch of them, but it is ragged: its "
+                "sublists have different lengths."
             )
         data_type = TensorT(dims)
         try:
@@ -221,7 +214,8 @@ def _fit(net, port: str, t: TensorT, x, where: str):
         try:
             return _specialized(net, port, t, TensorT(dims)), batched
         except NetError as error:
-            failures.append(f"as {'a batch' if batched else 'one example'}: {error}")
+            reason = str(error).removeprefix(f"{net._where}: ").rstrip(".")
+            failures.append(f"as {'a batch' if batched else 'one example'}, {reason}")
     raise NetShapeError(
         f"{where} fits the net neither as one example nor as a batch ("
         + "; ".join(failures) + ")"
@@ -252,7 +246,8 @@ def _run(net, x: torch.Tensor, batch_size, dtype, device) -> torch.Tensor:
     except NetError:
         raise
     except RuntimeError as error:
-        raise add_context(error, f"while evaluating {net._where} on an input of shape {tuple(x.shape)}")
+        context = f"while evaluating {net._where} on an input of shape {tuple(x.shape)}"
+        raise add_context(error, context) from None
 
 
 def _run_ragged(net, examples: list[np.ndarray], batch_size, dtype, device) -> list[np.ndarray]:

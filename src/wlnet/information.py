@@ -75,7 +75,7 @@ PROPERTIES = {
     "Layers": lambda net: dict(net._leaf_layers()),
     "LayersList": lambda net: [layer for _, layer in net._leaf_layers()],
     "LayersCount": lambda net: len(net._leaf_layers()),
-    "LayerTypeCounts": lambda net: dict(Counter(type(l).__name__ for _, l in net._leaf_layers())),
+    "LayerTypeCounts": lambda net: dict(Counter(type(layer).__name__ for _, layer in net._leaf_layers())),
     "InputForm": lambda net: repr(net),
     "Properties": lambda net: list(PROPERTIES),
 }

@@ -13,7 +13,12 @@ import numbers
 
 import numpy as np
 
-from ..errors import NetInitializationError, NetOptionError, NetSpecificationError
+from ..errors import (
+    NetInitializationError,
+    NetOptionError,
+    NetSpecificationError,
+    non_numeric_text,
+)
 from ..symbols import Automatic
 from ..types import TensorT, describe, port_spec
 
@@ -33,11 +38,12 @@ def as_array(value, where: str) -> np.ndarray:
             f"{where} should be a real number or a rectangular array of them, but it is ragged "
             "(its sublists have different lengths)."
         ) from None
-    if array.dtype.kind not in "iuf" or array.size == 0 and array.ndim > 0:
-        found = "empty" if array.size == 0 else f"of {array.dtype} values"
+    if array.dtype.kind not in "iuf":
         raise NetSpecificationError(
-            f"{where} should be a real number or an array of them, but it is {found}."
+            f"{where} should be a real number or an array of them, but {non_numeric_text(array)}."
         )
+    if array.size == 0:
+        raise NetSpecificationError(f"{where} should be a real number or an array of them, but it is empty.")
     array = np.array(array, dtype=np.float32)  # always a copy: the caller's array stays theirs
     array.flags.writeable = False
     return array

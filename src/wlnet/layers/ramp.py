@@ -229,7 +229,7 @@ def _parse_levels(levels):
                 )
             seen.add(level)
         return parsed
-    if isinstance(levels, (str, bytes, float, dict, set)) or levels is None:
+    if isinstance(levels, (str, bytes, dict, set)) or levels is None:
         raise NetSpecificationError(
             f"{where}: the levels should be an integer, a Span, a list of integers or [], "
             f"but were {levels!r}."

@@ -1,0 +1,94 @@
+"""Evaluation: single example versus batch, return types, precision, batching, devices."""
+
+import numpy as np
+import pytest
+import torch
+
+from wlnet import NetInitialize, ParametricRampLayer
+
+VECTOR = ParametricRampLayer(Slope=[0.5, 0.25, 2.0], Input=3)
+
+
+def test_one_example_and_a_batch():
+    one = VECTOR([-2, 4, -1])
+    assert one.shape == (3,) and one.dtype == np.float32
+    assert one.tolist() == [-1.0, 4.0, -2.0]
+    batch = VECTOR([[-2, 4, -1], [2, -4, 1]])
+    assert batch.shape == (2, 3) and batch.tolist() == [[-1.0, 4.0, -2.0], [2.0, -1.0, 1.0]]
+
+
+def test_numpy_and_torch_inputs():
+    x = np.array([[-2.0, 4.0, -1.0]], dtype=np.float64)
+    out = VECTOR(x)
+    assert isinstance(out, np.ndarray) and out.dtype == np.float32
+    tensor = torch.tensor([[-2.0, 4.0, -1.0]], requires_grad=True)
+    out_t = VECTOR(tensor)
+    assert isinstance(out_t, torch.Tensor) and out_t.dtype == torch.float32
+    assert out_t.tolist() == [[-1.0, 4.0, -2.0]] and not out_t.requires_grad
+    ints = VECTOR(torch.tensor([-2, 4, -1]))
+    assert ints.dtype == torch.float32 and ints.tolist() == [-1.0, 4.0, -2.0]
+
+
+def test_real64_computes_in_double():
+    out = VECTOR([-0.1, 1, 1], WorkingPrecision="Real64")
+    assert out.dtype == np.float64
+    assert out[0] == np.float64(np.float32(0.5)) * -0.1  # the float32 slope, times a double
+
+
+def test_batch_size_does_not_change_results():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((37, 3))
+    whole = VECTOR(x)
+    for size in (1, 5, 36, 100):
+        np.testing.assert_array_equal(VECTOR(x, BatchSize=size), whole)
+
+
+def test_scalar_port_takes_any_list_as_a_batch():
+    layer = ParametricRampLayer([], Slope=0.5, Input="Real")
+    single = layer(-4)
+    assert isinstance(single, np.float32) and single == -2.0
+    assert layer([-4, 2, -2]).tolist() == [-2.0, 2.0, -1.0]
+
+
+def test_jit_inference_tries_one_example_then_a_batch():
+    shared = ParametricRampLayer([], Slope=0.5)
+    assert shared([[1, -2], [-4, 2]]).shape == (2, 2)  # one 2×2 example
+    per_level = ParametricRampLayer(Slope=[0.5, 0.25, 2.0])
+    # As one example (dims (2, 3)) the slope would need length 2, so it is a batch of two vectors.
+    assert per_level([[-2, -4, -1], [2, -4, 1]]).tolist() == [[-1.0, -1.0, -2.0], [2.0, -1.0, 1.0]]
+    assert per_level([-2, -4, -1]).tolist() == [-1.0, -1.0, -2.0]
+
+
+def test_partially_known_dims_are_inferred_from_data():
+    layer = ParametricRampLayer(2, Slope=[1.0, 0.5], Input=(None, 2))
+    assert layer([[-1, -1], [-2, -2], [3, 3]]).tolist() == [[-1, -0.5], [-2, -1], [3, 3]]
+
+
+def test_varying_batch_keeps_each_length_and_order():
+    layer = NetInitialize(ParametricRampLayer(2, Input=("Varying", 2)))
+    data = [np.full((n, 2), -float(n)) for n in (3, 1, 3, 2)]
+    out = layer(data)
+    assert [o.shape for o in out] == [(3, 2), (1, 2), (3, 2), (2, 2)]
+    for n, o in zip((3, 1, 3, 2), out):
+        np.testing.assert_allclose(o, np.full((n, 2), -0.1 * n), rtol=1e-6)
+    same_length = layer(np.full((2, 4, 2), -1.0))  # a rectangular batch of sequences
+    assert same_length.shape == (2, 4, 2)
+
+
+def test_results_do_not_alias_the_input():
+    x = np.array([[-2.0, 4.0, -1.0]], dtype=np.float32)
+    out = VECTOR(x)
+    out[0, 0] = 100.0
+    assert x[0, 0] == -2.0
+
+
+def test_raw_output_argument_none_is_accepted():
+    assert VECTOR([-2, 4, -1], None).tolist() == [-1.0, 4.0, -2.0]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_gpu_evaluation_matches_cpu():
+    x = np.random.default_rng(1).standard_normal((64, 3))
+    np.testing.assert_allclose(VECTOR(x, TargetDevice="GPU"), VECTOR(x), rtol=1e-6)
+    cuda_in = VECTOR(torch.tensor(x, device="cuda"))
+    assert cuda_in.device.type == "cuda"
