@@ -1,0 +1,21 @@
+"""Command line: ``python -m wlnet tour`` runs the ParametricRampLayer page's examples."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m wlnet", description=__doc__)
+    parser.add_argument("command", choices=["tour"], help="tour: run the documentation page's examples")
+    args = parser.parse_args(argv)
+    if args.command == "tour":
+        from .tour import run
+
+        run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
