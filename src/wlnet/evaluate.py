@@ -35,6 +35,7 @@ __all__ = ["apply_net"]
 
 _OPTIONS = ("BatchSize", "WorkingPrecision", "TargetDevice")
 _PRECISIONS = {"Real32": torch.float32, "Real64": torch.float64}
+_NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
 # Automatic BatchSize runs the whole batch at once, in chunks of at most this many input
 # elements (256 MiB of float32), so a huge batch never needs more than a bounded working set.
 _AUTOMATIC_CHUNK_ELEMENTS = 1 << 26
@@ -61,7 +62,7 @@ def apply_net(net, data, *args, **options):
     net._require_initialized("evaluate the net")
     ((port, port_type),) = net._input_types().items()
     where = f'{net._where}: the data for port "{port}"'
-    x = _as_data(data, where)
+    x = _as_data(data, where, _NUMPY_DTYPES[dtype])
     net, batched = _fit(net, port, port_type, x, where)
     if isinstance(x, list):
         return _run_ragged(net, x, batch_size, dtype, device)
@@ -126,7 +127,7 @@ def _not_numeric(where: str, what: str) -> NetDataError:
     return NetDataError(f"{where} should be real numbers, but {what}.")
 
 
-def _as_data(data, where: str):
+def _as_data(data, where: str, dtype=np.float32):
     """``data`` as a NumPy array or torch tensor, or a list of arrays for sequences of several lengths."""
     if isinstance(data, torch.Tensor):
         if data.dtype == torch.bool or data.is_complex():
@@ -141,17 +142,15 @@ def _as_data(data, where: str):
     try:
         array = np.asarray(data)
     except ValueError:
-        return _ragged(data, where)
+        return _ragged(data, where, dtype)
     if array.dtype.kind not in "iuf":
         raise _not_numeric(where, non_numeric_text(array))
     if array.size == 0:
         raise NetDataError(f"{where} is empty (dims {array.shape}); empty inputs are not permitted.")
-    if array.dtype != np.float32 and array.dtype != np.float64:
-        array = array.astype(np.float64)
-    return array
+    return array.astype(dtype, copy=False)
 
 
-def _ragged(data, where: str) -> list[np.ndarray]:
+def _ragged(data, where: str, dtype) -> list[np.ndarray]:
     """A batch of sequences of different lengths, or NetDataError for any other ragged data."""
     ragged = NetDataError(
         f"{where} is ragged: its sublists have different lengths. Only a batch of sequences "
@@ -162,7 +161,7 @@ def _ragged(data, where: str) -> list[np.ndarray]:
     examples = []
     for item in data:
         try:
-            example = _as_data(item, where)
+            example = _as_data(item, where, dtype)
         except NetDataError as error:
             if "ragged" in str(error):
                 raise ragged from None
@@ -233,7 +232,8 @@ def _specialized(net, port: str, t: TensorT, data_type: TensorT):
 
 def _run(net, x: torch.Tensor, batch_size, dtype, device) -> torch.Tensor:
     module = net._lowered(dtype, device)
-    x = x.to(device=device, dtype=dtype)
+    if x.dtype != dtype or x.device != device:
+        x = x.to(device=device, dtype=dtype)
     n = x.shape[0]
     if batch_size is Automatic:
         per_example = max(1, x[0].numel())

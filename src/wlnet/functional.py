@@ -37,6 +37,11 @@ def _check(x: torch.Tensor, slope: torch.Tensor, axes: tuple[int, ...]) -> None:
         )
 
 
+def _forward(x: torch.Tensor, slope: torch.Tensor, axes: tuple[int, ...]) -> torch.Tensor:
+    s = slope.reshape(slope_view_shape(x.ndim, slope.shape, axes)) if axes else slope
+    return torch.where(x > 0, x, x * s)
+
+
 class _ParametricRamp(torch.autograd.Function):
     """f(x) = x for x > 0, slope * x otherwise, with the gradients written out.
 
@@ -47,10 +52,9 @@ class _ParametricRamp(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, slope, axes):
-        s = slope.reshape(slope_view_shape(x.ndim, slope.shape, axes))
         ctx.save_for_backward(x, slope)
         ctx.axes = axes
-        return torch.where(x > 0, x, x * s)
+        return _forward(x, slope, axes)
 
     @staticmethod
     def backward(ctx, grad):
@@ -91,11 +95,14 @@ def parametric_ramp(x: torch.Tensor, slope: torch.Tensor, axes: Sequence[int]) -
     """
     axes = tuple(axes)
     _check(x, slope, axes)
-    slope = slope.to(x.dtype)
+    if slope.dtype != x.dtype:
+        slope = slope.to(x.dtype)
     fused = _fused()
     if fused is not None and fused.supports(x, slope, axes):
         return fused.parametric_ramp(x, slope, axes)
-    return _ParametricRamp.apply(x, slope, axes)
+    if torch.is_grad_enabled() and (x.requires_grad or slope.requires_grad):
+        return _ParametricRamp.apply(x, slope, axes)
+    return _forward(x, slope, axes)  # no gradient wanted: skip the autograd.Function machinery
 
 
 _FUSED_MODULE: object = False  # False: not looked up yet; None: not available

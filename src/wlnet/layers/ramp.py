@@ -78,10 +78,11 @@ class ParametricRampLayer(Layer):
 
     @property
     def _where(self) -> str:
-        return _where(self._params["levels"])
+        return self._where_text
 
     def _infer(self) -> None:
-        where = self._where
+        where = _where(self._params["levels"])
+        object.__setattr__(self, "_where_text", where)  # built once: evaluation names the layer often
         levels = self._params["levels"]
         t = unify(self._ports["Input"], self._ports["Output"], f'{where}: ports "Input" and "Output"')
         slope = self._arrays["Slope"]
