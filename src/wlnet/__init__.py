@@ -10,24 +10,42 @@ levels and positions are 1-based.
 True
 """
 
+from .coders import NetDecoder, NetEncoder
 from .errors import NetError
-from .extract import NetExtract, Normal
+from .extract import NetExtract, NetReplacePart, Normal
+from .functions import Abs, Cos, Exp, Log, LogisticSigmoid, Ramp, Sin, Sqrt, Tanh
 from .information import Information
 from .initialize import NetInitialize
-from .layers import ParametricRampLayer
+from .layers import ElementwiseLayer, LinearLayer, ParametricRampLayer
+from .nets import NetChain
 from .symbols import All, Automatic, Inherited, Span
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Abs",
     "All",
     "Automatic",
+    "Cos",
+    "ElementwiseLayer",
+    "Exp",
     "Inherited",
     "Information",
+    "LinearLayer",
+    "Log",
+    "LogisticSigmoid",
+    "NetChain",
+    "NetDecoder",
+    "NetEncoder",
     "NetError",
     "NetExtract",
     "NetInitialize",
+    "NetReplacePart",
     "Normal",
     "ParametricRampLayer",
+    "Ramp",
+    "Sin",
     "Span",
+    "Sqrt",
+    "Tanh",
 ]

@@ -53,15 +53,25 @@ def apply_net(net, data, *args, **options):
         WorkingPrecision: ``"Real32"`` (default) or ``"Real64"``.
         TargetDevice: ``"CPU"`` (default) or ``"GPU"`` (CUDA; an error when torch sees none).
     """
-    if args and not (len(args) == 1 and args[0] is None):
-        raise NetOptionError(
-            f"{net._where}: unexpected extra argument {args[0]!r}; options are given by name "
-            f"({', '.join(_OPTIONS)})."
-        )
+    ((out_port, _),) = net._output_types().items()
+    decoder = net._coder(out_port)
+    prop = "Decision"
+    if args:
+        if len(args) > 1 or not (args[0] is None or decoder is not None and isinstance(args[0], str)):
+            raise NetOptionError(
+                f"{net._where}: unexpected extra argument {args[0]!r}; options are given by name "
+                f"({', '.join(_OPTIONS)})"
+                + (", and the second argument may be None (raw output) or a decoder property."
+                   if decoder is not None else ", and the second argument may be None.")
+            )
+        prop = args[0]
     batch_size, dtype, device = _parse_options(net._where, options)
     net._require_initialized("evaluate the net")
     ((port, port_type),) = net._input_types().items()
     where = f'{net._where}: the data for port "{port}"'
+    encoder = net._coder(port)
+    if encoder is not None and encoder.accepts(data):
+        data = encoder(data)
     x = _as_data(data, where, _NUMPY_DTYPES[dtype])
     net, batched = _fit(net, port, port_type, x, where)
     if isinstance(x, list):
@@ -73,6 +83,8 @@ def apply_net(net, data, *args, **options):
     result = _run(net, tensor, batch_size, dtype, device)
     if not batched:
         result = result[0]
+    if decoder is not None and prop is not None:
+        return decoder(result.cpu().numpy(), prop)
     if out_device is not None:
         return result.to(out_device)
     return result.numpy()[()]

@@ -1,33 +1,51 @@
-"""NetExtract and Normal: read arrays, ports and parts out of a net."""
+"""NetExtract, NetReplacePart and Normal: read and replace arrays, ports and parts of a net.
+
+A part specification is a path, as in the Wolfram Language: ``2`` (the second layer, 1-based;
+negative counts from the end), ``"name"`` (a named layer), ``"Slope"`` (an array or port of a
+layer), or a list of such steps, ``[2, "Slope"]``.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from .errors import NetSpecificationError, closest
-from .layers.base import Layer
+from .coders import NetDecoder, NetEncoder
+from .errors import NetShapeError, NetSpecificationError, closest
+from .layers.base import Layer, as_array
+from .nets.container import Container
 from .symbols import All, Automatic
-from .types import port_spec
+from .types import parse_port, port_spec
 
-__all__ = ["NetExtract", "Normal"]
+__all__ = ["NetExtract", "NetReplacePart", "Normal"]
+
+
+def _steps(spec) -> list:
+    return list(spec) if isinstance(spec, list) else [spec]
+
+
+def _is_multiple(spec) -> bool:
+    """A tuple of specs, or a list whose elements are all lists (a list of paths)."""
+    return isinstance(spec, tuple) or (
+        isinstance(spec, list) and len(spec) > 0 and all(isinstance(s, list) for s in spec)
+    )
 
 
 def NetExtract(net, spec):
-    """Extract an array, a port's dims or everything from a net.
+    """Extract a part, an array or a port from a net.
 
-    Wolfram: ``NetExtract[net, "array"]``, ``NetExtract[net, "port"]``, ``NetExtract[net, All]``,
-    ``NetExtract[net, {spec, ...}]``.
+    Wolfram: ``NetExtract[net, spec]``, ``NetExtract[net, {spec1, spec2, ...}]``, ``NetExtract[net, All]``.
 
     Args:
-        net: a layer.
-        spec: an array name (``"Slope"``), a port name (``"Input"``, ``"Output"``), ``All``, or a
-            list giving a path (``["Slope"]``). A tuple of specs extracts each, in a tuple.
+        net: a layer or a container (NetChain, NetGraph).
+        spec: ``"Slope"`` (an array), ``"Input"`` (a port), ``2`` or ``"name"`` (a part), a path
+            ``[2, "Slope"]``, ``All``; a tuple of specs (or a list of paths) extracts each.
 
     Returns:
         An array as a read-only float32 NumPy array (rank 0 for a shared slope), or ``Automatic``
         while it is uninitialized; a port's dims as an int (a vector), a tuple (with "Varying"
-        and Automatic entries), ``"Real"`` or ``Automatic`` (unknown); for ``All``, a dict of
-        the arrays.
+        and Automatic entries), ``"Real"`` or ``Automatic`` (unknown), or the NetEncoder or
+        NetDecoder attached to it; a part as a layer; for ``All``, a dict of a layer's arrays or
+        the list (dict, if named) of a container's layers.
 
     >>> from wlnet import ParametricRampLayer
     >>> NetExtract(ParametricRampLayer([], Slope=0.25), "Slope")
@@ -35,39 +53,142 @@ def NetExtract(net, spec):
     >>> NetExtract(ParametricRampLayer(2, Input=("Varying", 3)), "Input")
     ('Varying', 3)
     """
-    if isinstance(spec, tuple):
-        return tuple(NetExtract(net, s) for s in spec)
+    if _is_multiple(spec):
+        return type(spec)(NetExtract(net, s) for s in spec)
     if not isinstance(net, Layer):
         raise NetSpecificationError(
             f"NetExtract: the first argument should be a net, not {type(net).__name__}."
         )
-    if isinstance(spec, list):
-        if len(spec) != 1:
+    node = net
+    steps = _steps(spec)
+    for i, step in enumerate(steps):
+        last = i == len(steps) - 1
+        if last:
+            return _extract_here(node, step)
+        if not isinstance(node, Container):
             raise NetSpecificationError(
-                f"NetExtract: {net._where} has no parts, so the path {spec!r} should have one "
-                "element (an array or port name)."
+                f"NetExtract: {node._where} has no parts, so the path {spec!r} cannot go on after "
+                f"{step!r}."
             )
-        spec = spec[0]
-    if spec is All:
-        return {name: net._arrays[name] for name in net._array_names}
-    if spec in net._array_names:
-        return net._arrays[spec]
-    if spec in net._ports:
-        return port_spec(net._ports[spec])
-    names = [*net._array_names, *net._ports]
+        node = node._part(step)
+    raise NetSpecificationError("NetExtract: the specification [] names nothing.")
+
+
+def _extract_here(node: Layer, step):
+    if step is All:
+        if isinstance(node, Container):
+            children = node._children()
+            if isinstance(children[0][0], str):
+                return {key: child for key, child in children}
+            return [child for _, child in children]
+        return {name: node._arrays[name] for name in node._array_names}
+    if isinstance(step, str) and step in node._ports:
+        coder = node._coder(step)
+        return coder if coder is not None else port_spec(node._ports[step])
+    if isinstance(node, Container):
+        return node._part(step)
+    if step in node._array_names:
+        return node._arrays[step]
+    names = [*node._array_names, *node._ports]
     raise NetSpecificationError(
-        f"NetExtract: {net._where} has no array or port {spec!r}.{closest(str(spec), names)} "
+        f"NetExtract: {node._where} has no array or port {step!r}.{closest(str(step), names)} "
         f"It has: {', '.join(names)}."
     )
+
+
+def NetReplacePart(net, spec, value=None):
+    """A new net with a part, an array or a port replaced.
+
+    Wolfram: ``NetReplacePart[net, spec -> value]``, ``NetReplacePart[net, {spec1 -> v1, ...}]``.
+
+    Args:
+        net: a layer or container; it is not changed.
+        spec: a part specification as for NetExtract (``[2, "Slope"]``, ``"Input"``, ``2``), or a
+            dict ``{spec: value}`` / a list of ``(spec, value)`` pairs to replace several (paths
+            in a dict are written as tuples: ``{(2, "Slope"): value}``).
+        value: the new array (same dims as the old), port specification, encoder/decoder, or layer.
+
+    >>> from wlnet import ParametricRampLayer, NetExtract
+    >>> NetExtract(NetReplacePart(ParametricRampLayer(Slope=[0.1, 0.2]), "Slope", [1, 2]), "Slope")
+    array([1., 2.], dtype=float32)
+    """
+    if value is None and isinstance(spec, dict):
+        rules = list(spec.items())
+    elif value is None and isinstance(spec, list) and spec and all(isinstance(r, tuple) and len(r) == 2 for r in spec):
+        rules = spec
+    else:
+        rules = [(spec, value)]
+    if not isinstance(net, Layer):
+        raise NetSpecificationError(
+            f"NetReplacePart: the first argument should be a net, not {type(net).__name__}."
+        )
+    for rule_spec, rule_value in rules:
+        steps = list(rule_spec) if isinstance(rule_spec, (list, tuple)) else [rule_spec]
+        net = _replace(net, steps, rule_value, rule_spec)
+    return net
+
+
+def _replace(node: Layer, steps: list, value, spec):
+    step, rest = steps[0], steps[1:]
+    if rest:
+        if not isinstance(node, Container):
+            raise NetSpecificationError(
+                f"NetReplacePart: {node._where} has no parts, so {spec!r} cannot go on after {step!r}."
+            )
+        return node._replace_child(step, _replace(node._part(step), rest, value, spec))
+    if isinstance(step, str) and step in node._ports:
+        return _replace_port(node, step, value)
+    if isinstance(node, Container):
+        from .nets.chain import as_layer
+
+        return node._replace_child(step, as_layer(value, f"NetReplacePart: the new part {step!r}"))
+    if step not in node._array_names:
+        names = [*node._array_names, *node._ports]
+        raise NetSpecificationError(
+            f"NetReplacePart: {node._where} has no array or port {step!r}.{closest(str(step), names)} "
+            f"It has: {', '.join(names)}."
+        )
+    array = as_array(value, f'NetReplacePart: the new "{step}" of {node._where}')
+    old = node._arrays[step]
+    dims = old.shape if old is not Automatic else node._array_dims(step)
+    if dims is not None and None not in dims and tuple(dims) != array.shape:
+        raise NetShapeError(
+            f'NetReplacePart: the array "{step}" of {node._where} has dims {tuple(dims)}, but the '
+            f"replacement has dims {array.shape}; a replacement array must have the same dims."
+        )
+    return node._evolve(arrays={step: array})
+
+
+def _replace_port(node: Layer, port: str, value):
+    if isinstance(node, Container):
+        params = dict(node._params)
+        coders = dict(params.get("coders", {}))
+        specs = dict(params["port_specs"])
+        coders.pop(port, None)
+        if isinstance(value, (NetEncoder, NetDecoder)):
+            coders[port] = value
+            specs[port] = value.type
+        else:
+            specs[port] = parse_port(value, f'NetReplacePart: port "{port}" of {node._where}')
+        params.update(coders=coders, port_specs=specs)
+        new = object.__new__(type(node))
+        new._set_state(params, specs, {}, {})
+        return new
+    if isinstance(value, (NetEncoder, NetDecoder)):
+        raise NetSpecificationError(
+            f"NetReplacePart: attach encoders and decoders to a NetChain or NetGraph port, "
+            f"not to {node._where}."
+        )
+    return node._evolve(ports={port: parse_port(value, f'NetReplacePart: port "{port}" of {node._where}')})
 
 
 def Normal(value):
     """Ordinary Python values: an array becomes nested lists of floats, a layer a dict of arrays.
 
-    Wolfram: ``Normal[NumericArray[...]]``, ``Normal[layer]``.
+    Wolfram: ``Normal[NumericArray[...]]``, ``Normal[layer]``, ``Normal[NetChain[...]]``.
 
     A rank-0 array becomes a float; ``Automatic`` (an uninitialized array) stays ``Automatic``;
-    a list or tuple is mapped over.
+    a list or tuple is mapped over; a container becomes its list (or dict) of layers.
 
     >>> Normal(np.array([0.5, 0.25], dtype=np.float32))
     [0.5, 0.25]

@@ -21,6 +21,7 @@ from .errors import (
     closest,
 )
 from .layers.base import Layer
+from .nets.container import position_text
 from .symbols import All, Automatic, Inherited
 
 __all__ = ["NetInitialize"]
@@ -85,31 +86,82 @@ def NetInitialize(net, which=Automatic, *, Method="Kaiming", RandomSeeding=1234,
 
 def _initialize(net: Layer, which, method, seed):
     if which is None:
-        return net._evolve(arrays={name: Automatic for name in net._array_names})
-    new = {}
-    for name in net._array_names:
-        if which is Automatic and net._arrays[name] is not Automatic:
-            continue
-        dims = net._array_dims(name)
-        if dims is None or None in dims:
-            raise NetInitializationError(
-                f'{net._where}: cannot initialize the array "{name}": '
-                f"{net._array_dims_hint(name)}"
-            )
-        value = initial_array(name, tuple(dims), method, array_rng(seed, (name,)))
-        value.flags.writeable = False
-        new[name] = value
-    return net._evolve(arrays=new) if new else net
+        return net._map_leaves(
+            lambda position, leaf: leaf._evolve(arrays={n: Automatic for n in leaf._array_names})
+        )
+    leaves = net._leaf_layers()
+    following = {leaves[i][0]: leaves[i + 1][1] for i in range(len(leaves) - 1)}
+
+    def initialize_leaf(position, leaf):
+        new = {}
+        for name in leaf._array_names:
+            if which is Automatic and leaf._arrays[name] is not Automatic:
+                continue
+            dims = leaf._array_dims(name)
+            if dims is None or None in dims:
+                part = f" of layer {position_text(position)} ({leaf._where})" if position else ""
+                raise NetInitializationError(
+                    f'{net._where}: cannot initialize the array "{name}"{part}: '
+                    f"{leaf._array_dims_hint(name)}"
+                )
+            rng = array_rng(seed, (*position, name))
+            value = initial_array(name, tuple(dims), method, rng, following.get(position))
+            value.flags.writeable = False
+            new[name] = value
+        return leaf._evolve(arrays=new) if new else leaf
+
+    if which is Automatic and not any(leaf._missing_arrays() for _, leaf in leaves):
+        return net  # nothing to fill: the same net
+    return net._map_leaves(initialize_leaf)
 
 
-def initial_array(name: str, dims: tuple, method, rng: np.random.Generator) -> np.ndarray:
-    """The initial float32 value of an array named ``name`` with dims ``dims``."""
+def initial_array(name: str, dims: tuple, method, rng: np.random.Generator, next_layer=None) -> np.ndarray:
+    """The initial float32 value of an array named ``name`` with dims ``dims``.
+
+    ``next_layer`` is the layer that follows in the net: Xavier and Orthogonal double the
+    variance before a Ramp (ReLU) ElementwiseLayer, as Wolfram's initializer does.
+    """
     if name == "Slope":
         return np.full(dims, 0.1, dtype=np.float32)
-    if name == "Weights":
-        # Guard: the layers with "Weights" (LinearLayer) bring their Method initializers with them.
-        raise NetInitializationError(f"NetInitialize: no initializer for {name!r} with Method {method[0]}.")
+    if name == "Weights" or (len(dims) == 2 and name not in ("Biases", "Scaling")):
+        return _weights(dims, method, rng, _feeds_ramp(next_layer)).astype(np.float32)
     return np.full(dims, 1.0 if name == "Scaling" else 0.0, dtype=np.float32)
+
+
+def _feeds_ramp(layer) -> bool:
+    from .functions import Ramp
+
+    return getattr(layer, "_params", {}).get("function") is Ramp
+
+
+def _sample(rng: np.random.Generator, distribution, std: float, dims: tuple) -> np.ndarray:
+    if distribution == "Uniform":
+        bound = np.sqrt(3.0) * std  # the uniform distribution with that standard deviation
+        return rng.uniform(-bound, bound, dims)
+    return rng.normal(0.0, std, dims)
+
+
+def _weights(dims: tuple, method, rng: np.random.Generator, before_ramp: bool) -> np.ndarray:
+    """Weights of dims (fan_out, fan_in...) by the Method: Kaiming, Xavier, Orthogonal, Random, Identity."""
+    name, options = method
+    fan_out = dims[0]
+    fan_in = int(np.prod(dims[1:], dtype=np.int64)) if len(dims) > 1 else 1
+    gain = 2.0 if before_ramp else 1.0
+    if name == "Kaiming":
+        # He et al. 2015: variance 2 / fan_in keeps activations' variance through ReLU-like layers.
+        return _sample(rng, options["Distribution"], np.sqrt(2.0 / fan_in), dims)
+    if name == "Xavier":
+        factor = {"In": fan_in, "Out": fan_out, "Mean": (fan_in + fan_out) / 2}[options["FactorType"]]
+        return _sample(rng, options["Distribution"], np.sqrt(gain / factor), dims)
+    if name == "Orthogonal":
+        a = rng.standard_normal((fan_out, fan_in))
+        u, _, vt = np.linalg.svd(a, full_matrices=False)
+        q = u if u.shape == a.shape else vt
+        return (np.sqrt(gain) * q).reshape(dims)
+    if name == "Random":
+        return rng.normal(0.0, float(options["Weights"]), dims)
+    identity = np.eye(fan_out, fan_in).reshape(dims)
+    return identity + rng.normal(0.0, float(options["Distribution"]), dims)
 
 
 def parse_method(method) -> tuple[str, dict]:

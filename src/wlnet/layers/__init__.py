@@ -1,6 +1,8 @@
 """Layers: one file per layer family. Each layer is an immutable value (see ``base.Layer``)."""
 
 from .base import Layer
+from .elementwise import ElementwiseLayer
+from .linear import LinearLayer
 from .ramp import ParametricRamp, ParametricRampLayer
 
-__all__ = ["Layer", "ParametricRamp", "ParametricRampLayer"]
+__all__ = ["ElementwiseLayer", "Layer", "LinearLayer", "ParametricRamp", "ParametricRampLayer"]

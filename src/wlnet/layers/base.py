@@ -148,6 +148,14 @@ class Layer:
         """(position, layer) for every layer inside; a bare layer is itself at position ()."""
         return [((), self)]
 
+    def _map_leaves(self, fn, prefix: tuple = ()) -> Layer:
+        """The net with every leaf layer replaced by ``fn(position, leaf)``."""
+        return fn(prefix, self)
+
+    def _coder(self, port: str):
+        """The NetEncoder or NetDecoder attached to ``port``, or None."""
+        return None
+
     def _multiplier(self, name: str) -> float:
         value = self._multipliers.get(name, Automatic)
         return 1.0 if value is Automatic else value

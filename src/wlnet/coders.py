@@ -1,0 +1,114 @@
+"""NetEncoder and NetDecoder: turn user values into arrays at an input port, arrays into values at an output.
+
+Only the ``"Boolean"`` coders exist so far: the encoder maps True to 1 and False to 0; the
+decoder maps a probability p to True when p >= 0.5 (so 0.5 is True), else False.
+
+>>> NetDecoder("Boolean")([0.49, 0.5, 0.51])
+[False, True, True]
+>>> NetEncoder("Boolean")([True, False]).tolist()
+[1.0, 0.0]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import NetDataError, NetSpecificationError, closest
+from .types import TensorT
+
+__all__ = ["NetDecoder", "NetEncoder"]
+
+_KINDS = ("Boolean",)
+_DECODER_PROPERTIES = ("Decision", "Probability", "Entropy")
+
+
+def _parse(kind, who: str) -> tuple[str, dict]:
+    options = {}
+    if isinstance(kind, (tuple, list)) and kind and isinstance(kind[-1], dict):
+        kind, options = kind[0], kind[-1]
+    if kind not in _KINDS:
+        raise NetSpecificationError(
+            f"{who}: {kind!r} is not a known coder.{closest(str(kind), _KINDS)} "
+            f"Known: {', '.join(_KINDS)}."
+        )
+    return kind, options
+
+
+class NetEncoder:
+    """Wolfram: ``NetEncoder["Boolean"]``: True -> 1, False -> 0, at a net's input port."""
+
+    def __init__(self, kind):
+        self.kind, self.options = _parse(kind, "NetEncoder")
+
+    @property
+    def type(self) -> TensorT:
+        """The array type the encoder produces for one value (a real number)."""
+        return TensorT(())
+
+    def __call__(self, value) -> np.ndarray:
+        values = np.asarray(value, dtype=object)
+        if values.size == 0:
+            raise NetDataError('NetEncoder["Boolean"]: the input is empty.')
+        flat = values.reshape(-1)
+        for item in flat:
+            if not isinstance(item, (bool, np.bool_)):
+                raise NetDataError(
+                    f'NetEncoder["Boolean"]: the input should be True or False (or a list of them), '
+                    f"but contains {item!r}."
+                )
+        return np.asarray(flat, dtype=bool).astype(np.float32).reshape(values.shape)
+
+    def accepts(self, value) -> bool:
+        """Whether ``value`` is in the encoder's domain (so not already-encoded numbers)."""
+        values = np.asarray(value, dtype=object).reshape(-1)
+        return values.size > 0 and all(isinstance(v, (bool, np.bool_)) for v in values)
+
+    def __repr__(self) -> str:
+        return f"NetEncoder({self.kind!r})"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, NetEncoder) and (self.kind, self.options) == (other.kind, other.options)
+
+    __hash__ = None
+
+
+class NetDecoder:
+    """Wolfram: ``NetDecoder["Boolean"]``: a probability p becomes True when p >= 0.5."""
+
+    def __init__(self, kind):
+        self.kind, self.options = _parse(kind, "NetDecoder")
+
+    @property
+    def type(self) -> TensorT:
+        """The array type the decoder reads for one value (a real number: the probability of True)."""
+        return TensorT(())
+
+    def encoder(self) -> NetEncoder:
+        """The matching encoder (NetTrain uses it for targets)."""
+        return NetEncoder(self.kind)
+
+    def __call__(self, p, prop="Decision"):
+        """Decode one probability or an array of them (a list of values for a batch)."""
+        if prop not in _DECODER_PROPERTIES:
+            raise NetSpecificationError(
+                f'NetDecoder["Boolean"]: {prop!r} is not a property.{closest(str(prop), _DECODER_PROPERTIES)} '
+                f"The properties are: {', '.join(_DECODER_PROPERTIES)}, or None for the raw value."
+            )
+        array = np.asarray(p, dtype=np.float64)
+        if prop == "Decision":
+            decoded = array >= 0.5
+        elif prop == "Probability":
+            decoded = array
+        else:
+            q = np.clip(array, 1e-300, 1.0)
+            r = np.clip(1.0 - array, 1e-300, 1.0)
+            decoded = -(array * np.log(q) + (1.0 - array) * np.log(r))
+        return decoded.tolist()
+
+    def __repr__(self) -> str:
+        return f"NetDecoder({self.kind!r})"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, NetDecoder) and (self.kind, self.options) == (other.kind, other.options)
+
+    __hash__ = None

@@ -1,0 +1,117 @@
+"""ElementwiseLayer: a function applied to every element (Ramp, LogisticSigmoid, Tanh, a lambda, ...)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..errors import NetSpecificationError, check_options, closest
+from ..functions import NAMED_FUNCTIONS, WolframFunction
+from ..symbols import Automatic
+from ..types import parse_port, unify
+from .base import Layer
+
+__all__ = ["ElementwiseLayer", "Elementwise"]
+
+
+class ElementwiseLayer(Layer):
+    """Applies a function to every element of its input.
+
+    Wolfram: ``ElementwiseLayer[f]``.
+
+    Args:
+        f: ``Ramp``, ``LogisticSigmoid``, ``Tanh``, ``Exp``, ``Log``, ``Sin``, ``Cos``, ``Sqrt``,
+            ``Abs`` (from ``wlnet``), a name such as ``"ReLU"``, ``"ELU"``, ``"SELU"``, ``"GELU"``,
+            ``"Swish"``, ``"Mish"``, ``"SoftPlus"``, ``"SoftSign"``, ``"HardTanh"``, or a Python
+            callable of torch arithmetic built from them, e.g. ``lambda x: 2 * Tanh(x)``.
+        Input, Output: the port's dims, as for every layer.
+
+    Ports:
+        Input: an array of any rank.
+        Output: an array with the input's dims.
+
+    >>> from wlnet import Tanh
+    >>> ElementwiseLayer(Tanh)([0.0, 100.0]).tolist()
+    [0.0, 1.0]
+    """
+
+    def __init__(self, f, *, Input=Automatic, Output=Automatic, **unknown):
+        check_options("ElementwiseLayer", unknown, ("Input", "Output"))
+        function = _parse_function(f)
+        ports = {
+            "Input": parse_port(Input, 'ElementwiseLayer: the "Input" option'),
+            "Output": parse_port(Output, 'ElementwiseLayer: the "Output" option'),
+        }
+        self._set_state({"function": function}, ports, {}, {})
+
+    @property
+    def function(self):
+        """The function applied (a WolframFunction or the callable given)."""
+        return self._params["function"]
+
+    @property
+    def _where(self) -> str:
+        return f"ElementwiseLayer ({_function_text(self.function)})"
+
+    def _infer(self) -> None:
+        t = unify(self._ports["Input"], self._ports["Output"], f'{self._where}: ports "Input" and "Output"')
+        self._ports["Input"] = self._ports["Output"] = t
+
+    def _lower(self) -> Elementwise:
+        return Elementwise(self.function)
+
+    def _constructor(self) -> str:
+        return f"ElementwiseLayer({', '.join([_function_text(self.function), *self._repr_options()])})"
+
+
+class Elementwise(nn.Module):
+    """The torch form of ElementwiseLayer."""
+
+    def __init__(self, function):
+        super().__init__()
+        self.function = function
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.function(x)
+
+    def extra_repr(self) -> str:
+        return _function_text(self.function)
+
+
+def _function_text(function) -> str:
+    if isinstance(function, WolframFunction):
+        return function.name
+    return getattr(function, "__name__", repr(function))
+
+
+def _parse_function(f):
+    if isinstance(f, WolframFunction):
+        return f
+    if isinstance(f, str):
+        if f in NAMED_FUNCTIONS:
+            return NAMED_FUNCTIONS[f]
+        raise NetSpecificationError(
+            f"ElementwiseLayer: {f!r} is not a known function.{closest(f, NAMED_FUNCTIONS)} "
+            f"The named functions are: {', '.join(NAMED_FUNCTIONS)}."
+        )
+    if callable(f):
+        probe = torch.tensor([[0.5, -0.5]])
+        try:
+            out = f(probe)
+        except Exception as error:  # any failure means the callable cannot run on tensors
+            raise NetSpecificationError(
+                f"ElementwiseLayer: the function {_function_text(f)} should compute on torch tensors "
+                f"(use Tanh, Exp, ... from wlnet, or torch functions), but on a test tensor it "
+                f"raised {type(error).__name__}: {error}"
+            ) from None
+        if not isinstance(out, torch.Tensor) or out.shape != probe.shape:
+            raise NetSpecificationError(
+                f"ElementwiseLayer: the function {_function_text(f)} should return a tensor of its "
+                f"input's shape, but returned {type(out).__name__} "
+                f"{tuple(out.shape) if isinstance(out, torch.Tensor) else ''}."
+            )
+        return f
+    raise NetSpecificationError(
+        f"ElementwiseLayer: the function should be Ramp, LogisticSigmoid, Tanh, ..., a name such "
+        f'as "ReLU", or a callable, but was {f!r}.'
+    )

@@ -1,0 +1,181 @@
+"""NetChain: layers applied one after another, shapes inferred through the chain both ways."""
+
+from __future__ import annotations
+
+import operator
+
+import torch
+from torch import nn
+
+from ..coders import NetDecoder, NetEncoder
+from ..errors import NetShapeError, NetSpecificationError, check_options
+from ..functions import WolframFunction
+from ..layers.base import Layer, parse_multiplier
+from ..layers.elementwise import ElementwiseLayer
+from ..layers.linear import LinearLayer
+from ..symbols import Automatic
+from ..types import TensorT, describe, parse_port, unify
+from .container import Container
+
+__all__ = ["Chain", "NetChain"]
+
+
+def as_layer(spec, where: str) -> Layer:
+    """A layer from a NetChain/NetGraph element: a layer, a bare function, an int or a nested list."""
+    if isinstance(spec, Layer):
+        return spec
+    if isinstance(spec, WolframFunction):
+        return ElementwiseLayer(spec)
+    if isinstance(spec, (list, dict)):
+        return NetChain(spec)
+    if not isinstance(spec, bool):
+        try:
+            return LinearLayer(operator.index(spec))
+        except TypeError:
+            pass
+    raise NetSpecificationError(
+        f"{where}: {spec!r} is not a layer; use a layer, a function such as Ramp or LogisticSigmoid, "
+        "an integer n (LinearLayer(n)) or a list of layers (a nested NetChain)."
+    )
+
+
+class NetChain(Container):
+    """Layers applied in sequence: the output of each is the input of the next.
+
+    Wolfram: ``NetChain[{layer1, layer2, ...}]``, ``NetChain[<|"name" -> layer, ...|>]``.
+
+    Args:
+        layers: a list of layers (parts numbered from 1) or a dict of named layers. A bare
+            ``Ramp``, ``LogisticSigmoid``, ``Tanh``, ... becomes an ElementwiseLayer; an int ``n``
+            becomes ``LinearLayer(n)``; a nested list becomes a nested NetChain.
+        Input: the input's dims (as for layers), ``"Real"``, or ``NetEncoder("Boolean")``.
+        Output: the output's dims or ``NetDecoder("Boolean")``.
+        LearningRateMultipliers: one multiplier for every array inside (0 freezes them all).
+
+    Dims flow both ways: a layer's unknown dims are inferred from its neighbours'.
+
+    >>> from wlnet import LinearLayer, ParametricRampLayer, NetInitialize, Information
+    >>> net = NetChain([LinearLayer(3), ParametricRampLayer()], Input=2)
+    >>> Information(net, "ArraysDimensions")[(2, "Slope")]
+    (3,)
+    """
+
+    def __init__(self, layers, *, Input=Automatic, Output=Automatic,
+                 LearningRateMultipliers=Automatic, **unknown):
+        check_options("NetChain", unknown, ("Input", "Output", "LearningRateMultipliers"))
+        if isinstance(layers, dict):
+            items = [(str(k), as_layer(v, f"NetChain: layer {k!r}")) for k, v in layers.items()]
+        elif isinstance(layers, (list, tuple)):
+            items = [(i, as_layer(v, f"NetChain: layer {i}")) for i, v in enumerate(layers, 1)]
+        else:
+            raise NetSpecificationError(
+                f"NetChain: the layers should be a list or a dict of layers, not {type(layers).__name__}."
+            )
+        if not items:
+            raise NetSpecificationError("NetChain: a chain needs at least one layer.")
+        multiplier = parse_multiplier(LearningRateMultipliers, "NetChain")
+        if multiplier is not Automatic:
+            items = [(k, _with_multiplier(layer, multiplier)) for k, layer in items]
+        coders, ports = {}, {}
+        for port, spec in (("Input", Input), ("Output", Output)):
+            if isinstance(spec, str) and spec == "Boolean":
+                spec = NetEncoder("Boolean") if port == "Input" else NetDecoder("Boolean")
+            if isinstance(spec, (NetEncoder, NetDecoder)):
+                if isinstance(spec, NetEncoder) != (port == "Input"):
+                    raise NetSpecificationError(
+                        f"NetChain: the {port} option takes a {'NetEncoder' if port == 'Input' else 'NetDecoder'}, "
+                        f"not {spec!r}."
+                    )
+                coders[port] = spec
+                ports[port] = spec.type
+            else:
+                ports[port] = parse_port(spec, f'NetChain: the "{port}" option')
+        self._set_state({"layers": tuple(items), "coders": coders}, ports, {}, {})
+
+    def _infer(self) -> None:
+        items = list(self._params["layers"])
+        first_in, last_out = items[0][1]._input_names[0], items[-1][1]._output_names[0]
+        items[0] = (items[0][0], _narrow(items[0][1], first_in, self._ports["Input"],
+                                         f'NetChain: the "Input" of the chain and {self._part_text(items[0])}'))
+        items[-1] = (items[-1][0], _narrow(items[-1][1], last_out, self._ports["Output"],
+                                           f'NetChain: the "Output" of the chain and {self._part_text(items[-1])}'))
+        for _ in range(len(items) + 1):  # a fixed point is reached within one sweep per layer
+            changed = False
+            for i in range(len(items) - 1):
+                (ka, a), (kb, b) = items[i], items[i + 1]
+                out_port, in_port = a._output_names[0], b._input_names[0]
+                ta, tb = a._ports[out_port], b._ports[in_port]
+                try:
+                    t = unify(ta, tb, "")
+                except NetShapeError:
+                    raise NetShapeError(
+                        f"NetChain: {self._part_text(items[i])} outputs {describe(ta)}, but "
+                        f"{self._part_text(items[i + 1])} needs {describe(tb)}."
+                    ) from None
+                if t != ta:
+                    items[i] = (ka, _narrow(a, out_port, t, f"NetChain: {self._part_text(items[i])}"))
+                    changed = True
+                if t != tb:
+                    items[i + 1] = (kb, _narrow(b, in_port, t, f"NetChain: {self._part_text(items[i + 1])}"))
+                    changed = True
+            if not changed:
+                break
+        self._params["layers"] = tuple(items)
+        self._ports["Input"] = items[0][1]._ports[first_in]
+        self._ports["Output"] = items[-1][1]._ports[last_out]
+
+    def _part_text(self, item) -> str:
+        key, layer = item
+        label = f"layer {key}" if isinstance(key, int) else f"layer {key!r}"
+        return f"{label} ({layer._where})"
+
+    def _lower(self) -> Chain:
+        return Chain({str(k): layer._lower() for k, layer in self._params["layers"]})
+
+    def _constructor(self) -> str:
+        items = self._params["layers"]
+        if isinstance(items[0][0], int):
+            body = "[" + ", ".join(repr(layer) .split("  #")[0] for _, layer in items) + "]"
+        else:
+            body = "{" + ", ".join(f"{k!r}: {repr(layer).split('  #')[0]}" for k, layer in items) + "}"
+        options = []
+        for port in ("Input", "Output"):
+            coder = self._params["coders"].get(port)
+            if coder is not None:
+                options.append(f"{port}={coder!r}")
+        return f"NetChain({', '.join([body, *options])})"
+
+
+class Chain(nn.Module):
+    """The torch form of NetChain: its layers' modules in order (names "1", "2", ... or the given ones)."""
+
+    def __init__(self, modules: dict[str, nn.Module]):
+        super().__init__()
+        self.layers = nn.ModuleDict(modules)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for module in self.layers.values():
+            x = module(x)
+        return x
+
+
+def _narrow(layer: Layer, port: str, t: TensorT, where: str) -> Layer:
+    """``layer`` with ``port`` unified with ``t`` (a new layer only when something is learned)."""
+    old = layer._ports[port]
+    try:
+        new = unify(old, t, where)
+    except NetShapeError:
+        raise NetShapeError(f"{where}: {describe(old)} is inconsistent with {describe(t)}.") from None
+    if new == old:
+        return layer
+    try:
+        return layer._evolve(ports={port: new})
+    except NetShapeError as error:
+        reason = str(error).removeprefix(f"{layer._where}: ")
+        raise NetShapeError(f"{where}: {reason}") from None
+
+
+def _with_multiplier(layer: Layer, multiplier: float) -> Layer:
+    return layer._map_leaves(
+        lambda position, leaf: leaf._evolve(multipliers={n: multiplier for n in leaf._array_names})
+    )

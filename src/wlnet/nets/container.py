@@ -1,0 +1,127 @@
+"""What NetChain and NetGraph share: parts addressed by position or name, leaves, coders.
+
+A container keeps the layers as given (``_params["layers"]``, pairs of key and layer; keys are
+1-based ints or names) and the port specifications the user gave (``_params["port_specs"]``).
+Shape inference derives, from both, the layers with every dim that can be inferred
+(``_children()``) and the container's own port types (``_ports``). Verbs that change arrays map
+over the inferred leaves, whose dims are then known.
+"""
+
+from __future__ import annotations
+
+import operator
+
+from ..errors import NetInitializationError, NetSpecificationError, closest
+from ..layers.base import Layer
+from ..types import unify
+
+__all__ = ["Container", "position_text"]
+
+
+def position_text(position: tuple) -> str:
+    """A part's position as users write it: ``2``, ``'relu'``, ``(2, 'Slope')``."""
+    return repr(position[0]) if len(position) == 1 else repr(position)
+
+
+class Container(Layer):
+    """Base of NetChain and NetGraph. Subclasses compute ``_children`` and ``_ports`` in ``_infer``."""
+
+    _array_names = ()
+
+    def _set_state(self, params, ports, arrays, multipliers) -> None:
+        params.setdefault("port_specs", dict(ports))
+        super()._set_state(params, dict(params["port_specs"]), arrays, multipliers)
+
+    def _evolve(self, *, params=None, ports=None, arrays=None, multipliers=None):
+        params = {**self._params, **(params or {})}
+        specs = dict(params["port_specs"])
+        for name, t in (ports or {}).items():
+            specs[name] = unify(specs.get(name, t), t, f'{self._where}: port "{name}"')
+        params["port_specs"] = specs
+        new = object.__new__(type(self))
+        new._set_state(params, specs, {}, {})
+        return new
+
+    @property
+    def _where(self) -> str:
+        return type(self).__name__
+
+    @property
+    def _input_names(self) -> tuple[str, ...]:
+        return tuple(name for name in self._ports if name in self._port_roles["inputs"])
+
+    @property
+    def _output_names(self) -> tuple[str, ...]:
+        return tuple(name for name in self._ports if name in self._port_roles["outputs"])
+
+    @property
+    def _port_roles(self) -> dict:
+        return {"inputs": ("Input",), "outputs": ("Output",)}
+
+    def _children(self) -> tuple:
+        """The layers with their inferred dims, as (key, layer) pairs."""
+        return self._params["layers"]
+
+    def _leaf_layers(self):
+        return [((key, *position), leaf)
+                for key, child in self._children()
+                for position, leaf in child._leaf_layers()]
+
+    def _map_leaves(self, fn, prefix=()):
+        children = tuple((key, child._map_leaves(fn, (*prefix, key))) for key, child in self._children())
+        return self._evolve(params={"layers": children})
+
+    def _missing_arrays(self) -> list:
+        return [(position, name) for position, leaf in self._leaf_layers() for name in leaf._missing_arrays()]
+
+    def _require_initialized(self, action: str) -> None:
+        for position, leaf in self._leaf_layers():
+            missing = leaf._missing_arrays()
+            if missing:
+                raise NetInitializationError(
+                    f'{self._where}: cannot {action}: the array "{missing[0]}" of layer '
+                    f"{position_text(position)} ({leaf._where}) is not initialized. Use "
+                    "NetInitialize(net) first."
+                )
+
+    def _array_dims(self, name: str):
+        return None
+
+    def _coder(self, port: str):
+        return self._params.get("coders", {}).get(port)
+
+    def _part_key(self, spec):
+        """The key of the part that ``spec`` (1-based int, negative from the end, or name) names."""
+        keys = [key for key, _ in self._children()]
+        if isinstance(spec, str):
+            if spec in keys:
+                return spec
+            names = [k for k in keys if isinstance(k, str)]
+            raise NetSpecificationError(
+                f"{self._where}: there is no layer named {spec!r}.{closest(spec, names)} "
+                + (f"The layers are: {', '.join(map(repr, keys))}." if names else
+                   f"The layers are numbered 1 to {len(keys)}.")
+            )
+        index = None
+        if not isinstance(spec, bool):
+            try:
+                index = operator.index(spec)
+            except TypeError:
+                pass
+        if index is None or index == 0 or abs(index) > len(keys):
+            raise NetSpecificationError(
+                f"{self._where}: {spec!r} is not a part; parts are numbered 1 to {len(keys)} "
+                "(or -1 for the last)" + (f", or named {', '.join(map(repr, keys))}" if
+                                          isinstance(keys[0], str) else "") + "."
+            )
+        return keys[index - 1 if index > 0 else index]
+
+    def _part(self, spec) -> Layer:
+        key = self._part_key(spec)
+        return dict(self._children())[key]
+
+    def _replace_child(self, spec, layer: Layer):
+        """This container with the part ``spec`` replaced by ``layer`` (shapes inferred again)."""
+        key = self._part_key(spec)
+        layers = tuple((k, layer if k == key else child) for k, child in self._params["layers"])
+        return self._evolve(params={"layers": layers})
