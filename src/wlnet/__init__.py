@@ -17,12 +17,20 @@ from .functions import Abs, Cos, Exp, Log, LogisticSigmoid, Ramp, Sin, Sqrt, Tan
 from .information import Information
 from .initialize import NetInitialize
 from .layers import ElementwiseLayer, LinearLayer, ParametricRampLayer
+from .layers.loss import CrossEntropyLossLayer, MeanAbsoluteLossLayer, MeanSquaredLossLayer
 from .nets import NetChain
-from .symbols import All, Automatic, Inherited, Span
+from .symbols import All, Automatic, Inherited, Scaled, Span
+from .train import NetTrain, NetTrainResults
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "NetTrainResults",
+    "NetTrain",
+    "Scaled",
+    "MeanSquaredLossLayer",
+    "MeanAbsoluteLossLayer",
+    "CrossEntropyLossLayer",
     "Abs",
     "All",
     "Automatic",

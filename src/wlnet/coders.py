@@ -28,8 +28,7 @@ def _parse(kind, who: str) -> tuple[str, dict]:
         kind, options = kind[0], kind[-1]
     if kind not in _KINDS:
         raise NetSpecificationError(
-            f"{who}: {kind!r} is not a known coder.{closest(str(kind), _KINDS)} "
-            f"Known: {', '.join(_KINDS)}."
+            f"{who}: {kind!r} is not a known coder.{closest(str(kind), _KINDS)} Known: {', '.join(_KINDS)}."
         )
     return kind, options
 

@@ -17,6 +17,7 @@ __all__ = [
     "NetOptionError",
     "NetShapeError",
     "NetSpecificationError",
+    "NetTrainWarning",
 ]
 
 
@@ -54,6 +55,10 @@ class NetDataError(NetError):
     """Input data that is not numeric, is ragged or empty, or does not fit the port."""
 
     code = "invindata"
+
+
+class NetTrainWarning(UserWarning):
+    """A training run went on, or stopped early, for a reason the user should know."""
 
 
 def closest(name: str, choices: Iterable[str]) -> str:

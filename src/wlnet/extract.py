@@ -56,9 +56,7 @@ def NetExtract(net, spec):
     if _is_multiple(spec):
         return type(spec)(NetExtract(net, s) for s in spec)
     if not isinstance(net, Layer):
-        raise NetSpecificationError(
-            f"NetExtract: the first argument should be a net, not {type(net).__name__}."
-        )
+        raise NetSpecificationError(f"NetExtract: the first argument should be a net, not {type(net).__name__}.")
     node = net
     steps = _steps(spec)
     for i, step in enumerate(steps):
@@ -67,8 +65,7 @@ def NetExtract(net, spec):
             return _extract_here(node, step)
         if not isinstance(node, Container):
             raise NetSpecificationError(
-                f"NetExtract: {node._where} has no parts, so the path {spec!r} cannot go on after "
-                f"{step!r}."
+                f"NetExtract: {node._where} has no parts, so the path {spec!r} cannot go on after {step!r}."
             )
         node = node._part(step)
     raise NetSpecificationError("NetExtract: the specification [] names nothing.")
@@ -119,9 +116,7 @@ def NetReplacePart(net, spec, value=None):
     else:
         rules = [(spec, value)]
     if not isinstance(net, Layer):
-        raise NetSpecificationError(
-            f"NetReplacePart: the first argument should be a net, not {type(net).__name__}."
-        )
+        raise NetSpecificationError(f"NetReplacePart: the first argument should be a net, not {type(net).__name__}.")
     for rule_spec, rule_value in rules:
         steps = list(rule_spec) if isinstance(rule_spec, (list, tuple)) else [rule_spec]
         net = _replace(net, steps, rule_value, rule_spec)
@@ -176,8 +171,7 @@ def _replace_port(node: Layer, port: str, value):
         return new
     if isinstance(value, (NetEncoder, NetDecoder)):
         raise NetSpecificationError(
-            f"NetReplacePart: attach encoders and decoders to a NetChain or NetGraph port, "
-            f"not to {node._where}."
+            f"NetReplacePart: attach encoders and decoders to a NetChain or NetGraph port, not to {node._where}."
         )
     return node._evolve(ports={port: parse_port(value, f'NetReplacePart: port "{port}" of {node._where}')})
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import operator
 
-__all__ = ["All", "Automatic", "Inherited", "Span"]
+__all__ = ["All", "Automatic", "Inherited", "Scaled", "Span"]
 
 
 class _Atom:
@@ -95,3 +95,28 @@ def _as_int(value):
         return operator.index(value)
     except TypeError:
         return value
+
+
+class Scaled:
+    """The Wolfram ``Scaled[r]``: a fraction (ValidationSet) or a weight (LossFunction).
+
+    >>> Scaled(0.2)
+    Scaled(0.2)
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        object.__setattr__(self, "value", value)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("Scaled is immutable")
+
+    def __repr__(self) -> str:
+        return f"Scaled({self.value!r})"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Scaled) and self.value == other.value
+
+    def __hash__(self) -> int:
+        return hash(("Scaled", self.value))

@@ -152,6 +152,10 @@ class Layer:
         """The net with every leaf layer replaced by ``fn(position, leaf)``."""
         return fn(prefix, self)
 
+    def _module_at(self, module, position: tuple):
+        """The part of this net's lowered ``module`` that computes the leaf at ``position``."""
+        return module
+
     def _coder(self, port: str):
         """The NetEncoder or NetDecoder attached to ``port``, or None."""
         return None

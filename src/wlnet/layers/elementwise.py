@@ -67,6 +67,8 @@ class ElementwiseLayer(Layer):
 class Elementwise(nn.Module):
     """The torch form of ElementwiseLayer."""
 
+    ARRAYS: dict = {}
+
     def __init__(self, function):
         super().__init__()
         self.function = function

@@ -40,8 +40,17 @@ class LinearLayer(Layer):
     [3.0, 9.0]
     """
 
-    def __init__(self, size=Automatic, *, Weights=Automatic, Biases=Automatic,
-                 LearningRateMultipliers=Automatic, Input=Automatic, Output=Automatic, **unknown):
+    def __init__(
+        self,
+        size=Automatic,
+        *,
+        Weights=Automatic,
+        Biases=Automatic,
+        LearningRateMultipliers=Automatic,
+        Input=Automatic,
+        Output=Automatic,
+        **unknown,
+    ):
         check_options("LinearLayer", unknown, _OPTIONS)
         out = _parse_size(size)
         weights = Automatic if Weights is Automatic else as_array(Weights, 'LinearLayer: "Weights"')
@@ -52,13 +61,14 @@ class LinearLayer(Layer):
         has_biases = Biases is not None
         biases = Automatic if Biases is Automatic or Biases is None else as_array(Biases, 'LinearLayer: "Biases"')
         if biases is not Automatic and biases.ndim != 1:
-            raise NetSpecificationError(
-                f'LinearLayer: "Biases" should be a vector, but has dims {biases.shape}.'
-            )
+            raise NetSpecificationError(f'LinearLayer: "Biases" should be a vector, but has dims {biases.shape}.')
         ports = {
             "Input": parse_port(Input, 'LinearLayer: the "Input" option'),
-            "Output": unify(out, parse_port(Output, 'LinearLayer: the "Output" option'),
-                            "LinearLayer: the size and the Output option"),
+            "Output": unify(
+                out,
+                parse_port(Output, 'LinearLayer: the "Output" option'),
+                "LinearLayer: the size and the Output option",
+            ),
         }
         arrays = {"Weights": weights, **({"Biases": biases} if has_biases else {})}
         multiplier = parse_multiplier(LearningRateMultipliers, "LinearLayer")
@@ -147,8 +157,9 @@ class LinearLayer(Layer):
 class Linear(nn.Module):
     """The torch form of LinearLayer: flattens each example, applies W . x + b, reshapes."""
 
-    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, out_dims: tuple,
-                 *, lr_multiplier: float = 1.0):
+    ARRAYS = {"Weights": "weight", "Biases": "bias"}  # Wolfram array name -> parameter attribute
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, out_dims: tuple, *, lr_multiplier: float = 1.0):
         super().__init__()
         self.weight = nn.Parameter(weight, requires_grad=lr_multiplier != 0)
         self.weight.lr_multiplier = lr_multiplier

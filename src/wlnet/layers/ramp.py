@@ -149,6 +149,8 @@ class ParametricRamp(nn.Module):
     ``slope.lr_multiplier`` for training loops that scale learning rates per parameter.
     """
 
+    ARRAYS = {"Slope": "slope"}  # Wolfram array name -> parameter attribute
+
     def __init__(self, slope: torch.Tensor, levels=1, *, lr_multiplier: float = 1.0):
         super().__init__()
         self.levels = _parse_levels(levels)

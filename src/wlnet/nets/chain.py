@@ -60,8 +60,7 @@ class NetChain(Container):
     (3,)
     """
 
-    def __init__(self, layers, *, Input=Automatic, Output=Automatic,
-                 LearningRateMultipliers=Automatic, **unknown):
+    def __init__(self, layers, *, Input=Automatic, Output=Automatic, LearningRateMultipliers=Automatic, **unknown):
         check_options("NetChain", unknown, ("Input", "Output", "LearningRateMultipliers"))
         if isinstance(layers, dict):
             items = [(str(k), as_layer(v, f"NetChain: layer {k!r}")) for k, v in layers.items()]
@@ -95,10 +94,24 @@ class NetChain(Container):
     def _infer(self) -> None:
         items = list(self._params["layers"])
         first_in, last_out = items[0][1]._input_names[0], items[-1][1]._output_names[0]
-        items[0] = (items[0][0], _narrow(items[0][1], first_in, self._ports["Input"],
-                                         f'NetChain: the "Input" of the chain and {self._part_text(items[0])}'))
-        items[-1] = (items[-1][0], _narrow(items[-1][1], last_out, self._ports["Output"],
-                                           f'NetChain: the "Output" of the chain and {self._part_text(items[-1])}'))
+        items[0] = (
+            items[0][0],
+            _narrow(
+                items[0][1],
+                first_in,
+                self._ports["Input"],
+                f'NetChain: the "Input" of the chain and {self._part_text(items[0])}',
+            ),
+        )
+        items[-1] = (
+            items[-1][0],
+            _narrow(
+                items[-1][1],
+                last_out,
+                self._ports["Output"],
+                f'NetChain: the "Output" of the chain and {self._part_text(items[-1])}',
+            ),
+        )
         for _ in range(len(items) + 1):  # a fixed point is reached within one sweep per layer
             changed = False
             for i in range(len(items) - 1):
@@ -135,7 +148,7 @@ class NetChain(Container):
     def _constructor(self) -> str:
         items = self._params["layers"]
         if isinstance(items[0][0], int):
-            body = "[" + ", ".join(repr(layer) .split("  #")[0] for _, layer in items) + "]"
+            body = "[" + ", ".join(repr(layer).split("  #")[0] for _, layer in items) + "]"
         else:
             body = "{" + ", ".join(f"{k!r}: {repr(layer).split('  #')[0]}" for k, layer in items) + "}"
         options = []

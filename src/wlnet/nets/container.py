@@ -87,6 +87,15 @@ class Container(Layer):
     def _array_dims(self, name: str):
         return None
 
+    def _child_module(self, module, key):
+        """The submodule of this container's lowered ``module`` that computes part ``key``."""
+        return module.layers[str(key)]
+
+    def _module_at(self, module, position: tuple):
+        key, rest = position[0], position[1:]
+        child = dict(self._children())[key]
+        return child._module_at(self._child_module(module, key), rest)
+
     def _coder(self, port: str):
         return self._params.get("coders", {}).get(port)
 

@@ -1,0 +1,212 @@
+"""NetTrain's optimization methods, with the update rules of MXNet (which Wolfram trains with).
+
+Every array has its own learning rate (the base rate times its LearningRateMultipliers value,
+which may be negative: gradient ascent on that array), its own L2 regularization and clipping.
+Updates use torch's ``_foreach`` kernels over all arrays at once, so a step costs about what
+``torch.optim.Adam(foreach=True)`` does.
+
+Step t (1-based), for each array w with gradient g (the batch-mean loss's gradient):
+
+* g <- g + l2 * w, then g clipped to [-c, c] when GradientClipping is c;
+* ADAM: m <- b1 m + (1 - b1) g; v <- b2 v + (1 - b2) g^2;
+  w <- w - lr_t m / (sqrt(v) + eps), lr_t = lr s(t) sqrt(1 - b2^t) / (1 - b1^t);
+* SGD: with momentum mu, d <- mu d - lr s(t) g and w <- w + d; without, w <- w - lr s(t) g;
+* RMSProp (the centered form of Graves 2013, MXNet's rmspropalex): n <- b n + (1 - b) g^2;
+  gbar <- b gbar + (1 - b) g; d <- mu d - lr s(t) g / sqrt(n - gbar^2 + eps); w <- w + d;
+* SignSGD (signum): with momentum mu, d <- mu d - (1 - mu) g and w <- w + lr s(t) sign(d);
+  without, w <- w - lr s(t) sign(g);
+* then w clipped to [-c, c] when WeightClipping is c.
+
+s(t) is the learning-rate schedule: 1, ``"Polynomial"`` sqrt(1 - min(t, T) / (T + 1)) for T
+total steps, or a function f(t, T) returning a number in (0, 1].
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import torch
+
+from .errors import NetOptionError, closest
+
+__all__ = ["METHODS", "Optimizer", "parse_method"]
+
+# Method -> (default learning rate, its own sub-options with defaults)
+METHODS = {
+    "ADAM": (0.001, {"Beta1": 0.9, "Beta2": 0.999, "Epsilon": 1e-5}),
+    "SGD": (0.01, {"Momentum": 0.93}),
+    "RMSProp": (0.001, {"Beta": 0.95, "Momentum": 0.9, "Epsilon": 1e-6}),
+    "SignSGD": (0.01, {"Momentum": 0.93}),
+}
+COMMON = {
+    "LearningRate": None,
+    "LearningRateSchedule": None,
+    "L2Regularization": None,
+    "GradientClipping": None,
+    "WeightClipping": None,
+}
+_UNIT_INTERVAL = ("Beta1", "Beta2", "Beta", "Momentum")
+
+
+def parse_method(method) -> tuple[str, dict]:
+    """Validate NetTrain's Method: a name or (name, {sub-option: value}); fill in the defaults."""
+    options = {}
+    if isinstance(method, (tuple, list)) and len(method) == 2 and isinstance(method[1], dict):
+        method, options = method
+    if method is None or method == "Automatic" or repr(method) == "Automatic":
+        method = "ADAM"
+    if not isinstance(method, str) or method not in METHODS:
+        hint = closest(method, METHODS) if isinstance(method, str) else ""
+        raise NetOptionError(
+            f"NetTrain: Method should be one of {', '.join(METHODS)}, or (name, {{sub-option: value}}), "
+            f"but was {method!r}.{hint}"
+        )
+    lr, own = METHODS[method]
+    allowed = {**own, **COMMON}
+    if method == "SGD":
+        allowed["LearningRateSchedule"] = "Polynomial"
+    for key, value in options.items():
+        if key not in allowed:
+            raise NetOptionError(
+                f"NetTrain: Method {method} has no sub-option {key!r}.{closest(str(key), allowed)} "
+                f"Its sub-options are: {', '.join(allowed)}."
+            )
+        if key in _UNIT_INTERVAL or key == "Epsilon":
+            ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+            ok = ok and (0 <= value < 1 if key in _UNIT_INTERVAL else value > 0)
+            if not ok and not (key == "Momentum" and value is None):
+                wanted = (
+                    "a number between 0 (included) and 1 (excluded)" if key in _UNIT_INTERVAL else "a positive number"
+                )
+                raise NetOptionError(f'NetTrain: the "{key}" of Method {method} should be {wanted}, but was {value!r}.')
+    settings = {**allowed, **options}
+    if settings.get("Momentum") is None and "Momentum" in own:
+        settings["Momentum"] = 0.0
+    schedule = settings["LearningRateSchedule"]
+    if not (schedule is None or schedule == "Polynomial" or callable(schedule)):
+        raise NetOptionError(
+            f'NetTrain: LearningRateSchedule should be None, "Polynomial" or a function f(t, T), but was {schedule!r}.'
+        )
+    settings["DefaultLearningRate"] = lr
+    return method, settings
+
+
+class Optimizer:
+    """One optimization method over a list of parameters, each with its own settings.
+
+    Args:
+        method: "ADAM", "SGD", "RMSProp" or "SignSGD".
+        settings: the method's sub-options (see ``parse_method``).
+        params: the parameters to update (their ``.grad`` is read).
+        lrs: each parameter's learning rate (base rate times multiplier; may be negative).
+        l2, grad_clip, weight_clip: each parameter's L2 coefficient and clipping bounds (None: none).
+    """
+
+    def __init__(
+        self, method: str, settings: dict, params: list, lrs: list[float], l2: list, grad_clip: list, weight_clip: list
+    ):
+        self.method = method
+        self.settings = settings
+        self.params = params
+        self.lrs = lrs
+        self.l2 = l2
+        self.grad_clip = grad_clip
+        self.weight_clip = weight_clip
+        self.t = 0
+        self.total_steps: int | None = None
+        zeros = lambda: [torch.zeros_like(p) for p in params]  # noqa: E731
+        if method == "ADAM":
+            self.m, self.v = zeros(), zeros()
+        elif method == "RMSProp":
+            self.n, self.gbar, self.delta = zeros(), zeros(), zeros()
+        elif settings.get("Momentum"):
+            self.momentum = zeros()
+
+    def schedule(self) -> float:
+        """s(t), the learning-rate factor of the current step."""
+        schedule = self.settings["LearningRateSchedule"]
+        if schedule is None:
+            return 1.0
+        total = self.total_steps
+        if schedule == "Polynomial":
+            if total is None:
+                return 1.0
+            return math.sqrt(1.0 - min(self.t, total) / (total + 1))
+        factor = schedule(self.t, total)
+        if not isinstance(factor, numbers.Real) or not 0 < factor <= 1:
+            raise NetOptionError(
+                f"NetTrain: the LearningRateSchedule function should return a number in (0, 1], "
+                f"but returned {factor!r} at step {self.t}."
+            )
+        return float(factor)
+
+    def _gradients(self) -> list:
+        grads = []
+        for p, l2, clip in zip(self.params, self.l2, self.grad_clip):
+            g = p.grad if p.grad is not None else torch.zeros_like(p)
+            if l2:
+                g = g + l2 * p
+            if clip is not None:
+                g = g.clamp(-clip, clip)
+            grads.append(g)
+        return grads
+
+    @torch.no_grad()
+    def step(self) -> None:
+        self.t += 1
+        t, s, params = self.t, self.schedule(), self.params
+        grads = self._gradients()
+        settings = self.settings
+        if self.method == "ADAM":
+            b1, b2, eps = settings["Beta1"], settings["Beta2"], settings["Epsilon"]
+            torch._foreach_mul_(self.m, b1)
+            torch._foreach_add_(self.m, grads, alpha=1 - b1)
+            torch._foreach_mul_(self.v, b2)
+            torch._foreach_addcmul_(self.v, grads, grads, value=1 - b2)
+            denom = torch._foreach_sqrt(self.v)
+            torch._foreach_add_(denom, eps)
+            factor = s * math.sqrt(1 - b2**t) / (1 - b1**t)
+            torch._foreach_addcdiv_(params, self.m, denom, [-lr * factor for lr in self.lrs])
+        elif self.method == "SGD":
+            steps = torch._foreach_mul(grads, [-lr * s for lr in self.lrs])
+            if settings["Momentum"]:
+                torch._foreach_mul_(self.momentum, settings["Momentum"])
+                torch._foreach_add_(self.momentum, steps)
+                steps = self.momentum
+            torch._foreach_add_(params, steps)
+        elif self.method == "RMSProp":
+            beta, mu, eps = settings["Beta"], settings["Momentum"], settings["Epsilon"]
+            torch._foreach_mul_(self.n, beta)
+            torch._foreach_addcmul_(self.n, grads, grads, value=1 - beta)
+            torch._foreach_mul_(self.gbar, beta)
+            torch._foreach_add_(self.gbar, grads, alpha=1 - beta)
+            denom = torch._foreach_addcmul(self.n, self.gbar, self.gbar, value=-1.0)
+            torch._foreach_add_(denom, eps)
+            torch._foreach_sqrt_(denom)
+            torch._foreach_mul_(self.delta, mu)
+            torch._foreach_addcdiv_(self.delta, grads, denom, [-lr * s for lr in self.lrs])
+            torch._foreach_add_(params, self.delta)
+        else:  # SignSGD
+            mu = settings["Momentum"]
+            if mu:
+                torch._foreach_mul_(self.momentum, mu)
+                torch._foreach_add_(self.momentum, grads, alpha=-(1 - mu))
+                signs = torch._foreach_sign(self.momentum)
+                scale = [lr * s for lr in self.lrs]
+            else:
+                signs = torch._foreach_sign(grads)
+                scale = [-lr * s for lr in self.lrs]
+            torch._foreach_add_(params, torch._foreach_mul(signs, scale))
+        for p, clip in zip(params, self.weight_clip):
+            if clip is not None:
+                p.clamp_(-clip, clip)
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    @property
+    def learning_rates(self) -> list[float]:
+        """The current effective learning rates (schedule applied), one per parameter."""
+        return [lr * self.schedule() for lr in self.lrs]
