@@ -477,7 +477,9 @@ class _Training:
         else:
             x, y = self._examples(net, self.data, "the training data")
         net = self._fit_net(net, x, y)
-        net = NetInitialize(net, RandomSeeding=self.seed)
+        # Missing arrays are initialized as NetInitialize(net) would, or with the RandomSeeding given.
+        seeding = self.options.get("RandomSeeding")
+        net = NetInitialize(net) if seeding is None else NetInitialize(net, RandomSeeding=self.seed)
         self.losses = self._loss(net)
         if y is not None and any(isinstance(loss, CrossEntropyLossLayer) for loss, _ in self.losses):
             if bool(((y < 0) | (y > 1)).any()):

@@ -1,0 +1,380 @@
+"""NetTrain: the page's examples, recovery of known slopes, update formulas, data forms, options, errors."""
+
+import math
+import os
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from wlnet import (
+    All,
+    CrossEntropyLossLayer,
+    LinearLayer,
+    LogisticSigmoid,
+    MeanAbsoluteLossLayer,
+    NetChain,
+    NetDecoder,
+    NetExtract,
+    NetInitialize,
+    NetTrain,
+    NetTrainResults,
+    Normal,
+    ParametricRampLayer,
+    Scaled,
+    Span,
+)
+from wlnet.errors import NetDataError, NetError, NetOptionError, NetShapeError, NetSpecificationError, NetTrainWarning
+
+F32 = np.float32
+
+
+def page_chain():
+    leaky = ParametricRampLayer([], Slope=0.1, LearningRateMultipliers=0, Input=3)
+    return NetChain([LinearLayer(3), leaky, LinearLayer([]), LogisticSigmoid], Output=NetDecoder("Boolean"))
+
+
+def test_page_examples_7_8_learn_slopes_and_leave_the_argument_alone():
+    rng = np.random.default_rng(0)
+    act = NetInitialize(ParametricRampLayer(Input=3))
+    X, Y = rng.uniform(-1, 1, (10, 3)), rng.uniform(-1, 1, (10, 3))
+    trained = NetTrain(act, (X, Y), MaxTrainingRounds=100, RandomSeeding=1)
+    slopes = Normal(NetExtract(trained, "Slope"))
+    assert len(slopes) == 3 and all(abs(s - 0.1) > 1e-3 for s in slopes)
+    assert Normal(NetExtract(act, "Slope")) == [float(F32(0.1))] * 3
+
+
+def test_page_examples_12_13_frozen_leaky_relu_in_a_boolean_chain():
+    net = page_chain()
+    results = NetTrain(net, {1: False, 2: True, 3: False, 4: True}, All, RandomSeeding=5,
+                       TrainingProgressReporting=None)
+    trained = results["TrainedNet"]
+    assert NetExtract(trained, [2, "Slope"]) == F32(0.1)
+    assert NetExtract(trained, [2, "Slope"]).tobytes() == F32(0.1).tobytes()  # bit-identical
+    assert NetExtract(trained, "Input") == "Real"  # inferred from the scalar inputs
+    assert isinstance(trained(2), bool)
+    assert all(isinstance(v, bool) for v in trained([1, 2, 3, 4]))
+    assert 10 <= results["TotalRounds"] <= 10000 and results["ReasonTrainingStopped"] == "MaxTrainingRounds"
+    # Binary cross-entropy was attached: the reported loss is that of the final net on the data.
+    p = np.array(trained([1, 2, 3, 4], None), dtype=np.float64)
+    t = np.array([0, 1, 0, 1])
+    bce = -np.mean(t * np.log(p) + (1 - t) * np.log(1 - p))
+    assert results["RoundLoss"] == pytest.approx(bce, rel=0.05)
+    assert NetExtract(net, [1, "Weights"]) is not None  # the chain given is unchanged...
+    assert NetExtract(net, "Input") != "Real"
+
+
+def test_teacher_student_recovers_known_slopes():
+    rng = np.random.default_rng(1)
+    true_slopes = np.array([0.25, -0.5, 1.5, 0.05], dtype=np.float32)
+    teacher = ParametricRampLayer(2, Slope=true_slopes, Input=(3, 4))
+    X = rng.standard_normal((512, 3, 4)).astype(np.float32)
+    Y = teacher(X)
+    trained = NetTrain(ParametricRampLayer(2, Input=(3, 4)), (X, Y), MaxTrainingRounds=60, LearningRate=0.05,
+                       RandomSeeding=2)
+    np.testing.assert_allclose(NetExtract(trained, "Slope"), true_slopes, atol=0.02)
+
+
+# -- one optimizer step against the update formula computed by hand --------------------------
+X1 = np.array([[-1.0], [-2.0], [-0.5], [3.0]], dtype=np.float32)
+Y1 = np.array([[0.3], [0.1], [-0.4], [2.0]], dtype=np.float32)
+S0 = 0.2
+
+
+def one_step(method="ADAM", multiplier=None, **options):
+    layer = ParametricRampLayer([], Slope=S0, Input=1,
+                                **({} if multiplier is None else {"LearningRateMultipliers": multiplier}))
+    trained = NetTrain(layer, (X1, Y1), Method=method, MaxTrainingRounds=1, BatchSize=4, RandomSeeding=0, **options)
+    return float(NetExtract(trained, "Slope"))
+
+
+def gradient(s=S0):
+    x, y = X1.astype(np.float64)[:, 0], Y1.astype(np.float64)[:, 0]
+    out = np.where(x > 0, x, np.float64(F32(s)) * x)
+    return np.mean(2 * (out - y) * np.where(x > 0, 0, x))
+
+
+def test_adam_step():
+    g, lr = gradient(), 0.001
+    m, v = 0.1 * g, 0.001 * g * g
+    lr_t = lr * math.sqrt(1 - 0.999) / (1 - 0.9)
+    assert one_step("ADAM") == pytest.approx(F32(S0) - lr_t * m / (math.sqrt(v) + 1e-5), abs=1e-7)
+
+
+def test_sgd_step_with_the_polynomial_schedule():
+    g, lr = gradient(), 0.01
+    factor = math.sqrt(1 - 1 / 2)  # T = 1 step in all
+    assert one_step("SGD") == pytest.approx(F32(S0) - lr * factor * g, abs=1e-7)
+    plain = one_step(("SGD", {"Momentum": None, "LearningRateSchedule": None}))
+    assert plain == pytest.approx(F32(S0) - lr * g, abs=1e-7)
+
+
+def test_rmsprop_step():
+    g, lr = gradient(), 0.001
+    n, gbar = 0.05 * g * g, 0.05 * g
+    assert one_step("RMSProp") == pytest.approx(F32(S0) - lr * g / math.sqrt(n - gbar**2 + 1e-6), abs=1e-7)
+
+
+def test_signsgd_step():
+    assert one_step("SignSGD") == pytest.approx(F32(S0) - 0.01 * np.sign(gradient()), abs=1e-7)
+
+
+@pytest.mark.parametrize("multiplier", [0, 0.5, -1])
+def test_learning_rate_multipliers_scale_the_step(multiplier):
+    sgd = ("SGD", {"Momentum": None, "LearningRateSchedule": None})
+    full = one_step(sgd)
+    if multiplier == 0:  # the only array is frozen: nothing to train
+        with pytest.warns(NetTrainWarning, match=r"no arrays to train"):
+            assert F32(one_step(sgd, multiplier=0)) == F32(S0)
+        return
+    scaled = one_step(sgd, multiplier=multiplier)
+    assert scaled - F32(S0) == pytest.approx(multiplier * (full - F32(S0)), abs=1e-7)
+
+
+def test_l2_regularization_leaves_slopes_alone_unless_named():
+    sgd = {"Momentum": None, "LearningRateSchedule": None}
+    base = one_step(("SGD", sgd))
+    assert one_step(("SGD", {**sgd, "L2Regularization": 1.0})) == base
+    named = one_step(("SGD", {**sgd, "L2Regularization": [("Slope", 1.0)]}))
+    assert named == pytest.approx(F32(S0) - 0.01 * (gradient() + 1.0 * F32(S0)), abs=1e-7)
+
+
+def test_gradient_and_weight_clipping():
+    sgd = {"Momentum": None, "LearningRateSchedule": None}
+    clipped = one_step(("SGD", {**sgd, "GradientClipping": 0.01}))
+    assert clipped == pytest.approx(F32(S0) - 0.01 * np.clip(gradient(), -0.01, 0.01), abs=1e-8)
+    assert one_step(("SGD", {**sgd, "WeightClipping": 0.1})) == pytest.approx(0.1)
+
+
+def test_netttrain_multiplier_rules_override_the_layers():
+    net = NetChain([LinearLayer(2), ParametricRampLayer(Slope=[0.3, 0.3], LearningRateMultipliers=0)], Input=2)
+    X = np.random.default_rng(3).standard_normal((16, 2))
+    results = NetTrain(net, (X, -X), All, MaxTrainingRounds=2, LearningRateMultipliers={(2, "Slope"): 1, 1: None})
+    assert results["ArraysLearningRateMultipliers"] == {
+        (1, "Weights"): 0.0, (1, "Biases"): 0.0, (2, "Slope"): 1.0}
+    trained = results["TrainedNet"]
+    initialized = NetInitialize(net)
+    np.testing.assert_array_equal(NetExtract(trained, [1, "Weights"]), NetExtract(initialized, [1, "Weights"]))
+    assert not np.array_equal(NetExtract(trained, [2, "Slope"]), [F32(0.3)] * 2)
+    spans = NetTrain(net, (X, -X), "ArraysLearningRateMultipliers", MaxTrainingRounds=1,
+                     LearningRateMultipliers=[(Span(1, 2), 0.5)])
+    assert set(spans.values()) == {0.5}
+
+
+# -- data forms ---------------------------------------------------------------------------------
+def test_every_data_form_trains_the_same_net():
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((6, 2)).astype(np.float32)
+    Y = rng.standard_normal((6, 2)).astype(np.float32)
+    net = ParametricRampLayer(Input=2)
+    forms = [
+        (X, Y),
+        list(zip(X, Y)),
+        {"Input": X, "Output": Y},
+        [{"Input": x, "Output": y} for x, y in zip(X, Y)],
+        (torch.tensor(X), torch.tensor(Y)),
+    ]
+    results = [NetExtract(NetTrain(net, data, MaxTrainingRounds=3, RandomSeeding=9), "Slope") for data in forms]
+    for other in results[1:]:
+        np.testing.assert_array_equal(results[0], other)
+    rules = NetTrain(ParametricRampLayer([]), {-1.0: -0.5, -2.0: -1.0, 3.0: 3.0}, "RoundLoss", MaxTrainingRounds=2)
+    assert rules > 0
+
+
+def test_generator_data_is_called_with_the_batch_request():
+    calls = []
+
+    def generator(request):
+        calls.append(dict(request))
+        x = -np.ones((request["BatchSize"], 2))
+        return (x, 0.5 * x)
+
+    results = NetTrain(ParametricRampLayer(Input=2), generator, All, BatchSize=4, MaxTrainingRounds=3)
+    assert results["TotalBatches"] == 3 and results["BatchSize"] == 4
+    assert calls[1] == {"BatchSize": 4, "Round": 1, "Batch": 1, "AbsoluteBatch": 1}
+    assert calls[-1]["Round"] == 3 and calls[-1]["AbsoluteBatch"] == 3
+
+
+# -- options and results ---------------------------------------------------------------------------
+def test_batches_rounds_and_bookkeeping():
+    X = np.random.default_rng(5).standard_normal((10, 3))
+    results = NetTrain(ParametricRampLayer(Input=3), (X, X), All, BatchSize=4, MaxTrainingRounds=2)
+    assert results["BatchesPerRound"] == 3 and results["TotalBatches"] == 6
+    assert len(results["BatchLossList"]) == 6 and len(results["RoundLossList"]) == 2
+    assert results["ExamplesProcessed"] == 24 and results["TrainingExamples"] == 10
+    assert results["RoundLossList"][0] == pytest.approx(np.mean(results["BatchLossList"][:3]))
+    assert results["RoundLoss"] == results["RoundLossList"][-1]
+    assert results["OptimizationMethod"] == "ADAM" and results["InitialLearningRate"] == 0.001
+    assert results["Properties"] == results.properties and "TrainedNet" in results.properties
+    assert "rounds               2 (3 batches of 4 each)" in repr(results)
+    automatic = NetTrain(ParametricRampLayer(Input=3), (X, X), "BatchSize", MaxTrainingRounds=1)
+    assert automatic == 10  # min(64, number of examples)
+
+
+def test_validation_set_and_best_net():
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((40, 2))
+    Y = np.where(X > 0, X, 0.3 * X)
+    results = NetTrain(ParametricRampLayer(Input=2), (X, Y), All, MaxTrainingRounds=5, ValidationSet=Scaled(0.25))
+    assert results["TrainingExamples"] == 30 and results["ValidationExamples"] == 10
+    assert len(results["ValidationLossList"]) == 5
+    best = results["BestValidationRound"]
+    assert results["ValidationLossList"][best - 1] == min(results["ValidationLossList"])
+    explicit = NetTrain(ParametricRampLayer(Input=2), (X, Y), All, MaxTrainingRounds=3, ValidationSet=(X[:5], Y[:5]))
+    assert explicit["ValidationExamples"] == 5 and explicit["ValidationLoss"] is not None
+
+
+def test_stopping_criterion_time_goal_and_progress_function():
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((32, 2))
+    net = ParametricRampLayer(Input=2)
+    stopped = NetTrain(net, (X, X), All, MaxTrainingRounds=500, ValidationSet=(X, X), LearningRate=0.1,
+                       TrainingStoppingCriterion={"Criterion": "Loss", "Patience": 1,
+                                                  "Improvement": ("AbsoluteChange", 1e-3)})
+    assert stopped["ReasonTrainingStopped"] == "TrainingStoppingCriterion" and stopped["TotalRounds"] < 500
+    timed = NetTrain(net, (X, X), All, TimeGoal=0.3)
+    assert timed["ReasonTrainingStopped"] == "TimeGoal" and timed["TotalTrainingTime"] < 2
+    seen = []
+
+    def progress(p):
+        seen.append(p["Round"])
+        return "StopTraining" if p["Round"] == 3 else None
+
+    manual = NetTrain(net, (X, X), All, MaxTrainingRounds=10, TrainingProgressFunction=progress)
+    assert seen == [1, 2, 3] and manual["ReasonTrainingStopped"] == "TrainingProgressFunction"
+    with pytest.warns(NetTrainWarning, match=r"checked on the training loss"):
+        NetTrain(net, (X, X), MaxTrainingRounds=2, TrainingStoppingCriterion="Loss")
+
+
+def test_progress_reporting_forms(capsys):
+    X = np.ones((4, 2))
+    NetTrain(ParametricRampLayer(Input=2), (X, X), MaxTrainingRounds=2, TrainingProgressReporting="Print")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("NetTrain round 1: loss ") and "examples/s" in lines[0] and len(lines) == 2
+    reports = []
+    NetTrain(ParametricRampLayer(Input=2), (X, X), MaxTrainingRounds=2, TrainingProgressReporting=reports.append)
+    assert [r["Round"] for r in reports] == [1, 2] and {"RoundLoss", "ExamplesPerSecond"} <= set(reports[0])
+    NetTrain(ParametricRampLayer(Input=2), (X, X), MaxTrainingRounds=2, TrainingProgressReporting="ProgressIndicator")
+    assert "NetTrain" in capsys.readouterr().err  # the progress bar
+
+
+def test_checkpointing_writes_loadable_nets(tmp_path):
+    X = np.ones((4, 2))
+    files = NetTrain(ParametricRampLayer(Input=2), (X, -X), "CheckpointingFiles", MaxTrainingRounds=4,
+                     TrainingProgressCheckpointing=("Directory", str(tmp_path), {"Interval": 2}))
+    assert [os.path.basename(f) for f in files] == ["checkpoint-round-00002.wlnet", "checkpoint-round-00004.wlnet"]
+    with open(files[-1], "rb") as handle:
+        net = pickle.load(handle)
+    assert NetExtract(net, "Slope").shape == (2,)
+
+
+def test_reproducible_with_a_seed_and_real64():
+    X = np.random.default_rng(8).standard_normal((20, 3))
+    a = NetTrain(ParametricRampLayer(Input=3), (X, X), MaxTrainingRounds=3, RandomSeeding=11)
+    b = NetTrain(ParametricRampLayer(Input=3), (X, X), MaxTrainingRounds=3, RandomSeeding=11)
+    np.testing.assert_array_equal(NetExtract(a, "Slope"), NetExtract(b, "Slope"))
+    double = NetTrain(ParametricRampLayer(Input=3), (X, X), MaxTrainingRounds=3, RandomSeeding=11,
+                      WorkingPrecision="Real64")
+    np.testing.assert_allclose(NetExtract(double, "Slope"), NetExtract(a, "Slope"), atol=1e-5)
+    assert NetExtract(double, "Slope").dtype == np.float32
+
+
+def test_loss_functions():
+    X = np.random.default_rng(9).standard_normal((8, 2))
+    identity = ParametricRampLayer(Slope=[1.0, 1.0])
+    mae = NetTrain(identity, (X, X + 1), "RoundLoss", MaxTrainingRounds=1,
+                   LossFunction=MeanAbsoluteLossLayer(), LearningRate=1e-12)
+    assert mae == pytest.approx(1.0, abs=1e-3)
+    weighted = NetTrain(identity, (X, X + 1), "RoundLoss", MaxTrainingRounds=1,
+                        LossFunction=[(MeanAbsoluteLossLayer(), Scaled(2.0))], LearningRate=1e-12)
+    assert weighted == pytest.approx(2.0, abs=1e-3)
+    as_loss = NetTrain(ParametricRampLayer([], Input=2), {"Input": np.abs(X)}, "RoundLoss", MaxTrainingRounds=1,
+                       LossFunction="Output", LearningRate=1e-12)
+    assert as_loss == pytest.approx(np.abs(X).mean(), rel=1e-5)
+    with pytest.raises(NetDataError, match=r"binary cross-entropy needs targets between 0 and 1"):
+        NetTrain(page_chain(), ([1, 2], [2, 3]), MaxTrainingRounds=1)
+    assert isinstance(CrossEntropyLossLayer("Binary"), CrossEntropyLossLayer)
+
+
+def test_divergence_stops_with_a_warning():
+    X = np.full((8, 2), -1e20)
+    with pytest.warns(NetTrainWarning, match=r"diverged"):
+        results = NetTrain(ParametricRampLayer(Input=2), (X, -X), All, MaxTrainingRounds=5,
+                           Method=("SGD", {"Momentum": None}), LearningRate=1e10)
+    assert results["ReasonTrainingStopped"] == "WeightsDiverged"
+    assert np.isfinite(NetExtract(results["TrainedNet"], "Slope")).all()
+
+
+def test_nothing_to_train_returns_the_net_with_a_warning():
+    frozen = ParametricRampLayer([], Slope=0.1, LearningRateMultipliers=0, Input=2)
+    with pytest.warns(NetTrainWarning, match=r"has no arrays to train"):
+        assert NetTrain(frozen, (np.ones((2, 2)), np.ones((2, 2)))) is frozen
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "pattern"),
+    [
+        (lambda: NetTrain(ParametricRampLayer(Input=2), (np.ones((3, 2)), np.ones((4, 2)))), NetDataError,
+         r'has 3 examples for port "Input" but 4 for port "Output"'),
+        (lambda: NetTrain(ParametricRampLayer(Input=2), (np.ones((3, 2)), np.ones((3, 3)))), NetShapeError,
+         r'the targets for port "Output" should each be a length-2 vector, but each is a length-3 vector'),
+        (lambda: NetTrain(ParametricRampLayer(Input=2), (np.ones((3, 3)), np.ones((3, 3)))), NetShapeError,
+         r'port "Input" of ParametricRampLayer \(levels 1\) takes a length-2 vector'),
+        (lambda: NetTrain(ParametricRampLayer(Input=2), ([], [])), NetDataError, r"is empty"),
+        (lambda: NetTrain(ParametricRampLayer(Input=2), "data"), NetDataError, r"should be \(inputs, targets\)"),
+        (lambda: NetTrain(ParametricRampLayer(Input=2), (np.ones((3, 2)), np.ones((3, 2))), "RoundLos"),
+         NetSpecificationError, r"'RoundLos' is not a property of a training run\. Did you mean RoundLoss\?"),
+        (lambda: NetTrain(ParametricRampLayer(Input=2), (np.ones((3, 2)), np.ones((3, 2))), BatchSize=0),
+         NetOptionError, r"BatchSize should be Automatic or a positive integer, but was 0"),
+        (lambda: NetTrain(ParametricRampLayer(Input=2), (np.ones((3, 2)), np.ones((3, 2))), TimeGoal=-1),
+         NetOptionError, r"TimeGoal should be a positive number of seconds, but was -1"),
+        (lambda: NetTrain(ParametricRampLayer(Input=2), (np.ones((3, 2)), np.ones((3, 2))), LearningRate="fast"),
+         NetOptionError, r"LearningRate should be Automatic or a positive number, but was 'fast'"),
+        (lambda: NetTrain(ParametricRampLayer(Input=2), (np.ones((3, 2)), np.ones((3, 2))), Method="Adam"),
+         NetOptionError, r"Method should be one of ADAM, .* Did you mean ADAM\?"),
+        (lambda: NetTrain(ParametricRampLayer(Input=2), (np.ones((3, 2)), np.ones((3, 2))),
+                          Method=("ADAM", {"Beta1": 1.5})), NetOptionError, r'"Beta1" of Method ADAM should be'),
+        (lambda: NetTrain(ParametricRampLayer(Input=2), (np.ones((3, 2)), np.ones((3, 2))), MaxRounds=3),
+         NetOptionError, r"unknown option MaxRounds\. Did you mean MaxTrainingRounds\?"),
+        (lambda: NetTrain(ParametricRampLayer(Input=2), (np.ones((3, 2)), np.ones((3, 2))),
+                          LearningRateMultipliers={7: 0}), NetOptionError, r"rule for 7 matches no array"),
+        (lambda: NetTrain(ParametricRampLayer(Input=2), (np.ones((3, 2)), np.ones((3, 2))),
+                          LearningRateMultipliers="x"), NetOptionError, r"LearningRateMultipliers should be numbers"),
+        (lambda: NetTrain(ParametricRampLayer(Input=2), (np.ones((3, 2)), np.ones((3, 2))),
+                          ValidationSet=Scaled(1.5)), NetOptionError, r"Scaled\(f\) needs 0 < f < 1"),
+        (lambda: NetTrain(ParametricRampLayer(Input=2), (np.ones((3, 2)), np.ones((3, 2))), LossFunction="L2"),
+         NetOptionError, r"LossFunction should be Automatic, a loss layer"),
+        (lambda: NetTrain(ParametricRampLayer(Input=2), (np.ones((3, 2)), np.ones((3, 2))),
+                          TrainingProgressReporting="Panels"), NetOptionError, r"TrainingProgressReporting should be"),
+        (lambda: NetTrain(3, ([1], [1])), NetSpecificationError, r"the first argument should be a net"),
+    ],
+    ids=["lengths", "target dims", "input dims", "empty", "not data", "property", "BatchSize", "TimeGoal",
+         "LearningRate", "Method", "Beta1", "option", "rule", "multiplier", "Scaled", "loss", "reporting", "net"],
+)
+def test_training_errors(call, error, pattern):
+    with pytest.raises(error, match=pattern):
+        call()
+    assert issubclass(error, NetError)
+
+
+def test_gpu_target_without_cuda_is_a_clear_error():
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(NetOptionError, match=r"needs a CUDA GPU"):
+        NetTrain(ParametricRampLayer(Input=2), (np.ones((3, 2)), np.ones((3, 2))), TargetDevice="GPU")
+
+
+def test_results_properties_and_plot():
+    X = np.random.default_rng(10).standard_normal((8, 2))
+    results = NetTrain(ParametricRampLayer(Input=2), (X, X), All, MaxTrainingRounds=3, ValidationSet=(X, X))
+    assert isinstance(results, NetTrainResults)
+    figure = results["LossEvolutionPlot"]
+    axes = figure.axes[0]
+    assert axes.get_yscale() == "log" and [line.get_label() for line in axes.lines] == [
+        "training loss", "validation loss"]
+    assert results["FinalRoundLoss"] == results["RoundLoss"]  # a legacy alias
+    assert NetTrain(ParametricRampLayer(Input=2), (X, X), ["TotalRounds", "BatchSize"], MaxTrainingRounds=2) == [2, 8]
+    assert NetTrain(ParametricRampLayer(Input=2), (X, X), []) == []
+    with pytest.raises(NetSpecificationError, match=r"'Nope' is not a property"):
+        results["Nope"]
