@@ -27,6 +27,14 @@ EXAMPLES = [
     ("Apply the layer to a batch of two vectors",
      "act[{{-3, -2, -1}, {0, 1, 2}}]",
      "act([[-3, -2, -1], [0, 1, 2]])"),
+    ("Learn the slopes on some data (mean squared loss; act itself is unchanged)",
+     "trained = NetTrain[act, RandomReal[{-1, 1}, {10, 3}] -> RandomReal[{-1, 1}, {10, 3}]]",
+     "rng = np.random.default_rng(1234)\n"
+     "trained = NetTrain(act, (rng.uniform(-1, 1, (10, 3)), rng.uniform(-1, 1, (10, 3))))\n"
+     "trained"),
+    ("The learned slopes",
+     'Normal@NetExtract[trained, "Slope"]',
+     'Normal(NetExtract(trained, "Slope"))'),
     ("A length-3 vector with one slope shared by every element",
      'Normal@NetExtract[NetInitialize@ParametricRampLayer[{}, "Input" -> 3], "Slope"]',
      'Normal(NetExtract(NetInitialize(ParametricRampLayer([], Input=3)), "Slope"))'),
@@ -40,6 +48,16 @@ EXAMPLES = [
      'leakyRelu = ParametricRampLayer[{}, "Slope" -> 0.1, LearningRateMultipliers -> 0, "Input" -> 3]',
      "leakyRelu = ParametricRampLayer([], Slope=0.1, LearningRateMultipliers=0, Input=3)\n"
      'Information(leakyRelu, "ArraysLearningRateMultipliers")'),
+    ("Train a network with this nonlinearity (binary cross-entropy is attached automatically)",
+     "trained = NetTrain[NetChain[{LinearLayer[3], leakyRelu, LinearLayer[{}], LogisticSigmoid}, "
+     '"Output" -> NetDecoder["Boolean"]], {1 -> False, 2 -> True, 3 -> False, 4 -> True}]',
+     "trained = NetTrain(NetChain([LinearLayer(3), leakyRelu, LinearLayer([]), LogisticSigmoid], "
+     'Output=NetDecoder("Boolean")),\n'
+     "                   {1: False, 2: True, 3: False, 4: True})\n"
+     "[trained(x) for x in (1, 2, 3, 4)]"),
+    ("The leaky ReLU still has the same slope value after training",
+     "NetExtract[trained, {2, \"Slope\"}]",
+     'NetExtract(trained, [2, "Slope"])'),
     ("A layer already initialized with given slopes",
      'prelu = ParametricRampLayer["Slope" -> {0.1, 0.2, 0.3}, LearningRateMultipliers -> 0, "Input" -> 3]',
      "prelu = ParametricRampLayer(Slope=[0.1, 0.2, 0.3], LearningRateMultipliers=0, Input=3)\n"
@@ -65,6 +83,7 @@ def run(out=print) -> None:
     import wlnet
 
     namespace = {name: getattr(wlnet, name) for name in wlnet.__all__}
+    namespace["np"] = np
     with np.printoptions(precision=6, suppress=True):
         for number, (caption, wolfram, python) in enumerate(EXAMPLES, 1):
             out(f"\n[{number}] {caption}")
