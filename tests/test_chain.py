@@ -78,6 +78,7 @@ def test_bare_specs_become_layers():
     assert kinds == ["LinearLayer", "ElementwiseLayer", "NetChain"]
     assert Information(net, "LayersCount") == 4
     assert Information(net, "LayerTypeCounts") == {"LinearLayer": 2, "ElementwiseLayer": 2}
+    assert Information(net, "LayersGraph") == {1: [2], 2: [3], 3: []}
     assert Information(net, "ArraysPositionList")[2:] == [(3, 1, "Weights"), (3, 1, "Biases")]
 
 

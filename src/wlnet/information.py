@@ -76,6 +76,7 @@ PROPERTIES = {
     "LayersList": lambda net: [layer for _, layer in net._leaf_layers()],
     "LayersCount": lambda net: len(net._leaf_layers()),
     "LayerTypeCounts": lambda net: dict(Counter(type(layer).__name__ for _, layer in net._leaf_layers())),
+    "LayersGraph": lambda net: net._layers_graph(),
     "InputForm": lambda net: repr(net),
     "Properties": lambda net: list(PROPERTIES),
 }

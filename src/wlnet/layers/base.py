@@ -148,6 +148,10 @@ class Layer:
         """(position, layer) for every layer inside; a bare layer is itself at position ()."""
         return [((), self)]
 
+    def _layers_graph(self) -> dict:
+        """Which part feeds which: {position: [positions it feeds]}; a bare layer feeds nothing."""
+        return {(): []}
+
     def _map_leaves(self, fn, prefix: tuple = ()) -> Layer:
         """The net with every leaf layer replaced by ``fn(position, leaf)``."""
         return fn(prefix, self)

@@ -142,6 +142,10 @@ class NetChain(Container):
         label = f"layer {key}" if isinstance(key, int) else f"layer {key!r}"
         return f"{label} ({layer._where})"
 
+    def _layers_graph(self) -> dict:
+        keys = [key for key, _ in self._children()]
+        return {key: keys[i + 1:i + 2] for i, key in enumerate(keys)}
+
     def _lower(self) -> Chain:
         return Chain({str(k): layer._lower() for k, layer in self._params["layers"]})
 
