@@ -18,7 +18,7 @@ from .information import Information
 from .initialize import NetInitialize
 from .layers import ElementwiseLayer, LinearLayer, ParametricRampLayer
 from .layers.loss import CrossEntropyLossLayer, MeanAbsoluteLossLayer, MeanSquaredLossLayer
-from .nets import NetChain
+from .nets import NetChain, NetGraph, NetPort
 from .symbols import All, Automatic, Inherited, Scaled, Span
 from .train import NetTrain, NetTrainResults
 
@@ -47,7 +47,9 @@ __all__ = [
     "NetEncoder",
     "NetError",
     "NetExtract",
+    "NetGraph",
     "NetInitialize",
+    "NetPort",
     "NetReplacePart",
     "Normal",
     "ParametricRampLayer",

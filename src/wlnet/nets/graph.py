@@ -1,0 +1,762 @@
+"""NetGraph and NetPort: layers wired into a directed acyclic graph by named connections.
+
+A graph keeps the layers as given (``_params["layers"]``, pairs of key and layer) and the
+connections as given, with layer keys resolved (``_params["edges"]``, pairs of :class:`NetPort`).
+Shape inference (``_infer``) first *wires* the graph: it checks every connection, turns unconnected
+layer ports into graph ports and finds a topological order (or the cycle that prevents one);
+then it unifies the two ends of every connection until nothing changes, so dims flow both ways.
+The inferred layers are ``_children()``; the given ones stay in ``_params`` so that a replaced
+part or port is inferred afresh.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..coders import NetDecoder, NetEncoder
+from ..errors import (
+    NetDataError,
+    NetError,
+    NetOptionError,
+    NetShapeError,
+    NetSpecificationError,
+    add_context,
+    closest,
+)
+from ..layers.base import Layer, parse_multiplier
+from ..symbols import Automatic
+from ..types import TensorT, describe, parse_port, port_spec, unify
+from .chain import NetChain, _narrow, _with_multiplier, as_layer
+from .container import Container
+
+__all__ = ["Graph", "NetGraph", "NetPort"]
+
+
+def _is_key(value) -> bool:
+    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+
+
+class NetPort:
+    """A port of a whole graph, or a named port of one of its layers.
+
+    Wolfram: ``NetPort["port"]``, ``NetPort[n, "port"]``, ``NetPort["layer", "port"]``,
+    ``NetPort[{n, "port"}]``.
+
+    In NetGraph connections, ``NetPort("x")`` is a port of the whole graph: an input port where a
+    connection starts, an output port where it ends. ``NetPort(2, "Output")`` (layer 2, 1-based)
+    and ``NetPort("dense", "Output")`` (the layer named "dense") name a port of a layer: an output
+    port where a connection starts, an input port where it ends. ``NetPort((2, "Output"))`` is the
+    same as ``NetPort(2, "Output")``.
+
+    >>> NetPort("x"), NetPort((2, "Output"))
+    (NetPort('x'), NetPort(2, 'Output'))
+    """
+
+    __slots__ = ("layer", "port")
+
+    def __init__(self, *spec):
+        if len(spec) == 1 and isinstance(spec[0], (tuple, list)):
+            spec = tuple(spec[0])
+        if len(spec) == 1 and isinstance(spec[0], str):
+            layer, port = None, spec[0]
+        elif len(spec) == 2 and _is_key(spec[0]) and isinstance(spec[1], str):
+            layer, port = spec
+        elif len(spec) > 2 and all(_is_key(s) for s in spec) and isinstance(spec[-1], str):
+            raise NetSpecificationError(
+                f"NetPort: nested positions such as NetPort({list(spec)!r}) are not supported yet; "
+                "a NetPort names a graph port, NetPort('x'), or a port of one of the graph's own "
+                "layers, NetPort(2, 'Output')."
+            )
+        else:
+            raise NetSpecificationError(
+                f"NetPort: the specification {spec[0] if len(spec) == 1 else spec!r} is not a port; "
+                "use NetPort('name') for a port of the whole graph, or NetPort(n, 'port') / "
+                "NetPort('layer', 'port') for a port of a layer."
+            )
+        object.__setattr__(self, "layer", layer)
+        object.__setattr__(self, "port", port)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("NetPort is an immutable value.")
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, NetPort) and (self.layer, self.port) == (other.layer, other.port)
+
+    def __hash__(self) -> int:
+        return hash((NetPort, self.layer, self.port))
+
+    def __reduce__(self):
+        return (NetPort, (self.port,) if self.layer is None else (self.layer, self.port))
+
+    def __repr__(self) -> str:
+        return f"NetPort({self.port!r})" if self.layer is None else f"NetPort({self.layer!r}, {self.port!r})"
+
+
+def _layer_text(key, layer: Layer) -> str:
+    label = f"layer {key}" if isinstance(key, int) else f"layer {key!r}"
+    return f"{label} ({layer._where})"
+
+
+@dataclass(frozen=True)
+class _Wiring:
+    """The checked connections of a graph: every edge, graph ports included, and an order to run."""
+
+    edges: tuple  # (source NetPort, destination NetPort): graph inputs and outputs included
+    inputs: tuple  # graph input port names, in order
+    outputs: tuple  # graph output port names, in order
+    order: tuple  # layer keys, each after every layer it depends on
+
+
+def _key_of(spec, keys: list, edge) -> object:
+    """The layer key that ``spec`` (a 1-based int, negative from the end, or a name) names in ``edge``."""
+    where = f"NetGraph: in the connection {edge!r}"
+    if isinstance(spec, str):
+        if spec in keys:
+            return spec
+        names = [k for k in keys if isinstance(k, str)]
+        hint = closest(spec, names)
+        listing = (f"The layers are: {', '.join(map(repr, names))}." if names else
+                   f"The layers are numbered 1 to {len(keys)}.")
+        raise NetSpecificationError(
+            f"{where}, there is no layer named {spec!r}.{hint} {listing} For a port of the whole "
+            f"graph, write NetPort({spec!r})."
+        )
+    if isinstance(spec, int) and not isinstance(spec, bool):
+        if 1 <= spec <= len(keys) or -len(keys) <= spec <= -1:
+            return keys[spec - 1 if spec > 0 else spec]
+        raise NetSpecificationError(
+            f"{where}, there is no layer {spec}: the layers are numbered 1 to {len(keys)} "
+            "(or -1 for the last)."
+        )
+    raise NetSpecificationError(
+        f"{where}, {spec!r} is not a layer or a port; an end of a connection is a layer number "
+        "(from 1), a layer name, NetPort('name') for a port of the graph, NetPort(n, 'port') "
+        "for a port of a layer, or None to mute an output."
+    )
+
+
+def _endpoint(spec, source: bool, layers: dict, edge) -> NetPort:
+    """``spec`` as a NetPort with its layer key resolved; a bare layer means its only port."""
+    keys = list(layers)
+    if isinstance(spec, NetPort):
+        return spec if spec.layer is None else NetPort(_key_of(spec.layer, keys, edge), spec.port)
+    key = _key_of(spec, keys, edge)
+    layer = layers[key]
+    names = layer._output_names if source else layer._input_names
+    if len(names) != 1:
+        kind = "output" if source else "input"
+        raise NetSpecificationError(
+            f"NetGraph: in the connection {edge!r}, {_layer_text(key, layer)} has {len(names)} "
+            f"{kind} ports ({', '.join(map(repr, names))}); say which with "
+            f"NetPort({key!r}, {names[0]!r})."
+        )
+    return NetPort(key, names[0])
+
+
+def _parse_edges(edges, layers: dict) -> tuple:
+    """The user's connections as (source, destination) NetPort pairs; destination None mutes."""
+    # A bare tuple of layer keys, (1, 2), is one connection given without its enclosing list.
+    single = isinstance(edges, tuple) and not any(isinstance(e, (list, tuple)) for e in edges)
+    if not isinstance(edges, (list, tuple)) or single and edges:
+        raise NetSpecificationError(
+            f"NetGraph: the connections should be a list of tuples such as [(1, 2), (2, 3)], not "
+            f"{edges!r}."
+        )
+    result = []
+    for edge in edges:
+        if not isinstance(edge, tuple) or len(edge) < 2:
+            raise NetSpecificationError(
+                f"NetGraph: the connection {edge!r} should be a tuple (source, destination), or a "
+                "chain (a, b, c, ...) meaning a -> b -> c; write [(1, 2)], not [[1, 2]]."
+            )
+        for i in range(len(edge) - 1):
+            src, dst = edge[i], edge[i + 1]
+            if src is None:
+                raise NetSpecificationError(
+                    f"NetGraph: in the connection {edge!r}, None may only end a connection (it "
+                    "mutes the output before it)."
+                )
+            if isinstance(dst, list) or isinstance(src, list) and i > 0:
+                raise NetSpecificationError(
+                    f"NetGraph: in the connection {edge!r}, only the first element may be a list "
+                    "(several sources feeding one layer's input ports in order); to send one "
+                    "output to several layers, write one connection per layer."
+                )
+            sources = src if isinstance(src, list) else [src]
+            if not sources:
+                raise NetSpecificationError(f"NetGraph: in the connection {edge!r}, the list of sources is empty.")
+            starts = [_endpoint(s, True, layers, edge) for s in sources]
+            if dst is None:
+                for start in starts:
+                    if start.layer is None:
+                        raise NetSpecificationError(
+                            f"NetGraph: in the connection {edge!r}, only a layer's output can be "
+                            f"muted with None, not the graph input {start!r}."
+                        )
+                    result.append((start, None))
+                continue
+            if len(starts) == 1:
+                result.append((starts[0], _endpoint(dst, False, layers, edge)))
+                continue
+            if isinstance(dst, NetPort):
+                raise NetSpecificationError(
+                    f"NetGraph: in the connection {edge!r}, {len(starts)} sources cannot all feed "
+                    f"{dst!r}: a port takes one connection. A list of sources feeds the input "
+                    "ports of a layer in order: ([1, 2], 3)."
+                )
+            key = _key_of(dst, list(layers), edge)
+            names = layers[key]._input_names
+            if len(names) != len(starts):
+                raise NetSpecificationError(
+                    f"NetGraph: in the connection {edge!r}, {len(starts)} sources are listed for "
+                    f"{_layer_text(key, layers[key])}, which has {len(names)} input port"
+                    f"{'s' if len(names) != 1 else ''} ({', '.join(map(repr, names))}); a list of "
+                    "sources feeds a layer's input ports in order, one each."
+                )
+            result.extend((start, NetPort(key, name)) for start, name in zip(starts, names))
+    return tuple(result)
+
+
+def _check_layer_port(end: NetPort, layers: dict, source: bool) -> None:
+    layer = layers[end.layer]
+    names = layer._output_names if source else layer._input_names
+    if end.port in names:
+        return
+    other = layer._input_names if source else layer._output_names
+    side, wrong = ("output", "input") if source else ("input", "output")
+    if end.port in other:
+        raise NetSpecificationError(
+            f'NetGraph: port "{end.port}" of {_layer_text(end.layer, layer)} is an {wrong} port, so '
+            f"a connection cannot {'start' if source else 'end'} there; connections go from an "
+            "output port to an input port."
+        )
+    raise NetSpecificationError(
+        f'NetGraph: {_layer_text(end.layer, layer)} has no {side} port "{end.port}".'
+        f"{closest(end.port, names)} Its {side} ports are: {', '.join(map(repr, names))}."
+    )
+
+
+def _wire(layers: dict, edges: tuple) -> _Wiring:
+    """Check the connections, make the graph's ports and order the layers (see the module doc)."""
+    for src, dst in edges:
+        if src.layer is not None:
+            _check_layer_port(src, layers, True)
+        if dst is not None and dst.layer is not None:
+            _check_layer_port(dst, layers, False)
+
+    def end_text(end: NetPort, source: bool) -> str:
+        if end.layer is None:
+            return f'graph {"input" if source else "output"} "{end.port}"'
+        return f'{_layer_text(end.layer, layers[end.layer])} port "{end.port}"'
+
+    fed: dict = {}
+    for src, dst in edges:
+        if dst is None:
+            continue
+        if dst in fed:
+            kind = "input port of a layer" if dst.layer is not None else "output port of the graph"
+            raise NetSpecificationError(
+                f"NetGraph: {end_text(dst, False)} is fed twice, by {end_text(fed[dst], True)} and by "
+                f"{end_text(src, True)}; each {kind} takes exactly one connection."
+            )
+        fed[dst] = src
+    all_edges = [(src, dst) for src, dst in edges if dst is not None]
+    inputs = list(dict.fromkeys(src.port for src, _ in all_edges if src.layer is None))
+    outputs = [dst.port for _, dst in all_edges if dst.layer is None]
+    used = {src for src, _ in edges if src.layer is not None}
+    dangling = []
+    for key, layer in layers.items():
+        for name in layer._input_names:
+            if NetPort(key, name) not in fed:  # unconnected inputs of one name share a graph input
+                all_edges.append((NetPort(name), NetPort(key, name)))
+                if name not in inputs:
+                    inputs.append(name)
+        dangling += [(key, name) for name in layer._output_names if NetPort(key, name) not in used]
+    counts = Counter(name for _, name in dangling)
+    numbers: Counter = Counter()
+    for key, name in dangling:
+        numbers[name] += 1
+        graph_name = name if counts[name] == 1 else f"{name}{numbers[name]}"
+        if graph_name in outputs:
+            raise NetSpecificationError(
+                f'NetGraph: the unconnected port "{name}" of {_layer_text(key, layers[key])} would '
+                f'become the graph output "{graph_name}", but a connection already ends at '
+                f'NetPort("{graph_name}"); give that output another name, or connect or mute this '
+                f"one with ({key!r}, None)."
+            )
+        outputs.append(graph_name)
+        all_edges.append((NetPort(key, name), NetPort(graph_name)))
+    both = [name for name in inputs if name in outputs]
+    if both:
+        raise NetSpecificationError(
+            f'NetGraph: "{both[0]}" would be both an input and an output port of the graph; graph '
+            "ports need distinct names (write NetPort('name') with another name)."
+        )
+    return _Wiring(tuple(all_edges), tuple(inputs), tuple(outputs), _order(layers, all_edges))
+
+
+def _order(layers: dict, edges: list) -> tuple:
+    """The layer keys in an order that runs each after its sources (the given order when free)."""
+    before = {key: set() for key in layers}
+    for src, dst in edges:
+        if src.layer is not None and dst.layer is not None:
+            before[dst.layer].add(src.layer)
+    order: list = []
+    placed: set = set()
+    while len(order) < len(layers):
+        ready = next((k for k in layers if k not in placed and before[k] <= placed), None)
+        if ready is None:
+            raise NetSpecificationError(_cycle_text(layers, before, placed))
+        order.append(ready)
+        placed.add(ready)
+    return tuple(order)
+
+
+def _cycle_text(layers: dict, before: dict, placed: set) -> str:
+    # Every remaining layer waits on a remaining one, so walking back from any of them must repeat.
+    key = next(k for k in layers if k not in placed)
+    path = [key]
+    while True:
+        key = next(k for k in layers if k in before[key] and k not in placed)
+        if key in path:
+            cycle = path[path.index(key):][::-1]
+            break
+        path.append(key)
+    rank = {k: i for i, k in enumerate(layers)}
+    first = min(range(len(cycle)), key=lambda i: rank[cycle[i]])
+    cycle = cycle[first:] + cycle[:first]
+    cycle.append(cycle[0])
+    steps = " -> ".join(_layer_text(k, layers[k]) for k in cycle)
+    return (
+        f"NetGraph: the connections form a cycle: {steps}. A NetGraph must be acyclic; remove one of "
+        "these connections."
+    )
+
+
+class NetGraph(Container):
+    """Layers connected into a directed acyclic graph, with any number of input and output ports.
+
+    Wolfram: ``NetGraph[{layer1, ...}, {m -> n, ...}]``, ``NetGraph[<|"name" -> layer, ...|>,
+    {"a" -> "b", ...}]``, ``NetGraph[layer]``.
+
+    Args:
+        layers: a list of layers (keys 1, 2, ...; positions are 1-based) or a dict of named
+            layers, given as in NetChain: a bare ``Ramp`` becomes an ElementwiseLayer, an int
+            ``n`` a ``LinearLayer(n)``, a nested list a NetChain. A single layer or NetChain (with
+            no connections) gives the equivalent graph; a NetChain's layers become the graph's,
+            connected in order.
+        edges: a list of connections, each a tuple:
+
+            * ``(a, b)``: the output of ``a`` feeds the input of ``b``. An end is a layer key
+              (1-based int, negative from the end, or name), ``NetPort("x")`` (a port of the
+              whole graph: an input where a connection starts, an output where it ends), or
+              ``NetPort(key, "port")`` (a named port of a layer with several).
+            * ``(a, b, c, ...)``: a chain, a -> b -> c -> ...
+            * ``([a, b], c)``: a and b feed the input ports of c, in order.
+            * ``(NetPort(key, "port"), None)``: the output is muted (no graph output).
+        LearningRateMultipliers: one multiplier for every array inside (0 freezes them all).
+        **ports: the dims, encoder or decoder of graph ports, by port name, as the Wolfram
+            ``"port" -> spec`` options: ``Input=3``, ``x=(2, 3)``, ``Output="Boolean"`` (the
+            Boolean encoder on an input port, the decoder on an output port),
+            ``y=NetDecoder("Boolean")``; names that are not identifiers go through a dict:
+            ``**{"my port": 3}``.
+
+    Ports:
+        Each ``NetPort("x")`` that starts a connection is an input port of the graph and each
+        that ends one an output port. An unconnected layer input becomes a graph input of the
+        same name, shared by all unconnected inputs of that name (so ``NetGraph([2, 3], [])``
+        has one "Input"); an unconnected, unmuted layer output becomes a graph output of the
+        same name, numbered when several share it ("Output1", "Output2", ... in layer order).
+        Explicit ports come first, in the order of the connections, then the implicit ones in
+        layer order.
+
+    Dims flow both ways along every connection, as in NetChain.
+
+    Evaluation: ``graph(data)`` for a graph with one input port; ``graph({"x": ..., "y": ...})``
+    for several. A graph with one output port returns its value; with several, a dict
+    ``{port: value}``; ``graph(data, "port")`` returns one output and ``graph(data, None)`` the raw
+    outputs without decoders. ``to_torch()`` gives a :class:`Graph` module.
+
+    >>> from wlnet import LinearLayer, Ramp, NetInitialize, Information
+    >>> net = NetGraph({"hidden": LinearLayer(3), "relu": Ramp, "out": LinearLayer(2)},
+    ...                [(NetPort("x"), "hidden", "relu", "out"), ("hidden", NetPort("raw"))], x=4)
+    >>> Information(net, "InputPorts"), Information(net, "OutputPorts")
+    ({'x': 4}, {'raw': 3, 'Output': 2})
+    >>> sorted(NetInitialize(net)([1, 2, 3, 4]))
+    ['Output', 'raw']
+    """
+
+    def __init__(self, layers, edges=(), *, LearningRateMultipliers=Automatic, **ports):
+        coders, specs = {}, {}
+        if isinstance(layers, dict):
+            items = [(str(k), as_layer(v, f"NetGraph: layer {k!r}")) for k, v in layers.items()]
+        elif isinstance(layers, (list, tuple)):
+            items = [(i, as_layer(v, f"NetGraph: layer {i}")) for i, v in enumerate(layers, 1)]
+        else:
+            if edges:
+                raise NetSpecificationError(
+                    "NetGraph: give the layers as a list or a dict when giving connections, e.g. "
+                    "NetGraph([layer], [(NetPort('x'), 1)])."
+                )
+            layer = as_layer(layers, "NetGraph")
+            if isinstance(layer, NetGraph):
+                items, edges = list(layer._params["layers"]), list(layer._params["edges"])
+                coders, specs = dict(layer._params["coders"]), dict(layer._params["port_specs"])
+            elif isinstance(layer, NetChain):
+                items = list(layer._children())
+                edges = [(a, b) for (a, _), (b, _) in zip(items, items[1:])]
+                coders, specs = dict(layer._params["coders"]), dict(layer._params["port_specs"])
+            else:
+                items = [(1, layer)]
+        if not items:
+            raise NetSpecificationError("NetGraph: a graph needs at least one layer.")
+        for key, _ in items:
+            if isinstance(key, str) and (not key or "." in key):
+                raise NetSpecificationError(
+                    f"NetGraph: the layer name {key!r} cannot be used: names must be non-empty and "
+                    "contain no '.' (they name the torch submodules)."
+                )
+        layers_by_key = dict(items)
+        edges = _parse_edges(edges, layers_by_key)
+        multiplier = parse_multiplier(LearningRateMultipliers, "NetGraph")
+        if multiplier is not Automatic:
+            items = [(k, _with_multiplier(layer, multiplier)) for k, layer in items]
+        wiring = _wire(layers_by_key, edges)
+        for name, spec in ports.items():
+            if name not in wiring.inputs and name not in wiring.outputs:
+                names = [*wiring.inputs, *wiring.outputs]
+                raise NetOptionError(
+                    f"NetGraph: unknown option or port {name}.{closest(name, [*names, 'LearningRateMultipliers'])} "
+                    f"The graph's ports are {', '.join(names)}; the other option is "
+                    "LearningRateMultipliers."
+                )
+            is_input = name in wiring.inputs
+            coders.pop(name, None)
+            if isinstance(spec, str) and spec == "Boolean":
+                spec = NetEncoder("Boolean") if is_input else NetDecoder("Boolean")
+            if isinstance(spec, (NetEncoder, NetDecoder)):
+                if isinstance(spec, NetEncoder) != is_input:
+                    raise NetSpecificationError(
+                        f'NetGraph: "{name}" is an {"input" if is_input else "output"} port, so it '
+                        f"takes a {'NetEncoder' if is_input else 'NetDecoder'}, not {spec!r}."
+                    )
+                coders[name] = spec
+                specs[name] = spec.type
+            else:
+                specs[name] = parse_port(spec, f'NetGraph: the "{name}" option')
+        self._set_state({"layers": tuple(items), "edges": edges, "coders": coders}, specs, {}, {})
+
+    # -- inference ------------------------------------------------------------------------------
+    def _infer(self) -> None:
+        layers = dict(self._params["layers"])
+        wiring = _wire(layers, self._params["edges"])
+        specs = self._params["port_specs"]
+        names = (*wiring.inputs, *wiring.outputs)
+        for name in specs:
+            if name not in names:
+                raise NetSpecificationError(
+                    f'NetGraph: there is no graph port "{name}".{closest(name, names)} The ports are: '
+                    f"{', '.join(names)}."
+                )
+        types = {name: specs.get(name, TensorT(None)) for name in names}
+        # Why a graph port has its type, for errors: the option, or the layer port it met first.
+        origins = {name: f'given by the option {name}={port_spec(t)!r}'
+                   for name, t in types.items() if name in specs and t.dims is not None}
+
+        def end_text(end: NetPort, source: bool) -> str:
+            if end.layer is None:
+                kind = "input" if source else "output"
+                origin = origins.get(end.port)
+                return f'graph {kind} "{end.port}"' + (f" ({origin})" if origin else "")
+            return f'{_layer_text(end.layer, layers[end.layer])} port "{end.port}"'
+
+        def get(end: NetPort) -> TensorT:
+            return types[end.port] if end.layer is None else layers[end.layer]._ports[end.port]
+
+        def narrow(end: NetPort, t: TensorT, other: NetPort) -> None:
+            if end.layer is None:
+                types[end.port] = t
+                if other.layer is not None:
+                    origins.setdefault(end.port, f"set by {end_text(other, False)}")
+            else:
+                where = f"NetGraph: {_layer_text(end.layer, layers[end.layer])}"
+                layers[end.layer] = _narrow(layers[end.layer], end.port, t, where)
+
+        for _ in range(1000):  # types only narrow, so a fixed point comes; the bound is a guard
+            changed = False
+            for src, dst in wiring.edges:
+                ts, td = get(src), get(dst)
+                try:
+                    t = unify(ts, td, "")
+                except NetShapeError:
+                    raise NetShapeError(
+                        f"NetGraph: {end_text(src, True)} {'gives' if src.layer is not None else 'is'} "
+                        f"{describe(ts)}, but {end_text(dst, False)} "
+                        f"{'needs' if dst.layer is not None else 'is'} {describe(td)}."
+                    ) from None
+                if t != ts:
+                    narrow(src, t, dst)
+                    changed = True
+                if t != td:
+                    narrow(dst, t, src)
+                    changed = True
+            if not changed:
+                break
+        object.__setattr__(self, "_wiring", wiring)
+        object.__setattr__(self, "_inferred", tuple((key, layers[key]) for key, _ in self._params["layers"]))
+        self._ports.clear()
+        self._ports.update((name, types[name]) for name in names)
+
+    @property
+    def _input_names(self) -> tuple[str, ...]:
+        return self._wiring.inputs
+
+    @property
+    def _output_names(self) -> tuple[str, ...]:
+        return self._wiring.outputs
+
+    def _children(self) -> tuple:
+        return self._inferred
+
+    def _layers_graph(self) -> dict:
+        """``{key: [keys of the layers it feeds]}`` in layer order, for Information "LayersGraph"."""
+        graph: dict = {key: [] for key, _ in self._inferred}
+        for src, dst in self._wiring.edges:
+            if src.layer is not None and dst.layer is not None and dst.layer not in graph[src.layer]:
+                graph[src.layer].append(dst.layer)
+        return graph
+
+    # -- lowering and printing --------------------------------------------------------------------
+    def _lower(self) -> Graph:
+        children = dict(self._inferred)
+        source = {dst: src for src, dst in self._wiring.edges}
+
+        def slot(end: NetPort) -> tuple:
+            return (None, end.port) if end.layer is None else (str(end.layer), end.port)
+
+        plan = tuple(
+            (str(key), tuple(slot(source[NetPort(key, p)]) for p in children[key]._input_names),
+             tuple(children[key]._output_names))
+            for key in self._wiring.order
+        )
+        outputs = tuple((name, slot(source[NetPort(name)])) for name in self._wiring.outputs)
+        modules = {str(key): layer._lower() for key, layer in self._inferred}
+        return Graph(modules, self._wiring.inputs, plan, outputs)
+
+    def _constructor(self) -> str:
+        items = self._inferred
+        if isinstance(items[0][0], int):
+            body = "[" + ", ".join(repr(layer).split("  #")[0] for _, layer in items) + "]"
+        else:
+            body = "{" + ", ".join(f"{k!r}: {repr(layer).split('  #')[0]}" for k, layer in items) + "}"
+        layers = dict(items)
+
+        def end_text(end: NetPort | None, source: bool) -> str:
+            if end is None or end.layer is None:
+                return repr(end)
+            names = layers[end.layer]._output_names if source else layers[end.layer]._input_names
+            return repr(end.layer) if names == (end.port,) else repr(end)
+
+        edges = "[" + ", ".join(
+            f"({end_text(src, True)}, {end_text(dst, False)})" for src, dst in self._params["edges"]
+        ) + "]"
+        options, extra = [], {}
+        coders = self._params["coders"]
+        for name, t in self._params["port_specs"].items():
+            value = coders.get(name)
+            if value is None:
+                value = port_spec(t)
+                if value is Automatic:
+                    continue
+            if name.isidentifier() and name != "LearningRateMultipliers":
+                options.append(f"{name}={value!r}")
+            else:
+                extra[name] = value
+        if extra:
+            options.append(f"**{extra!r}")
+        return f"NetGraph({', '.join([body, edges, *options])})"
+
+    # -- evaluation -------------------------------------------------------------------------------
+    def __call__(self, data, *args, **options):
+        """Apply the graph to data; see the class doc. One input and one output: ``apply_net``."""
+        inputs, outputs = self._input_names, self._output_names
+        if len(inputs) == 1 and isinstance(data, dict):
+            data = _inputs_from_dict(self, data)[inputs[0]]
+        if len(inputs) == 1 and len(outputs) == 1:
+            return super().__call__(data, *args, **options)
+        return _apply_graph(self, data, args, options)
+
+
+def _inputs_from_dict(net: NetGraph, data: dict) -> dict:
+    names = net._input_names
+    for port in data:
+        if port not in names:
+            raise NetDataError(
+                f'NetGraph: the data names a port "{port}" that is not an input port.'
+                f"{closest(str(port), names)} The input ports are: {', '.join(names)}."
+            )
+    missing = [name for name in names if name not in data]
+    if missing:
+        raise NetDataError(
+            f"NetGraph: the data gives no value for the input port{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(map(repr, missing))}; give a dict with every input port: "
+            f"{', '.join(map(repr, names))}."
+        )
+    return data
+
+
+def _apply_graph(net: NetGraph, data, args: tuple, options: dict):
+    """Evaluate a graph with several input or output ports (one example or a batch per port)."""
+    from ..evaluate import _AUTOMATIC_CHUNK_ELEMENTS, _NUMPY_DTYPES, _as_data, _fit, _parse_options
+
+    outputs = net._output_names
+    if len(args) > 1 or args and not (args[0] is None or args[0] in outputs):
+        raise NetOptionError(
+            f"NetGraph: unexpected extra argument {args[0]!r}; options are given by name (BatchSize, "
+            f"WorkingPrecision, TargetDevice), and the second argument may be an output port "
+            f"({', '.join(map(repr, outputs))}) or None (raw outputs, without decoders)."
+        )
+    raw = bool(args) and args[0] is None
+    select = args[0] if args and args[0] is not None else None
+    batch_size, dtype, device = _parse_options(net._where, options)
+    net._require_initialized("evaluate the net")
+    names = net._input_names
+    if len(names) == 1:
+        values = {names[0]: data}
+    elif isinstance(data, dict):
+        values = _inputs_from_dict(net, data)
+    else:
+        raise NetDataError(
+            f"NetGraph: the net has input ports {', '.join(map(repr, names))}, so the data should be a "
+            f"dict {{port: data}}, not {type(data).__name__}."
+        )
+    tensors, batched, out_device = {}, {}, None
+    for port in names:
+        where = f'NetGraph: the data for port "{port}"'
+        value = values[port]
+        encoder = net._coder(port)
+        if encoder is not None and encoder.accepts(value):
+            value = encoder(value)
+        x = _as_data(value, where, _NUMPY_DTYPES[dtype])
+        if isinstance(x, list):
+            raise NetDataError(
+                f"{where} is a batch of sequences of different lengths; a net with several ports "
+                "takes such batches only one length at a time."
+            )
+        net, batched[port] = _fit(net, port, net._ports[port], x, where)
+        if isinstance(x, torch.Tensor):
+            out_device = x.device
+        tensor = x if isinstance(x, torch.Tensor) else torch.from_numpy(x)
+        tensor = tensor if batched[port] else tensor.unsqueeze(0)
+        tensors[port] = tensor.to(device=device, dtype=dtype)
+    if len(set(batched.values())) > 1:
+        one = next(p for p in names if not batched[p])
+        many = next(p for p in names if batched[p])
+        raise NetDataError(
+            f'NetGraph: the data for port "{one}" is one example, but the data for port "{many}" is '
+            "a batch; give every port one example, or every port a batch of the same length."
+        )
+    sizes = {port: t.shape[0] for port, t in tensors.items()}
+    if len(set(sizes.values())) > 1:
+        raise NetDataError(
+            "NetGraph: the batches for the input ports have different lengths ("
+            + ", ".join(f'"{p}": {n}' for p, n in sizes.items()) + "); they should be equal."
+        )
+    n = next(iter(sizes.values()))
+    if batch_size is Automatic:
+        per_example = max(1, sum(t[0].numel() for t in tensors.values()))
+        batch_size = max(1, _AUTOMATIC_CHUNK_ELEMENTS // per_example)
+    module = net._lowered(dtype, device)
+    try:
+        with torch.no_grad():
+            pieces = [module({p: t[i:i + batch_size] for p, t in tensors.items()})
+                      for i in range(0, n, batch_size)]
+    except NetError:
+        raise
+    except RuntimeError as error:
+        shapes = ", ".join(f'"{p}": {tuple(t.shape)}' for p, t in tensors.items())
+        raise add_context(error, f"while evaluating NetGraph on inputs of shapes {shapes}") from None
+    if len(outputs) == 1:
+        pieces = [{outputs[0]: piece} for piece in pieces]
+    results = {}
+    for name in outputs:
+        result = pieces[0][name] if len(pieces) == 1 else torch.cat([p[name] for p in pieces])
+        if not batched[names[0]]:
+            result = result[0]
+        decoder = net._coder(name)
+        if decoder is not None and not raw:
+            results[name] = decoder(result.cpu().numpy(), "Decision")
+        elif out_device is not None:
+            results[name] = result.to(out_device)
+        else:
+            results[name] = result.cpu().numpy()[()]
+    if select is not None:
+        return results[select]
+    return results[outputs[0]] if len(outputs) == 1 else results
+
+
+class Graph(nn.Module):
+    """The torch form of NetGraph: its layers' modules (named "1", "2", ... or by the layer names),
+    run in topological order.
+
+    ``forward(x)`` for a graph with one input port; with several, ``forward(x1, x2, ...)`` in
+    input-port order, ``forward(port=x, ...)`` or ``forward({port: x, ...})``. Returns the tensor
+    of the only output port, or a dict ``{port: tensor}`` when there are several. Each layer's
+    module is called with its input ports' tensors in port order and returns one tensor per
+    output port (a tuple, or a dict by port name, when it has several).
+    """
+
+    def __init__(self, modules: dict[str, nn.Module], inputs: tuple, plan: tuple, outputs: tuple):
+        super().__init__()
+        self.layers = nn.ModuleDict(modules)
+        self.input_names = tuple(inputs)
+        self.output_names = tuple(name for name, _ in outputs)
+        self.plan = plan  # (module name, input slots, output port names) in running order
+        self.outputs = outputs  # (graph output name, slot); a slot is (module name or None, port)
+
+    def _bind(self, args: tuple, kwargs: dict) -> dict:
+        if len(args) == 1 and isinstance(args[0], dict) and not kwargs:
+            kwargs, args = dict(args[0]), ()
+        if len(args) > len(self.input_names):
+            raise TypeError(
+                f"Graph.forward takes {len(self.input_names)} input"
+                f"{'s' if len(self.input_names) != 1 else ''} ({', '.join(self.input_names)}), "
+                f"but {len(args)} were given."
+            )
+        bound = dict(zip(self.input_names, args))
+        for name, value in kwargs.items():
+            if name not in self.input_names:
+                raise TypeError(
+                    f"Graph.forward: {name!r} is not an input port; the inputs are "
+                    f"{', '.join(self.input_names)}."
+                )
+            if name in bound:
+                raise TypeError(f"Graph.forward: the input {name!r} is given twice.")
+            bound[name] = value
+        missing = [name for name in self.input_names if name not in bound]
+        if missing:
+            raise TypeError(f"Graph.forward: missing the input{'s' if len(missing) > 1 else ''} "
+                            f"{', '.join(map(repr, missing))}.")
+        return bound
+
+    def forward(self, *args, **kwargs):
+        values = {(None, name): x for name, x in self._bind(args, kwargs).items()}
+        for name, sources, ports in self.plan:
+            result = self.layers[name](*[values[s] for s in sources])
+            if len(ports) == 1:
+                values[(name, ports[0])] = result
+            elif isinstance(result, dict):
+                values.update(((name, port), result[port]) for port in ports)
+            else:
+                values.update(((name, port), r) for port, r in zip(ports, result))
+        if len(self.outputs) == 1:
+            return values[self.outputs[0][1]]
+        return {name: values[slot] for name, slot in self.outputs}
+
+    def extra_repr(self) -> str:
+        return f"inputs={list(self.input_names)}, outputs={list(self.output_names)}"
+
