@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from .errors import NetShapeError, NetSpecificationError
 from .symbols import Automatic
 
-__all__ = ["VARYING", "TensorT", "describe", "parse_port", "port_spec", "unify"]
+__all__ = ["VARYING", "TensorT", "as_int", "describe", "parse_port", "port_spec", "unify"]
 
 VARYING = "Varying"
 
@@ -45,6 +45,16 @@ class TensorT:
         return self.dims is not None and VARYING in self.dims
 
 
+def as_int(value) -> int | None:
+    """``value`` as an int when it is an integer (NumPy ints too; bools are not), else None."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:
+        return None
+
+
 def _dim(value, position: int, where: str):
     if value is Automatic or value is None:
         return None
@@ -55,13 +65,9 @@ def _dim(value, position: int, where: str):
                 f"{position + 1} is."
             )
         return VARYING
-    if not isinstance(value, bool):
-        try:
-            size = operator.index(value)
-        except TypeError:
-            size = None
-        if size is not None and size >= 1:
-            return size
+    size = as_int(value)
+    if size is not None and size >= 1:
+        return size
     raise NetSpecificationError(
         f'{where}: each dimension should be a positive integer, "Varying" or Automatic, '
         f"but dimension {position + 1} is {value!r}."

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import operator
-
 import numpy as np
 import torch
 from torch import nn
 
 from ..errors import NetShapeError, NetSpecificationError, check_options
 from ..symbols import Automatic
-from ..types import VARYING, TensorT, describe, parse_port, port_spec, unify
+from ..types import VARYING, TensorT, as_int, describe, parse_port, port_spec, unify
 from .base import Layer, as_array, parse_multiplier
 
 __all__ = ["Linear", "LinearLayer"]
@@ -193,12 +191,7 @@ def _parse_size(size) -> TensorT:
     dims = size if isinstance(size, (list, tuple)) else (size,)
     parsed = []
     for d in dims:
-        value = None
-        if not isinstance(d, bool):
-            try:
-                value = operator.index(d)
-            except TypeError:
-                pass
+        value = as_int(d)
         if value is None or value < 1:
             raise NetSpecificationError(
                 f"LinearLayer: the output size should be a positive integer, a tuple of them, or [] "

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import operator
-
 import torch
 from torch import nn
 
 from ..errors import NetShapeError, NetSpecificationError, check_options
 from ..functional import parametric_ramp
 from ..symbols import All, Automatic, Span
-from ..types import VARYING, TensorT, describe, parse_port, unify
+from ..types import VARYING, TensorT, as_int, describe, parse_port, unify
 from .base import Layer, as_array, parse_multiplier
 
 __all__ = ["ParametricRamp", "ParametricRampLayer", "resolve_levels"]
@@ -191,12 +189,7 @@ def _levels_text(levels) -> str:
 
 def _level(value, where: str) -> int:
     """One level: a nonzero int (NumPy ints too, not bools)."""
-    level = None
-    if not isinstance(value, bool):
-        try:
-            level = operator.index(value)
-        except TypeError:
-            pass
+    level = as_int(value)
     if level is None:
         raise NetSpecificationError(
             f"{where}: a level should be a nonzero integer, but {value!r} is not an integer."

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import operator
-
 import torch
 from torch import nn
 
@@ -14,7 +12,7 @@ from ..layers.base import Layer, parse_multiplier
 from ..layers.elementwise import ElementwiseLayer
 from ..layers.linear import LinearLayer
 from ..symbols import Automatic
-from ..types import TensorT, describe, parse_port, unify
+from ..types import TensorT, as_int, describe, parse_port, unify
 from .container import Container
 
 __all__ = ["Chain", "NetChain"]
@@ -28,11 +26,8 @@ def as_layer(spec, where: str) -> Layer:
         return ElementwiseLayer(spec)
     if isinstance(spec, (list, dict)):
         return NetChain(spec)
-    if not isinstance(spec, bool):
-        try:
-            return LinearLayer(operator.index(spec))
-        except TypeError:
-            pass
+    if as_int(spec) is not None:
+        return LinearLayer(as_int(spec))
     raise NetSpecificationError(
         f"{where}: {spec!r} is not a layer; use a layer, a function such as Ramp or LogisticSigmoid, "
         "an integer n (LinearLayer(n)) or a list of layers (a nested NetChain)."
@@ -77,18 +72,9 @@ class NetChain(Container):
             items = [(k, _with_multiplier(layer, multiplier)) for k, layer in items]
         coders, ports = {}, {}
         for port, spec in (("Input", Input), ("Output", Output)):
-            if isinstance(spec, str) and spec == "Boolean":
-                spec = NetEncoder("Boolean") if port == "Input" else NetDecoder("Boolean")
-            if isinstance(spec, (NetEncoder, NetDecoder)):
-                if isinstance(spec, NetEncoder) != (port == "Input"):
-                    raise NetSpecificationError(
-                        f"NetChain: the {port} option takes a {'NetEncoder' if port == 'Input' else 'NetDecoder'}, "
-                        f"not {spec!r}."
-                    )
-                coders[port] = spec
-                ports[port] = spec.type
-            else:
-                ports[port] = parse_port(spec, f'NetChain: the "{port}" option')
+            coder, ports[port] = port_option("NetChain", port, spec, port == "Input")
+            if coder is not None:
+                coders[port] = coder
         self._set_state({"layers": tuple(items), "coders": coders}, ports, {}, {})
 
     def _infer(self) -> None:
@@ -174,6 +160,20 @@ class Chain(nn.Module):
         for module in self.layers.values():
             x = module(x)
         return x
+
+
+def port_option(where: str, port: str, spec, is_input: bool):
+    """A container's port option: (the NetEncoder/NetDecoder or None, the port's type)."""
+    if isinstance(spec, str) and spec == "Boolean":
+        spec = NetEncoder("Boolean") if is_input else NetDecoder("Boolean")
+    if isinstance(spec, (NetEncoder, NetDecoder)):
+        if isinstance(spec, NetEncoder) != is_input:
+            raise NetSpecificationError(
+                f'{where}: "{port}" is an {"input" if is_input else "output"} port, so it takes a '
+                f"{'NetEncoder' if is_input else 'NetDecoder'}, not {spec!r}."
+            )
+        return spec, spec.type
+    return None, parse_port(spec, f'{where}: the "{port}" option')
 
 
 def _narrow(layer: Layer, port: str, t: TensorT, where: str) -> Layer:

@@ -9,11 +9,9 @@ over the inferred leaves, whose dims are then known.
 
 from __future__ import annotations
 
-import operator
-
 from ..errors import NetInitializationError, NetSpecificationError, closest
 from ..layers.base import Layer
-from ..types import unify
+from ..types import as_int, unify
 
 __all__ = ["Container", "position_text"]
 
@@ -111,12 +109,7 @@ class Container(Layer):
                 + (f"The layers are: {', '.join(map(repr, keys))}." if names else
                    f"The layers are numbered 1 to {len(keys)}.")
             )
-        index = None
-        if not isinstance(spec, bool):
-            try:
-                index = operator.index(spec)
-            except TypeError:
-                pass
+        index = as_int(spec)
         if index is None or index == 0 or abs(index) > len(keys):
             raise NetSpecificationError(
                 f"{self._where}: {spec!r} is not a part; parts are numbered 1 to {len(keys)} "

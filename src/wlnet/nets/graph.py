@@ -17,7 +17,6 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..coders import NetDecoder, NetEncoder
 from ..errors import (
     NetDataError,
     NetError,
@@ -29,8 +28,8 @@ from ..errors import (
 )
 from ..layers.base import Layer, parse_multiplier
 from ..symbols import Automatic
-from ..types import TensorT, describe, parse_port, port_spec, unify
-from .chain import NetChain, _narrow, _with_multiplier, as_layer
+from ..types import TensorT, describe, port_spec, unify
+from .chain import NetChain, _narrow, _with_multiplier, as_layer, port_option
 from .container import Container
 
 __all__ = ["Graph", "NetGraph", "NetPort"]
@@ -436,18 +435,9 @@ class NetGraph(Container):
                 )
             is_input = name in wiring.inputs
             coders.pop(name, None)
-            if isinstance(spec, str) and spec == "Boolean":
-                spec = NetEncoder("Boolean") if is_input else NetDecoder("Boolean")
-            if isinstance(spec, (NetEncoder, NetDecoder)):
-                if isinstance(spec, NetEncoder) != is_input:
-                    raise NetSpecificationError(
-                        f'NetGraph: "{name}" is an {"input" if is_input else "output"} port, so it '
-                        f"takes a {'NetEncoder' if is_input else 'NetDecoder'}, not {spec!r}."
-                    )
-                coders[name] = spec
-                specs[name] = spec.type
-            else:
-                specs[name] = parse_port(spec, f'NetGraph: the "{name}" option')
+            coder, specs[name] = port_option("NetGraph", name, spec, is_input)
+            if coder is not None:
+                coders[name] = coder
         self._set_state({"layers": tuple(items), "edges": edges, "coders": coders}, specs, {}, {})
 
     # -- inference ------------------------------------------------------------------------------
