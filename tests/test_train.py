@@ -76,6 +76,23 @@ def test_teacher_student_recovers_known_slopes():
     np.testing.assert_allclose(NetExtract(trained, "Slope"), true_slopes, atol=0.02)
 
 
+def test_sequences_of_different_lengths_train_in_length_buckets():
+    rng = np.random.default_rng(12)
+    seqs = [rng.standard_normal((length, 3)).astype(np.float32) for length in rng.integers(1, 6, 40)]
+    teacher = ParametricRampLayer(2, Slope=[0.2, 0.5, 0.9], Input=("Varying", 3))
+    results = NetTrain(ParametricRampLayer(2), (seqs, teacher(seqs)), All, MaxTrainingRounds=80,
+                       LearningRate=0.05, BatchSize=8, ValidationSet=Scaled(0.2), RandomSeeding=1)
+    trained = results["TrainedNet"]
+    assert NetExtract(trained, "Input") == ("Varying", 3)
+    np.testing.assert_allclose(NetExtract(trained, "Slope"), [0.2, 0.5, 0.9], atol=0.02)
+    assert results["TrainingExamples"] == 32 and results["ValidationExamples"] == 8
+    lengths = {len(s) for s in seqs[:32]}
+    assert results["BatchesPerRound"] >= len(lengths)  # batches never mix lengths
+    with pytest.raises(NetDataError, match=r"should be sequences as long as their input sequences, but each is a "
+                                           r"1×3 matrix"):
+        NetTrain(ParametricRampLayer(2), (seqs, [s[:1] for s in seqs]), MaxTrainingRounds=1)
+
+
 # -- one optimizer step against the update formula computed by hand --------------------------
 X1 = np.array([[-1.0], [-2.0], [-0.5], [3.0]], dtype=np.float32)
 Y1 = np.array([[0.3], [0.1], [-0.4], [2.0]], dtype=np.float32)

@@ -37,7 +37,7 @@ from .layers.elementwise import ElementwiseLayer
 from .layers.loss import CrossEntropyLossLayer, LossLayer, MeanSquaredLossLayer
 from .optimizers import Optimizer, parse_method
 from .symbols import All, Automatic, Inherited, Scaled, Span
-from .types import TensorT, describe, unify
+from .types import VARYING, TensorT, describe, unify
 
 __all__ = ["NetTrain", "NetTrainResults"]
 
@@ -371,11 +371,6 @@ class _Training:
         if encoder is not None and encoder.accepts(inputs):
             inputs = encoder(inputs)
         x = _as_data(inputs, f'NetTrain: {what} for port "{self.in_port}"', np.float32)
-        if isinstance(x, list):
-            raise NetDataError(
-                f'NetTrain: {what} for port "{self.in_port}" holds sequences of different lengths; '
-                "training on them is not supported yet (pad them to one length)."
-            )
         y = None
         if not self.loss_is_output:
             targets = ports[self.out_port]
@@ -385,21 +380,19 @@ class _Training:
                 if enc.accepts(targets):
                     targets = enc(targets)
             y = _as_data(targets, f'NetTrain: {what} for port "{self.out_port}"', np.float32)
-            if isinstance(y, list):
-                raise NetDataError(f'NetTrain: the targets in {what} for port "{self.out_port}" are ragged.')
             nx, ny = _count(x), _count(y)
             if nx != ny:
                 raise NetDataError(
                     f'NetTrain: {what} has {nx} examples for port "{self.in_port}" but {ny} for port '
                     f'"{self.out_port}"; each port needs one value per example.'
                 )
-        return _as_tensor(x), None if y is None else _as_tensor(y)
+        return _Data(x, y, what, self.out_port)
 
-    def _fit_net(self, net, x, y):
-        """Specialize unknown input and output dims to the data (one example = x[0])."""
+    def _fit_net(self, net, data: _Data):
+        """Specialize unknown input and output dims to the data."""
         t_in = net._input_types()[self.in_port]
+        dims = data.input_dims
         if not t_in.known:
-            dims = tuple(x.shape[1:])
             try:
                 net = _specialized(net, self.in_port, t_in, TensorT(dims))
             except NetShapeError as error:
@@ -407,14 +400,20 @@ class _Training:
                     f"NetTrain: the training inputs (each {describe(TensorT(dims))}) do not fit port "
                     f'"{self.in_port}" of {net._where}: {error}'
                 ) from None
-        elif x.ndim - 1 != t_in.rank or unify_or_none(t_in, TensorT(tuple(x.shape[1:]))) is None:
+        elif unify_or_none(t_in, TensorT(dims)) is None:
             raise NetShapeError(
                 f'NetTrain: port "{self.in_port}" of {net._where} takes {describe(t_in)}, but each '
-                f"training input is {describe(TensorT(tuple(x.shape[1:])))}."
+                f"training input is {describe(TensorT(dims))}."
             )
-        if y is not None:
+        if data.has_targets:
             t_out = net._output_types()[self.out_port]
-            target_t = TensorT(tuple(y.shape[1:]))
+            target_t = TensorT(data.target_dims)
+            sequence_out = bool(t_out.dims) and t_out.dims[0] == VARYING
+            if data.ragged and sequence_out and (not target_t.dims or target_t.dims[0] != VARYING):
+                raise NetDataError(
+                    f'NetTrain: the targets for port "{self.out_port}" should be sequences as long as their '
+                    f"input sequences, but each is {describe(target_t)}."
+                )
             merged = unify_or_none(t_out, target_t)
             if merged is None:
                 raise NetShapeError(
@@ -462,7 +461,7 @@ class _Training:
                     f"NetTrain: a generator function cannot be used with {net._where}, whose input dims "
                     "are not known; give them with the Input option."
                 )
-            x, y = self._examples(
+            data = self._examples(
                 net,
                 generator(
                     {
@@ -475,45 +474,42 @@ class _Training:
                 "the generator's batch",
             )
         else:
-            x, y = self._examples(net, self.data, "the training data")
-        net = self._fit_net(net, x, y)
+            data = self._examples(net, self.data, "the training data")
+        net = self._fit_net(net, data)
         # Missing arrays are initialized as NetInitialize(net) would, or with the RandomSeeding given.
         seeding = self.options.get("RandomSeeding")
         net = NetInitialize(net) if seeding is None else NetInitialize(net, RandomSeeding=self.seed)
         self.losses = self._loss(net)
-        if y is not None and any(isinstance(loss, CrossEntropyLossLayer) for loss, _ in self.losses):
-            if bool(((y < 0) | (y > 1)).any()):
+        if data.has_targets and any(isinstance(loss, CrossEntropyLossLayer) for loss, _ in self.losses):
+            if not data.targets_within(0.0, 1.0):
                 raise NetDataError(
                     f"NetTrain: binary cross-entropy needs targets between 0 and 1 (or True/False) for port "
                     f'"{self.out_port}", but some are outside.'
                 )
-        validation = self._validation(net, x, y)
+        validation = self._validation(net, data)
         if validation == "split":
             fraction = self.options["ValidationSet"].value
-            order = self.rng.permutation(_count(x))
+            order = self.rng.permutation(data.n)
             cut = len(order) - int(round(len(order) * fraction))
-            vx, vy = x[order[cut:]], None if y is None else y[order[cut:]]
-            x, y = x[order[:cut]], None if y is None else y[order[:cut]]
-            validation = (vx, vy)
-        return self._loop(net, x, y, validation, generator)
+            data, validation = data.subset(order[:cut]), data.subset(order[cut:])
+        return self._loop(net, data, validation, generator)
 
-    def _validation(self, net, x, y):
+    def _validation(self, net, data):
         spec = self.options.get("ValidationSet")
         if spec is None:
             return None
         if isinstance(spec, Scaled):
             f = spec.value
-            n = _count(x)
+            n = data.n
             if not (isinstance(f, numbers.Real) and 0 < f < 1) or n - int(round(n * f)) < 1 or int(round(n * f)) < 1:
                 raise NetOptionError(
                     f"NetTrain: ValidationSet -> Scaled(f) needs 0 < f < 1 leaving at least one training "
                     f"and one validation example of the {n}, but f was {f!r}."
                 )
             return "split"
-        vx, vy = self._examples(net, spec, "the validation set")
-        return vx, vy
+        return self._examples(net, spec, "the validation set")
 
-    def _loop(self, net, x, y, validation, generator) -> NetTrainResults:
+    def _loop(self, net, data: _Data, validation, generator) -> NetTrainResults:
         start = time.perf_counter()
         module = net.to_torch().to(device=self.device, dtype=self.dtype).train()
         leaves = [(pos, leaf, net._module_at(module, pos)) for pos, leaf in net._leaf_layers()]
@@ -548,11 +544,10 @@ class _Training:
         trainable = bool(params)
         optimizer = Optimizer(self.method, self.settings, params, lrs, l2s, gcs, wcs)
         device, dtype = self.device, self.dtype
-        x_t = x.to(device=device, dtype=dtype)
-        y_t = None if y is None else y.to(device=device, dtype=dtype)
-        n = _count(x_t)
+        data = data.to(device, dtype)
+        n = data.n
         batch = self.batch_size if self.batch_size is not Automatic else min(64, n)
-        per_round = math.ceil(n / batch)
+        per_round = data.batches_per_round(batch)
         record = _Record(batch, per_round, n, validation)
         record.multipliers = by_position
         record.method = self.method
@@ -581,18 +576,12 @@ class _Training:
         checkpoints = []
         while reason is None:
             round_number += 1
-            if generator is None:
-                order = self.rng.permutation(n)
-                if per_round * batch > n:  # fill the last batch with random repeats, as Wolfram does
-                    order = np.concatenate([order, self.rng.integers(0, n, per_round * batch - n)])
-                    self.rng.shuffle(order)
-                index = torch.from_numpy(order.reshape(per_round, batch)).to(device)
+            plan = data.plan(self.rng, batch) if generator is None else range(per_round)
             round_losses = []
-            for b in range(per_round):
+            for b, step in enumerate(plan):
                 absolute_batch += 1
                 if generator is None:
-                    xb = x_t.index_select(0, index[b])
-                    yb = None if y_t is None else y_t.index_select(0, index[b])
+                    xb, yb = data.batch(step)
                 else:
                     xb, yb = self._examples(
                         net,
@@ -600,9 +589,7 @@ class _Training:
                             {"BatchSize": batch, "Round": round_number, "Batch": b + 1, "AbsoluteBatch": absolute_batch}
                         ),
                         "the generator's batch",
-                    )
-                    xb = xb.to(device=device, dtype=dtype)
-                    yb = None if yb is None else yb.to(device=device, dtype=dtype)
+                    ).to(device, dtype).batch(None)
                 loss = self._batch_loss(module, xb, yb)
                 optimizer.zero_grad()
                 loss.backward()
@@ -694,15 +681,12 @@ class _Training:
         return total
 
     @torch.no_grad()
-    def _validation_loss(self, module, validation, batch) -> float:
-        vx, vy = validation
-        vx = vx.to(device=self.device, dtype=self.dtype)
-        vy = None if vy is None else vy.to(device=self.device, dtype=self.dtype)
+    @torch.no_grad()
+    def _validation_loss(self, module, validation: _Data, batch) -> float:
+        """The mean loss per example over the validation set, in chunks."""
         module.eval()
         total, count = 0.0, 0
-        for i in range(0, vx.shape[0], max(batch, 256)):
-            xb = vx[i : i + max(batch, 256)]
-            yb = None if vy is None else vy[i : i + max(batch, 256)]
+        for xb, yb in validation.to(self.device, self.dtype).chunks(max(batch, 256)):
             total += float(self._batch_loss(module, xb, yb)) * xb.shape[0]
             count += xb.shape[0]
         module.train()
@@ -724,6 +708,117 @@ class _Training:
         return file
 
 
+class _Data:
+    """Training examples as groups of equal-length tensors: one group, unless the inputs are
+    sequences of different lengths, which are bucketed by length (as Wolfram's trainer does)."""
+
+    def __init__(self, x, y, what: str = "", out_port: str = "Output", groups=None):
+        if groups is not None:
+            self.groups = groups
+            return
+        if isinstance(x, list):  # sequences of different lengths: one group per length
+            ids_by_length: dict[int, list[int]] = {}
+            for i, example in enumerate(x):
+                ids_by_length.setdefault(example.shape[0], []).append(i)
+            targets = None if y is None else (y if isinstance(y, list) else list(y))
+            self.groups = []
+            for ids in ids_by_length.values():
+                gx = torch.from_numpy(np.stack([x[i] for i in ids]))
+                gy = None
+                if targets is not None:
+                    try:
+                        gy = torch.from_numpy(np.stack([np.asarray(targets[i], np.float32) for i in ids]))
+                    except ValueError:
+                        raise NetDataError(
+                            f'NetTrain: the targets in {what} for port "{out_port}" should match their '
+                            "sequences' lengths, but some do not."
+                        ) from None
+                self.groups.append((gx, gy, np.asarray(ids)))
+        else:
+            if isinstance(y, list):
+                raise NetDataError(f'NetTrain: the targets in {what} for port "{out_port}" are ragged.')
+            gx = _as_tensor(x)
+            self.groups = [(gx, None if y is None else _as_tensor(y), np.arange(gx.shape[0]))]
+
+    @property
+    def n(self) -> int:
+        return sum(g[0].shape[0] for g in self.groups)
+
+    @property
+    def ragged(self) -> bool:
+        return len(self.groups) > 1
+
+    @property
+    def has_targets(self) -> bool:
+        return self.groups[0][1] is not None
+
+    @property
+    def input_dims(self) -> tuple:
+        dims = tuple(self.groups[0][0].shape[1:])
+        return (VARYING, *dims[1:]) if self.ragged else dims
+
+    @property
+    def target_dims(self) -> tuple:
+        dims = tuple(self.groups[0][1].shape[1:])
+        if self.ragged and dims and dims[0] == self.groups[0][0].shape[1]:
+            return (VARYING, *dims[1:])  # targets as long as their sequences
+        return dims
+
+    def targets_within(self, low: float, high: float) -> bool:
+        return all(bool(((g[1] >= low) & (g[1] <= high)).all()) for g in self.groups)
+
+    def to(self, device, dtype) -> _Data:
+        moved = [(gx.to(device=device, dtype=dtype), None if gy is None else gy.to(device=device, dtype=dtype), ids)
+                 for gx, gy, ids in self.groups]
+        return _Data(None, None, groups=moved)
+
+    def subset(self, ids) -> _Data:
+        """The examples with the given original indices (for a held-out validation fraction)."""
+        wanted = set(int(i) for i in ids)
+        groups = []
+        for gx, gy, gids in self.groups:
+            rows = [r for r, i in enumerate(gids) if int(i) in wanted]
+            if rows:
+                index = torch.as_tensor(rows)
+                groups.append((gx[index], None if gy is None else gy[index], gids[rows]))
+        return _Data(None, None, groups=groups)
+
+    def batches_per_round(self, batch: int) -> int:
+        return sum(math.ceil(g[0].shape[0] / batch) for g in self.groups)
+
+    def plan(self, rng: np.random.Generator, batch: int) -> list:
+        """This round's batches as (group, row indices). One group: full batches, the last one
+        filled with randomly repeated examples, as Wolfram does; several: batches within each
+        length, in shuffled order."""
+        if not self.ragged:
+            n = self.groups[0][0].shape[0]
+            per_round = math.ceil(n / batch)
+            order = rng.permutation(n)
+            if per_round * batch > n:
+                order = np.concatenate([order, rng.integers(0, n, per_round * batch - n)])
+                rng.shuffle(order)
+            index = torch.from_numpy(order.reshape(per_round, batch)).to(self.groups[0][0].device)
+            return [(0, index[b]) for b in range(per_round)]
+        steps = []
+        for g, (gx, _, _) in enumerate(self.groups):
+            order = torch.from_numpy(rng.permutation(gx.shape[0])).to(gx.device)
+            steps += [(g, order[i:i + batch]) for i in range(0, gx.shape[0], batch)]
+        return [steps[i] for i in rng.permutation(len(steps))]
+
+    def batch(self, step):
+        if step is None:
+            gx, gy, _ = self.groups[0]
+            return gx, gy
+        g, index = step
+        gx, gy, _ = self.groups[g]
+        return gx.index_select(0, index), None if gy is None else gy.index_select(0, index)
+
+    def chunks(self, size: int):
+        for gx, gy, _ in self.groups:
+            for i in range(0, gx.shape[0], size):
+                yield gx[i:i + size], None if gy is None else gy[i:i + size]
+
+
 def unify_or_none(a: TensorT, b: TensorT):
     try:
         return unify(a, b, "")
@@ -732,6 +827,8 @@ def unify_or_none(a: TensorT, b: TensorT):
 
 
 def _count(x) -> int:
+    if isinstance(x, list):
+        return len(x)
     return int(x.shape[0]) if x.ndim > 0 else 1
 
 
@@ -902,7 +999,7 @@ class _Record:
         self.batch = batch
         self.per_round = per_round
         self.examples = n
-        self.validation_examples = 0 if validation is None else _count(validation[0])
+        self.validation_examples = 0 if validation is None else validation.n
         self.batch_losses = []
         self.round_losses = []
         self.validation_losses = []
