@@ -33,7 +33,7 @@ def hand_written(net, x, y, epochs, batch, loss_fn):
         if per_round * batch > n:
             order = torch.cat([order, torch.randint(0, n, (per_round * batch - n,))])
         for b in range(per_round):
-            index = order[b * batch:(b + 1) * batch]
+            index = order[b * batch : (b + 1) * batch]
             loss = loss_fn(module(x[index]), y[index])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -43,8 +43,7 @@ def hand_written(net, x, y, epochs, batch, loss_fn):
 
 def ours(net, x, y, epochs, batch):
     start = time.perf_counter()
-    NetTrain(net, (x, y), MaxTrainingRounds=epochs, BatchSize=batch, TrainingProgressReporting=None,
-             RandomSeeding=1)
+    NetTrain(net, (x, y), MaxTrainingRounds=epochs, BatchSize=batch, TrainingProgressReporting=None, RandomSeeding=1)
     return time.perf_counter() - start
 
 
@@ -73,16 +72,25 @@ def main(argv=None) -> None:
     print(f"{'case':<44} {'NetTrain ms':>10} {'hand ms':>10} {'ratio':>8}")
     x = rng.standard_normal((n, 32)).astype(np.float32)
     y = rng.standard_normal((n, 8)).astype(np.float32)
-    mlp = NetChain([LinearLayer(128), ParametricRampLayer(), LinearLayer(128), ParametricRampLayer(),
-                    LinearLayer(8)], Input=32)
-    measure(f"3-layer MLP, {n} examples, batch 64, 1 round", mlp, x, y, 1, 64,
-            torch.nn.functional.mse_loss, repeats)
+    mlp = NetChain(
+        [LinearLayer(128), ParametricRampLayer(), LinearLayer(128), ParametricRampLayer(), LinearLayer(8)], Input=32
+    )
+    measure(f"3-layer MLP, {n} examples, batch 64, 1 round", mlp, x, y, 1, 64, torch.nn.functional.mse_loss, repeats)
     leaky = ParametricRampLayer([], Slope=0.1, LearningRateMultipliers=0, Input=3)
-    page = NetChain([LinearLayer(3), leaky, LinearLayer([]), LogisticSigmoid], Input="Real",
-                    Output=NetDecoder("Boolean"))
+    page = NetChain(
+        [LinearLayer(3), leaky, LinearLayer([]), LogisticSigmoid], Input="Real", Output=NetDecoder("Boolean")
+    )
     xs, ys = np.array([1.0, 2.0, 3.0, 4.0]), np.array([0.0, 1.0, 0.0, 1.0])
-    measure("page Boolean net, 4 examples, 2000 rounds", page, xs, ys, 2000, 4,
-            torch.nn.functional.binary_cross_entropy, repeats)
+    measure(
+        "page Boolean net, 4 examples, 2000 rounds",
+        page,
+        xs,
+        ys,
+        2000,
+        4,
+        torch.nn.functional.binary_cross_entropy,
+        repeats,
+    )
 
 
 if __name__ == "__main__":

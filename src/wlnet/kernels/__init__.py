@@ -1,0 +1,207 @@
+"""The fused fast path of ParametricRampLayer: one pass forward, one pass backward, any level spec.
+
+:func:`wlnet.functional.parametric_ramp` asks :func:`supports` and then calls
+:func:`parametric_ramp`; results and gradients equal
+:func:`wlnet.functional.parametric_ramp_reference` (bit for bit, except that the slope gradient is
+summed in another, fixed, order). Backends, compiled from Python at first use, no C compiler needed:
+
+* CPU: Numba (``pip install numba``, or ``pip install wlnet[fast]``), float32, float64 and bfloat16.
+* CUDA: Triton, float32, float64, float16 and bfloat16.
+
+Without the backend for a device, :func:`supports` says False, the reference formulation runs, and
+the logger ``"wlnet"`` says once why and how to get the fast path.
+
+Tensors below :data:`MIN_FUSED_NUMEL` elements, or of a dtype the JIT kernels do not take, use
+PyTorch's own PReLU kernel with the slope broadcast to the input: the same formula and gradients,
+the least overhead per call. The design and measurements: ``docs/kernel.md``.
+
+>>> import torch
+>>> x = torch.tensor([[-2.0, 0.0, 3.0]])
+>>> parametric_ramp(x, torch.tensor([0.5, 0.5, 0.5]), (1,))
+tensor([[-1.,  0.,  3.]])
+"""
+
+from __future__ import annotations
+
+import logging
+import types
+from collections.abc import Sequence
+
+import torch
+
+from .layout import Plan, is_dense, plan_for
+
+__all__ = ["MIN_FUSED_NUMEL", "available", "parametric_ramp", "supports"]
+
+#: Inputs with fewer elements take PyTorch's own PReLU kernel (a C++ autograd node: the least
+#: overhead per call) instead of a JIT kernel. Below this size its slope-gradient reduction runs
+#: on one thread, so it is deterministic too. Tests lower it to 0 to reach the kernels.
+MIN_FUSED_NUMEL = 1 << 15
+
+logger = logging.getLogger("wlnet")
+
+_HINTS = {
+    "cpu": "pip install numba (or pip install wlnet[fast])",
+    "cuda": "pip install triton",
+}
+_backends: dict[str, types.ModuleType | None] = {}
+_errors: dict[str, Exception] = {}
+_told: set[str] = set()
+
+
+def _load(device_type: str) -> types.ModuleType | None:
+    """The kernel module for a device type, imported on first use; None if its JIT is missing."""
+    if device_type not in _backends:
+        module = None
+        if device_type == "cpu":
+            from . import cpu as module
+        elif device_type == "cuda":
+            from . import cuda as module
+        if module is not None and module.MISSING is not None:
+            _errors[device_type] = module.MISSING
+            module = None
+        _backends[device_type] = module
+    return _backends[device_type]
+
+
+def _unavailable(device_type: str) -> None:
+    """Say once, on the ``wlnet`` logger, that the fused kernels are missing for this device."""
+    if device_type in _told or device_type not in _HINTS:
+        return
+    _told.add(device_type)
+    error = _errors.get(device_type)
+    logger.warning(
+        "the fused ParametricRampLayer kernel is unavailable on %s (%s); using the plain "
+        "PyTorch formulation, which is several times slower to train. To get it: %s.",
+        device_type,
+        error or "no JIT for this device",
+        _HINTS[device_type],
+    )
+
+
+def available() -> dict[str, bool]:
+    """Whether the fused kernels can run, per device type.
+
+    >>> sorted(available())
+    ['cpu', 'cuda']
+    """
+    return {
+        "cpu": _load("cpu") is not None,
+        "cuda": torch.cuda.is_available() and _load("cuda") is not None,
+    }
+
+
+def _wants_grad(x: torch.Tensor, slope: torch.Tensor) -> bool:
+    return torch.is_grad_enabled() and (x.requires_grad or slope.requires_grad)
+
+
+def supports(x: torch.Tensor, slope: torch.Tensor, axes: Sequence[int]) -> bool:
+    """Whether :func:`parametric_ramp` handles these tensors (else use the reference).
+
+    True for floating-point tensors on a device whose JIT is available; on a device without one,
+    False, and the logger ``"wlnet"`` says so once.
+
+    Args:
+        x: the input, batch axis included.
+        slope: the slope, already of ``x``'s dtype and device, dims ``x``'s dims at ``axes``.
+        axes: 0-based increasing axes of ``x`` that the slope's dims sit on.
+    """
+    if x.numel() == 0 or not x.dtype.is_floating_point or slope.device != x.device:
+        return False
+    if _load(x.device.type) is None:
+        if x.numel() >= MIN_FUSED_NUMEL:
+            _unavailable(x.device.type)
+        return False
+    return True
+
+
+def parametric_ramp(x: torch.Tensor, slope: torch.Tensor, axes: Sequence[int]) -> torch.Tensor:
+    """f(x) = x if x > 0 else slope * x, with the slope on ``axes`` of ``x``: the fast path.
+
+    Wolfram: the function of ``ParametricRampLayer[levels]``; ``axes`` are the 0-based axes of the
+    batched input that ``levels`` names.
+
+    Call only when :func:`supports` says True. Inputs of at least :data:`MIN_FUSED_NUMEL`
+    elements, of a dtype the JIT kernels take, run the fused kernels; smaller ones (and other
+    dtypes) run PyTorch's own PReLU kernel with the slope broadcast to ``x``, whose C++ autograd
+    node costs the least per call. Both are autograd-aware and give the reference's gradients:
+    d/dx = 1 where x > 0 else slope (so slope at x = 0 and x = -0.0), and d/dslope = x * grad
+    where x <= 0 else 0 (exactly 0 at x = +inf), summed over the broadcast axes.
+
+    Args:
+        x: the input, batch axis included.
+        slope: the slope, of ``x``'s dtype and device, dims ``x``'s dims at ``axes``.
+        axes: 0-based increasing axes of ``x`` that the slope's dims sit on.
+
+    Returns:
+        A tensor of ``x``'s shape, dtype and (for dense inputs) memory layout.
+    """
+    axes = tuple(axes)
+    backend = _load(x.device.type)
+    if x.numel() >= max(MIN_FUSED_NUMEL, 2) and x.dtype in backend.DTYPES:
+        if _wants_grad(x, slope):
+            return _FusedRamp.apply(x, slope, axes, backend)
+        if is_dense(x.shape, x.stride()):
+            return backend.forward(x, slope, axes)
+    return _prelu(x, slope, axes)
+
+
+def _view_shape(x: torch.Tensor, slope: torch.Tensor, axes: tuple[int, ...]) -> list[int]:
+    shape = [1] * x.ndim
+    for axis, size in zip(axes, slope.shape):
+        shape[axis] = size
+    return shape
+
+
+def _prelu(x: torch.Tensor, slope: torch.Tensor, axes: tuple[int, ...]) -> torch.Tensor:
+    """PyTorch's PReLU kernel with the slope broadcast to ``x``: the same formula,
+    ``x > 0 ? x : slope * x``, at 0, -0.0, inf and NaN too, and the same gradients (its backward
+    selects on ``x > 0``, so d/dslope is 0, not NaN, at x = +inf)."""
+    return torch._prelu_kernel(x, slope.reshape(_view_shape(x, slope, axes)))
+
+
+def _dense(t: torch.Tensor, like: torch.Tensor | None = None) -> torch.Tensor:
+    """``t`` itself if its memory is dense (and laid out as ``like``'s), else a dense copy."""
+    if like is None:
+        return t if is_dense(t.shape, t.stride()) else t.contiguous()
+    same = all(a == b for a, b, n in zip(t.stride(), like.stride(), like.shape) if n > 1)
+    return t if same else torch.empty_like(like).copy_(t)
+
+
+class _FusedRamp(torch.autograd.Function):
+    """The fused forward and backward, with the reference's gradients."""
+
+    @staticmethod
+    def forward(ctx, x, slope, axes, backend):
+        x = _dense(x)
+        plan = plan_for(x.shape, x.stride(), axes)
+        ctx.save_for_backward(x, slope)
+        ctx.axes, ctx.plan, ctx.backend = axes, plan, backend
+        if plan is None:  # a single element: nothing to fuse
+            return _prelu(x, slope, axes)
+        return backend.forward(x, slope, axes)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, slope = ctx.saved_tensors
+        need_gx, need_gs = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        plan: Plan | None = ctx.plan
+        if torch.is_grad_enabled() or plan is None:
+            # create_graph=True: the gradients must themselves be differentiable.
+            gx, gs = _backward_torch(x, slope, ctx.axes, grad, need_gx, need_gs)
+        else:
+            gx, gs = ctx.backend.backward(x, slope, _dense(grad, x), plan, need_gx, need_gs)
+        return gx, gs, None, None
+
+
+def _backward_torch(x, slope, axes, grad, need_gx, need_gs):
+    """The reference's backward in differentiable torch ops (for double backward)."""
+    positive = x > 0
+    gx = gs = None
+    if need_gx:
+        gx = torch.where(positive, grad, grad * slope.reshape(_view_shape(x, slope, axes)))
+    if need_gs:
+        per_element = torch.where(positive, torch.zeros((), dtype=x.dtype, device=x.device), x * grad)
+        others = tuple(d for d in range(x.ndim) if d not in axes)
+        gs = (per_element.sum(dim=others) if others else per_element).reshape(slope.shape)
+    return gx, gs

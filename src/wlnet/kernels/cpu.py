@@ -1,0 +1,527 @@
+"""The CPU kernels: Numba, compiled on first use and cached on disk, no C compiler needed.
+
+Parallel loops over the tiles of a :class:`~wlnet.kernels.layout.Plan`:
+
+* ``_forward_scalar`` / ``_forward_table``: ``y = x if x > 0 else slope * x``, one pass (used
+  where PyTorch's own PReLU kernel is not already at memory speed, see
+  :func:`torch_forward_is_fast`).
+* ``_backward_scalar`` / ``_backward_table``: one pass over ``x`` and the output gradient ``g``
+  that writes ``gx = g if x > 0 else slope * g`` and sums ``0 if x > 0 else x * g`` into a small
+  partial buffer: one number per (row, column block) for scalar rows, one column vector per chunk
+  of rows for table rows.
+* ``_reduce_scalar`` / ``_reduce_table``: the partials added up per slope element, in float64.
+
+All use selects, not branches, so LLVM vectorises them and random signs cost nothing. The tiles
+and the order of every sum depend only on the plan, never on the thread count or timing, so the
+slope gradient is bit-identical from run to run and from one thread count to another.
+
+bfloat16 travels as its raw 16 bits (NumPy has no bfloat16); the kernels widen it to float32 and
+round back to nearest-even, as PyTorch's bfloat16 arithmetic does.
+
+This module imports without Numba (so that tools that import every module keep working); then
+:data:`MISSING` holds the import error and nothing here may be called.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+import threading
+import warnings
+
+import numpy as np
+import torch
+
+from .layout import Plan, plan_for
+
+try:
+    import numba
+    from llvmlite import ir
+    from numba import njit, prange, types
+    from numba.core.errors import NumbaWarning
+    from numba.extending import intrinsic, overload
+except ImportError as error:
+    #: Why the kernels cannot run, or None when they can.
+    MISSING: ImportError | None = error
+    numba = njit = types = ir = None
+    prange = range
+    NumbaWarning = Warning
+
+    def intrinsic(fn):  # the kernels below stay plain, never-called Python functions
+        return fn
+
+    def overload(fn):
+        return lambda impl: impl
+
+else:
+    MISSING = None if not numba.config.DISABLE_JIT else ImportError("NUMBA_DISABLE_JIT is set")
+
+__all__ = ["DTYPES", "MISSING", "backward", "forward", "torch_forward_is_fast"]
+
+#: The dtypes these kernels take.
+DTYPES = (torch.float32, torch.float64, torch.bfloat16)
+
+#: Most columns per tile in table rows: the table and partial-sum segments of a tile stay in
+#: L1/L2 while the tile's rows stream through.
+TABLE_BLOCK = 8192
+#: Scalar rows at least this long run at memory speed in PyTorch's own PReLU kernel, whose
+#: vectorised loop restarts at each run (it is about 1.7x slower for runs of 56).
+TORCH_MIN_INNER = 512
+#: Columns per tile in scalar rows: long enough that per-tile overhead vanishes, short enough that
+#: a single long run (the ``[]`` level spec) still splits across threads.
+SCALAR_BLOCK = 16384
+
+
+def _jit(**options):
+    """``numba.njit`` with a disk cache where one can be written (else compile per process)."""
+
+    def decorate(fn):
+        if njit is None:
+            return fn
+        try:
+            return njit(cache=True, **options)(fn)
+        except RuntimeError:  # "cannot cache function ...: no locator available"
+            return njit(**options)(fn)
+
+    return decorate
+
+
+# --- bfloat16 as raw bits ------------------------------------------------------------------------
+
+
+@intrinsic
+def _bits_to_f32(typingctx, bits):
+    """uint16 bfloat16 bits -> float32 (exact: the bits become the float's upper half)."""
+    if bits != types.uint16:
+        return None
+
+    def codegen(context, builder, signature, args):
+        wide = builder.shl(builder.zext(args[0], ir.IntType(32)), ir.Constant(ir.IntType(32), 16))
+        return builder.bitcast(wide, ir.FloatType())
+
+    return types.float32(bits), codegen
+
+
+@intrinsic
+def _f32_to_bits(typingctx, value):
+    """float32 -> uint32 bits, unchanged."""
+    if value != types.float32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(32))
+
+    return types.uint32(value), codegen
+
+
+def _widen(value):  # pragma: no cover - replaced by the overload below inside Numba
+    raise NotImplementedError
+
+
+def _put(array, index, value):  # pragma: no cover - replaced by the overload below inside Numba
+    raise NotImplementedError
+
+
+def _zero(array):  # pragma: no cover - replaced by the overload below inside Numba
+    raise NotImplementedError
+
+
+@overload(_zero)
+def _zero_impl(array):
+    # A zero of the computing type, so selects and sums stay in float32 for float32 data (and
+    # bfloat16 bits, uint16, compute in float32).
+    scalar = np.float32 if array.dtype == types.uint16 else numba.np.numpy_support.as_dtype(array.dtype).type
+
+    def zero(array):
+        return scalar(0)
+
+    return zero
+
+
+@overload(_widen)
+def _widen_impl(value):
+    if value == types.uint16:
+        return lambda value: _bits_to_f32(value)
+    if isinstance(value, types.Float):
+        return lambda value: value
+    return None
+
+
+@overload(_put)
+def _put_impl(array, index, value):
+    if array.dtype == types.uint16:
+
+        def put_bfloat16(array, index, value):
+            bits = _f32_to_bits(np.float32(value))
+            # Round to nearest, ties to even; any NaN becomes PyTorch's canonical 0x7FC0.
+            rounded = (bits + np.uint32(0x7FFF) + ((bits >> np.uint32(16)) & np.uint32(1))) >> (np.uint32(16))
+            array[index] = np.uint16(0x7FC0) if value != value else np.uint16(rounded)
+
+        return put_bfloat16
+    if isinstance(array.dtype, types.Float):
+
+        def put_float(array, index, value):
+            array[index] = value
+
+        return put_float
+    return None
+
+
+# --- kernels -------------------------------------------------------------------------------------
+
+
+@_jit(parallel=True, nogil=True)
+def _forward_scalar(x, y, table, row_offset, inner, block):  # pragma: no cover - compiled
+    """Scalar rows: tiles of one row (or one column block of a long row) in memory order."""
+    rows = row_offset.size
+    blocks = (inner + block - 1) // block
+    for tile in prange(rows * blocks):
+        row = tile // blocks
+        start = (tile - row * blocks) * block
+        n = min(block, inner - start)
+        xs = x[row * inner + start : row * inner + start + n]
+        ys = y[row * inner + start : row * inner + start + n]
+        zero = _zero(table)
+        s = table[row_offset[row]]
+        for j in range(n):
+            v = _widen(xs[j])
+            _put(ys, j, v if v > zero else s * v)
+
+
+@_jit(parallel=True, nogil=True)
+def _forward_table(x, y, table, row_offset, inner, block):  # pragma: no cover - compiled
+    """Table rows: tiles of one row (or one column block of a long row) in memory order.
+
+    Streaming in memory order beats reusing table segments across the rows of a group: tried,
+    that order was 1.3-1.6x slower. The table may hold bfloat16 bits to halve its traffic.
+    """
+    rows = row_offset.size
+    blocks = (inner + block - 1) // block
+    for tile in prange(rows * blocks):
+        row = tile // blocks
+        start = (tile - row * blocks) * block
+        n = min(block, inner - start)
+        xs = x[row * inner + start : row * inner + start + n]
+        ys = y[row * inner + start : row * inner + start + n]
+        ts = table[row_offset[row] + start : row_offset[row] + start + n]
+        zero = _zero(table)
+        for j in range(n):
+            v = _widen(xs[j])
+            _put(ys, j, v if v > zero else _widen(ts[j]) * v)
+
+
+# ``reassoc`` lets LLVM vectorise the running sums; it changes no select or product, and the
+# compiled order of the sums is fixed, so results stay deterministic. NaN and inf rules are kept.
+@_jit(parallel=True, nogil=True, fastmath={"reassoc"})
+def _backward_scalar(
+    x, g, gx, table, row_offset, inner, need_gx, need_gs, block, partial
+):  # pragma: no cover - compiled
+    """Scalar rows: tiles in memory order, one partial sum per (row, column block)."""
+    rows = row_offset.size
+    blocks = (inner + block - 1) // block
+    for tile in prange(rows * blocks):
+        row = tile // blocks
+        column_block = tile - row * blocks
+        start = column_block * block
+        n = min(block, inner - start)
+        zero = _zero(table)
+        s = table[row_offset[row]]
+        xs = x[row * inner + start : row * inner + start + n]
+        gs = g[row * inner + start : row * inner + start + n]
+        os = gx[row * inner + start : row * inner + start + n]
+        total = zero
+        if need_gx and need_gs:
+            for j in range(n):
+                v = _widen(xs[j])
+                gj = _widen(gs[j])
+                positive = v > zero
+                _put(os, j, gj if positive else s * gj)
+                total += zero if positive else v * gj
+        elif need_gx:
+            for j in range(n):
+                gj = _widen(gs[j])
+                _put(os, j, gj if _widen(xs[j]) > zero else s * gj)
+        else:
+            for j in range(n):
+                v = _widen(xs[j])
+                total += zero if v > zero else v * _widen(gs[j])
+        partial[row, column_block] = total
+
+
+@_jit(parallel=True, nogil=True)
+def _backward_table(
+    x, g, gx, table, order, chunk_start, chunk_group, inner, need_gx, need_gs, block, partial
+):  # pragma: no cover - compiled
+    """Table rows: tiles of one chunk of rows (all of one group); a partial sum per column."""
+    chunks = chunk_group.size
+    blocks = (inner + block - 1) // block
+    for tile in prange(chunks * blocks):
+        chunk = tile // blocks
+        group = chunk_group[chunk]
+        start = (tile - chunk * blocks) * block
+        n = min(block, inner - start)
+        zero = _zero(table)
+        ts = table[group * inner + start : group * inner + start + n]
+        acc = partial[chunk, start : start + n]
+        if need_gs:
+            acc[:] = zero  # here, in cache, rather than a separate pass over the whole buffer
+        for q in range(chunk_start[chunk], chunk_start[chunk + 1]):
+            base = order[q] * inner + start
+            xs = x[base : base + n]
+            gs = g[base : base + n]
+            os = gx[base : base + n]
+            if need_gx and need_gs:
+                for j in range(n):
+                    v = _widen(xs[j])
+                    gj = _widen(gs[j])
+                    positive = v > zero
+                    _put(os, j, gj if positive else ts[j] * gj)
+                    acc[j] += zero if positive else v * gj
+            elif need_gx:
+                for j in range(n):
+                    gj = _widen(gs[j])
+                    _put(os, j, gj if _widen(xs[j]) > zero else ts[j] * gj)
+            else:
+                for j in range(n):
+                    v = _widen(xs[j])
+                    acc[j] += zero if v > zero else v * _widen(gs[j])
+
+
+@_jit(parallel=True, nogil=True)
+def _reduce_scalar(partial, order, group_rows, out):  # pragma: no cover - compiled
+    """Scalar rows: slope element g sums the partials of rows ``order[g * group_rows:...]``."""
+    for group in prange(out.size):
+        total = 0.0
+        for q in range(group * group_rows, (group + 1) * group_rows):
+            row = partial[order[q]]
+            for b in range(row.size):
+                total += row[b]
+        out[group] = total
+
+
+@_jit(parallel=True, nogil=True)
+def _reduce_table(partial, table_sort, group_chunks, inner, per_group, expansion, out):  # pragma: no cover
+    """Table rows: slope element e sums its ``expansion`` table entries, each over its chunks."""
+    for element in prange(out.size):
+        total = 0.0
+        for k in range(element * expansion, (element + 1) * expansion):
+            entry = table_sort[k]
+            group = entry // inner
+            column = entry - group * inner
+            for i in range(group * per_group, (group + 1) * per_group):
+                total += partial[group_chunks[i], column]
+        out[element] = total
+
+
+# --- torch glue ----------------------------------------------------------------------------------
+
+_compile_lock = threading.Lock()
+_compiled: set[torch.dtype] = set()
+
+
+def _storage(t: torch.Tensor) -> np.ndarray:
+    """A flat NumPy view of a dense tensor's memory (bfloat16 as uint16 bits)."""
+    t = t.detach()
+    if t.dtype == torch.bfloat16:
+        t = t.view(torch.uint16)
+    return t.view(-1).numpy()  # view, never reshape: a copy would lose what the kernel writes
+
+
+def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
+    return torch.float32 if dtype == torch.bfloat16 else dtype
+
+
+def _block(plan: Plan) -> int:
+    """Columns per tile: rows cut into equal blocks of at most the limit, multiples of 64."""
+    limit = TABLE_BLOCK if plan.contiguous else SCALAR_BLOCK
+    blocks = -(-plan.inner // limit)
+    return (-(-plan.inner // blocks) + 63) // 64 * 64 if blocks > 1 else plan.inner
+
+
+def _ensure_compiled(dtype: torch.dtype) -> None:
+    """Compile (or load from cache) the kernels for ``dtype`` once, with Numba's warnings muted.
+
+    pytest runs with warnings as errors and Numba may warn while compiling (about caching or
+    deprecations); none of that concerns our callers. Later calls dispatch without compiling.
+    """
+    if dtype in _compiled:
+        return
+    with _compile_lock:
+        if dtype in _compiled:
+            return
+        x = _storage(torch.zeros(8, dtype=dtype))
+        out = _storage(torch.zeros(8, dtype=dtype))
+        table = torch.zeros(8, dtype=_compute_dtype(dtype)).numpy()
+        index = np.zeros(1, dtype=np.int64)
+        partial = np.zeros((1, 8), dtype=table.dtype)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NumbaWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            bounds = np.array([0, 1], dtype=np.int64)
+            _forward_scalar(x, out, table, index, 8, 8)
+            _forward_table(x, out, table, index, 8, 8)
+            if dtype == torch.bfloat16:  # the forward's table may hold bfloat16 bits too
+                _forward_table(x, out, x, index, 8, 8)
+            _backward_scalar(x, x, out, table, index, 8, True, True, 8, partial)
+            bounds = np.array([0, 1], dtype=np.int64)
+            _backward_table(x, x, out, table, index, bounds, index, 8, True, True, 8, partial)
+            _reduce_scalar(partial, index, 1, np.zeros(1))
+            _reduce_table(partial, index, index, 8, 1, 1, np.zeros(1))
+        _compiled.add(dtype)
+
+
+#: Fresh outputs bigger than this are advised to Linux as huge pages before their first write.
+#: glibc maps blocks over 32 MiB afresh on every allocation (smaller ones it soon serves from its
+#: heap), and faulting them in 4 KiB pages made a new 50 MiB output cost 5-6x a copy into
+#: existing memory; 2 MiB pages cut that about 3x. Heap blocks are never advised: glibc trims
+#: its heap in pieces, which would split huge pages. 0 turns the advice off, as does the
+#: environment variable ``WLNET_HUGE_PAGES=0``: where the system compacts memory synchronously
+#: for such regions (``/sys/kernel/mm/transparent_hugepage/defrag`` set to ``madvise`` or
+#: ``always``), a fragmented machine can stall an allocation instead.
+HUGE_PAGE_MIN_BYTES = 0 if os.environ.get("WLNET_HUGE_PAGES", "1") == "0" else 32 << 20
+_HUGE_PAGE = 2 << 20
+_MADV_HUGEPAGE = 14  # Linux
+
+
+def _load_libc():
+    if not sys.platform.startswith("linux"):
+        return None, None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        madvise, mincore = libc.madvise, libc.mincore
+    except (OSError, AttributeError):
+        return None, None
+    madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    madvise.restype = ctypes.c_int
+    mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
+    mincore.restype = ctypes.c_int
+    return madvise, mincore
+
+
+_madvise, _mincore = _load_libc()
+
+
+def _new_output(x: torch.Tensor) -> tuple[torch.Tensor, bool]:
+    """``torch.empty_like(x)``, advised as huge pages when it is big and freshly mapped.
+
+    Only the 2 MiB-aligned interior of the block is advised, and only when its first page is not
+    resident yet (a fresh mapping from glibc): a reused block is left as it is. The advice is a
+    hint; whatever the kernel answers, the tensor is the same.
+
+    Returns:
+        The tensor, and whether it was advised.
+    """
+    y = torch.empty_like(x)
+    size = y.numel() * y.element_size()
+    if _madvise is not None and size > HUGE_PAGE_MIN_BYTES > 0:
+        start = -(-y.data_ptr() // _HUGE_PAGE) * _HUGE_PAGE
+        end = (y.data_ptr() + size) // _HUGE_PAGE * _HUGE_PAGE
+        resident = ctypes.c_ubyte(1)
+        if end > start and _mincore(start, 1, ctypes.byref(resident)) == 0 and not resident.value & 1:
+            return y, _madvise(start, end - start, _MADV_HUGEPAGE) == 0
+    return y, False
+
+
+def _threads() -> None:
+    """Use as many threads as PyTorch does (within Numba's pool)."""
+    wanted = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
+    if numba.get_num_threads() != wanted:
+        numba.set_num_threads(wanted)
+
+
+def torch_forward_is_fast(plan: Plan, dtype: torch.dtype) -> bool:
+    """Whether PyTorch's own PReLU kernel runs this layout at memory speed.
+
+    Its TensorIterator loop is vectorised over the innermost (coalesced) axis: fast when the slope
+    is constant along long runs, and, in float32 and float64, when the slope varies along the
+    innermost axis too. It falls to a slow loop for a short broadcast innermost axis (level 2 of
+    ``(N, C, H, W)``) and, in bfloat16, for a slope along the innermost axis; our kernel runs those.
+    """
+    if not plan.contiguous:
+        return plan.inner >= TORCH_MIN_INNER
+    return plan.innermost_sloped and dtype in (torch.float32, torch.float64)
+
+
+def forward(x: torch.Tensor, slope: torch.Tensor, axes: tuple[int, ...]) -> torch.Tensor:
+    """``where(x > 0, x, slope * x)`` for a dense CPU tensor.
+
+    Args:
+        x: the input, dense in memory, at least two elements.
+        slope: the slope, of ``x``'s dtype.
+        axes: the axes of ``x`` that the slope's dims sit on.
+    """
+    # bfloat16 takes long rows: LLVM vectorises its loop 128 elements at a time, so runs of 56
+    # would spend most of their time in the scalar remainder. Its table stays in bfloat16, which
+    # halves the table's traffic. float32 and float64 run at memory speed on short rows too.
+    bfloat16 = x.dtype == torch.bfloat16
+    plan = plan_for(x.shape, x.stride(), axes, long_rows=bfloat16)
+    y, advised = _new_output(x)
+    if not advised and torch_forward_is_fast(plan, x.dtype):
+        # The same select, already at copy speed, in one call. A big fresh output is better
+        # written by our kernel, on huge pages: PyTorch allocates its output itself.
+        del y
+        view = [1] * x.ndim
+        for axis, size in zip(axes, slope.shape):
+            view[axis] = size
+        return torch._prelu_kernel(x, slope.reshape(view))
+    _ensure_compiled(x.dtype)
+    _threads()
+    xs, ys = _storage(x.permute(plan.perm)), _storage(y.permute(plan.perm))
+    if plan.contiguous:
+        table = _storage(plan.table(slope, x.dtype)) if bfloat16 else plan.table(slope, x.dtype).numpy()
+        _forward_table(xs, ys, table, plan.row_offset.numpy(), plan.inner, _block(plan))
+    else:
+        table = plan.table(slope, _compute_dtype(x.dtype)).numpy()
+        _forward_scalar(xs, ys, table, plan.row_offset.numpy(), plan.inner, _block(plan))
+    return y
+
+
+def backward(
+    x: torch.Tensor,
+    slope: torch.Tensor,
+    grad: torch.Tensor,
+    plan: Plan,
+    need_gx: bool,
+    need_gs: bool,
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """The input and slope gradients, in one pass. ``grad`` must have ``x``'s strides."""
+    _ensure_compiled(x.dtype)
+    _threads()
+    table = plan.table(slope, _compute_dtype(x.dtype)).numpy()
+    block = _block(plan)
+    blocks = -(-plan.inner // block)
+    gx = _new_output(x)[0] if need_gx else x  # x is never written when need_gx is False
+    args = (
+        _storage(x.permute(plan.perm)),
+        _storage(grad.permute(plan.perm)),
+        _storage(gx.permute(plan.perm)),
+        table,
+    )
+    if plan.contiguous:
+        shape = (plan.chunks, plan.inner) if need_gs else (1, 1)
+        partial = np.empty(shape, dtype=table.dtype)
+        _backward_table(
+            *args, plan.order.numpy(), plan.chunk_start.numpy(), plan.chunk_group.numpy(), plan.inner,
+            need_gx, need_gs, block, partial,
+        )  # fmt: skip
+    else:
+        partial = np.empty((plan.rows, blocks) if need_gs else (1, 1), dtype=table.dtype)
+        _backward_scalar(*args, plan.row_offset.numpy(), plan.inner, need_gx, need_gs, block, partial)
+    gs = None
+    if need_gs:
+        gs = torch.from_numpy(_reduce(plan, partial)).to(slope.dtype).reshape(slope.shape)
+    return (gx if need_gx else None), gs
+
+
+def _reduce(plan: Plan, partial: np.ndarray) -> np.ndarray:
+    """The slope gradient (float64, flat) from the partial sums, added in a fixed order."""
+    out = np.empty(plan.slope_numel, dtype=np.float64)
+    if plan.contiguous:
+        _reduce_table(
+            partial, plan.sorted_table_index().numpy(), plan.group_chunks.numpy(), plan.inner,
+            plan.chunks_per_group, plan.expansion, out,
+        )  # fmt: skip
+    else:
+        _reduce_scalar(partial, plan.order.numpy(), plan.rows // plan.groups, out)
+    return out
