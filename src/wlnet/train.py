@@ -548,11 +548,7 @@ class _Training:
         n = data.n
         batch = self.batch_size if self.batch_size is not Automatic else min(64, n)
         per_round = data.batches_per_round(batch)
-        record = _Record(batch, per_round, n, validation)
-        record.multipliers = by_position
-        record.method = self.method
-        record.device = str(device)
-        record.initial_lr = self.base_lr
+        record = _Record(batch, per_round, n, validation, by_position, self.method, str(device), self.base_lr)
         if not trainable:
             warnings.warn(
                 NetTrainWarning(
@@ -995,7 +991,11 @@ def _parse_stopping(value):
 class _Record:
     """What a run records, turned into a NetTrainResults at the end."""
 
-    def __init__(self, batch, per_round, n, validation):
+    def __init__(self, batch, per_round, n, validation, multipliers, method, device, initial_lr):
+        self.multipliers = multipliers
+        self.method = method
+        self.device = device
+        self.initial_lr = initial_lr
         self.batch = batch
         self.per_round = per_round
         self.examples = n
@@ -1049,12 +1049,12 @@ class _Record:
             "ValidationExamples": self.validation_examples,
             "BestValidationRound": self.best_round,
             "ReasonTrainingStopped": self.reason,
-            "InitialLearningRate": getattr(self, "initial_lr", None),
+            "InitialLearningRate": self.initial_lr,
             "FinalLearningRate": self.final_lr,
-            "OptimizationMethod": getattr(self, "method", None),
-            "ArraysLearningRateMultipliers": getattr(self, "multipliers", {}),
+            "OptimizationMethod": self.method,
+            "ArraysLearningRateMultipliers": self.multipliers,
             "CheckpointingFiles": list(self.checkpoints),
-            "TargetDevice": getattr(self, "device", "cpu"),
+            "TargetDevice": self.device,
         }
         return NetTrainResults(values)
 
