@@ -22,27 +22,36 @@ _KINDS = ("Boolean",)
 _DECODER_PROPERTIES = ("Decision", "Probability", "Entropy")
 
 
-def _parse(kind, who: str) -> tuple[str, dict]:
-    options = {}
-    if isinstance(kind, (tuple, list)) and kind and isinstance(kind[-1], dict):
-        kind, options = kind[0], kind[-1]
-    if kind not in _KINDS:
-        raise NetSpecificationError(
-            f"{who}: {kind!r} is not a known coder.{closest(str(kind), _KINDS)} Known: {', '.join(_KINDS)}."
-        )
-    return kind, options
-
-
-class NetEncoder:
-    """Wolfram: ``NetEncoder["Boolean"]``: True -> 1, False -> 0, at a net's input port."""
+class _Coder:
+    """What encoders and decoders share: a kind with options, a value type, repr and equality."""
 
     def __init__(self, kind):
-        self.kind, self.options = _parse(kind, "NetEncoder")
+        options = {}
+        if isinstance(kind, (tuple, list)) and kind and isinstance(kind[-1], dict):
+            kind, options = kind[0], kind[-1]
+        if kind not in _KINDS:
+            raise NetSpecificationError(
+                f"{type(self).__name__}: {kind!r} is not a known coder.{closest(str(kind), _KINDS)} "
+                f"Known: {', '.join(_KINDS)}."
+            )
+        self.kind, self.options = kind, options
 
     @property
     def type(self) -> TensorT:
-        """The array type the encoder produces for one value (a real number)."""
+        """The array type of one encoded value: a real number (for "Boolean")."""
         return TensorT(())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.kind!r})"
+
+    def __eq__(self, other) -> bool:
+        return type(other) is type(self) and (self.kind, self.options) == (other.kind, other.options)
+
+    __hash__ = None
+
+
+class NetEncoder(_Coder):
+    """Wolfram: ``NetEncoder["Boolean"]``: True -> 1, False -> 0, at a net's input port."""
 
     def __call__(self, value) -> np.ndarray:
         values = np.asarray(value, dtype=object)
@@ -62,25 +71,9 @@ class NetEncoder:
         values = np.asarray(value, dtype=object).reshape(-1)
         return values.size > 0 and all(isinstance(v, (bool, np.bool_)) for v in values)
 
-    def __repr__(self) -> str:
-        return f"NetEncoder({self.kind!r})"
 
-    def __eq__(self, other) -> bool:
-        return isinstance(other, NetEncoder) and (self.kind, self.options) == (other.kind, other.options)
-
-    __hash__ = None
-
-
-class NetDecoder:
+class NetDecoder(_Coder):
     """Wolfram: ``NetDecoder["Boolean"]``: a probability p becomes True when p >= 0.5."""
-
-    def __init__(self, kind):
-        self.kind, self.options = _parse(kind, "NetDecoder")
-
-    @property
-    def type(self) -> TensorT:
-        """The array type the decoder reads for one value (a real number: the probability of True)."""
-        return TensorT(())
 
     def encoder(self) -> NetEncoder:
         """The matching encoder (NetTrain uses it for targets)."""
@@ -103,11 +96,3 @@ class NetDecoder:
             r = np.clip(1.0 - array, 1e-300, 1.0)
             decoded = -(array * np.log(q) + (1.0 - array) * np.log(r))
         return decoded.tolist()
-
-    def __repr__(self) -> str:
-        return f"NetDecoder({self.kind!r})"
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, NetDecoder) and (self.kind, self.options) == (other.kind, other.options)
-
-    __hash__ = None
