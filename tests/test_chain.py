@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from cases import page_chain
 from wlnet import (
     Automatic,
     ElementwiseLayer,
@@ -23,11 +24,6 @@ from wlnet import (
     Tanh,
 )
 from wlnet.errors import NetShapeError, NetSpecificationError
-
-
-def page_chain():
-    leaky = ParametricRampLayer([], Slope=0.1, LearningRateMultipliers=0, Input=3)
-    return NetChain([LinearLayer(3), leaky, LinearLayer([]), LogisticSigmoid], Output=NetDecoder("Boolean"))
 
 
 def test_page_chain_structure_and_types():

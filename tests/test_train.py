@@ -8,14 +8,13 @@ import numpy as np
 import pytest
 import torch
 
+from cases import page_chain
 from wlnet import (
     All,
     CrossEntropyLossLayer,
     LinearLayer,
-    LogisticSigmoid,
     MeanAbsoluteLossLayer,
     NetChain,
-    NetDecoder,
     NetExtract,
     NetInitialize,
     NetTrain,
@@ -28,11 +27,6 @@ from wlnet import (
 from wlnet.errors import NetDataError, NetError, NetOptionError, NetShapeError, NetSpecificationError, NetTrainWarning
 
 F32 = np.float32
-
-
-def page_chain():
-    leaky = ParametricRampLayer([], Slope=0.1, LearningRateMultipliers=0, Input=3)
-    return NetChain([LinearLayer(3), leaky, LinearLayer([]), LogisticSigmoid], Output=NetDecoder("Boolean"))
 
 
 def test_page_examples_7_8_learn_slopes_and_leave_the_argument_alone():
