@@ -26,6 +26,7 @@ import gc
 import json
 import os
 import platform
+import random
 import statistics
 import subprocess
 import sys
@@ -77,15 +78,24 @@ def _sync(device: torch.device) -> None:
 def medians(
     functions: dict[str, Callable[[], object]], repeats: int, warmup: int = 2, device: torch.device | None = None
 ) -> dict[str, float]:
-    """Median seconds of each function, run interleaved so that they share the machine's state."""
+    """Median seconds of each function, run interleaved so that they share the machine's state.
+
+    The order is shuffled at every repetition (with a fixed seed), so that no function always
+    follows the same one: what one leaves in the cache (dirty lines of its freed output, whose
+    memory the next output reuses) changed the next one's time by up to 10% on this machine.
+    """
     device = device or torch.device("cpu")
     times: dict[str, list[float]] = {name: [] for name in functions}
     for _ in range(warmup):
         for function in functions.values():
             function()
     _sync(device)
+    names = list(functions)
+    shuffle = random.Random(0).shuffle
     for _ in range(repeats):
-        for name, function in functions.items():
+        shuffle(names)
+        for name in names:
+            function = functions[name]
             _sync(device)
             start = time.perf_counter()
             function()
