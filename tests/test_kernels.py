@@ -130,6 +130,64 @@ def test_bfloat16(fused, shape, axes):
         assert _same(kernels.parametric_ramp(x, slope, axes), y_ref)
 
 
+# Runs that end inside a line (W = 56, 17, 129 elements), channels-last, the array's last partial
+# line, and tables with padding reads at both ends.
+LINE_CASES = CASES[20:] + [
+    ((3, 5, 7, 56), (1, 2)),
+    ((3, 5, 7, 56), (2,)),
+    ((3, 5, 7, 56), (3,)),
+    ((2, 9, 40, 17), (1, 3)),
+    ((1, 130, 129), ()),
+    ((5, 1000), (1,)),
+]
+
+
+@needs_numba
+@pytest.mark.parametrize("streaming", [False, True])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+@pytest.mark.parametrize(("shape", "axes"), LINE_CASES)
+def test_line_forward(monkeypatch, shape, axes, dtype, streaming):
+    """The line forward (explicit SIMD, plain or non-temporal stores) equals the reference bit
+    for bit, wherever runs start and end within the lines."""
+    monkeypatch.setattr(cpu, "STREAM_MIN_BYTES", 1 if streaming else 1 << 62)
+    monkeypatch.setattr(cpu, "torch_forward_is_fast", lambda plan, dtype: False)
+    cpu._ensure_compiled(dtype)  # its warm-up calls are not the ones counted below
+    calls = []
+    lines = cpu._forward_lines
+    monkeypatch.setattr(cpu, "_forward_lines", lambda *a: calls.append(a[-1]) or lines(*a))
+    x, slope, _ = _inputs(shape, axes, dtype)
+    x.view(-1)[-len(SPECIAL) :] = torch.tensor(SPECIAL, dtype=dtype)  # the scalar tail too
+    permuted = x.transpose(0, -1).contiguous().transpose(0, -1)  # same shape, memory reordered
+    for data in (x, permuted):
+        y = cpu.forward(data, slope, axes)
+        assert _same(y, parametric_ramp_reference(data, slope, axes))
+        assert y.stride() == data.stride()
+    assert calls and all(flag == streaming for flag in calls)
+
+
+@needs_numba
+def test_forward_without_aligned_output_uses_rows(monkeypatch):
+    """An output that does not start on a 64-byte line goes through the row kernels instead."""
+    def misaligned(x):
+        y = torch.empty(x.numel() + 1, dtype=x.dtype)[1:].view(x.shape)
+        return y, "reused"
+
+    monkeypatch.setattr(cpu, "_new_output", misaligned)
+    monkeypatch.setattr(cpu, "torch_forward_is_fast", lambda plan, dtype: False)
+    monkeypatch.setattr(cpu, "_forward_lines", None)  # calling it would fail
+    for dtype in (torch.float32, torch.bfloat16):
+        for axes in [(1,), (3,), (1, 2)]:
+            x, slope, _ = _inputs((3, 5, 7, 56), axes, dtype)
+            y = cpu.forward(x, slope, axes)
+            assert y.data_ptr() % 64 != 0
+            assert _same(y, parametric_ramp_reference(x, slope, axes))
+
+
+def test_stream_threshold_from_cache_size():
+    assert cpu._last_level_cache() >= 1 << 20
+    assert cpu.STREAM_MIN_BYTES > 0
+
+
 @needs_numba
 @pytest.mark.parametrize(("x_grad", "slope_grad"), [(True, False), (False, True)])
 def test_one_gradient(fused, x_grad, slope_grad):

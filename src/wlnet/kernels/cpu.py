@@ -29,10 +29,12 @@ import os
 import sys
 import threading
 import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
 
+from . import simd
 from .layout import Plan, plan_for
 
 try:
@@ -71,6 +73,8 @@ TORCH_MIN_INNER = 512
 #: Columns per tile in scalar rows: long enough that per-tile overhead vanishes, short enough that
 #: a single long run (the ``[]`` level spec) still splits across threads.
 SCALAR_BLOCK = 16384
+#: Elements per tile of the line forward (a multiple of every dtype's lanes).
+LINE_TILE = 16384
 
 
 def _jit(**options):
@@ -209,6 +213,62 @@ def _forward_table(x, y, table, row_offset, inner, block):  # pragma: no cover -
         for j in range(n):
             v = _widen(xs[j])
             _put(ys, j, v if v > zero else _widen(ts[j]) * v)
+
+
+@_jit(inline="always")
+def _run_index(row_offset, row, inner, pad, scalar):  # pragma: no cover - compiled
+    """Where row ``row`` finds its slope in the line forward's table: the index itself for scalar
+    rows; for table rows the index minus the row's start, so that element ``j`` uses ``index + j``.
+    A row past the last (never read) gets the last row's."""
+    row = min(row, row_offset.size - 1)
+    return row_offset[row] if scalar else pad + row_offset[row] - row * inner
+
+
+@_jit(parallel=True, nogil=True)
+def _forward_lines(x, y, table, row_offset, inner, pad, scalar, streaming):  # pragma: no cover - compiled
+    """The forward as whole aligned lines of ``y`` (see :mod:`wlnet.kernels.simd`), any rows.
+
+    Tiles are fixed spans of memory, not rows: a tile walks its lines and keeps track of the run
+    (row) it is in; a line that crosses into the next run takes its lanes from both (runs are at
+    least a line long, so a line crosses at most once). One code path for every line keeps the
+    loop short: measured, separate loops for whole lines and for crossing lines were 5-10%
+    slower on runs of 56 bfloat16 elements. ``y`` must start on a line; only the
+    array's last few elements (less than a line) are done one by one.
+
+    Args:
+        scalar: scalar rows (``table[row_offset[r]]`` for all of row ``r``), else table rows
+            (``table[pad + row_offset[r] + k]`` for element ``k`` of row ``r``).
+        pad: the table rows' padding at both ends of the table (the lanes of a line), else 0.
+        streaming: non-temporal stores.
+    """
+    lanes = simd.LINE // y.itemsize
+    total = y.size
+    for tile in prange((total + LINE_TILE - 1) // LINE_TILE):
+        start = tile * LINE_TILE
+        end = min(total, start + LINE_TILE)
+        body = start + (end - start) // lanes * lanes
+        row = start // inner
+        row_end = (row + 1) * inner
+        here = _run_index(row_offset, row, inner, pad, scalar)
+        after = _run_index(row_offset, row + 1, inner, pad, scalar)
+        for j in range(start, body, lanes):
+            step = 0 if scalar else j
+            boundary = row_end - j
+            simd.line(x, y, j, table, here + step, after + step, boundary, scalar, streaming)
+            if boundary <= lanes:
+                row += 1
+                row_end += inner
+                here, after = after, _run_index(row_offset, row + 1, inner, pad, scalar)
+        zero = _zero(table)
+        for k in range(body, end):  # the array's last partial line
+            if k >= row_end:
+                row_end += inner
+                here = after
+            s = _widen(table[here if scalar else here + k])
+            v = _widen(x[k])
+            _put(y, k, v if v > zero else s * v)
+        if streaming:
+            simd.store_fence()
 
 
 # ``reassoc`` lets LLVM vectorise the running sums; it changes no select or product, and the
@@ -363,6 +423,9 @@ def _ensure_compiled(dtype: torch.dtype) -> None:
             _forward_table(x, out, table, index, 8, 8)
             if dtype == torch.bfloat16:  # the forward's table may hold bfloat16 bits too
                 _forward_table(x, out, x, index, 8, 8)
+            for streaming in (False, True):
+                _forward_lines(x, out, table, index, 8, 0, True, streaming)
+                _forward_lines(x, out, x if dtype == torch.bfloat16 else table, index, 8, 0, False, streaming)
             _backward_scalar(x, x, out, table, index, 8, True, True, 8, partial)
             bounds = np.array([0, 1], dtype=np.int64)
             _backward_table(x, x, out, table, index, bounds, index, 8, True, True, 8, partial)
@@ -375,11 +438,13 @@ def _ensure_compiled(dtype: torch.dtype) -> None:
 #: glibc maps blocks over 32 MiB afresh on every allocation (smaller ones it soon serves from its
 #: heap), and faulting them in 4 KiB pages made a new 50 MiB output cost 5-6x a copy into
 #: existing memory; 2 MiB pages cut that about 3x. Heap blocks are never advised: glibc trims
-#: its heap in pieces, which would split huge pages. 0 turns the advice off, as does the
-#: environment variable ``WLNET_HUGE_PAGES=0``: where the system compacts memory synchronously
-#: for such regions (``/sys/kernel/mm/transparent_hugepage/defrag`` set to ``madvise`` or
-#: ``always``), a fragmented machine can stall an allocation instead.
-HUGE_PAGE_MIN_BYTES = 0 if os.environ.get("WLNET_HUGE_PAGES", "1") == "0" else 32 << 20
+#: its heap in pieces, which would split huge pages.
+HUGE_PAGE_MIN_BYTES = 32 << 20
+#: Whether to give that advice. The environment variable ``WLNET_HUGE_PAGES=0`` turns it off:
+#: where the system compacts memory synchronously for such regions
+#: (``/sys/kernel/mm/transparent_hugepage/defrag`` set to ``madvise`` or ``always``), a
+#: fragmented machine can stall an allocation instead.
+HUGE_PAGES = os.environ.get("WLNET_HUGE_PAGES", "1") != "0"
 _HUGE_PAGE = 2 << 20
 _MADV_HUGEPAGE = 14  # Linux
 
@@ -402,7 +467,7 @@ def _load_libc():
 _madvise, _mincore = _load_libc()
 
 
-def _new_output(x: torch.Tensor) -> tuple[torch.Tensor, bool]:
+def _new_output(x: torch.Tensor) -> tuple[torch.Tensor, str]:
     """``torch.empty_like(x)``, advised as huge pages when it is big and freshly mapped.
 
     Only the 2 MiB-aligned interior of the block is advised, and only when its first page is not
@@ -410,17 +475,48 @@ def _new_output(x: torch.Tensor) -> tuple[torch.Tensor, bool]:
     hint; whatever the kernel answers, the tensor is the same.
 
     Returns:
-        The tensor, and whether it was advised.
+        The tensor, and where its memory comes from: ``"huge"`` (a fresh mapping, advised as huge
+        pages), ``"fresh"`` (a fresh mapping of 4 KiB pages, which Linux zeroes, through the
+        cache, at their first write) or ``"reused"`` (resident memory, or a block too small to
+        ask about).
     """
     y = torch.empty_like(x)
     size = y.numel() * y.element_size()
-    if _madvise is not None and size > HUGE_PAGE_MIN_BYTES > 0:
-        start = -(-y.data_ptr() // _HUGE_PAGE) * _HUGE_PAGE
-        end = (y.data_ptr() + size) // _HUGE_PAGE * _HUGE_PAGE
-        resident = ctypes.c_ubyte(1)
-        if end > start and _mincore(start, 1, ctypes.byref(resident)) == 0 and not resident.value & 1:
-            return y, _madvise(start, end - start, _MADV_HUGEPAGE) == 0
-    return y, False
+    if _mincore is None or size <= HUGE_PAGE_MIN_BYTES:
+        return y, "reused"
+    start = -(-y.data_ptr() // _HUGE_PAGE) * _HUGE_PAGE
+    end = (y.data_ptr() + size) // _HUGE_PAGE * _HUGE_PAGE
+    resident = ctypes.c_ubyte(1)
+    if end <= start or _mincore(start, 1, ctypes.byref(resident)) != 0 or resident.value & 1:
+        return y, "reused"
+    if HUGE_PAGES and _madvise(start, end - start, _MADV_HUGEPAGE) == 0:
+        return y, "huge"
+    return y, "fresh"
+
+
+def _last_level_cache() -> int:
+    """Bytes of the largest CPU cache Linux reports (the L3 here), else 32 MiB."""
+    sizes = []
+    for index in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*"):
+        try:
+            text = (index / "size").read_text().strip()
+        except OSError:
+            continue
+        scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:], 1)
+        digits = text.rstrip("KMG")
+        if digits.isdigit():
+            sizes.append(int(digits) * scale)
+    return max(sizes, default=32 << 20)
+
+
+#: Outputs of at least this many bytes are written with non-temporal stores (straight to memory,
+#: without reading the lines into the cache first): with the input they do not fit in the cache
+#: anyway, and the forward then moves two bytes for every three of a plain store. Smaller outputs
+#: stay in the cache for the next layer. The default is half this machine's last-level cache
+#: (:func:`_last_level_cache`): measured on (N, 64, 56, 56) float32 and bfloat16, streaming lost
+#: up to 2x below a quarter of it, broke even at about half and won 10-30% above.
+#: ``WLNET_STREAM_MIN_BYTES`` in the environment overrides it.
+STREAM_MIN_BYTES = int(os.environ.get("WLNET_STREAM_MIN_BYTES", 0)) or _last_level_cache() // 2
 
 
 def _threads() -> None:
@@ -451,22 +547,53 @@ def forward(x: torch.Tensor, slope: torch.Tensor, axes: tuple[int, ...]) -> torc
         slope: the slope, of ``x``'s dtype.
         axes: the axes of ``x`` that the slope's dims sit on.
     """
-    # bfloat16 takes long rows: LLVM vectorises its loop 128 elements at a time, so runs of 56
-    # would spend most of their time in the scalar remainder. Its table stays in bfloat16, which
-    # halves the table's traffic. float32 and float64 run at memory speed on short rows too.
-    bfloat16 = x.dtype == torch.bfloat16
-    plan = plan_for(x.shape, x.stride(), axes, long_rows=bfloat16)
-    y, advised = _new_output(x)
-    if not advised and torch_forward_is_fast(plan, x.dtype):
-        # The same select, already at copy speed, in one call. A big fresh output is better
-        # written by our kernel, on huge pages: PyTorch allocates its output itself.
-        del y
-        view = [1] * x.ndim
-        for axis, size in zip(axes, slope.shape):
-            view[axis] = size
-        return torch._prelu_kernel(x, slope.reshape(view))
+    plan = plan_for(x.shape, x.stride(), axes)
+    y, memory = _new_output(x)
+    # A big output on fresh huge pages is ours to write: PyTorch would allocate its own, on 4 KiB pages.
+    ours = memory == "huge" or not torch_forward_is_fast(plan, x.dtype)
+    lanes = simd.LINE // x.element_size()
+    if plan.inner >= lanes and y.data_ptr() % simd.LINE == 0:
+        # Not onto fresh 4 KiB pages: Linux has just zeroed them through the cache, and streaming
+        # onto those lines measured 3-9% slower than PyTorch's kernel (float32, (64, 64, 56, 56)).
+        streaming = memory != "fresh" and y.numel() * y.element_size() >= STREAM_MIN_BYTES
+        if streaming or ours:
+            return _forward_by_lines(x, y, slope, plan, lanes, streaming)
+    elif ours:
+        return _forward_by_rows(x, y, slope, axes)
+    # PyTorch's own kernel: the same select, at memory speed for this layout, in one call.
+    del y
+    view = [1] * x.ndim
+    for axis, size in zip(axes, slope.shape):
+        view[axis] = size
+    return torch._prelu_kernel(x, slope.reshape(view))
+
+
+def _forward_by_lines(
+    x: torch.Tensor, y: torch.Tensor, slope: torch.Tensor, plan: Plan, lanes: int, streaming: bool
+) -> torch.Tensor:
+    """The line forward (:func:`_forward_lines`) into ``y``, whose memory starts on a line."""
     _ensure_compiled(x.dtype)
     _threads()
+    xs, ys = _storage(x.permute(plan.perm)), _storage(y.permute(plan.perm))
+    if plan.contiguous:
+        # bfloat16 tables stay in bfloat16: half the traffic of a float32 table.
+        table = torch.nn.functional.pad(plan.table(slope, x.dtype), (lanes, lanes))
+        table, pad = _storage(table), lanes
+    else:
+        table, pad = plan.table(slope, _compute_dtype(x.dtype)).numpy(), 0
+    _forward_lines(xs, ys, table, plan.row_offset.numpy(), plan.inner, pad, not plan.contiguous, streaming)
+    return y
+
+
+def _forward_by_rows(x: torch.Tensor, y: torch.Tensor, slope: torch.Tensor, axes: tuple[int, ...]) -> torch.Tensor:
+    """The row forward (:func:`_forward_scalar`, :func:`_forward_table`), for runs shorter than a
+    line or an output that does not start on one."""
+    _ensure_compiled(x.dtype)
+    _threads()
+    # bfloat16 takes long rows: LLVM vectorises its loop 128 elements at a time, so runs of 56
+    # would spend most of their time in the scalar remainder.
+    bfloat16 = x.dtype == torch.bfloat16
+    plan = plan_for(x.shape, x.stride(), axes, long_rows=bfloat16)
     xs, ys = _storage(x.permute(plan.perm)), _storage(y.permute(plan.perm))
     if plan.contiguous:
         table = _storage(plan.table(slope, x.dtype)) if bfloat16 else plan.table(slope, x.dtype).numpy()

@@ -1,0 +1,203 @@
+"""Explicit SIMD for the CPU forward: Numba intrinsics that work a cache line at a time.
+
+The CPU forward streams its output as whole, aligned 64-byte lines (:data:`LINE`): 16 float32,
+8 float64 or 32 bfloat16 elements, the lanes of one vector. Each intrinsic below emits LLVM IR
+(through llvmlite, which Numba brings: no C compiler) that loads the input lines, selects
+``x if x > 0 else slope * x`` and stores the line with an aligned vector store, optionally
+*non-temporal* (``!nontemporal``, ``vmovntps`` on x86): such a store writes the line to memory
+without first reading it into the cache, which saves a third of the memory traffic of a forward
+whose output does not fit in the cache anyway.
+
+Why not let LLVM vectorise a plain loop: it does (that is the backward), but (1) its vectorised
+bfloat16 loop takes 128 elements at a time, so the scalar remainder of every short run costs
+more than the run, (2) it never vectorises a loop of non-temporal stores (it cannot prove them
+aligned) and (3) a run that ends inside a line (level 2 of ``(N, C, H, W)``: runs of ``W = 56``)
+leaves it a scalar prologue and epilogue per run. Here a line that crosses from one run into the
+next takes the lanes before the boundary from one slope and the rest from the next, with a mask:
+every line is a vector.
+
+bfloat16 travels as its raw 16 bits (``uint16`` arrays), widened to float32 and rounded back to
+nearest-even, as PyTorch's bfloat16 arithmetic does. A product of two bfloat16 values is exact
+in float32 and any NaN it makes has zero low bits, so the rounding needs no NaN case.
+
+Numba's on-disk cache of the kernels that use these intrinsics is keyed on ``cpu.py`` only:
+after editing this module, delete the ``*.nbi``/``*.nbc`` files of ``kernels/__pycache__``.
+"""
+
+from __future__ import annotations
+
+import platform
+
+try:
+    from llvmlite import ir
+    from numba import types
+    from numba.core import cgutils
+    from numba.extending import intrinsic
+except ImportError:  # cpu.MISSING says why; nothing here may be called then
+    ir = types = cgutils = None
+
+    def intrinsic(fn):
+        return fn
+
+
+__all__ = ["LINE", "STREAMING_STORES", "line", "store_fence"]
+
+#: Bytes per line: one cache line, one AVX-512 vector (two AVX2 or four SSE/NEON vectors, which
+#: LLVM splits it into by itself).
+LINE = 64
+#: Whether the non-temporal stores and their fence are emitted: on x86 only (``sfence`` is an
+#: x86 instruction); elsewhere every store is a plain aligned vector store.
+STREAMING_STORES = platform.machine().lower() in ("x86_64", "amd64")
+
+
+def _lanes(dtype) -> int:
+    return LINE // (dtype.bitwidth // 8)
+
+
+def _i32(value: int):
+    return ir.Constant(ir.IntType(32), value)
+
+
+def _vector_pointer(context, builder, array_type, array, index, vector_type):
+    """The address of ``array[index]`` as a pointer to ``vector_type``."""
+    view = context.make_array(array_type)(context, builder, array)
+    pointer = cgutils.get_item_pointer(context, builder, array_type, view, [index])
+    return builder.bitcast(pointer, vector_type.as_pointer())
+
+
+def _load(context, builder, array_type, array, index, lanes):
+    """``lanes`` elements of ``array`` from ``index`` (any alignment), widened: bfloat16 bits
+    become float32, float32 and float64 stay."""
+    raw = ir.VectorType(context.get_value_type(array_type.dtype), lanes)
+    value = builder.load(_vector_pointer(context, builder, array_type, array, index, raw), align=1)
+    return _widen(builder, value, array_type.dtype)
+
+
+def _widen(builder, value, dtype):
+    """bfloat16 bits (uint16, scalar or vector) -> float32: the bits become the upper half."""
+    if dtype != types.uint16:
+        return value
+    if isinstance(value.type, ir.VectorType):
+        n = value.type.count
+        wide = builder.zext(value, ir.VectorType(ir.IntType(32), n))
+        wide = builder.shl(wide, ir.Constant(wide.type, [16] * n))
+        return builder.bitcast(wide, ir.VectorType(ir.FloatType(), n))
+    wide = builder.shl(builder.zext(value, ir.IntType(32)), _i32(16))
+    return builder.bitcast(wide, ir.FloatType())
+
+
+def _narrow(builder, value, dtype):
+    """float32 vector -> bfloat16 bits, rounded to nearest, ties to even; other dtypes stay."""
+    if dtype != types.uint16:
+        return value
+    n = value.type.count
+    i32 = ir.VectorType(ir.IntType(32), n)
+    bits = builder.bitcast(value, i32)
+    odd = builder.and_(builder.lshr(bits, ir.Constant(i32, [16] * n)), ir.Constant(i32, [1] * n))
+    rounded = builder.add(builder.add(bits, ir.Constant(i32, [0x7FFF] * n)), odd)
+    return builder.trunc(builder.lshr(rounded, ir.Constant(i32, [16] * n)), ir.VectorType(ir.IntType(16), n))
+
+
+def _splat(builder, value, lanes):
+    """``value`` on every lane of a vector."""
+    vector = ir.VectorType(value.type, lanes)
+    first = builder.insert_element(ir.Constant(vector, ir.Undefined), value, _i32(0))
+    zeros = ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes)
+    return builder.shuffle_vector(first, ir.Constant(vector, ir.Undefined), zeros)
+
+
+def _lanes_below(builder, boundary, lanes):
+    """The mask ``lane < boundary`` (``boundary`` an int64, 0 < boundary < lanes)."""
+    i8 = ir.IntType(8)
+    limit = _splat(builder, builder.trunc(boundary, i8), lanes)
+    return builder.icmp_signed("<", ir.Constant(ir.VectorType(i8, lanes), list(range(lanes))), limit)
+
+
+def _ramp_store(context, builder, x_type, y_type, x, y, index, slope, streaming):
+    """``y[index:index+lanes] = ramp(x[index:...], slope)``; ``y + index`` is line-aligned."""
+    lanes = _lanes(y_type.dtype)
+    value = _load(context, builder, x_type, x, index, lanes)
+    positive = builder.fcmp_ordered(">", value, ir.Constant(value.type, [0.0] * lanes))
+    result = _narrow(builder, builder.select(positive, value, builder.fmul(slope, value)), y_type.dtype)
+    pointer = _vector_pointer(context, builder, y_type, y, index, result.type)
+    if streaming and STREAMING_STORES:
+        store = builder.store(result, pointer, align=LINE)
+        store.set_metadata("nontemporal", builder.module.add_metadata([_i32(1)]))
+    else:
+        # A different alignment on purpose: LLVM merges two stores that differ only in metadata
+        # (the streaming and plain copies of a line, see _two_ways) into one plain store.
+        builder.store(result, pointer, align=LINE // 2)
+
+
+def _slope_line(context, builder, table_type, table, index, scalar, lanes):
+    """The slope of a line: ``table[index]`` on every lane (scalar rows) or ``table[index:+lanes]``."""
+    if scalar:
+        view = context.make_array(table_type)(context, builder, table)
+        value = builder.load(cgutils.get_item_pointer(context, builder, table_type, view, [index]))
+        return _splat(builder, _widen(builder, value, table_type.dtype), lanes)
+    return _load(context, builder, table_type, table, index, lanes)
+
+
+def _two_ways(builder, flag, emit):
+    """``emit(True)`` if the runtime ``flag`` else ``emit(False)``: two copies of the code, each
+    compiled with its constant."""
+    with builder.if_else(flag) as (then, otherwise):
+        with then:
+            emit(True)
+        with otherwise:
+            emit(False)
+
+
+@intrinsic
+def line(typingctx, x, y, at, table, index_a, index_b, boundary, scalar, streaming):
+    """One line: ``y[at:at+lanes] = ramp(x[at:at+lanes])``; ``y + at`` must be line-aligned.
+
+    The line may cross from one run into the next after ``boundary`` elements: lanes below
+    ``boundary`` use the first run's slope, the others the next run's (``boundary >= lanes``: the
+    whole line is in the first run). Scalar rows (``scalar``): a run's slope is ``table[index]``
+    for its index (``index_a``, then ``index_b``). Table rows: lane ``k`` reads
+    ``table[index + k]``, a whole line of the table, so the table needs ``lanes`` entries of
+    padding at both ends (the lanes read past a run's segment are masked off).
+    ``streaming`` picks a non-temporal store.
+    """
+    signature = types.void(x, y, at, table, index_a, index_b, boundary, scalar, streaming)
+
+    def codegen(context, builder, sig, args):
+        x_type, y_type, _, table_type = sig.args[:4]
+        x_, y_, at_, table_, index_a_, index_b_, boundary_, scalar_, streaming_ = args
+        lanes = _lanes(y_type.dtype)
+
+        def emit(is_scalar, is_streaming):
+            first = _slope_line(context, builder, table_type, table_, index_a_, is_scalar, lanes)
+            crossing = builder.icmp_signed("<", boundary_, ir.Constant(boundary_.type, lanes))
+            before = builder.block
+            with builder.if_then(crossing, likely=False):
+                second = _slope_line(context, builder, table_type, table_, index_b_, is_scalar, lanes)
+                mixed = builder.select(_lanes_below(builder, boundary_, lanes), first, second)
+                crossed = builder.block
+            slope = builder.phi(first.type)
+            slope.add_incoming(first, before)
+            slope.add_incoming(mixed, crossed)
+            _ramp_store(context, builder, x_type, y_type, x_, y_, at_, slope, is_streaming)
+
+        _two_ways(builder, scalar_, lambda s: _two_ways(builder, streaming_, lambda t: emit(s, t)))
+        return context.get_dummy_value()
+
+    return signature, codegen
+
+
+@intrinsic
+def store_fence(typingctx):
+    """Order this thread's non-temporal stores before whatever it does next (``sfence``).
+
+    Non-temporal stores are weakly ordered: without the fence another thread (or the caller, once
+    the parallel loop ends) could read a line before it reached memory.
+    """
+
+    def codegen(context, builder, sig, args):
+        if STREAMING_STORES:
+            fence = builder.module.declare_intrinsic("llvm.x86.sse.sfence", fnty=ir.FunctionType(ir.VoidType(), []))
+            builder.call(fence, [])
+        return context.get_dummy_value()
+
+    return types.void(), codegen
