@@ -383,6 +383,39 @@ def test_imports_without_numba_or_triton():
     assert "wlnet the fused ParametricRampLayer kernel is unavailable on cpu" in done.stderr
 
 
+@needs_numba
+def test_kernels_stay_in_bounds(tmp_path):
+    """Every kernel, compiled with Numba's bounds checks, over every plan kind and gradient choice.
+
+    A kernel that wrote past a buffer (the slope-gradient placeholder when the slope needs no
+    gradient did) corrupts the heap silently and crashes the interpreter later.
+    """
+    script = textwrap.dedent(
+        """
+        import torch
+        from wlnet.kernels import cpu
+        from wlnet.kernels.layout import plan_for
+        cpu.STREAM_MIN_BYTES = 1
+        cpu.torch_forward_is_fast = lambda plan, dtype: False
+        for dtype in (torch.float32, torch.bfloat16):
+            for shape, axes in %r:
+                x = torch.randn(shape).to(dtype)
+                slope = torch.rand([shape[a] for a in axes]).to(dtype)
+                plan = plan_for(x.shape, x.stride(), axes)
+                cpu.forward(x, slope, axes)
+                for need_gx, need_gs in ((True, True), (True, False), (False, True)):
+                    cpu.backward(x, slope, torch.randn_like(x), plan, need_gx, need_gs)
+        print("ok")
+        """
+        % [case for case in CASES + LINE_CASES if math.prod(case[0]) > 64]
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "NUMBA_BOUNDSCHECK": "1"}
+    env["NUMBA_CACHE_DIR"] = str(tmp_path)  # bounds-checked code must not meet the normal cache
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "ok" in done.stdout
+
+
 INTERPRETED = [
     ((6, 5, 7, 3), (1,)),
     ((6, 5, 7, 3), (3,)),

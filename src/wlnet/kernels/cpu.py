@@ -306,7 +306,8 @@ def _backward_scalar(
             for j in range(n):
                 v = _widen(xs[j])
                 total += zero if v > zero else v * _widen(gs[j])
-        partial[row, column_block] = total
+        if need_gs:  # without it, ``partial`` is a (1, 1) placeholder
+            partial[row, column_block] = total
 
 
 @_jit(parallel=True, nogil=True)
@@ -323,7 +324,7 @@ def _backward_table(
         n = min(block, inner - start)
         zero = _zero(table)
         ts = table[group * inner + start : group * inner + start + n]
-        acc = partial[chunk, start : start + n]
+        acc = partial[chunk if need_gs else 0, start : start + n]  # (1, 1) without need_gs
         if need_gs:
             acc[:] = zero  # here, in cache, rather than a separate pass over the whole buffer
         for q in range(chunk_start[chunk], chunk_start[chunk + 1]):
