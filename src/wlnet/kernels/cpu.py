@@ -424,9 +424,9 @@ def _ensure_compiled(dtype: torch.dtype) -> None:
             _forward_table(x, out, table, index, 8, 8)
             if dtype == torch.bfloat16:  # the forward's table may hold bfloat16 bits too
                 _forward_table(x, out, x, index, 8, 8)
-            for streaming in (False, True):
-                _forward_lines(x, out, table, index, 8, 0, True, streaming)
-                _forward_lines(x, out, x if dtype == torch.bfloat16 else table, index, 8, 0, False, streaming)
+            for streaming in (False, True):  # 7 elements: less than a line, nothing needs alignment
+                _forward_lines(x[:7], out[:7], table, index, 7, 0, True, streaming)
+                _forward_lines(x[:7], out[:7], x if dtype == torch.bfloat16 else table, index, 7, 0, False, streaming)
             _backward_scalar(x, x, out, table, index, 8, True, True, 8, partial)
             bounds = np.array([0, 1], dtype=np.int64)
             _backward_table(x, x, out, table, index, bounds, index, 8, True, True, 8, partial)
