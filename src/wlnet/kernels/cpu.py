@@ -2,16 +2,18 @@
 
 Parallel loops over the tiles of a :class:`~wlnet.kernels.layout.Plan`:
 
-* ``_forward_scalar`` / ``_forward_table``: ``y = x if x > 0 else slope * x``, one pass (used
-  where PyTorch's own PReLU kernel is not already at memory speed, see
-  :func:`torch_forward_is_fast`).
+* ``_forward_lines``: ``y = x if x > 0 else slope * x``, one pass, one explicit vector per
+  64-byte line of ``y`` (:mod:`wlnet.kernels.simd`), with non-temporal stores for outputs that
+  would not stay in the cache. :func:`forward` uses it for big outputs and wherever PyTorch's own
+  PReLU kernel is not at memory speed (:func:`torch_forward_is_fast`); ``_forward_scalar`` /
+  ``_forward_table`` remain for runs shorter than a line.
 * ``_backward_scalar`` / ``_backward_table``: one pass over ``x`` and the output gradient ``g``
   that writes ``gx = g if x > 0 else slope * g`` and sums ``0 if x > 0 else x * g`` into a small
   partial buffer: one number per (row, column block) for scalar rows, one column vector per chunk
   of rows for table rows.
 * ``_reduce_scalar`` / ``_reduce_table``: the partials added up per slope element, in float64.
 
-All use selects, not branches, so LLVM vectorises them and random signs cost nothing. The tiles
+All use selects, not branches, so they vectorise and random signs cost nothing. The tiles
 and the order of every sum depend only on the plan, never on the thread count or timing, so the
 slope gradient is bit-identical from run to run and from one thread count to another.
 
