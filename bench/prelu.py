@@ -233,6 +233,38 @@ def case_forward(repeats: int, dtype: torch.dtype) -> list[dict]:
     ]
 
 
+#: Batch sizes of (N, 64, 56, 56) for the forward-by-size rows: float32 outputs of 3.1, 12.3 and
+#: 49 MiB (bfloat16: half), on both sides of the streaming threshold (half the last-level cache).
+SIZE_BATCHES = (4, 16, 64)
+SIZE_SPECS = {"level 1": (1,), "Span(1, 2)": (1, 2), "last level (3)": (3,)}
+
+
+def case_forward_sizes(repeats: int) -> list[dict]:
+    """The forward by output size: where PyTorch's kernel, plain-store lines and streaming lines
+    each take over (see ``STREAM_MIN_BYTES`` in ``wlnet.kernels.cpu``)."""
+    rows = []
+    for dtype in (torch.float32, torch.bfloat16):
+        for batch in SIZE_BATCHES:
+            gen = torch.Generator().manual_seed(7)
+            x = torch.randn((batch, *SHAPE_A[1:]), generator=gen).to(dtype)
+            prelu = torch.nn.PReLU(64, dtype=dtype)
+            functions = {"torch": _no_grad(lambda: prelu(x)), "copy": _copy(x)}  # noqa: B023
+            for name, axes in SIZE_SPECS.items():
+                slope = torch.full([SHAPE_A[a] for a in axes], 0.25, dtype=dtype)
+                functions[name] = _no_grad(_ours(x, slope, axes))
+            t = medians(functions, repeats * max(1, 64 // batch))
+            short = str(dtype).removeprefix("torch.")
+            mib = x.numel() * x.itemsize / 2**20
+            rows += [
+                _row(
+                    f"forward {short} {name}, N={batch} ({mib:.1f} MiB)", t[name], t["torch"], "nn.PReLU(64) fwd",
+                    t["copy"], x.numel(), x.itemsize, 2,
+                )  # fmt: skip
+                for name in SIZE_SPECS
+            ]
+    return rows
+
+
 def case_small(repeats: int) -> list[dict]:
     """A small step (an MLP's batch of 64 x 128): below MIN_FUSED_NUMEL, PyTorch's own kernel."""
     gen = torch.Generator().manual_seed(6)
@@ -412,6 +444,7 @@ def run_mode(quick: bool) -> dict:
     rows = case_a(repeats) + case_b(repeats) + case_levels(repeats) + case_small(repeats)
     for dtype in (torch.float32, torch.float64, torch.bfloat16):
         rows += case_forward(repeats, dtype)
+    rows += case_forward_sizes(repeats)
     return {"rows": rows, "overhead": case_overhead(repeats), "cuda": case_cuda(repeats)}
 
 

@@ -340,6 +340,13 @@ def test_plans_are_small_and_fixed():
     # ... and otherwise sort the rows by group.
     plan = plan_for((64, 8, 9, 10), (720, 90, 10, 1), (1, 3))
     assert plan.contiguous and plan.groups == 8 and plan.order.tolist() != list(range(plan.rows))
+    # The forward's plans make table rows a whole number of lines long where a factor allows it.
+    strides = (200704, 3136, 56, 1)
+    assert plan_for((64, 64, 56, 56), strides, (3,)).inner == 112
+    assert plan_for((64, 64, 56, 56), strides, (3,), line=32).inner == 224
+    assert plan_for((64, 64, 56, 56), strides, (1, 3), line=32).inner == 224
+    assert plan_for((64, 64, 56, 56), strides, (2,), line=32).inner == 56  # scalar rows: not table rows
+    assert plan_for((4, 3, 7, 5), (105, 35, 5, 1), (3,), line=32).inner % 32 != 0  # no factor fits
 
 
 def test_missing_numba_falls_back(fused, monkeypatch, caplog):

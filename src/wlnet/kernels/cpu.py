@@ -428,7 +428,6 @@ def _ensure_compiled(dtype: torch.dtype) -> None:
                 _forward_table(x, out, x, index, 8, 8)
             for streaming in (False, True):  # 7 elements: less than a line, nothing needs alignment
                 _forward_lines(x[:7], out[:7], table, index, 7, 0, True, streaming)
-                _forward_lines(x[:7], out[:7], x if dtype == torch.bfloat16 else table, index, 7, 0, False, streaming)
             _backward_scalar(x, x, out, table, index, 8, True, True, 8, partial)
             bounds = np.array([0, 1], dtype=np.int64)
             _backward_table(x, x, out, table, index, bounds, index, 8, True, True, 8, partial)
@@ -550,11 +549,11 @@ def forward(x: torch.Tensor, slope: torch.Tensor, axes: tuple[int, ...]) -> torc
         slope: the slope, of ``x``'s dtype.
         axes: the axes of ``x`` that the slope's dims sit on.
     """
-    plan = plan_for(x.shape, x.stride(), axes)
+    lanes = simd.LINE // x.element_size()
+    plan = plan_for(x.shape, x.stride(), axes, line=lanes)
     y, memory = _new_output(x)
     # A big output on fresh huge pages is ours to write: PyTorch would allocate its own, on 4 KiB pages.
     ours = memory == "huge" or not torch_forward_is_fast(plan, x.dtype)
-    lanes = simd.LINE // x.element_size()
     if plan.inner >= lanes and y.data_ptr() % simd.LINE == 0:
         # Not onto fresh 4 KiB pages: Linux has just zeroed them through the cache, and streaming
         # onto those lines measured 3-9% slower than PyTorch's kernel (float32, (64, 64, 56, 56)).
@@ -578,12 +577,11 @@ def _forward_by_lines(
     _ensure_compiled(x.dtype)
     _threads()
     xs, ys = _storage(x.permute(plan.perm)), _storage(y.permute(plan.perm))
-    if plan.contiguous:
-        # bfloat16 tables stay in bfloat16: half the traffic of a float32 table.
-        table = torch.nn.functional.pad(plan.table(slope, x.dtype), (lanes, lanes))
-        table, pad = _storage(table), lanes
-    else:
-        table, pad = plan.table(slope, _compute_dtype(x.dtype)).numpy(), 0
+    # In the computing dtype: a bfloat16 table would save cache traffic but cost widening every
+    # line, and bfloat16 lines are bound by arithmetic while the output stays in the cache.
+    table = plan.table(slope, _compute_dtype(x.dtype))
+    pad = lanes if plan.contiguous else 0
+    table = torch.nn.functional.pad(table, (pad, pad)).numpy()
     _forward_lines(xs, ys, table, plan.row_offset.numpy(), plan.inner, pad, not plan.contiguous, streaming)
     return y
 

@@ -146,7 +146,9 @@ class Plan:
         return found
 
 
-def plan_for(shape: Sequence[int], strides: Sequence[int], axes: Sequence[int], long_rows: bool = False) -> Plan | None:
+def plan_for(
+    shape: Sequence[int], strides: Sequence[int], axes: Sequence[int], long_rows: bool = False, line: int = 1
+) -> Plan | None:
     """The plan for an input of this shape and these strides with the slope on ``axes``.
 
     Args:
@@ -155,13 +157,16 @@ def plan_for(shape: Sequence[int], strides: Sequence[int], axes: Sequence[int], 
         axes: 0-based increasing axes of the input that the slope's dims sit on.
         long_rows: prefer runs of thousands of elements (:data:`LONG_SCALAR_MIN_INNER`,
             :data:`LONG_TABLE_MIN_INNER`) to short ones.
+        line: prefer table rows whose length is a multiple of this many elements (the lanes of
+            the line forward: then every run starts on a line and no line crosses two runs),
+            where a factor of a broadcast axis within the table budget allows it.
 
     Returns:
         The plan, or None when the input's memory is not dense (gaps or overlaps: make it
         contiguous first) or holds a single element.
     """
     limits = (LONG_SCALAR_MIN_INNER, LONG_TABLE_MIN_INNER) if long_rows else (SCALAR_MIN_INNER, TABLE_MIN_INNER)
-    return _plan(tuple(int(n) for n in shape), tuple(int(s) for s in strides), tuple(axes), *limits)
+    return _plan(tuple(int(n) for n in shape), tuple(int(s) for s in strides), tuple(axes), *limits, line)
 
 
 def is_dense(shape: Sequence[int], strides: Sequence[int]) -> bool:
@@ -176,7 +181,7 @@ def is_dense(shape: Sequence[int], strides: Sequence[int]) -> bool:
 
 @functools.lru_cache(maxsize=256)
 def _plan(
-    shape: tuple[int, ...], strides: tuple[int, ...], axes: tuple[int, ...], scalar_min: int, table_min: int
+    shape: tuple[int, ...], strides: tuple[int, ...], axes: tuple[int, ...], scalar_min: int, table_min: int, line: int
 ) -> Plan | None:
     ndim = len(shape)
     slope_stride = [0] * ndim
@@ -211,14 +216,14 @@ def _plan(
     last_size, last_sstride = dims[-1]
     inner_dims = None
     if last_sstride != 0 or last_size < scalar_min:
-        inner_dims = _table_inner(dims, slope_numel, numel, table_min)
+        inner_dims = _table_inner(dims, slope_numel, numel, table_min, line)
     if inner_dims is None:
         return _scalar_plan(perm, dims, slope_numel)
     return _table_plan(perm, dims, inner_dims, slope_numel)
 
 
 def _table_inner(
-    dims: list[tuple[int, int]], slope_numel: int, numel: int, table_min: int
+    dims: list[tuple[int, int]], slope_numel: int, numel: int, table_min: int, line: int
 ) -> list[tuple[int, int]] | None:
     """The trailing (size, slope stride) dims that make table rows, or None if there are none.
 
@@ -236,7 +241,7 @@ def _table_inner(
             inner.insert(0, (size, sstride))
             length *= size
             continue
-        factor = _factor(size, -(-table_min // length), slope_numel * expansion, budget)
+        factor = _factor(size, -(-table_min // length), slope_numel * expansion, budget, line // math.gcd(line, length))
         if factor == 1:
             break
         inner.insert(0, (factor, 0))
@@ -249,14 +254,16 @@ def _table_inner(
     return inner
 
 
-def _factor(size: int, wanted: int, table: int, budget: int) -> int:
-    """The factor of ``size`` to take into a run: the smallest divisor >= ``wanted``, else the
-    whole axis, shrunk to the largest divisor that keeps ``table * factor`` within ``budget``."""
+def _factor(size: int, wanted: int, table: int, budget: int, multiple: int = 1) -> int:
+    """The factor of ``size`` to take into a run: the smallest divisor >= ``wanted`` (a multiple
+    of ``multiple`` if one fits), else the whole axis, shrunk to the largest divisor that keeps
+    ``table * factor`` within ``budget``."""
     fitting = [f for f in _divisors(size) if table * f <= budget]
     if not fitting:
         return 1
     enough = [f for f in fitting if f >= wanted]
-    return enough[0] if enough else fitting[-1]
+    aligned = [f for f in enough if f % multiple == 0]
+    return aligned[0] if aligned else enough[0] if enough else fitting[-1]
 
 
 def _divisors(n: int) -> list[int]:
