@@ -183,8 +183,15 @@ def test_forward_without_aligned_output_uses_rows(monkeypatch):
             assert _same(y, parametric_ramp_reference(x, slope, axes))
 
 
-def test_stream_threshold_from_cache_size():
-    assert cpu._last_level_cache() >= 1 << 20
+def test_stream_threshold_from_cache_size(tmp_path):
+    """The streaming threshold comes from the largest cache sysfs reports, else 32 MiB."""
+    for name, size in [("index0", "48K"), ("index2", "1024K"), ("index3", "32768K"), ("index9", "big")]:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "size").write_text(size + "\n")
+    assert cpu._last_level_cache(tmp_path) == 32 << 20
+    (tmp_path / "index3" / "size").write_text("1M\n")
+    assert cpu._last_level_cache(tmp_path) == 1 << 20
+    assert cpu._last_level_cache(tmp_path / "missing") == 32 << 20
     assert cpu.STREAM_MIN_BYTES > 0
 
 

@@ -496,10 +496,10 @@ def _new_output(x: torch.Tensor) -> tuple[torch.Tensor, str]:
     return y, "fresh"
 
 
-def _last_level_cache() -> int:
+def _last_level_cache(caches: Path = Path("/sys/devices/system/cpu/cpu0/cache")) -> int:
     """Bytes of the largest CPU cache Linux reports (the L3 here), else 32 MiB."""
     sizes = []
-    for index in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*"):
+    for index in caches.glob("index*"):
         try:
             text = (index / "size").read_text().strip()
         except OSError:
