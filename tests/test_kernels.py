@@ -166,6 +166,37 @@ def test_line_forward(monkeypatch, shape, axes, dtype, streaming):
 
 
 @needs_numba
+@pytest.mark.parametrize("streaming", [False, True])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+@pytest.mark.parametrize(("shape", "axes"), LINE_CASES)
+def test_line_backward(fused, monkeypatch, shape, axes, dtype, streaming):
+    """The explicit-vector backward (rows that start and end anywhere within lines, plain or
+    non-temporal stores): input gradients bit for bit, slope gradients to rounding."""
+    monkeypatch.setattr(cpu, "STREAM_MIN_BYTES", 1 if streaming else 1 << 62)
+    cpu._ensure_compiled(dtype)  # its warm-up calls are not the ones counted below
+    calls = []
+    for name in ("_backward_scalar_lines", "_backward_table_lines"):
+        kernel = getattr(cpu, name)
+        monkeypatch.setattr(cpu, name, lambda *a, kernel=kernel: calls.append(a[-1]) or kernel(*a))
+    x, slope, grad = _inputs(shape, axes, dtype)
+    lanes = 64 // x.element_size()
+    permuted = x.transpose(0, -1).contiguous().transpose(0, -1)  # same shape, memory reordered
+    for data in (x, permuted):
+        calls.clear()
+        g = grad.transpose(0, -1).contiguous().transpose(0, -1) if data is permuted else grad
+        _, gx, gs = _run(kernels.parametric_ramp, data, slope, axes, g)
+        _, gx_ref, _ = _run(parametric_ramp_reference, data, slope, axes, g)
+        _, _, gs64 = _run(parametric_ramp_reference, data.double(), slope.double(), axes, g.double())
+        assert _same(gx, gx_ref)
+        tolerance = {"rtol": 1e-2, "atol": 1e-2} if dtype == torch.bfloat16 else _slope_grad_tolerance(dtype)
+        torch.testing.assert_close(gs.double(), gs64, equal_nan=True, **tolerance)
+        plan = plan_for(data.shape, data.stride(), axes, line=lanes)
+        if not plan.contiguous or plan.inner % lanes == 0:
+            # Non-temporal stores only when every run is whole lines (see cpu.backward).
+            assert calls == [streaming and plan.inner % lanes == 0]
+
+
+@needs_numba
 def test_forward_without_aligned_output_uses_rows(monkeypatch):
     """An output that does not start on a 64-byte line goes through the row kernels instead."""
     def misaligned(x):

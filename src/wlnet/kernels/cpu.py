@@ -351,6 +351,74 @@ def _backward_table(
                     acc[j] += zero if v > zero else v * _widen(gs[j])
 
 
+@_jit(inline="always")
+def _backward_elements(x, g, gx, begin, stop, s, zero, need_gx):  # pragma: no cover - compiled
+    """Elements ``begin:stop`` of one scalar row, one at a time: writes ``gx`` and returns the sum."""
+    total = zero
+    for j in range(begin, stop):
+        v = _widen(x[j])
+        gj = _widen(g[j])
+        positive = v > zero
+        if need_gx:
+            _put(gx, j, gj if positive else s * gj)
+        total += zero if positive else v * gj
+    return total
+
+
+@_jit(parallel=True, nogil=True)
+def _backward_scalar_lines(x, g, gx, table, row_offset, inner, need_gx, block, partial, streaming):  # pragma: no cover
+    """``_backward_scalar`` with explicit vectors (:func:`wlnet.kernels.simd.backward_lines`): the
+    same tiles, one partial sum each in ``partial`` (flat). A tile that does not start or end on a
+    line (runs of 56 float32) does its first and last few elements one by one; its sum adds those
+    and the lines' in a fixed order."""
+    rows = row_offset.size
+    blocks = (inner + block - 1) // block
+    lanes = simd.LINE // gx.itemsize
+    for tile in prange(rows * blocks):
+        row = tile // blocks
+        start = (tile - row * blocks) * block
+        begin = row * inner + start
+        stop = begin + min(block, inner - start)
+        first = min(stop, begin + (-begin) % lanes)  # the first element on a line
+        count = (stop - first) // lanes
+        last = first + count * lanes
+        s = table[row_offset[row]]
+        zero = _zero(table)
+        total = _backward_elements(x, g, gx, begin, first, s, zero, need_gx)
+        total += simd.backward_lines(
+            x, g, gx, first, count, table, row_offset[row], partial, 0, True, need_gx, streaming
+        )
+        total += _backward_elements(x, g, gx, last, stop, s, zero, need_gx)
+        partial[tile] = total
+        if streaming:
+            simd.store_fence()
+
+
+@_jit(parallel=True, nogil=True)
+def _backward_table_lines(
+    x, g, gx, table, order, chunk_start, chunk_group, inner, need_gx, block, partial, streaming
+):  # pragma: no cover - compiled
+    """``_backward_table`` as whole lines, when runs are a whole number of lines: the same tiles
+    and the same order of every sum (rows of a chunk in turn), into ``partial`` (flat)."""
+    chunks = chunk_group.size
+    blocks = (inner + block - 1) // block
+    lanes = simd.LINE // gx.itemsize
+    for tile in prange(chunks * blocks):
+        chunk = tile // blocks
+        start = (tile - chunk * blocks) * block
+        n = min(block, inner - start)
+        sums = chunk * inner + start
+        partial[sums : sums + n] = 0
+        table_index = chunk_group[chunk] * inner + start
+        for q in range(chunk_start[chunk], chunk_start[chunk + 1]):
+            simd.backward_lines(
+                x, g, gx, order[q] * inner + start, n // lanes, table, table_index, partial, sums, False, need_gx,
+                streaming,
+            )  # fmt: skip
+        if streaming:
+            simd.store_fence()
+
+
 @_jit(parallel=True, nogil=True)
 def _reduce_scalar(partial, order, group_rows, out):  # pragma: no cover - compiled
     """Scalar rows: slope element g sums the partials of rows ``order[g * group_rows:...]``."""
@@ -426,10 +494,12 @@ def _ensure_compiled(dtype: torch.dtype) -> None:
             _forward_table(x, out, table, index, 8, 8)
             if dtype == torch.bfloat16:  # the forward's table may hold bfloat16 bits too
                 _forward_table(x, out, x, index, 8, 8)
+            flat = partial.reshape(-1)
             for streaming in (False, True):  # 7 elements: less than a line, nothing needs alignment
                 _forward_lines(x[:7], out[:7], table, index, 7, 0, True, streaming)
+                _backward_scalar_lines(x[:7], x[:7], out[:7], table, index, 7, True, 7, flat, streaming)
+                _backward_table_lines(x[:7], x[:7], out[:7], table, index, bounds, index, 7, True, 7, flat, streaming)
             _backward_scalar(x, x, out, table, index, 8, True, True, 8, partial)
-            bounds = np.array([0, 1], dtype=np.int64)
             _backward_table(x, x, out, table, index, bounds, index, 8, True, True, 8, partial)
             _reduce_scalar(partial, index, 1, np.zeros(1))
             _reduce_table(partial, index, index, 8, 1, 1, np.zeros(1))
@@ -619,14 +689,35 @@ def backward(
     table = plan.table(slope, _compute_dtype(x.dtype)).numpy()
     block = _block(plan)
     blocks = -(-plan.inner // block)
-    gx = _new_output(x)[0] if need_gx else x  # x is never written when need_gx is False
+    gx, memory = _new_output(x) if need_gx else (x, "reused")  # x is never written when need_gx is False
+    lanes = simd.LINE // x.element_size()
     args = (
         _storage(x.permute(plan.perm)),
         _storage(grad.permute(plan.perm)),
         _storage(gx.permute(plan.perm)),
         table,
     )
-    if plan.contiguous:
+    aligned = not need_gx or gx.data_ptr() % simd.LINE == 0
+    if aligned and (not plan.contiguous or plan.inner % lanes == 0):
+        # Explicit vectors (table rows: when every run is a whole number of lines), and
+        # non-temporal stores for a big input gradient (as in the forward: not onto fresh 4 KiB
+        # pages).
+        # Only when every run is whole lines: rows of 56 float32 would leave a line at each row's
+        # end to plain stores, and plain stores between non-temporal ones made the step 3x slower.
+        whole_lines = plan.inner % lanes == 0
+        streaming = whole_lines and need_gx and memory != "fresh" and gx.numel() * gx.element_size() >= STREAM_MIN_BYTES
+        if plan.contiguous:
+            partial = np.empty(plan.chunks * plan.inner, dtype=table.dtype)
+            _backward_table_lines(
+                *args, plan.order.numpy(), plan.chunk_start.numpy(), plan.chunk_group.numpy(), plan.inner,
+                need_gx, block, partial, streaming,
+            )  # fmt: skip
+            partial = partial.reshape(plan.chunks, plan.inner)
+        else:
+            partial = np.empty(plan.rows * blocks, dtype=table.dtype)
+            _backward_scalar_lines(*args, plan.row_offset.numpy(), plan.inner, need_gx, block, partial, streaming)
+            partial = partial.reshape(plan.rows, blocks)
+    elif plan.contiguous:
         shape = (plan.chunks, plan.inner) if need_gs else (1, 1)
         partial = np.empty(shape, dtype=table.dtype)
         _backward_table(

@@ -40,7 +40,7 @@ except ImportError:  # cpu.MISSING says why; nothing here may be called then
         return fn
 
 
-__all__ = ["LINE", "STREAMING_STORES", "line", "store_fence"]
+__all__ = ["LINE", "STREAMING_STORES", "backward_lines", "line", "store_fence"]
 
 #: Bytes per line: one cache line, one AVX-512 vector (two AVX2 or four SSE/NEON vectors, which
 #: LLVM splits it into by itself).
@@ -113,6 +113,17 @@ def _lanes_below(builder, boundary, lanes):
     return builder.icmp_signed("<", ir.Constant(ir.VectorType(i8, lanes), list(range(lanes))), limit)
 
 
+def _store_line(builder, value, pointer, streaming):
+    """An aligned store of one line, non-temporal when ``streaming``."""
+    if streaming and STREAMING_STORES:
+        store = builder.store(value, pointer, align=LINE)
+        store.set_metadata("nontemporal", builder.module.add_metadata([_i32(1)]))
+    else:
+        # A different alignment on purpose: LLVM merges two stores that differ only in metadata
+        # (the streaming and plain copies of a line, see _two_ways) into one plain store.
+        builder.store(value, pointer, align=LINE // 2)
+
+
 def _ramp_store(context, builder, x_type, y_type, x, y, index, slope, streaming):
     """``y[index:index+lanes] = ramp(x[index:...], slope)``; ``y + index`` is line-aligned."""
     lanes = _lanes(y_type.dtype)
@@ -128,14 +139,7 @@ def _ramp_store(context, builder, x_type, y_type, x, y, index, slope, streaming)
     else:
         positive = builder.fcmp_ordered(">", value, ir.Constant(value.type, [0.0] * lanes))
         result = builder.select(positive, value, builder.fmul(slope, value))
-    pointer = _vector_pointer(context, builder, y_type, y, index, result.type)
-    if streaming and STREAMING_STORES:
-        store = builder.store(result, pointer, align=LINE)
-        store.set_metadata("nontemporal", builder.module.add_metadata([_i32(1)]))
-    else:
-        # A different alignment on purpose: LLVM merges two stores that differ only in metadata
-        # (the streaming and plain copies of a line, see _two_ways) into one plain store.
-        builder.store(result, pointer, align=LINE // 2)
+    _store_line(builder, result, _vector_pointer(context, builder, y_type, y, index, result.type), streaming)
 
 
 def _slope_line(context, builder, table_type, table, index, scalar, lanes):
@@ -191,6 +195,76 @@ def line(typingctx, x, y, at, table, index_a, index_b, boundary, scalar, streami
 
         _two_ways(builder, scalar_, lambda s: _two_ways(builder, streaming_, lambda t: emit(s, t)))
         return context.get_dummy_value()
+
+    return signature, codegen
+
+
+def _sum_lanes(builder, vector):
+    """The lanes of ``vector`` added pairwise, halves first: a fixed order, so a fixed result."""
+    width = vector.type.count
+    while width > 1:
+        half = width // 2
+        lanes = ir.VectorType(ir.IntType(32), half)
+        low = builder.shuffle_vector(vector, vector, ir.Constant(lanes, list(range(half))))
+        high = builder.shuffle_vector(vector, vector, ir.Constant(lanes, list(range(half, width))))
+        vector, width = builder.fadd(low, high), half
+    return builder.extract_element(vector, _i32(0))
+
+
+@intrinsic
+def backward_lines(
+    typingctx, x, g, gx, at, count, table, slope_index, partial, partial_index, scalar, need_gx, streaming
+):
+    """``count`` whole lines of one run from element ``at`` (line-aligned in ``gx``): writes
+    ``gx = g if x > 0 else slope * g`` (when ``need_gx``) and adds up ``0 if x > 0 else x * g``.
+
+    Scalar rows (``scalar``): the slope is ``table[slope_index]``, and the sum of the lines is
+    returned (a vector of running sums, then :func:`_sum_lanes`). Table rows: line ``k`` uses
+    ``table[slope_index + k * lanes:]`` and adds its sums into ``partial[partial_index + k * lanes:]``
+    (any alignment); 0 is returned. The select is on ``x > 0`` as a float, so a NaN input takes
+    the slope's side, as in the reference.
+    """
+    result = types.float64 if x.dtype == types.float64 else types.float32
+    signature = result(x, g, gx, at, count, table, slope_index, partial, partial_index, scalar, need_gx, streaming)
+
+    def codegen(context, builder, sig, args):
+        x_type, g_type, gx_type, _, _, table_type, _, partial_type = sig.args[:8]
+        x_, g_, gx_, at_, count_, table_, slope_index_, partial_, partial_index_, scalar_, need_gx_, streaming_ = args
+        lanes = _lanes(gx_type.dtype)
+        vector = ir.VectorType(context.get_value_type(sig.return_type), lanes)
+        zeros = ir.Constant(vector, [0.0] * lanes)
+        running = cgutils.alloca_once(builder, vector)  # promoted to a register by LLVM
+        builder.store(zeros, running)
+
+        def loop(is_scalar, writes, is_streaming):
+            if is_scalar:
+                slope = _slope_line(context, builder, table_type, table_, slope_index_, True, lanes)
+            with cgutils.for_range(builder, count_) as index:
+                offset = builder.mul(index.index, ir.Constant(index.index.type, lanes))
+                here = builder.add(at_, offset)
+                value = _load(context, builder, x_type, x_, here, lanes)
+                grad = _load(context, builder, g_type, g_, here, lanes)
+                positive = builder.fcmp_ordered(">", value, zeros)
+                if not is_scalar:
+                    slope_at = builder.add(slope_index_, offset)
+                    slope = _slope_line(context, builder, table_type, table_, slope_at, False, lanes)
+                if writes:
+                    result = _narrow(builder, builder.select(positive, grad, builder.fmul(slope, grad)), gx_type.dtype)
+                    pointer = _vector_pointer(context, builder, gx_type, gx_, here, result.type)
+                    _store_line(builder, result, pointer, is_streaming)
+                term = builder.select(positive, zeros, builder.fmul(value, grad))
+                if is_scalar:
+                    builder.store(builder.fadd(builder.load(running), term), running)
+                else:
+                    sums_at = builder.add(partial_index_, offset)
+                    pointer = _vector_pointer(context, builder, partial_type, partial_, sums_at, vector)
+                    builder.store(builder.fadd(builder.load(pointer, align=1), term), pointer, align=1)
+
+        _two_ways(
+            builder, scalar_,
+            lambda s: _two_ways(builder, need_gx_, lambda w: _two_ways(builder, streaming_, lambda t: loop(s, w, t))),
+        )  # fmt: skip
+        return _sum_lanes(builder, builder.load(running))
 
     return signature, codegen
 
