@@ -175,7 +175,7 @@ def test_line_backward(fused, monkeypatch, shape, axes, dtype, streaming):
     monkeypatch.setattr(cpu, "STREAM_MIN_BYTES", 1 if streaming else 1 << 62)
     cpu._ensure_compiled(dtype)  # its warm-up calls are not the ones counted below
     calls = []
-    for name in ("_backward_scalar_lines", "_backward_table_lines"):
+    for name in ("_backward_scalar_lines", "_backward_scalar_crossing", "_backward_table_lines"):
         kernel = getattr(cpu, name)
         monkeypatch.setattr(cpu, name, lambda *a, kernel=kernel: calls.append(a[-1]) or kernel(*a))
     x, slope, grad = _inputs(shape, axes, dtype)
@@ -192,8 +192,10 @@ def test_line_backward(fused, monkeypatch, shape, axes, dtype, streaming):
         torch.testing.assert_close(gs.double(), gs64, equal_nan=True, **tolerance)
         plan = plan_for(data.shape, data.stride(), axes, line=lanes)
         if not plan.contiguous or plan.inner % lanes == 0:
-            # Non-temporal stores only when every run is whole lines (see cpu.backward).
-            assert calls == [streaming and plan.inner % lanes == 0]
+            # Non-temporal stores when every line is written whole: runs of whole lines, or
+            # one-block scalar rows at least a line long, whose lines cross from row to row.
+            crossing = not plan.contiguous and plan.inner >= lanes and plan.inner <= cpu._block(plan)
+            assert calls == [streaming and (plan.inner % lanes == 0 or crossing)]
 
 
 @needs_numba

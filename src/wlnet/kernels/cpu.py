@@ -27,6 +27,7 @@ This module imports without Numba (so that tools that import every module keep w
 from __future__ import annotations
 
 import ctypes
+import math
 import os
 import sys
 import threading
@@ -395,6 +396,50 @@ def _backward_scalar_lines(x, g, gx, table, row_offset, inner, need_gx, block, p
 
 
 @_jit(parallel=True, nogil=True)
+def _backward_scalar_crossing(
+    x, g, gx, table, row_offset, inner, need_gx, tile_rows, partial, streaming
+):  # pragma: no cover - compiled
+    """Scalar rows that are not whole lines but start on one every ``tile_rows`` rows (runs of 56
+    float32: every 2), as whole lines, like the forward: a line that crosses into the next row
+    adds its lanes to each row's sum (:func:`wlnet.kernels.simd.backward_line`). Tiles are
+    ``tile_rows`` whole rows, so every row's sum has one writer: ``partial[row]``, in a fixed order."""
+    rows = row_offset.size
+    lanes = simd.LINE // gx.itemsize
+    last_row = rows - 1
+    for tile in prange((rows + tile_rows - 1) // tile_rows):
+        row = tile * tile_rows
+        stop = min(rows, row + tile_rows) * inner
+        begin = row * inner
+        body = begin + (stop - begin) // lanes * lanes
+        row_end = begin + inner
+        here = row_offset[row]
+        after = row_offset[min(row + 1, last_row)]
+        total = _zero(table)
+        for j in range(begin, body, lanes):
+            boundary = row_end - j
+            first, second = simd.backward_line(x, g, gx, j, table, here, after, boundary, need_gx, streaming)
+            total += first
+            if boundary <= lanes:
+                partial[row] = total
+                total = second
+                row += 1
+                row_end += inner
+                here, after = after, row_offset[min(row + 1, last_row)]
+        for k in range(body, stop):  # the array's last partial line
+            if k >= row_end:
+                partial[row] = total
+                total = _zero(table)
+                row += 1
+                row_end += inner
+                here = after
+            total += _backward_elements(x, g, gx, k, k + 1, table[here], _zero(table), need_gx)
+        if row < rows and row_end == stop:
+            partial[row] = total
+        if streaming:
+            simd.store_fence()
+
+
+@_jit(parallel=True, nogil=True)
 def _backward_table_lines(
     x, g, gx, table, order, chunk_start, chunk_group, inner, need_gx, block, partial, streaming
 ):  # pragma: no cover - compiled
@@ -499,6 +544,7 @@ def _ensure_compiled(dtype: torch.dtype) -> None:
                 _forward_lines(x[:7], out[:7], table, index, 7, 0, True, streaming)
                 _backward_scalar_lines(x[:7], x[:7], out[:7], table, index, 7, True, 7, flat, streaming)
                 _backward_table_lines(x[:7], x[:7], out[:7], table, index, bounds, index, 7, True, 7, flat, streaming)
+                _backward_scalar_crossing(x[:7], x[:7], out[:7], table, index, 7, True, 1, flat, streaming)
             _backward_scalar(x, x, out, table, index, 8, True, True, 8, partial)
             _backward_table(x, x, out, table, index, bounds, index, 8, True, True, 8, partial)
             _reduce_scalar(partial, index, 1, np.zeros(1))
@@ -713,10 +759,21 @@ def backward(
                 need_gx, block, partial, streaming,
             )  # fmt: skip
             partial = partial.reshape(plan.chunks, plan.inner)
-        else:
+        elif whole_lines or blocks > 1 or plan.inner < lanes:  # a line crosses at most one row end below
             partial = np.empty(plan.rows * blocks, dtype=table.dtype)
             _backward_scalar_lines(*args, plan.row_offset.numpy(), plan.inner, need_gx, block, partial, streaming)
             partial = partial.reshape(plan.rows, blocks)
+        else:
+            # Runs that end inside lines: tiles of whole rows that start on a line (every
+            # ``period`` rows), about LINE_TILE elements each; the lines cross from row to row.
+            period = lanes // math.gcd(plan.inner, lanes)
+            tile_rows = max(period, LINE_TILE // plan.inner // period * period)
+            streaming = need_gx and memory != "fresh" and gx.numel() * gx.element_size() >= STREAM_MIN_BYTES
+            partial = np.empty(plan.rows, dtype=table.dtype)
+            _backward_scalar_crossing(
+                *args, plan.row_offset.numpy(), plan.inner, need_gx, tile_rows, partial, streaming
+            )  # fmt: skip
+            partial = partial.reshape(plan.rows, 1)
     elif plan.contiguous:
         shape = (plan.chunks, plan.inner) if need_gs else (1, 1)
         partial = np.empty(shape, dtype=table.dtype)

@@ -40,7 +40,7 @@ except ImportError:  # cpu.MISSING says why; nothing here may be called then
         return fn
 
 
-__all__ = ["LINE", "STREAMING_STORES", "backward_lines", "line", "store_fence"]
+__all__ = ["LINE", "STREAMING_STORES", "backward_line", "backward_lines", "line", "store_fence"]
 
 #: Bytes per line: one cache line, one AVX-512 vector (two AVX2 or four SSE/NEON vectors, which
 #: LLVM splits it into by itself).
@@ -107,7 +107,7 @@ def _splat(builder, value, lanes):
 
 
 def _lanes_below(builder, boundary, lanes):
-    """The mask ``lane < boundary`` (``boundary`` an int64, 0 < boundary < lanes)."""
+    """The mask ``lane < boundary`` (``boundary`` an int64, 0 < boundary <= lanes)."""
     i8 = ir.IntType(8)
     limit = _splat(builder, builder.trunc(boundary, i8), lanes)
     return builder.icmp_signed("<", ir.Constant(ir.VectorType(i8, lanes), list(range(lanes))), limit)
@@ -265,6 +265,49 @@ def backward_lines(
             lambda s: _two_ways(builder, need_gx_, lambda w: _two_ways(builder, streaming_, lambda t: loop(s, w, t))),
         )  # fmt: skip
         return _sum_lanes(builder, builder.load(running))
+
+    return signature, codegen
+
+
+@intrinsic
+def backward_line(typingctx, x, g, gx, at, table, index_a, index_b, boundary, need_gx, streaming):
+    """One line of scalar rows from element ``at`` (line-aligned in ``gx``) that may cross from
+    one run into the next after ``boundary`` elements (``boundary >= lanes``: it does not): the
+    first lanes use ``table[index_a]``, the others ``table[index_b]``. Writes ``gx`` (when
+    ``need_gx``) and returns the sums of ``0 if x > 0 else x * g`` over the lanes of each run."""
+    result = types.float64 if x.dtype == types.float64 else types.float32
+    arguments = (x, g, gx, at, table, index_a, index_b, boundary, need_gx, streaming)
+    signature = types.UniTuple(result, 2)(*arguments)
+
+    def codegen(context, builder, sig, args):
+        x_type, g_type, gx_type, _, table_type = sig.args[:5]
+        x_, g_, gx_, at_, table_, index_a_, index_b_, boundary_, need_gx_, streaming_ = args
+        lanes = _lanes(gx_type.dtype)
+        vector = ir.VectorType(context.get_value_type(result), lanes)
+        zeros = ir.Constant(vector, [0.0] * lanes)
+        limit = ir.Constant(boundary_.type, lanes)
+        clamped = builder.select(builder.icmp_signed("<", boundary_, limit), boundary_, limit)
+        before = _lanes_below(builder, clamped, lanes)
+        first = _slope_line(context, builder, table_type, table_, index_a_, True, lanes)
+        second = _slope_line(context, builder, table_type, table_, index_b_, True, lanes)
+        slope = builder.select(before, first, second)
+        value = _load(context, builder, x_type, x_, at_, lanes)
+        grad = _load(context, builder, g_type, g_, at_, lanes)
+        positive = builder.fcmp_ordered(">", value, zeros)
+
+        def write(is_streaming):
+            result = _narrow(builder, builder.select(positive, grad, builder.fmul(slope, grad)), gx_type.dtype)
+            pointer = _vector_pointer(context, builder, gx_type, gx_, at_, result.type)
+            _store_line(builder, result, pointer, is_streaming)
+
+        with builder.if_then(need_gx_):
+            _two_ways(builder, streaming_, write)
+        term = builder.select(positive, zeros, builder.fmul(value, grad))
+        sums = [
+            _sum_lanes(builder, builder.select(before, term, zeros)),
+            _sum_lanes(builder, builder.select(before, zeros, term)),
+        ]
+        return context.make_tuple(builder, sig.return_type, sums)
 
     return signature, codegen
 
