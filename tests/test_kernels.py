@@ -199,21 +199,30 @@ def test_line_backward(fused, monkeypatch, shape, axes, dtype, streaming):
 
 
 @needs_numba
-def test_forward_without_aligned_output_uses_rows(monkeypatch):
-    """An output that does not start on a 64-byte line goes through the row kernels instead."""
+def test_outputs_not_on_a_line_use_the_row_kernels(monkeypatch):
+    """An output (or input gradient) that does not start on a 64-byte line goes through the row
+    kernels instead of the line kernels."""
     def misaligned(x):
         y = torch.empty(x.numel() + 1, dtype=x.dtype)[1:].view(x.shape)
         return y, "reused"
 
+    for dtype in (torch.float32, torch.bfloat16):
+        cpu._ensure_compiled(dtype)  # its warm-up calls every kernel
     monkeypatch.setattr(cpu, "_new_output", misaligned)
     monkeypatch.setattr(cpu, "torch_forward_is_fast", lambda plan, dtype: False)
-    monkeypatch.setattr(cpu, "_forward_lines", None)  # calling it would fail
+    for name in ("_forward_lines", "_backward_scalar_lines", "_backward_scalar_crossing", "_backward_table_lines"):
+        monkeypatch.setattr(cpu, name, None)  # calling one would fail
     for dtype in (torch.float32, torch.bfloat16):
         for axes in [(1,), (3,), (1, 2)]:
-            x, slope, _ = _inputs((3, 5, 7, 56), axes, dtype)
+            x, slope, grad = _inputs((3, 5, 7, 56), axes, dtype)
             y = cpu.forward(x, slope, axes)
             assert y.data_ptr() % 64 != 0
             assert _same(y, parametric_ramp_reference(x, slope, axes))
+            gx, gs = cpu.backward(x, slope, grad, plan_for(x.shape, x.stride(), axes), True, True)
+            _, gx_ref, _ = _run(parametric_ramp_reference, x, slope, axes, grad)
+            _, _, gs64 = _run(parametric_ramp_reference, x.double(), slope.double(), axes, grad.double())
+            assert gx.data_ptr() % 64 != 0 and _same(gx, gx_ref)
+            torch.testing.assert_close(gs.double(), gs64, rtol=1e-2, atol=1e-2, equal_nan=True)
 
 
 def test_stream_threshold_from_cache_size(tmp_path):
