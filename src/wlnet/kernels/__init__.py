@@ -29,6 +29,7 @@ from collections.abc import Sequence
 
 import torch
 
+from . import simd
 from .layout import Plan, is_dense, plan_for
 
 __all__ = ["MIN_FUSED_NUMEL", "available", "parametric_ramp", "supports"]
@@ -174,8 +175,8 @@ class _FusedRamp(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, slope, axes, backend):
         x = _dense(x)
-        # Runs a whole number of 64-byte lines where the plan can choose: the CPU kernels' vectors.
-        plan = plan_for(x.shape, x.stride(), axes, line=64 // x.element_size())
+        # Runs a whole number of lines where the plan can choose: the CPU kernels' vectors.
+        plan = plan_for(x.shape, x.stride(), axes, line=simd.LINE // x.element_size())
         ctx.save_for_backward(x, slope)
         ctx.axes, ctx.plan, ctx.backend = axes, plan, backend
         if plan is None:  # a single element: nothing to fuse

@@ -7,10 +7,12 @@ Parallel loops over the tiles of a :class:`~wlnet.kernels.layout.Plan`:
   would not stay in the cache. :func:`forward` uses it for big outputs and wherever PyTorch's own
   PReLU kernel is not at memory speed (:func:`torch_forward_is_fast`); ``_forward_scalar`` /
   ``_forward_table`` remain for runs shorter than a line.
-* ``_backward_scalar`` / ``_backward_table``: one pass over ``x`` and the output gradient ``g``
-  that writes ``gx = g if x > 0 else slope * g`` and sums ``0 if x > 0 else x * g`` into a small
-  partial buffer: one number per (row, column block) for scalar rows, one column vector per chunk
-  of rows for table rows.
+* ``_backward_scalar_lines`` / ``_backward_scalar_crossing`` / ``_backward_table_lines``: one pass
+  over ``x`` and the output gradient ``g``, explicit vectors again, that writes
+  ``gx = g if x > 0 else slope * g`` and sums ``0 if x > 0 else x * g`` into a small partial
+  buffer: one number per (row, column block) for scalar rows, one column vector per chunk of rows
+  for table rows. ``_backward_scalar`` / ``_backward_table`` do the same with LLVM-vectorised
+  loops, for table rows that are not whole lines and gradients that do not start on a line.
 * ``_reduce_scalar`` / ``_reduce_table``: the partials added up per slope element, in float64.
 
 All use selects, not branches, so they vectorise and random signs cost nothing. The tiles
@@ -414,7 +416,8 @@ def _backward_scalar_crossing(
         row_end = begin + inner
         here = row_offset[row]
         after = row_offset[min(row + 1, last_row)]
-        total = _zero(table)
+        zero = _zero(table)
+        total = zero
         for j in range(begin, body, lanes):
             boundary = row_end - j
             first, second = simd.backward_line(x, g, gx, j, table, here, after, boundary, need_gx, streaming)
@@ -428,11 +431,11 @@ def _backward_scalar_crossing(
         for k in range(body, stop):  # the array's last partial line
             if k >= row_end:
                 partial[row] = total
-                total = _zero(table)
+                total = zero
                 row += 1
                 row_end += inner
                 here = after
-            total += _backward_elements(x, g, gx, k, k + 1, table[here], _zero(table), need_gx)
+            total += _backward_elements(x, g, gx, k, k + 1, table[here], zero, need_gx)
         if row < rows and row_end == stop:
             partial[row] = total
         if streaming:
@@ -657,6 +660,14 @@ def torch_forward_is_fast(plan: Plan, dtype: torch.dtype) -> bool:
     return plan.innermost_sloped and dtype in (torch.float32, torch.float64)
 
 
+def _streams(output: torch.Tensor, memory: str) -> bool:
+    """Whether a new output (``memory`` as :func:`_new_output` says) gets non-temporal stores: at
+    least :data:`STREAM_MIN_BYTES`, and not fresh 4 KiB pages, which Linux has just zeroed through
+    the cache (streaming onto those lines measured 3-9% slower than PyTorch's kernel, float32
+    (64, 64, 56, 56))."""
+    return memory != "fresh" and output.numel() * output.element_size() >= STREAM_MIN_BYTES
+
+
 def forward(x: torch.Tensor, slope: torch.Tensor, axes: tuple[int, ...]) -> torch.Tensor:
     """``where(x > 0, x, slope * x)`` for a dense CPU tensor.
 
@@ -671,9 +682,7 @@ def forward(x: torch.Tensor, slope: torch.Tensor, axes: tuple[int, ...]) -> torc
     # A big output on fresh huge pages is ours to write: PyTorch would allocate its own, on 4 KiB pages.
     ours = memory == "huge" or not torch_forward_is_fast(plan, x.dtype)
     if plan.inner >= lanes and y.data_ptr() % simd.LINE == 0:
-        # Not onto fresh 4 KiB pages: Linux has just zeroed them through the cache, and streaming
-        # onto those lines measured 3-9% slower than PyTorch's kernel (float32, (64, 64, 56, 56)).
-        streaming = memory != "fresh" and y.numel() * y.element_size() >= STREAM_MIN_BYTES
+        streaming = _streams(y, memory)
         if streaming or ours:
             return _forward_by_lines(x, y, slope, plan, lanes, streaming)
     elif ours:
@@ -746,12 +755,9 @@ def backward(
     aligned = not need_gx or gx.data_ptr() % simd.LINE == 0
     if aligned and (not plan.contiguous or plan.inner % lanes == 0):
         # Explicit vectors (table rows: when every run is a whole number of lines), and
-        # non-temporal stores for a big input gradient (as in the forward: not onto fresh 4 KiB
-        # pages).
-        # Only when every run is whole lines: rows of 56 float32 would leave a line at each row's
-        # end to plain stores, and plain stores between non-temporal ones made the step 3x slower.
+        # non-temporal stores for a big input gradient wherever each of its lines is written whole.
         whole_lines = plan.inner % lanes == 0
-        streaming = whole_lines and need_gx and memory != "fresh" and gx.numel() * gx.element_size() >= STREAM_MIN_BYTES
+        streaming = need_gx and _streams(gx, memory)
         if plan.contiguous:
             partial = np.empty(plan.chunks * plan.inner, dtype=table.dtype)
             _backward_table_lines(
@@ -760,15 +766,18 @@ def backward(
             )  # fmt: skip
             partial = partial.reshape(plan.chunks, plan.inner)
         elif whole_lines or blocks > 1 or plan.inner < lanes:  # a line crosses at most one row end below
+            # A row's first and last few elements go one by one, with plain stores: those between
+            # non-temporal ones made the step 3x slower, so these stream only for whole lines.
             partial = np.empty(plan.rows * blocks, dtype=table.dtype)
-            _backward_scalar_lines(*args, plan.row_offset.numpy(), plan.inner, need_gx, block, partial, streaming)
+            _backward_scalar_lines(
+                *args, plan.row_offset.numpy(), plan.inner, need_gx, block, partial, streaming and whole_lines
+            )  # fmt: skip
             partial = partial.reshape(plan.rows, blocks)
         else:
             # Runs that end inside lines: tiles of whole rows that start on a line (every
             # ``period`` rows), about LINE_TILE elements each; the lines cross from row to row.
             period = lanes // math.gcd(plan.inner, lanes)
             tile_rows = max(period, LINE_TILE // plan.inner // period * period)
-            streaming = need_gx and memory != "fresh" and gx.numel() * gx.element_size() >= STREAM_MIN_BYTES
             partial = np.empty(plan.rows, dtype=table.dtype)
             _backward_scalar_crossing(
                 *args, plan.row_offset.numpy(), plan.inner, need_gx, tile_rows, partial, streaming
