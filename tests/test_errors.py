@@ -87,8 +87,10 @@ CASES = [
     ("None in data", lambda: VECTOR([1, None, 3]), NetDataError, r"it contains None"),
     ("booleans as data", lambda: VECTOR([True, False, True]), NetDataError,
      r"it contains True/False values"),
-    ("a dict as data", lambda: VECTOR({"Input": [1, 2, 3]}), NetDataError,
-     r"should be real numbers, but it is \{"),
+    ("a dict naming no port", lambda: VECTOR({"Inpt": [1, 2, 3]}), NetDataError,
+     r'ParametricRampLayer \(levels 1\): the data names a port "Inpt" that is not an input port\. Did you '
+     r"mean Input\? The input ports are: Input\."),
+    ("a set as data", lambda: VECTOR({1, 2, 3}), NetDataError, r"should be real numbers, but it is \{"),
     ("ragged data", lambda: VECTOR([[1, 2, 3], [1, 2]]), NetDataError,
      r'port "Input" should be a length-3 vector or a batch of them, but it is ragged'),
     ("ragged sequences", lambda: SEQUENCES([[[1, 2, 3]], [[1, 2], [3, 4]]]), NetDataError,

@@ -82,6 +82,12 @@ def test_results_do_not_alias_the_input():
     assert x[0, 0] == -2.0
 
 
+def test_every_net_takes_a_dict_of_ports():
+    data = [[-2, 4, -1], [1, -1, 0]]
+    np.testing.assert_array_equal(VECTOR({"Input": data}), VECTOR(data))
+    np.testing.assert_array_equal(VECTOR({"Input": data}, "Output"), VECTOR(data))
+
+
 def test_raw_output_argument_none_is_accepted():
     assert VECTOR([-2, 4, -1], None).tolist() == [-1.0, 4.0, -2.0]
 

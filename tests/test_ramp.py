@@ -105,7 +105,7 @@ def test_gradcheck_float64(levels, dims):
     slope = (torch.rand(module.slope.shape, dtype=torch.float64) - 0.5).requires_grad_()
 
     def f(x, s):
-        return torch.func.functional_call(module, {"slope": s}, (x,))
+        return torch.func.functional_call(module, {"Slope": s}, (x,))
 
     assert torch.autograd.gradcheck(f, (x.requires_grad_(), slope))
     # With exact zeros in the input the function is not differentiable in x there, but it is
@@ -150,7 +150,8 @@ def test_to_torch_is_a_plain_module_with_a_parameter():
     layer = NetInitialize(ParametricRampLayer(Input=(3, 2)))
     module = layer.to_torch()
     assert isinstance(module, torch.nn.Module)
-    assert [name for name, _ in module.named_parameters()] == ["slope"]
+    assert [name for name, _ in module.named_parameters()] == ["Slope"]  # the Wolfram array name
+    assert module.slope is module.Slope
     assert module.slope.requires_grad and module.slope.lr_multiplier == 1.0
     with torch.no_grad():
         module.slope.fill_(0.5)  # training the module never touches the layer

@@ -1,20 +1,29 @@
-"""Applying a net to data: ``net(data)``. Single example or batch, just-in-time shape inference.
+"""Applying a net to data: ``net(data)``. The one front end of every net, whatever its ports.
 
-Rules (Wolfram's, for a net with one input port of rank r):
+Rules (Wolfram's):
 
-* data of rank r is one example, data of rank r + 1 a batch; a scalar port takes any list as a
-  batch; a list of sequences of different lengths is a batch of sequences (port ``("Varying", ...)``)
-  and gives a list of arrays, one per sequence, unpadded;
-* when the port's dims are not all known, the data is first tried as one example and then as a
+* a net with one input port takes its data directly; any net takes a dict ``{port: data}`` with a
+  value for every input port (a net with several input ports takes only that);
+* for a port of rank r, data of rank r is one example and data of rank r + 1 a batch; a scalar
+  port takes any list as a batch; a list of sequences of different lengths is a batch of sequences
+  (port ``("Varying", ...)``) and gives a list of arrays, one per sequence, unpadded; every port
+  of one call gets one example, or batches of one length;
+* when a port's dims are not all known, the data is first tried as one example and then as a
   batch, and the net is specialized to the first that type-checks;
 * the result is a NumPy array (float32, or float64 with ``WorkingPrecision="Real64"``), a NumPy
-  scalar for one scalar output, or a torch tensor on the input's device when given a torch tensor.
+  scalar for one scalar output, or a torch tensor on the input's device when given a torch tensor;
+  an output port with a NetDecoder gives its decoded values. A net with several output ports gives
+  a dict ``{port: result}``.
 
-The computation itself is the net's lowered torch module (``net.to_torch()``'s form), run under
-``torch.no_grad()``.
+The computation itself is the net's one lowering (:func:`wlnet.lower.lower`, what ``to_torch()``
+gives), run under ``torch.no_grad()``. This module knows nets only through the net protocol of
+:mod:`wlnet.layers.base`; it imports no layer.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -26,120 +35,239 @@ from .errors import (
     NetShapeError,
     add_context,
     check_options,
+    closest,
     non_numeric_text,
 )
+from .lower import lower
+from .options import NUMPY_DTYPES, positive_int, precision, target_device
 from .symbols import Automatic
 from .types import VARYING, TensorT, describe, unify
 
-__all__ = ["apply_net"]
+__all__ = ["apply_net", "as_data", "evaluation_module", "specialized"]
 
 _OPTIONS = ("BatchSize", "WorkingPrecision", "TargetDevice")
-_PRECISIONS = {"Real32": torch.float32, "Real64": torch.float64}
-_NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
 # Automatic BatchSize runs the whole batch at once, in chunks of at most this many input
 # elements (256 MiB of float32), so a huge batch never needs more than a bounded working set.
 _AUTOMATIC_CHUNK_ELEMENTS = 1 << 26
 
 
+@dataclass(frozen=True)
+class _Request:
+    """What the second argument of ``net(data, arg)`` asks for."""
+
+    select: str | None = None  # one output port
+    prop: str = "Decision"  # the decoders' property
+    raw: bool = False  # None: outputs without decoding
+
+
 def apply_net(net, data, *args, **options):
     """Apply ``net`` to ``data``: one example or a batch.
 
-    Wolfram: ``net[data, opts]``.
+    Wolfram: ``net[data]``, ``net[data, prop]``, ``net[data, opts]``, ``net[<|port -> data, ...|>]``.
 
     Args:
-        data: a number, nested lists, a NumPy array or a torch tensor.
+        data: a number, nested lists, a NumPy array or a torch tensor; or a dict ``{port: data}``.
+        *args: at most one: ``None`` (raw outputs, without decoders), an output port's name (its
+            value alone), or a decoder property such as ``"Probability"``.
         BatchSize: ``Automatic`` or a positive int: how many examples are computed at once
             (results do not depend on it).
         WorkingPrecision: ``"Real32"`` (default) or ``"Real64"``.
         TargetDevice: ``"CPU"`` (default) or ``"GPU"`` (CUDA; an error when torch sees none).
     """
-    ((out_port, _),) = net._output_types().items()
-    decoder = net._coder(out_port)
-    prop = "Decision"
-    if args:
-        if len(args) > 1 or not (args[0] is None or decoder is not None and isinstance(args[0], str)):
-            raise NetOptionError(
-                f"{net._where}: unexpected extra argument {args[0]!r}; options are given by name "
-                f"({', '.join(_OPTIONS)})"
-                + (", and the second argument may be None (raw output) or a decoder property."
-                   if decoder is not None else ", and the second argument may be None.")
-            )
-        prop = args[0]
+    request = _request(net, args)
     batch_size, dtype, device = _parse_options(net._where, options)
     net._require_initialized("evaluate the net")
-    ((port, port_type),) = net._input_types().items()
-    where = f'{net._where}: the data for port "{port}"'
-    encoder = net._coder(port)
-    if encoder is not None and encoder.accepts(data):
-        data = encoder(data)
-    x = _as_data(data, where, _NUMPY_DTYPES[dtype])
-    net, batched = _fit(net, port, port_type, x, where)
-    if isinstance(x, list):
-        return _run_ragged(net, x, batch_size, dtype, device)
-    out_device = x.device if isinstance(x, torch.Tensor) else None
-    tensor = x if isinstance(x, torch.Tensor) else torch.from_numpy(x)
+    values = _bind(net, data)
+    examples = {port: _prepared(net, port, value, dtype) for port, value in values.items()}
+    net, batched = _fit_ports(net, examples)
+    if any(isinstance(x, list) for x in examples.values()):
+        return _run_ragged(net, examples, batch_size, dtype, device, request)
+    tensors = {}
+    for port, x in examples.items():
+        tensor = x if isinstance(x, torch.Tensor) else torch.from_numpy(x)
+        tensors[port] = tensor if batched else tensor.unsqueeze(0)
+    outputs = _run(net, tensors, batch_size, dtype, device)
     if not batched:
-        tensor = tensor.unsqueeze(0)
-    result = _run(net, tensor, batch_size, dtype, device)
-    if not batched:
-        result = result[0]
-    if decoder is not None and prop is not None:
-        return decoder(result.cpu().numpy(), prop)
-    if out_device is not None:
-        return result.to(out_device)
-    return result.numpy()[()]
+        outputs = {name: value[0] for name, value in outputs.items()}
+    devices = [x.device for x in examples.values() if isinstance(x, torch.Tensor)]
+    return _finish(net, outputs, request, devices[0] if devices else None)
+
+
+def _request(net, args: tuple) -> _Request:
+    if not args:
+        return _Request()
+    outputs = net._output_names
+    decoders = any(net._coder(name) is not None for name in outputs)
+    choice = args[0]
+    if len(args) == 1 and choice is None:
+        return _Request(raw=True)
+    if len(args) == 1 and isinstance(choice, str) and choice in outputs:
+        return _Request(select=choice)
+    if len(args) == 1 and isinstance(choice, str) and decoders:
+        return _Request(prop=choice)
+    accepted = ["None (raw output, without decoders)"]
+    if len(outputs) > 1:
+        accepted.append(f"an output port ({', '.join(map(repr, outputs))})")
+    if decoders:
+        accepted.append("a decoder property")
+    raise NetOptionError(
+        f"{net._where}: unexpected extra argument {choice!r}; options are given by name "
+        f"({', '.join(_OPTIONS)}), and the second argument may be {' or '.join(accepted)}."
+    )
 
 
 def _parse_options(where: str, options: dict):
     if not options:
         return Automatic, torch.float32, torch.device("cpu")
     check_options(where, options, _OPTIONS)
-    batch_size = options.get("BatchSize", Automatic)
-    if batch_size is not Automatic and (
-        isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1
-    ):
-        raise NetOptionError(
-            f"{where}: the value of BatchSize should be Automatic or a positive integer, "
-            f"but was {batch_size!r}."
-        )
-    precision = options.get("WorkingPrecision", "Real32")
-    if precision not in _PRECISIONS:
-        raise NetOptionError(
-            f'{where}: the value of WorkingPrecision should be "Real32" or "Real64", '
-            f"but was {precision!r}."
-        )
-    return batch_size, _PRECISIONS[precision], target_device(options.get("TargetDevice", "CPU"), where)
+    batch_size = positive_int(where, "BatchSize", options.get("BatchSize", Automatic))
+    dtype = precision(where, options.get("WorkingPrecision", "Real32"))
+    return batch_size, dtype, target_device(options.get("TargetDevice", "CPU"), where)
 
 
-def target_device(spec, where: str) -> torch.device:
-    """The torch device for a TargetDevice value: "CPU", "GPU" / "CUDA", or ("GPU", n) 1-based."""
-    index = 1
-    if isinstance(spec, (tuple, list)) and len(spec) == 2 and spec[0] in ("GPU", "CUDA"):
-        spec, index = spec
-    if spec == "CPU":
-        return torch.device("cpu")
-    if spec in ("GPU", "CUDA") and isinstance(index, int) and index >= 1:
-        if not torch.cuda.is_available():
-            raise NetOptionError(
-                f'{where}: TargetDevice "GPU" needs a CUDA GPU, but torch sees none on this machine '
-                f'(torch {torch.__version__}). Use TargetDevice="CPU".'
+def _bind(net, data) -> dict:
+    """The data of each input port: ``{port: data}``, in port order."""
+    names = net._input_names
+    if not isinstance(data, dict):
+        if len(names) == 1:
+            return {names[0]: data}
+        raise NetDataError(
+            f"{net._where}: the net has input ports {', '.join(map(repr, names))}, so the data should be a "
+            f"dict {{port: data}}, not {type(data).__name__}."
+        )
+    for port in data:
+        if port not in names:
+            raise NetDataError(
+                f'{net._where}: the data names a port "{port}" that is not an input port.'
+                f"{closest(str(port), names)} The input ports are: {', '.join(names)}."
             )
-        if index > torch.cuda.device_count():
-            raise NetOptionError(
-                f"{where}: TargetDevice asks for GPU {index}, but there are only "
-                f"{torch.cuda.device_count()}."
+    missing = [name for name in names if name not in data]
+    if missing:
+        raise NetDataError(
+            f"{net._where}: the data gives no value for the input port{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(map(repr, missing))}; give a dict with every input port: "
+            f"{', '.join(map(repr, names))}."
+        )
+    return {name: data[name] for name in names}
+
+
+def _prepared(net, port: str, value, dtype: torch.dtype):
+    """One port's data, encoded if the port has an encoder, as numbers (see :func:`as_data`)."""
+    encoder = net._coder(port)
+    if encoder is not None and encoder.accepts(value):
+        value = encoder(value)
+    return as_data(value, f'{net._where}: the data for port "{port}"', NUMPY_DTYPES[dtype])
+
+
+def _fit_ports(net, examples: dict):
+    """The net specialized to every port's data, and whether the data is a batch (the same for
+    every port, with batches of one length)."""
+    for port, x in examples.items():
+        if isinstance(x, list) and len(examples) > 1:
+            raise NetDataError(
+                f'{net._where}: the data for port "{port}" is a batch of sequences of different lengths; '
+                "a net with several ports takes such batches only one length at a time."
             )
-        return torch.device("cuda", index - 1)
-    raise NetOptionError(
-        f'{where}: the value of TargetDevice should be "CPU", "GPU" or ("GPU", n), but was {spec!r}.'
-    )
+    batched = {}
+    for port, x in examples.items():
+        net, batched[port] = _fit(net, port, net._ports[port], x, f'{net._where}: the data for port "{port}"')
+    if len(examples) > 1:
+        _check_ports_agree(net, examples, batched)
+    return net, next(iter(batched.values()))
+
+
+def _check_ports_agree(net, examples: dict, batched: dict) -> None:
+    if len(set(batched.values())) > 1:
+        one = next(p for p in batched if not batched[p])
+        many = next(p for p in batched if batched[p])
+        raise NetDataError(
+            f'{net._where}: the data for port "{one}" is one example, but the data for port "{many}" is '
+            "a batch; give every port one example, or every port a batch of the same length."
+        )
+    sizes = {port: x.shape[0] for port, x in examples.items()}
+    if next(iter(batched.values())) and len(set(sizes.values())) > 1:
+        raise NetDataError(
+            f"{net._where}: the batches for the input ports have different lengths ("
+            + ", ".join(f'"{p}": {n}' for p, n in sizes.items()) + "); they should be equal."
+        )
+
+
+def _finish(net, outputs: dict, request: _Request, device: torch.device | None):
+    """The values to return for the outputs of one example or one batch."""
+    names = [request.select] if request.select is not None else list(outputs)
+    results = {}
+    for name in names:
+        value = outputs[name]
+        decoder = net._coder(name)
+        if decoder is not None and not request.raw:
+            results[name] = decoder(value.cpu().numpy(), request.prop)
+        elif device is not None:
+            results[name] = value.to(device)
+        else:
+            results[name] = value.cpu().numpy()[()]
+    return results[names[0]] if len(names) == 1 else results
+
+
+def evaluation_module(net, dtype: torch.dtype, device: torch.device) -> torch.nn.Module:
+    """The net's lowered module in ``dtype`` on ``device``, for evaluation (cached on the net)."""
+    key = ("module", dtype, str(device))
+    module = net._cache.get(key)
+    if module is None:
+        module = lower(net).to(device=device, dtype=dtype).eval()
+        module.requires_grad_(False)
+        net._cache[key] = module
+    return module
+
+
+def _run(net, tensors: dict, batch_size, dtype, device) -> dict:
+    """The outputs ``{port: tensor}`` for batches ``{port: tensor}``, computed in chunks."""
+    module = evaluation_module(net, dtype, device)
+    inputs = [t.to(device=device, dtype=dtype) for t in tensors.values()]
+    n = inputs[0].shape[0]
+    if batch_size is Automatic:
+        per_example = max(1, sum(t[0].numel() for t in inputs))
+        batch_size = max(1, _AUTOMATIC_CHUNK_ELEMENTS // per_example)
+    outputs = net._output_names
+    try:
+        with torch.no_grad():
+            pieces = [module(*[t[i:i + batch_size] for t in inputs]) for i in range(0, n, batch_size)]
+    except NetError:
+        raise
+    except RuntimeError as error:
+        if len(inputs) == 1:
+            context = f"while evaluating {net._where} on an input of shape {tuple(inputs[0].shape)}"
+        else:
+            shapes = ", ".join(f'"{p}": {tuple(t.shape)}' for p, t in tensors.items())
+            context = f"while evaluating {net._where} on inputs of shapes {shapes}"
+        raise add_context(error, context) from None
+    pieces = [piece if isinstance(piece, dict) else {outputs[0]: piece} for piece in pieces]
+    if len(pieces) == 1:
+        return pieces[0]
+    return {name: torch.cat([piece[name] for piece in pieces]) for name in outputs}
+
+
+def _run_ragged(net, examples: dict, batch_size, dtype, device, request: _Request):
+    """Run sequences of different lengths (one input port), grouped by length, in order."""
+    ((port, sequences),) = examples.items()
+    by_length: dict[int, list[int]] = {}
+    for i, example in enumerate(sequences):
+        by_length.setdefault(example.shape[0], []).append(i)
+    results: list[Any] = [None] * len(sequences)
+    for indices in by_length.values():
+        stacked = torch.from_numpy(np.stack([sequences[i] for i in indices]))
+        outputs = _run(net, {port: stacked}, batch_size, dtype, device)
+        for row, i in enumerate(indices):
+            results[i] = _finish(net, {name: value[row] for name, value in outputs.items()}, request, None)
+    if isinstance(results[0], dict):
+        return {name: [result[name] for result in results] for name in results[0]}
+    return results
 
 
 def _not_numeric(where: str, what: str) -> NetDataError:
     return NetDataError(f"{where} should be real numbers, but {what}.")
 
 
-def _as_data(data, where: str, dtype=np.float32):
+def as_data(data, where: str, dtype=np.float32):
     """``data`` as a NumPy array or torch tensor, or a list of arrays for sequences of several lengths."""
     if isinstance(data, torch.Tensor):
         if data.dtype == torch.bool or data.is_complex():
@@ -173,7 +301,7 @@ def _ragged(data, where: str, dtype) -> list[np.ndarray]:
     examples = []
     for item in data:
         try:
-            example = _as_data(item, where, dtype)
+            example = as_data(item, where, dtype)
         except NetDataError as error:
             if "ragged" in str(error):
                 raise ragged from None
@@ -189,41 +317,53 @@ def _ragged(data, where: str, dtype) -> list[np.ndarray]:
 
 def _fit(net, port: str, t: TensorT, x, where: str):
     """The net to run (specialized to the data's dims if needed) and whether ``x`` is a batch."""
+    if t.dims is None:
+        return _fit_unknown_rank(net, port, t, x, where)
     ragged = isinstance(x, list)
-    shape = None if ragged else tuple(x.shape)
-    if t.dims is not None:
-        if ragged:
-            batched, dims = True, (VARYING, *x[0].shape[1:])
-        elif len(shape) == t.rank:
-            batched, dims = False, shape
-        elif len(shape) == t.rank + 1:
-            batched, dims = True, shape[1:]
-        else:
-            raise NetShapeError(
-                f"{where} should be {describe(t)} or a batch of them, but it is "
-                f"{describe(TensorT(shape))}."
-            )
-        if ragged and t.dims[0] != VARYING:
+    if ragged:
+        if t.dims[0] != VARYING:
             raise NetDataError(
                 f"{where} should be {describe(t)} or a batch of them, but it is ragged: its "
                 "sublists have different lengths."
             )
-        data_type = TensorT(dims)
-        try:
-            unify(t, data_type, where)
-        except NetShapeError:
-            raise NetShapeError(
-                f"{where} should be {describe(t)} or a batch of them, but "
-                f"{'each example' if batched else 'it'} is {describe(data_type)}."
-            ) from None
-        return _specialized(net, port, t, data_type) if not t.known else net, batched
-    attempts = [(True, (VARYING, *x[0].shape[1:]))] if ragged else [(False, shape)]
-    if not ragged and len(shape) >= 1:
-        attempts.append((True, shape[1:]))
+        batched, dims = True, (VARYING, *x[0].shape[1:])
+    else:
+        batched, dims = _batched_dims(t, tuple(x.shape), where)
+    data_type = TensorT(dims)
+    try:
+        unify(t, data_type, where)
+    except NetShapeError:
+        raise NetShapeError(
+            f"{where} should be {describe(t)} or a batch of them, but "
+            f"{'each example' if batched else 'it'} is {describe(data_type)}."
+        ) from None
+    return specialized(net, port, t, data_type) if not t.known else net, batched
+
+
+def _batched_dims(t: TensorT, shape: tuple, where: str) -> tuple[bool, tuple]:
+    """Whether data of ``shape`` is a batch for a port of type ``t`` (of known rank), and the dims of
+    one example."""
+    assert t.rank is not None
+    if len(shape) == t.rank:
+        return False, shape
+    if len(shape) == t.rank + 1:
+        return True, shape[1:]
+    raise NetShapeError(
+        f"{where} should be {describe(t)} or a batch of them, but it is {describe(TensorT(shape))}."
+    )
+
+
+def _fit_unknown_rank(net, port: str, t: TensorT, x, where: str):
+    """Try the data as one example, then as a batch; the first that type-checks wins."""
+    if isinstance(x, list):
+        attempts = [(True, (VARYING, *x[0].shape[1:]))]
+    else:
+        shape = tuple(x.shape)
+        attempts = [(False, shape)] + ([(True, shape[1:])] if shape else [])
     failures = []
     for batched, dims in attempts:
         try:
-            return _specialized(net, port, t, TensorT(dims)), batched
+            return specialized(net, port, t, TensorT(dims)), batched
         except NetError as error:
             reason = str(error).removeprefix(f"{net._where}: ").rstrip(".")
             failures.append(f"as {'a batch' if batched else 'one example'}, {reason}")
@@ -233,44 +373,10 @@ def _fit(net, port: str, t: TensorT, x, where: str):
     )
 
 
-def _specialized(net, port: str, t: TensorT, data_type: TensorT):
+def specialized(net, port: str, t: TensorT, data_type: TensorT):
     """``net`` with its input port narrowed to ``data_type``, cached on ``net``."""
     key = ("input", port, data_type)
     cached = net._cache.get(key)
     if cached is None:
         cached = net._cache[key] = net._with_input_type(port, unify(t, data_type, port))
     return cached
-
-
-def _run(net, x: torch.Tensor, batch_size, dtype, device) -> torch.Tensor:
-    module = net._lowered(dtype, device)
-    if x.dtype != dtype or x.device != device:
-        x = x.to(device=device, dtype=dtype)
-    n = x.shape[0]
-    if batch_size is Automatic:
-        per_example = max(1, x[0].numel())
-        batch_size = max(1, _AUTOMATIC_CHUNK_ELEMENTS // per_example)
-    try:
-        with torch.no_grad():
-            if n <= batch_size:
-                return module(x)
-            return torch.cat([module(x[i:i + batch_size]) for i in range(0, n, batch_size)])
-    except NetError:
-        raise
-    except RuntimeError as error:
-        context = f"while evaluating {net._where} on an input of shape {tuple(x.shape)}"
-        raise add_context(error, context) from None
-
-
-def _run_ragged(net, examples: list[np.ndarray], batch_size, dtype, device) -> list[np.ndarray]:
-    """Run sequences of different lengths, grouped by length, and give them back in order."""
-    by_length: dict[int, list[int]] = {}
-    for i, example in enumerate(examples):
-        by_length.setdefault(example.shape[0], []).append(i)
-    results: list = [None] * len(examples)
-    for indices in by_length.values():
-        stacked = torch.from_numpy(np.stack([examples[i] for i in indices]))
-        out = _run(net, stacked, batch_size, dtype, device).cpu().numpy()
-        for row, i in enumerate(indices):
-            results[i] = out[row]
-    return results

@@ -11,7 +11,8 @@ import numpy as np
 
 from .coders import NetDecoder, NetEncoder
 from .errors import NetShapeError, NetSpecificationError, closest
-from .layers.base import Layer, as_array
+from .arrays import as_array
+from .layers.base import Layer
 from .nets.container import Container
 from .symbols import All, Automatic
 from .types import parse_port, port_spec
@@ -78,14 +79,14 @@ def _extract_here(node: Layer, step):
             if isinstance(children[0][0], str):
                 return {key: child for key, child in children}
             return [child for _, child in children]
-        return {name: node._arrays[name] for name in node._array_names}
+        return {name: node._array(name) for name in node._array_names}
     if isinstance(step, str) and step in node._ports:
         coder = node._coder(step)
         return coder if coder is not None else port_spec(node._ports[step])
     if isinstance(node, Container):
         return node._part(step)
     if step in node._array_names:
-        return node._arrays[step]
+        return node._array(step)
     names = [*node._array_names, *node._ports]
     raise NetSpecificationError(
         f"NetExtract: {node._where} has no array or port {step!r}.{closest(str(step), names)} "
@@ -144,36 +145,24 @@ def _replace(node: Layer, steps: list, value, spec):
             f"It has: {', '.join(names)}."
         )
     array = as_array(value, f'NetReplacePart: the new "{step}" of {node._where}')
-    old = node._arrays[step]
+    old = node._array(step)
     dims = old.shape if old is not Automatic else node._array_dims(step)
     if dims is not None and None not in dims and tuple(dims) != array.shape:
         raise NetShapeError(
             f'NetReplacePart: the array "{step}" of {node._where} has dims {tuple(dims)}, but the '
             f"replacement has dims {array.shape}; a replacement array must have the same dims."
         )
-    return node._evolve(arrays={step: array})
+    return node._with_arrays({step: array})
 
 
 def _replace_port(node: Layer, port: str, value):
-    if isinstance(node, Container):
-        params = dict(node._params)
-        coders = dict(params.get("coders", {}))
-        specs = dict(params["port_specs"])
-        coders.pop(port, None)
-        if isinstance(value, (NetEncoder, NetDecoder)):
-            coders[port] = value
-            specs[port] = value.type
-        else:
-            specs[port] = parse_port(value, f'NetReplacePart: port "{port}" of {node._where}')
-        params.update(coders=coders, port_specs=specs)
-        new = object.__new__(type(node))
-        new._set_state(params, specs, {}, {})
-        return new
     if isinstance(value, (NetEncoder, NetDecoder)):
-        raise NetSpecificationError(
-            f"NetReplacePart: attach encoders and decoders to a NetChain or NetGraph port, not to {node._where}."
-        )
-    return node._evolve(ports={port: parse_port(value, f'NetReplacePart: port "{port}" of {node._where}')})
+        if not isinstance(node, Container):
+            raise NetSpecificationError(
+                f"NetReplacePart: attach encoders and decoders to a NetChain or NetGraph port, not to {node._where}."
+            )
+        return node._with_port(port, value.type, value)
+    return node._with_port(port, parse_port(value, f'NetReplacePart: port "{port}" of {node._where}'))
 
 
 def Normal(value):

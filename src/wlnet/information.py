@@ -14,24 +14,11 @@ import numpy as np
 
 from .errors import NetSpecificationError, closest
 from .layers.base import Layer
+from .lower import array_multipliers, array_slots
 from .symbols import Automatic
 from .types import describe, port_spec
 
 __all__ = ["Information", "InformationReport"]
-
-
-def _arrays(net):
-    """(position, layer, array name) for every array of every leaf layer."""
-    return [
-        ((*position, name), layer, name)
-        for position, layer in net._leaf_layers()
-        for name in layer._array_names
-    ]
-
-
-def _dims(layer, name):
-    dims = layer._array_dims(name)
-    return None if dims is None else tuple(dims)
 
 
 def _count(dims):
@@ -43,30 +30,24 @@ def _total(values):
     return None if any(v is None for v in values) else sum(values)
 
 
+def _byte_count(dims):
+    count = _count(dims)
+    return None if count is None else count * _BYTES_PER_ELEMENT
+
+
 _BYTES_PER_ELEMENT = 4  # arrays are stored as float32
 
 PROPERTIES = {
-    "Arrays": lambda net: {p: layer._arrays[n] for p, layer, n in _arrays(net)},
-    "ArraysList": lambda net: [layer._arrays[n] for _, layer, n in _arrays(net)],
-    "ArraysCount": lambda net: len(_arrays(net)),
-    "ArraysPositionList": lambda net: [p for p, _, _ in _arrays(net)],
-    "ArraysDimensions": lambda net: {p: _dims(layer, n) for p, layer, n in _arrays(net)},
-    "ArraysElementCounts": lambda net: {
-        p: _count(_dims(layer, n)) for p, layer, n in _arrays(net)
-    },
-    "ArraysTotalElementCount": lambda net: _total(
-        _count(_dims(layer, n)) for _, layer, n in _arrays(net)
-    ),
-    "ArraysByteCounts": lambda net: {
-        p: None if (c := _count(_dims(layer, n))) is None else c * _BYTES_PER_ELEMENT
-        for p, layer, n in _arrays(net)
-    },
-    "ArraysTotalByteCount": lambda net: None
-    if (c := PROPERTIES["ArraysTotalElementCount"](net)) is None
-    else c * _BYTES_PER_ELEMENT,
-    "ArraysLearningRateMultipliers": lambda net: {
-        p: layer._multiplier(n) for p, layer, n in _arrays(net)
-    },
+    "Arrays": lambda net: {s.position: s.value for s in array_slots(net)},
+    "ArraysList": lambda net: [s.value for s in array_slots(net)],
+    "ArraysCount": lambda net: len(array_slots(net)),
+    "ArraysPositionList": lambda net: [s.position for s in array_slots(net)],
+    "ArraysDimensions": lambda net: {s.position: s.dims for s in array_slots(net)},
+    "ArraysElementCounts": lambda net: {s.position: _count(s.dims) for s in array_slots(net)},
+    "ArraysTotalElementCount": lambda net: _total(_count(s.dims) for s in array_slots(net)),
+    "ArraysByteCounts": lambda net: {s.position: _byte_count(s.dims) for s in array_slots(net)},
+    "ArraysTotalByteCount": lambda net: _total(_byte_count(s.dims) for s in array_slots(net)),
+    "ArraysLearningRateMultipliers": lambda net: array_multipliers(net),
     "SharedArraysCount": lambda net: 0,
     "InputPorts": lambda net: {k: port_spec(t) for k, t in net._input_types().items()},
     "OutputPorts": lambda net: {k: port_spec(t) for k, t in net._output_types().items()},
@@ -130,15 +111,14 @@ class InformationReport:
             rows.append((f"input port {name!r}", describe(t)))
         for name, t in net._output_types().items():
             rows.append((f"output port {name!r}", describe(t)))
-        for position, layer, name in _arrays(net):
-            dims = _dims(layer, name)
-            value = layer._arrays[name]
-            state = "uninitialized" if value is Automatic else "initialized"
-            dims_text = "unknown" if dims is None or None in dims else str(dims)
-            multiplier = layer._multiplier(name)
+        multipliers = array_multipliers(net)
+        for slot in array_slots(net):
+            dims = slot.known_dims
+            state = "uninitialized" if slot.value is Automatic else "initialized"
             rows.append((
-                f"array {'/'.join(map(str, position))}",
-                f"dims {dims_text}, {state}, learning-rate multiplier {multiplier:g}",
+                f"array {'/'.join(map(str, slot.position))}",
+                f"dims {'unknown' if dims is None else dims}, {state}, "
+                f"learning-rate multiplier {multipliers[slot.position]:g}",
             ))
         total = PROPERTIES["ArraysTotalElementCount"](net)
         size = PROPERTIES["ArraysTotalByteCount"](net)

@@ -20,8 +20,10 @@ from .errors import (
     check_options,
     closest,
 )
-from .layers.base import Layer
-from .nets.container import position_text
+from .functions import Ramp
+from .layers.base import Layer, position_text
+from .layers.elementwise import ElementwiseLayer
+from .lower import array_slots, with_arrays
 from .symbols import All, Automatic, Inherited
 
 __all__ = ["NetInitialize"]
@@ -85,34 +87,27 @@ def NetInitialize(net, which=Automatic, *, Method="Kaiming", RandomSeeding=1234,
 
 
 def _initialize(net: Layer, which, method, seed):
+    slots = array_slots(net)
     if which is None:
-        return net._map_leaves(
-            lambda position, leaf: leaf._evolve(arrays={n: Automatic for n in leaf._array_names})
-        )
+        return with_arrays(net, {slot.key: Automatic for slot in slots})
+    wanted = [slot for slot in slots if which is All or slot.value is Automatic]
+    if not wanted:
+        return net  # nothing to fill: the same net
     leaves = net._leaf_layers()
     following = {leaves[i][0]: leaves[i + 1][1] for i in range(len(leaves) - 1)}
-
-    def initialize_leaf(position, leaf):
-        new = {}
-        for name in leaf._array_names:
-            if which is Automatic and leaf._arrays[name] is not Automatic:
-                continue
-            dims = leaf._array_dims(name)
-            if dims is None or None in dims:
-                part = f" of layer {position_text(position)} ({leaf._where})" if position else ""
-                raise NetInitializationError(
-                    f'{net._where}: cannot initialize the array "{name}"{part}: '
-                    f"{leaf._array_dims_hint(name)}"
-                )
-            rng = array_rng(seed, (*position, name))
-            value = initial_array(name, tuple(dims), method, rng, following.get(position))
-            value.flags.writeable = False
-            new[name] = value
-        return leaf._evolve(arrays=new) if new else leaf
-
-    if which is Automatic and not any(leaf._missing_arrays() for _, leaf in leaves):
-        return net  # nothing to fill: the same net
-    return net._map_leaves(initialize_leaf)
+    values = {}
+    for slot in wanted:
+        dims = slot.known_dims
+        if dims is None:
+            part = slot.position[:-1]
+            of_layer = f" of layer {position_text(part)} ({slot.layer._where})" if part else ""
+            raise NetInitializationError(
+                f'{net._where}: cannot initialize the array "{slot.name}"{of_layer}: '
+                f"{slot.layer._array_dims_hint(slot.name)}"
+            )
+        rng = array_rng(seed, slot.position)
+        values[slot.key] = initial_array(slot.name, dims, method, rng, following.get(slot.position[:-1]))
+    return with_arrays(net, values, partial=True)
 
 
 def initial_array(name: str, dims: tuple, method, rng: np.random.Generator, next_layer=None) -> np.ndarray:
@@ -129,9 +124,7 @@ def initial_array(name: str, dims: tuple, method, rng: np.random.Generator, next
 
 
 def _feeds_ramp(layer) -> bool:
-    from .functions import Ramp
-
-    return getattr(layer, "_params", {}).get("function") is Ramp
+    return isinstance(layer, ElementwiseLayer) and layer.function is Ramp
 
 
 def _sample(rng: np.random.Generator, distribution, std: float, dims: tuple) -> np.ndarray:

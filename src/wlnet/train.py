@@ -29,7 +29,9 @@ from .errors import (
     check_options,
     closest,
 )
-from .evaluate import _as_data, _specialized, target_device
+from .evaluate import as_data as _as_data, specialized as _specialized
+from .lower import array_slots, path_key, with_arrays
+from .options import target_device
 from .functions import LogisticSigmoid
 from .initialize import NetInitialize, parse_seeding
 from .layers.base import Layer
@@ -512,12 +514,8 @@ class _Training:
     def _loop(self, net, data: _Data, validation, generator) -> NetTrainResults:
         start = time.perf_counter()
         module = net.to_torch().to(device=self.device, dtype=self.dtype).train()
-        leaves = [(pos, leaf, net._module_at(module, pos)) for pos, leaf in net._leaf_layers()]
-        entries = [
-            ((*pos, name), leaf, getattr(m, type(m).ARRAYS[name]))
-            for pos, leaf, m in leaves
-            for name in leaf._array_names
-        ]
+        by_key = dict(module.named_parameters())
+        entries = [(slot.position, slot.layer, by_key[slot.key]) for slot in array_slots(net)]
         positions = [e[0] for e in entries]
         own = {p: leaf._multiplier(p[-1]) for p, leaf, _ in entries}  # set on the layers
         multipliers = _resolve(
@@ -858,12 +856,7 @@ def _full_state(entries, params, state):
 
 def _write_back(net, entries, values):
     """``net`` with its arrays replaced by ``values`` (in the order of ``entries``), as float32."""
-    arrays: dict[tuple, dict] = {}
-    for ((*pos, name), _, _), value in zip(entries, values):
-        array = np.array(value.detach().to("cpu", torch.float32).numpy(), dtype=np.float32)
-        array.flags.writeable = False
-        arrays.setdefault(tuple(pos), {})[name] = array
-    return net._map_leaves(lambda position, leaf: leaf._evolve(arrays=arrays.get(tuple(position), {})))
+    return with_arrays(net, {path_key(position): value for (position, _, _), value in zip(entries, values)})
 
 
 def _clip_values(value, positions, option):

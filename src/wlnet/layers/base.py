@@ -1,55 +1,38 @@
-"""What every layer shares: immutability, arrays, ports, multipliers, repr, evaluation, lowering.
+"""What every layer shares: immutability, value equality, arrays, ports, multipliers, repr.
 
 A layer is a value. Its state lives in four dicts set once at construction (``_params``,
-``_ports``, ``_arrays``, ``_multipliers``); verbs such as NetInitialize build a new layer with
-:meth:`Layer._evolve`, which re-runs shape inference, so a layer's types are always consistent
-with its arrays. The only mutable part is a private cache of lowered torch modules.
+``_ports``, ``_arrays``, ``_multipliers``), after which the layer is frozen; verbs such as
+NetInitialize build a new layer with :meth:`Layer._evolve`, which re-runs shape inference, so a
+layer's types are always consistent with its arrays. The only mutable part is a private cache
+(``_cache``) that evaluation fills with specialized nets and lowered modules.
+
+The methods below that start with one underscore are the net protocol that the verbs, the
+lowering (:mod:`wlnet.lower`) and evaluation (:mod:`wlnet.evaluate`) use; a new layer implements
+``_infer``, ``_array_dims``, ``_torch_module`` and ``_constructor`` and sets its port and array
+names.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
+import torch
 
-from ..errors import (
-    NetInitializationError,
-    NetOptionError,
-    NetSpecificationError,
-    non_numeric_text,
-)
+from ..arrays import array_key
+from ..errors import NetInitializationError, NetOptionError
+from ..evaluate import apply_net
+from ..lower import array_slots, lower
 from ..symbols import Automatic
 from ..types import TensorT, describe, port_spec
 
-__all__ = ["Layer", "as_array", "parse_multiplier"]
+__all__ = ["Layer", "parse_multiplier", "position_text"]
 
 
-def as_array(value, where: str) -> np.ndarray:
-    """A user-given array (number, nested lists, NumPy, torch) as a read-only float32 NumPy array."""
-    if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor
-        value = value.detach().cpu().numpy()
-    if isinstance(value, bool) or value is None:
-        raise NetSpecificationError(f"{where} should be a real number or an array of them, not {value!r}.")
-    try:
-        array = np.asarray(value)
-    except ValueError:
-        raise NetSpecificationError(
-            f"{where} should be a real number or a rectangular array of them, but it is ragged "
-            "(its sublists have different lengths)."
-        ) from None
-    if array.dtype.kind not in "iuf":
-        raise NetSpecificationError(
-            f"{where} should be a real number or an array of them, but {non_numeric_text(array)}."
-        )
-    if array.size == 0:
-        raise NetSpecificationError(f"{where} should be a real number or an array of them, but it is empty.")
-    array = np.array(array, dtype=np.float32)  # always a copy: the caller's array stays theirs
-    array.flags.writeable = False
-    return array
-
-
-def parse_multiplier(value, where: str):
+def parse_multiplier(value: Any, where: str) -> Any:
     """A LearningRateMultipliers value: Automatic, a real number, or None (= 0, frozen)."""
     if value is Automatic:
         return Automatic
@@ -63,29 +46,41 @@ def parse_multiplier(value, where: str):
     )
 
 
+def position_text(position: tuple) -> str:
+    """A part's position as users write it: ``2``, ``'relu'``, ``(2, 'Slope')``."""
+    return repr(position[0]) if len(position) == 1 else repr(position)
+
+
 class Layer:
-    """Base class of wlnet layers. Subclasses set ``_input_names``, ``_output_names``,
-    ``_array_names`` and implement ``_infer``, ``_array_dims``, ``_lower`` and ``_constructor``."""
+    """Base class of wlnet layers and containers (see the module doc for the protocol)."""
 
-    _input_names: tuple[str, ...] = ("Input",)
-    _output_names: tuple[str, ...] = ("Output",)
-    _array_names: tuple[str, ...] = ()
+    _params: dict[str, Any]
+    _ports: dict[str, TensorT]
+    _arrays: dict[str, Any]  # array name -> read-only float32 ndarray, or Automatic
+    _multipliers: dict[str, Any]  # array name -> float, or Automatic (1)
+    _cache: dict[Any, Any]
+    _frozen: bool = False
 
-    # -- immutability -------------------------------------------------------------------------
-    def __setattr__(self, name, value):
-        raise AttributeError(
-            f"{type(self).__name__} is an immutable value; verbs such as NetInitialize return a "
-            "new net."
-        )
+    # -- immutability and equality --------------------------------------------------------------
+    def __setattr__(self, name: str, value: Any) -> None:
+        if self._frozen:
+            raise AttributeError(
+                f"{type(self).__name__} is an immutable value; verbs such as NetInitialize return a "
+                "new net."
+            )
+        object.__setattr__(self, name, value)
 
-    def __delattr__(self, name):
+    def __delattr__(self, name: str) -> None:
         self.__setattr__(name, None)
 
     def _set_state(self, params: dict, ports: dict, arrays: dict, multipliers: dict) -> None:
-        for key, value in (("_params", params), ("_ports", ports), ("_arrays", arrays),
-                           ("_multipliers", multipliers), ("_cache", {})):
-            object.__setattr__(self, key, value)
+        self._params = params
+        self._ports = ports
+        self._arrays = arrays
+        self._multipliers = multipliers
+        self._cache = {}
         self._infer()
+        self._frozen = True
 
     def _evolve(self, *, params=None, ports=None, arrays=None, multipliers=None) -> Layer:
         """A new layer of the same type with some state replaced, its shapes inferred again."""
@@ -98,6 +93,25 @@ class Layer:
         )
         return new
 
+    def _value(self) -> tuple:
+        """What equality compares: the layer's parameters, port types, arrays (bit for bit) and
+        multipliers. Containers compare their inferred parts instead."""
+        arrays = tuple((name, array_key(value)) for name, value in self._arrays.items())
+        return (tuple(self._params.items()), tuple(self._ports.items()), arrays, tuple(self._multipliers.items()))
+
+    def __eq__(self, other: object) -> bool:
+        """Nets are equal when they are the same expression: same structure, options, port
+        types, multipliers and bit-identical arrays (as Wolfram's SameQ on nets)."""
+        if self is other:
+            return True
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, Layer)
+        return self._value() == other._value()
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self._constructor()))
+
     def __copy__(self) -> Layer:
         return self
 
@@ -108,6 +122,18 @@ class Layer:
         return (_rebuild, (type(self), self._params, self._ports, self._arrays, self._multipliers))
 
     # -- what subclasses provide --------------------------------------------------------------
+    @property
+    def _input_names(self) -> tuple[str, ...]:
+        return ("Input",)
+
+    @property
+    def _output_names(self) -> tuple[str, ...]:
+        return ("Output",)
+
+    @property
+    def _array_names(self) -> tuple[str, ...]:
+        return ()
+
     def _infer(self) -> None:
         """Make ports and arrays consistent (writing into the state dicts), or raise NetShapeError."""
         raise NotImplementedError
@@ -120,15 +146,16 @@ class Layer:
         """Why array ``name``'s dims are unknown and how to give them, for NetInitialize's error."""
         return "its dims are not known yet; give the input dims with the Input option."
 
-    def _lower(self):
-        """A fresh ``torch.nn.Module`` computing this (initialized) layer, batch first."""
+    def _torch_module(self) -> torch.nn.Module:
+        """A fresh module computing this (initialized) net, batch first, whose ``state_dict()``
+        keys are its array paths (see :mod:`wlnet.lower`, which sets the multipliers)."""
         raise NotImplementedError
 
     def _constructor(self) -> str:
         """An evaluable constructor expression, without arrays too large to print."""
         raise NotImplementedError
 
-    # -- shared behaviour ---------------------------------------------------------------------
+    # -- the net protocol -----------------------------------------------------------------------
     @property
     def _where(self) -> str:
         """How errors name this layer."""
@@ -144,6 +171,11 @@ class Layer:
         """This layer with input ``port`` narrowed to ``t`` (shape inference runs again)."""
         return self._evolve(ports={port: t})
 
+    def _with_port(self, port: str, t: TensorT, coder: Any = None) -> Layer:
+        """This net with port ``port`` given anew as ``t`` (with a NetEncoder or NetDecoder, for
+        containers), its shapes inferred again: NetReplacePart's port replacement."""
+        return self._evolve(ports={port: t})
+
     def _leaf_layers(self) -> list[tuple[tuple, Layer]]:
         """(position, layer) for every layer inside; a bare layer is itself at position ()."""
         return [((), self)]
@@ -152,60 +184,60 @@ class Layer:
         """Which part feeds which: {position: [positions it feeds]}; a bare layer feeds nothing."""
         return {(): []}
 
-    def _map_leaves(self, fn, prefix: tuple = ()) -> Layer:
+    def _map_leaves(self, fn: Callable[[tuple, Layer], Layer], prefix: tuple = ()) -> Layer:
         """The net with every leaf layer replaced by ``fn(position, leaf)``."""
         return fn(prefix, self)
 
-    def _module_at(self, module, position: tuple):
-        """The part of this net's lowered ``module`` that computes the leaf at ``position``."""
-        return module
-
-    def _coder(self, port: str):
+    def _coder(self, port: str) -> Any:
         """The NetEncoder or NetDecoder attached to ``port``, or None."""
         return None
 
+    def _array(self, name: str) -> Any:
+        """Array ``name``: a read-only float32 NumPy array, or ``Automatic`` while uninitialized."""
+        return self._arrays[name]
+
+    def _with_arrays(self, arrays: Mapping[str, Any]) -> Layer:
+        """This layer with the given arrays (read-only float32 arrays or Automatic) replaced."""
+        return self._evolve(arrays=dict(arrays)) if arrays else self
+
     def _multiplier(self, name: str) -> float:
+        """The learning-rate multiplier set on this layer for array ``name`` (1 when not set)."""
         value = self._multipliers.get(name, Automatic)
         return 1.0 if value is Automatic else value
 
-    def _missing_arrays(self) -> list[str]:
-        return [name for name in self._array_names if self._arrays[name] is Automatic]
-
     def _require_initialized(self, action: str) -> None:
-        missing = self._missing_arrays()
-        if missing:
-            name = missing[0]
-            dims = self._array_dims(name)
-            shape = f" (dims {dims})" if dims is not None and None not in dims else ""
+        missing = next((slot for slot in array_slots(self) if slot.value is Automatic), None)
+        if missing is None:
+            return
+        part = missing.position[:-1]
+        if part:
             raise NetInitializationError(
-                f'{self._where}: cannot {action}: the array "{name}"{shape} is not initialized. '
-                f"Use NetInitialize(net) first, or give {name}=... when constructing the layer."
+                f'{self._where}: cannot {action}: the array "{missing.name}" of layer '
+                f"{position_text(part)} ({missing.layer._where}) is not initialized. Use "
+                "NetInitialize(net) first."
             )
+        dims = missing.known_dims
+        shape = f" (dims {dims})" if dims is not None else ""
+        raise NetInitializationError(
+            f'{self._where}: cannot {action}: the array "{missing.name}"{shape} is not initialized. '
+            f"Use NetInitialize(net) first, or give {missing.name}=... when constructing the layer."
+        )
 
-    def _lowered(self, dtype, device):
-        """The cached evaluation module for this layer in ``dtype`` on ``device``."""
-        key = (dtype, str(device))
-        module = self._cache.get(key)
-        if module is None:
-            module = self._lower().to(device=device, dtype=dtype).eval()
-            module.requires_grad_(False)
-            self._cache[key] = module
-        return module
+    # -- public ---------------------------------------------------------------------------------
+    def to_torch(self) -> torch.nn.Module:
+        """This net as a plain ``torch.nn.Module``, batch first (see :mod:`wlnet.lower`).
 
-    def to_torch(self):
-        """This layer as a plain ``torch.nn.Module``, batch first.
-
-        The module's arrays are ``nn.Parameter``s, copies of the layer's (the layer itself never
-        changes); an array whose LearningRateMultipliers value is 0 has ``requires_grad=False``.
-        Each parameter carries its multiplier as the attribute ``lr_multiplier``.
+        Its ``state_dict()`` keys are the net's array paths (``"Slope"``, ``"2.Slope"``,
+        ``"ramp.Weights"``) and its parameters are copies of the net's arrays (the net itself
+        never changes); an array whose LearningRateMultipliers value is 0 has
+        ``requires_grad=False``, and each parameter carries its multiplier as ``lr_multiplier``.
+        ``wlnet.lower.with_arrays(net, module.state_dict())`` gives the net back with the
+        module's values.
         """
-        self._require_initialized("lower the net to torch")
-        return self._lower()
+        return lower(self)
 
     def __call__(self, data, *args, **options):
-        """Apply the layer to one example or a batch; see :func:`wlnet.evaluate.apply_net`."""
-        from ..evaluate import apply_net
-
+        """Apply the net to one example or a batch; see :func:`wlnet.evaluate.apply_net`."""
         return apply_net(self, data, *args, **options)
 
     def __repr__(self) -> str:

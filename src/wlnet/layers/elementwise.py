@@ -57,7 +57,7 @@ class ElementwiseLayer(Layer):
         t = unify(self._ports["Input"], self._ports["Output"], f'{self._where}: ports "Input" and "Output"')
         self._ports["Input"] = self._ports["Output"] = t
 
-    def _lower(self) -> Elementwise:
+    def _torch_module(self) -> Elementwise:
         return Elementwise(self.function)
 
     def _constructor(self) -> str:
@@ -66,8 +66,6 @@ class ElementwiseLayer(Layer):
 
 class Elementwise(nn.Module):
     """The torch form of ElementwiseLayer."""
-
-    ARRAYS: dict = {}
 
     def __init__(self, function):
         super().__init__()

@@ -9,7 +9,8 @@ from torch import nn
 from ..errors import NetShapeError, NetSpecificationError, check_options
 from ..symbols import Automatic
 from ..types import VARYING, TensorT, as_int, describe, parse_port, port_spec, unify
-from .base import Layer, as_array, parse_multiplier
+from ..arrays import as_array
+from .base import Layer, parse_multiplier
 
 __all__ = ["Linear", "LinearLayer"]
 
@@ -134,13 +135,14 @@ class LinearLayer(Layer):
             "Input option of the layer, or of the net that contains it."
         )
 
-    def _lower(self) -> Linear:
+    def _torch_module(self) -> Linear:
         biases = self._arrays.get("Biases")
+        dims = self._ports["Output"].dims
+        assert dims is not None  # an initialized LinearLayer knows its output dims
         return Linear(
             torch.tensor(self._arrays["Weights"]),
             None if biases is None else torch.tensor(biases),
-            tuple(self._ports["Output"].dims),
-            lr_multiplier=self._multiplier("Weights"),
+            tuple(dims),
         )
 
     def _constructor(self) -> str:
@@ -153,20 +155,29 @@ class LinearLayer(Layer):
 
 
 class Linear(nn.Module):
-    """The torch form of LinearLayer: flattens each example, applies W . x + b, reshapes."""
+    """The torch form of LinearLayer: flattens each example, applies W . x + b, reshapes.
 
-    ARRAYS = {"Weights": "weight", "Biases": "bias"}  # Wolfram array name -> parameter attribute
+    Its parameters are ``Weights`` (n_out, n_in) and, unless the layer has none, ``Biases``
+    (n_out): the Wolfram array names, which are the ``state_dict()`` keys (see
+    :mod:`wlnet.lower`); ``weight`` and ``bias`` name the same parameters, as in ``nn.Linear``.
+    """
 
-    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, out_dims: tuple, *, lr_multiplier: float = 1.0):
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, out_dims: tuple):
         super().__init__()
-        self.weight = nn.Parameter(weight, requires_grad=lr_multiplier != 0)
-        self.weight.lr_multiplier = lr_multiplier
-        if bias is None:
-            self.register_parameter("bias", None)
-        else:
-            self.bias = nn.Parameter(bias, requires_grad=lr_multiplier != 0)
-            self.bias.lr_multiplier = lr_multiplier
+        self.Weights = nn.Parameter(torch.as_tensor(weight))
+        if bias is not None:
+            self.Biases = nn.Parameter(torch.as_tensor(bias))
         self.out_dims = out_dims
+
+    @property
+    def weight(self) -> nn.Parameter:
+        """The weights (the same parameter as ``Weights``)."""
+        return self.Weights
+
+    @property
+    def bias(self) -> nn.Parameter | None:
+        """The biases (the same parameter as ``Biases``), or None when the layer has none."""
+        return self._parameters.get("Biases")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = nn.functional.linear(x.reshape(x.shape[0], -1), self.weight, self.bias)

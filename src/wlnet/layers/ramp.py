@@ -9,7 +9,8 @@ from ..errors import NetShapeError, NetSpecificationError, check_options
 from ..functional import parametric_ramp
 from ..symbols import All, Automatic, Span
 from ..types import VARYING, TensorT, as_int, describe, parse_port, unify
-from .base import Layer, as_array, parse_multiplier
+from ..arrays import as_array
+from .base import Layer, parse_multiplier
 
 __all__ = ["ParametricRamp", "ParametricRampLayer", "resolve_levels"]
 
@@ -49,7 +50,12 @@ class ParametricRampLayer(Layer):
     [[10.0, 10.0, 10.0], [-2.5, -2.5, -2.5]]
     """
 
-    _array_names = ("Slope",)
+    _where_text: str
+    _slope_dims: tuple | None
+
+    @property
+    def _array_names(self) -> tuple[str, ...]:
+        return ("Slope",)
 
     def __init__(
         self,
@@ -80,7 +86,7 @@ class ParametricRampLayer(Layer):
 
     def _infer(self) -> None:
         where = _where(self._params["levels"])
-        object.__setattr__(self, "_where_text", where)  # built once: evaluation names the layer often
+        self._where_text = where  # built once: evaluation names the layer often
         levels = self._params["levels"]
         t = unify(self._ports["Input"], self._ports["Output"], f'{where}: ports "Input" and "Output"')
         slope = self._arrays["Slope"]
@@ -111,7 +117,7 @@ class ParametricRampLayer(Layer):
                 slope_dims = slope.shape
             elif count == 0:
                 slope_dims = ()
-        object.__setattr__(self, "_slope_dims", slope_dims)
+        self._slope_dims = None if slope_dims is None else tuple(slope_dims)
         self._ports["Input"] = self._ports["Output"] = t
 
     def _array_dims(self, name: str) -> tuple | None:
@@ -126,12 +132,8 @@ class ParametricRampLayer(Layer):
             "Slope=..."
         )
 
-    def _lower(self) -> ParametricRamp:
-        return ParametricRamp(
-            torch.tensor(self._arrays["Slope"]),
-            self._params["levels"],
-            lr_multiplier=self._multiplier("Slope"),
-        )
+    def _torch_module(self) -> ParametricRamp:
+        return ParametricRamp(torch.tensor(self._arrays["Slope"]), self._params["levels"])
 
     def _constructor(self) -> str:
         args = [_levels_text(self._params["levels"]), *self._repr_options()]
@@ -141,20 +143,27 @@ class ParametricRampLayer(Layer):
 class ParametricRamp(nn.Module):
     """The torch form of ParametricRampLayer (what ``to_torch()`` returns), batch first.
 
-    ``slope`` is an ``nn.Parameter`` with the slope's dims; ``levels`` is the layer's levels
-    specification (1-based, batch axis not counted). A slope whose learning-rate multiplier is
-    0 is created with ``requires_grad=False``; the multiplier is kept as
+    The slope is the ``nn.Parameter`` ``Slope`` (its ``state_dict()`` key is the Wolfram array
+    name, see :mod:`wlnet.lower`), also reachable as ``slope``; ``levels`` is the layer's levels
+    specification (1-based, batch axis not counted). Lowered from a layer, a slope whose
+    learning-rate multiplier is 0 has ``requires_grad=False``, and the multiplier is kept as
     ``slope.lr_multiplier`` for training loops that scale learning rates per parameter.
+
+    >>> module = ParametricRamp(torch.tensor([0.5, 0.25]), levels=1)
+    >>> list(module.state_dict()), module(torch.tensor([[-2.0, -2.0]])).tolist()
+    (['Slope'], [[-1.0, -0.5]])
     """
 
-    ARRAYS = {"Slope": "slope"}  # Wolfram array name -> parameter attribute
-
-    def __init__(self, slope: torch.Tensor, levels=1, *, lr_multiplier: float = 1.0):
+    def __init__(self, slope: torch.Tensor, levels=1):
         super().__init__()
         self.levels = _parse_levels(levels)
-        self.slope = nn.Parameter(slope, requires_grad=lr_multiplier != 0)
-        self.slope.lr_multiplier = lr_multiplier
+        self.Slope = nn.Parameter(torch.as_tensor(slope))
         self._axes: dict[int, tuple[int, ...]] = {}
+
+    @property
+    def slope(self) -> nn.Parameter:
+        """The slope parameter (the same object as ``Slope``)."""
+        return self.Slope
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         axes = self._axes.get(x.ndim)

@@ -11,6 +11,7 @@ from ..functions import WolframFunction
 from ..layers.base import Layer, parse_multiplier
 from ..layers.elementwise import ElementwiseLayer
 from ..layers.linear import LinearLayer
+from ..lower import key_step
 from ..symbols import Automatic
 from ..types import TensorT, as_int, describe, parse_port, unify
 from .container import Container
@@ -132,8 +133,8 @@ class NetChain(Container):
         keys = [key for key, _ in self._children()]
         return {key: keys[i + 1:i + 2] for i, key in enumerate(keys)}
 
-    def _lower(self) -> Chain:
-        return Chain({str(k): layer._lower() for k, layer in self._params["layers"]})
+    def _torch_module(self) -> Chain:
+        return Chain({key_step(k): layer._torch_module() for k, layer in self._children()})
 
     def _constructor(self) -> str:
         items = self._params["layers"]
@@ -150,14 +151,17 @@ class NetChain(Container):
 
 
 class Chain(nn.Module):
-    """The torch form of NetChain: its layers' modules in order (names "1", "2", ... or the given ones)."""
+    """The torch form of NetChain: its layers' modules in order, named by their keys ("1", "2", ...
+    or the layer names, written as :func:`wlnet.lower.key_step` writes them), so that a parameter's
+    ``state_dict()`` key is its Wolfram array path: ``"2.Slope"``."""
 
     def __init__(self, modules: dict[str, nn.Module]):
         super().__init__()
-        self.layers = nn.ModuleDict(modules)
+        for name, module in modules.items():
+            self.add_module(name, module)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for module in self.layers.values():
+        for module in self.children():
             x = module(x)
         return x
 

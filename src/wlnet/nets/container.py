@@ -9,22 +9,15 @@ over the inferred leaves, whose dims are then known.
 
 from __future__ import annotations
 
-from ..errors import NetInitializationError, NetSpecificationError, closest
-from ..layers.base import Layer
+from ..errors import NetSpecificationError, closest
+from ..layers.base import Layer, position_text
 from ..types import as_int, unify
 
 __all__ = ["Container", "position_text"]
 
 
-def position_text(position: tuple) -> str:
-    """A part's position as users write it: ``2``, ``'relu'``, ``(2, 'Slope')``."""
-    return repr(position[0]) if len(position) == 1 else repr(position)
-
-
 class Container(Layer):
     """Base of NetChain and NetGraph. Subclasses compute ``_children`` and ``_ports`` in ``_infer``."""
-
-    _array_names = ()
 
     def _set_state(self, params, ports, arrays, multipliers) -> None:
         params.setdefault("port_specs", dict(ports))
@@ -69,30 +62,24 @@ class Container(Layer):
         children = tuple((key, child._map_leaves(fn, (*prefix, key))) for key, child in self._children())
         return self._evolve(params={"layers": children})
 
-    def _missing_arrays(self) -> list:
-        return [(position, name) for position, leaf in self._leaf_layers() for name in leaf._missing_arrays()]
-
-    def _require_initialized(self, action: str) -> None:
-        for position, leaf in self._leaf_layers():
-            missing = leaf._missing_arrays()
-            if missing:
-                raise NetInitializationError(
-                    f'{self._where}: cannot {action}: the array "{missing[0]}" of layer '
-                    f"{position_text(position)} ({leaf._where}) is not initialized. Use "
-                    "NetInitialize(net) first."
-                )
-
     def _array_dims(self, name: str):
         return None
 
-    def _child_module(self, module, key):
-        """The submodule of this container's lowered ``module`` that computes part ``key``."""
-        return module.layers[str(key)]
+    def _value(self) -> tuple:
+        """Containers are equal when their inferred parts, port types and coders are."""
+        coders = tuple(self._params.get("coders", {}).items())
+        return (tuple(self._children()), tuple(self._ports.items()), coders)
 
-    def _module_at(self, module, position: tuple):
-        key, rest = position[0], position[1:]
-        child = dict(self._children())[key]
-        return child._module_at(self._child_module(module, key), rest)
+    def _with_port(self, port: str, t, coder=None):
+        params = dict(self._params)
+        coders = {name: value for name, value in params.get("coders", {}).items() if name != port}
+        if coder is not None:
+            coders[port] = coder
+        specs = {**params["port_specs"], port: t}
+        params.update(coders=coders, port_specs=specs)
+        new = object.__new__(type(self))
+        new._set_state(params, specs, {}, {})
+        return new
 
     def _coder(self, port: str):
         return self._params.get("coders", {}).get(port)

@@ -14,25 +14,17 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-import torch
 from torch import nn
 
-from ..errors import (
-    NetDataError,
-    NetError,
-    NetOptionError,
-    NetShapeError,
-    NetSpecificationError,
-    add_context,
-    closest,
-)
+from ..errors import NetOptionError, NetShapeError, NetSpecificationError, closest
 from ..layers.base import Layer, parse_multiplier
+from ..lower import key_step
 from ..symbols import Automatic
 from ..types import TensorT, describe, port_spec, unify
 from .chain import NetChain, _narrow, _with_multiplier, as_layer, port_option
 from .container import Container
 
-__all__ = ["Graph", "NetGraph", "NetPort"]
+__all__ = ["Graph", "GraphPlan", "NetGraph", "NetPort"]
 
 
 def _is_key(value) -> bool:
@@ -389,6 +381,9 @@ class NetGraph(Container):
     ['Output', 'raw']
     """
 
+    _wiring: _Wiring
+    _inferred: tuple  # (key, layer) pairs: the layers with every dim that can be inferred
+
     def __init__(self, layers, edges=(), *, LearningRateMultipliers=Automatic, **ports):
         coders, specs = {}, {}
         if isinstance(layers, dict):
@@ -496,8 +491,8 @@ class NetGraph(Container):
                     changed = True
             if not changed:
                 break
-        object.__setattr__(self, "_wiring", wiring)
-        object.__setattr__(self, "_inferred", tuple((key, layers[key]) for key, _ in self._params["layers"]))
+        self._wiring = wiring
+        self._inferred = tuple((key, layers[key]) for key, _ in self._params["layers"])
         self._ports.clear()
         self._ports.update((name, types[name]) for name in names)
 
@@ -521,21 +516,21 @@ class NetGraph(Container):
         return graph
 
     # -- lowering and printing --------------------------------------------------------------------
-    def _lower(self) -> Graph:
+    def _torch_module(self) -> Graph:
         children = dict(self._inferred)
         source = {dst: src for src, dst in self._wiring.edges}
 
         def slot(end: NetPort) -> tuple:
-            return (None, end.port) if end.layer is None else (str(end.layer), end.port)
+            return (None, end.port) if end.layer is None else (key_step(end.layer), end.port)
 
-        plan = tuple(
-            (str(key), tuple(slot(source[NetPort(key, p)]) for p in children[key]._input_names),
+        steps = tuple(
+            (key_step(key), tuple(slot(source[NetPort(key, p)]) for p in children[key]._input_names),
              tuple(children[key]._output_names))
             for key in self._wiring.order
         )
         outputs = tuple((name, slot(source[NetPort(name)])) for name in self._wiring.outputs)
-        modules = {str(key): layer._lower() for key, layer in self._inferred}
-        return Graph(modules, self._wiring.inputs, plan, outputs)
+        modules = {key_step(key): layer._torch_module() for key, layer in self._inferred}
+        return Graph(modules, GraphPlan(self._wiring.inputs, steps, outputs))
 
     def _constructor(self) -> str:
         items = self._inferred
@@ -570,128 +565,28 @@ class NetGraph(Container):
             options.append(f"**{extra!r}")
         return f"NetGraph({', '.join([body, edges, *options])})"
 
-    # -- evaluation -------------------------------------------------------------------------------
-    def __call__(self, data, *args, **options):
-        """Apply the graph to data; see the class doc. One input and one output: ``apply_net``."""
-        inputs, outputs = self._input_names, self._output_names
-        if len(inputs) == 1 and isinstance(data, dict):
-            data = _inputs_from_dict(self, data)[inputs[0]]
-        if len(inputs) == 1 and len(outputs) == 1:
-            return super().__call__(data, *args, **options)
-        return _apply_graph(self, data, args, options)
 
+@dataclass(frozen=True)
+class GraphPlan:
+    """How a :class:`Graph` runs: its input ports, its layers' steps in a topological order, and
+    where each output port's value comes from.
 
-def _inputs_from_dict(net: NetGraph, data: dict) -> dict:
-    names = net._input_names
-    for port in data:
-        if port not in names:
-            raise NetDataError(
-                f'NetGraph: the data names a port "{port}" that is not an input port.'
-                f"{closest(str(port), names)} The input ports are: {', '.join(names)}."
-            )
-    missing = [name for name in names if name not in data]
-    if missing:
-        raise NetDataError(
-            f"NetGraph: the data gives no value for the input port{'s' if len(missing) > 1 else ''} "
-            f"{', '.join(map(repr, missing))}; give a dict with every input port: "
-            f"{', '.join(map(repr, names))}."
-        )
-    return data
+    A *slot* is ``(module name, port)`` for a layer's output, or ``(None, port)`` for a graph input.
+    """
 
+    inputs: tuple[str, ...]
+    steps: tuple[tuple[str, tuple, tuple[str, ...]], ...]  # (module name, input slots, output ports)
+    outputs: tuple[tuple[str, tuple], ...]  # (graph output port, slot)
 
-def _apply_graph(net: NetGraph, data, args: tuple, options: dict):
-    """Evaluate a graph with several input or output ports (one example or a batch per port)."""
-    from ..evaluate import _AUTOMATIC_CHUNK_ELEMENTS, _NUMPY_DTYPES, _as_data, _fit, _parse_options
-
-    outputs = net._output_names
-    if len(args) > 1 or args and not (args[0] is None or args[0] in outputs):
-        raise NetOptionError(
-            f"NetGraph: unexpected extra argument {args[0]!r}; options are given by name (BatchSize, "
-            f"WorkingPrecision, TargetDevice), and the second argument may be an output port "
-            f"({', '.join(map(repr, outputs))}) or None (raw outputs, without decoders)."
-        )
-    raw = bool(args) and args[0] is None
-    select = args[0] if args and args[0] is not None else None
-    batch_size, dtype, device = _parse_options(net._where, options)
-    net._require_initialized("evaluate the net")
-    names = net._input_names
-    if len(names) == 1:
-        values = {names[0]: data}
-    elif isinstance(data, dict):
-        values = _inputs_from_dict(net, data)
-    else:
-        raise NetDataError(
-            f"NetGraph: the net has input ports {', '.join(map(repr, names))}, so the data should be a "
-            f"dict {{port: data}}, not {type(data).__name__}."
-        )
-    tensors, batched, out_device = {}, {}, None
-    for port in names:
-        where = f'NetGraph: the data for port "{port}"'
-        value = values[port]
-        encoder = net._coder(port)
-        if encoder is not None and encoder.accepts(value):
-            value = encoder(value)
-        x = _as_data(value, where, _NUMPY_DTYPES[dtype])
-        if isinstance(x, list):
-            raise NetDataError(
-                f"{where} is a batch of sequences of different lengths; a net with several ports "
-                "takes such batches only one length at a time."
-            )
-        net, batched[port] = _fit(net, port, net._ports[port], x, where)
-        if isinstance(x, torch.Tensor):
-            out_device = x.device
-        tensor = x if isinstance(x, torch.Tensor) else torch.from_numpy(x)
-        tensor = tensor if batched[port] else tensor.unsqueeze(0)
-        tensors[port] = tensor.to(device=device, dtype=dtype)
-    if len(set(batched.values())) > 1:
-        one = next(p for p in names if not batched[p])
-        many = next(p for p in names if batched[p])
-        raise NetDataError(
-            f'NetGraph: the data for port "{one}" is one example, but the data for port "{many}" is '
-            "a batch; give every port one example, or every port a batch of the same length."
-        )
-    sizes = {port: t.shape[0] for port, t in tensors.items()}
-    if len(set(sizes.values())) > 1:
-        raise NetDataError(
-            "NetGraph: the batches for the input ports have different lengths ("
-            + ", ".join(f'"{p}": {n}' for p, n in sizes.items()) + "); they should be equal."
-        )
-    n = next(iter(sizes.values()))
-    if batch_size is Automatic:
-        per_example = max(1, sum(t[0].numel() for t in tensors.values()))
-        batch_size = max(1, _AUTOMATIC_CHUNK_ELEMENTS // per_example)
-    module = net._lowered(dtype, device)
-    try:
-        with torch.no_grad():
-            pieces = [module({p: t[i:i + batch_size] for p, t in tensors.items()})
-                      for i in range(0, n, batch_size)]
-    except NetError:
-        raise
-    except RuntimeError as error:
-        shapes = ", ".join(f'"{p}": {tuple(t.shape)}' for p, t in tensors.items())
-        raise add_context(error, f"while evaluating NetGraph on inputs of shapes {shapes}") from None
-    if len(outputs) == 1:
-        pieces = [{outputs[0]: piece} for piece in pieces]
-    results = {}
-    for name in outputs:
-        result = pieces[0][name] if len(pieces) == 1 else torch.cat([p[name] for p in pieces])
-        if not batched[names[0]]:
-            result = result[0]
-        decoder = net._coder(name)
-        if decoder is not None and not raw:
-            results[name] = decoder(result.cpu().numpy(), "Decision")
-        elif out_device is not None:
-            results[name] = result.to(out_device)
-        else:
-            results[name] = result.cpu().numpy()[()]
-    if select is not None:
-        return results[select]
-    return results[outputs[0]] if len(outputs) == 1 else results
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.outputs)
 
 
 class Graph(nn.Module):
-    """The torch form of NetGraph: its layers' modules (named "1", "2", ... or by the layer names),
-    run in topological order.
+    """The torch form of NetGraph: its layers' modules, named by their keys ("1", "2", ... or the
+    layer names, written as :func:`wlnet.lower.key_step` writes them), run in topological order;
+    a parameter's ``state_dict()`` key is its Wolfram array path, ``"ramp.Weights"``.
 
     ``forward(x)`` for a graph with one input port; with several, ``forward(x1, x2, ...)`` in
     input-port order, ``forward(port=x, ...)`` or ``forward({port: x, ...})``. Returns the tensor
@@ -700,34 +595,29 @@ class Graph(nn.Module):
     output port (a tuple, or a dict by port name, when it has several).
     """
 
-    def __init__(self, modules: dict[str, nn.Module], inputs: tuple, plan: tuple, outputs: tuple):
+    def __init__(self, modules: dict[str, nn.Module], plan: GraphPlan):
         super().__init__()
-        self.layers = nn.ModuleDict(modules)
-        self.input_names = tuple(inputs)
-        self.output_names = tuple(name for name, _ in outputs)
-        self.plan = plan  # (module name, input slots, output port names) in running order
-        self.outputs = outputs  # (graph output name, slot); a slot is (module name or None, port)
+        for name, module in modules.items():
+            self.add_module(name, module)
+        self.plan = plan
 
     def _bind(self, args: tuple, kwargs: dict) -> dict:
+        names = self.plan.inputs
         if len(args) == 1 and isinstance(args[0], dict) and not kwargs:
             kwargs, args = dict(args[0]), ()
-        if len(args) > len(self.input_names):
+        if len(args) > len(names):
             raise TypeError(
-                f"Graph.forward takes {len(self.input_names)} input"
-                f"{'s' if len(self.input_names) != 1 else ''} ({', '.join(self.input_names)}), "
-                f"but {len(args)} were given."
+                f"Graph.forward takes {len(names)} input{'s' if len(names) != 1 else ''} "
+                f"({', '.join(names)}), but {len(args)} were given."
             )
-        bound = dict(zip(self.input_names, args))
+        bound = dict(zip(names, args))
         for name, value in kwargs.items():
-            if name not in self.input_names:
-                raise TypeError(
-                    f"Graph.forward: {name!r} is not an input port; the inputs are "
-                    f"{', '.join(self.input_names)}."
-                )
+            if name not in names:
+                raise TypeError(f"Graph.forward: {name!r} is not an input port; the inputs are {', '.join(names)}.")
             if name in bound:
                 raise TypeError(f"Graph.forward: the input {name!r} is given twice.")
             bound[name] = value
-        missing = [name for name in self.input_names if name not in bound]
+        missing = [name for name in names if name not in bound]
         if missing:
             raise TypeError(f"Graph.forward: missing the input{'s' if len(missing) > 1 else ''} "
                             f"{', '.join(map(repr, missing))}.")
@@ -735,18 +625,19 @@ class Graph(nn.Module):
 
     def forward(self, *args, **kwargs):
         values = {(None, name): x for name, x in self._bind(args, kwargs).items()}
-        for name, sources, ports in self.plan:
-            result = self.layers[name](*[values[s] for s in sources])
+        modules = self._modules
+        for name, sources, ports in self.plan.steps:
+            result = modules[name](*[values[s] for s in sources])  # type: ignore[misc]
             if len(ports) == 1:
                 values[(name, ports[0])] = result
             elif isinstance(result, dict):
                 values.update(((name, port), result[port]) for port in ports)
             else:
                 values.update(((name, port), r) for port, r in zip(ports, result))
-        if len(self.outputs) == 1:
-            return values[self.outputs[0][1]]
-        return {name: values[slot] for name, slot in self.outputs}
+        outputs = self.plan.outputs
+        if len(outputs) == 1:
+            return values[outputs[0][1]]
+        return {name: values[slot] for name, slot in outputs}
 
     def extra_repr(self) -> str:
-        return f"inputs={list(self.input_names)}, outputs={list(self.output_names)}"
-
+        return f"inputs={list(self.plan.inputs)}, outputs={list(self.plan.output_names)}"

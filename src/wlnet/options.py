@@ -1,0 +1,180 @@
+"""Option values shared by evaluation and NetTrain, and part rules (``{part: value}``).
+
+Each parser takes ``where`` (what the error should name: ``"NetTrain"``, a layer) and the value
+given, and returns the value in the form the code uses, or raises :class:`NetOptionError` saying
+what was expected.
+
+A *part rule* maps a part specification to a value, as Wolfram's ``LearningRateMultipliers ->
+{2 -> 0, "ramp" -> 0.5, _ -> 1}`` does. A specification is a layer position (1-based) or name, a
+``Span`` of positions, a path ``(2, "Slope")``, ``All`` or ``"_"``; it covers every array at or
+below the part it names. The first matching rule gives an array's value.
+
+>>> matches((2, "Slope"), (2, "Slope")), matches(2, (2, "Weights")), matches(Span(1, 2), (3, "Slope"))
+(True, True, False)
+>>> per_array({2: 0.0}, [(1, "Weights"), (2, "Slope")], "LearningRateMultipliers", lambda p: 1.0)
+[1.0, 0.0]
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from .errors import NetOptionError
+from .symbols import All, Automatic, Span
+from .types import as_int
+
+__all__ = [
+    "NUMPY_DTYPES",
+    "PRECISIONS",
+    "matches",
+    "per_array",
+    "positive_int",
+    "positive_seconds",
+    "precision",
+    "rules",
+    "target_device",
+]
+
+PRECISIONS = {"Real32": torch.float32, "Real64": torch.float64}
+NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
+
+
+def positive_int(where: str, name: str, value: Any) -> Any:
+    """``Automatic`` or a positive int (NumPy ints too, not bools): BatchSize, MaxTrainingRounds."""
+    if value is Automatic:
+        return value
+    number = as_int(value)
+    if number is None or number < 1:
+        raise NetOptionError(
+            f"{where}: the value of {name} should be Automatic or a positive integer, but was {value!r}."
+        )
+    return number
+
+
+def positive_seconds(where: str, name: str, value: Any) -> float | None:
+    """A positive number of seconds, or None for Automatic / None (no limit): TimeGoal."""
+    if value is Automatic or value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
+        raise NetOptionError(
+            f"{where}: the value of {name} should be a positive number of seconds, but was {value!r}."
+        )
+    return float(value)
+
+
+def precision(where: str, value: Any) -> torch.dtype:
+    """The torch dtype of a WorkingPrecision: "Real32" (float32) or "Real64" (float64)."""
+    if not isinstance(value, str) or value not in PRECISIONS:
+        raise NetOptionError(
+            f'{where}: the value of WorkingPrecision should be "Real32" or "Real64", but was {value!r}.'
+        )
+    return PRECISIONS[value]
+
+
+def target_device(spec: Any, where: str) -> torch.device:
+    """The torch device for a TargetDevice value: "CPU", "GPU" / "CUDA", or ("GPU", n) 1-based."""
+    index: Any = 1
+    if isinstance(spec, (tuple, list)) and len(spec) == 2 and spec[0] in ("GPU", "CUDA"):
+        spec, index = spec
+    if spec == "CPU":
+        return torch.device("cpu")
+    if spec in ("GPU", "CUDA") and isinstance(index, int) and index >= 1:
+        if not torch.cuda.is_available():
+            raise NetOptionError(
+                f'{where}: TargetDevice "GPU" needs a CUDA GPU, but torch sees none on this machine '
+                f'(torch {torch.__version__}). Use TargetDevice="CPU".'
+            )
+        if index > torch.cuda.device_count():
+            raise NetOptionError(
+                f"{where}: TargetDevice asks for GPU {index}, but there are only "
+                f"{torch.cuda.device_count()}."
+            )
+        return torch.device("cuda", index - 1)
+    raise NetOptionError(
+        f'{where}: the value of TargetDevice should be "CPU", "GPU" or ("GPU", n), but was {spec!r}.'
+    )
+
+
+# -- part rules --------------------------------------------------------------------------------
+def rules(value: Any, option: str, where: str = "NetTrain") -> list[tuple[Any, Any]] | None:
+    """``value`` as a list of (part, value) rules, or None when it is a plain number / Automatic."""
+    if isinstance(value, dict):
+        return list(value.items())
+    if isinstance(value, list):
+        for rule in value:
+            if not (isinstance(rule, tuple) and len(rule) == 2):
+                raise NetOptionError(
+                    f"{where}: {option} should be a number or a list of (part, value) rules, but contains {rule!r}."
+                )
+        return value
+    return None
+
+
+def matches(spec: Any, position: tuple) -> bool:
+    """Whether a part spec (key, name, Span, path or All) covers the array at ``position``."""
+    if spec is All or spec == "_":
+        return True
+    steps = list(spec) if isinstance(spec, (tuple, list)) else [spec]
+    if len(steps) > len(position):
+        return False
+    return all(_step_matches(step, key) for step, key in zip(steps, position))
+
+
+def _step_matches(step: Any, key: Any) -> bool:
+    if isinstance(step, Span):
+        stop = math.inf if step.stop is All else step.stop
+        return isinstance(key, int) and step.start <= key <= stop
+    return step is All or step == key
+
+
+def _number(value: Any, option: str, allow_none: bool, where: str) -> float:
+    if value is None and allow_none:
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise NetOptionError(
+            f"{where}: the values of {option} should be numbers"
+            f"{' or None' if allow_none else ''}, but one is {value!r}."
+        )
+    return float(value)
+
+
+def per_array(
+    value: Any,
+    positions: Sequence[tuple],
+    option: str,
+    default: Callable[[tuple], float],
+    allow_none: bool = True,
+    where: str = "NetTrain",
+) -> list[float]:
+    """One value per array position: the first matching rule, else ``default(position)``.
+
+    ``value`` is ``Automatic`` (every array gets its default), a number (None means 0 where
+    ``allow_none``) or rules; a rule that matches no array is an error, since it is a typo more
+    often than not.
+    """
+    parsed = rules(value, option, where)
+    if parsed is None:
+        if value is Automatic or (value is None and not allow_none):
+            return [default(p) for p in positions]
+        number = _number(value, option, allow_none, where)
+        return [number for _ in positions]
+    for spec, _ in parsed:
+        if not any(matches(spec, p) for p in positions):
+            raise NetOptionError(
+                f"{where}: the {option} rule for {spec!r} matches no array of the net; the arrays "
+                f"are at {', '.join(map(repr, positions))}."
+            )
+    resolved = []
+    for p in positions:
+        rule = next((v for spec, v in parsed if matches(spec, p)), _NO_RULE)
+        resolved.append(default(p) if rule is _NO_RULE else _number(rule, option, allow_none, where))
+    return resolved
+
+
+_NO_RULE = object()
