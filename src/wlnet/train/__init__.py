@@ -1,0 +1,103 @@
+"""NetTrain: train a net on data, with Wolfram's options, defaults and results.
+
+The package, by part:
+
+* ``settings``: the options, checked before any data is touched;
+* ``data``: the data forms, the examples as tensors, batches, the net fitted to the data;
+* ``loss``: LossFunction;
+* ``training``: one run from start to end, over the net's one lowering (:func:`wlnet.lower.lower`):
+  its ``state_dict()`` keys are the array paths, and the trained net comes back through
+  :func:`wlnet.lower.with_arrays`;
+* ``loop``: the loop itself, a :class:`~wlnet.train.loop.Run` and its callbacks' hooks;
+* ``callbacks``: validation, progress reporting, checkpoints, stopping criteria, time goal,
+  divergence;
+* ``results`` and ``properties``: :class:`NetTrainResults` and the property names.
+
+The loop shuffles, cuts the examples into full batches (the last one padded with randomly repeated
+examples, as Wolfram does), and runs forward, loss, backward and one optimizer step per batch.
+Losses stay on the device until the end of each round, so a batch costs what a hand-written loop
+costs.
+"""
+
+from __future__ import annotations
+
+from ..errors import NetSpecificationError
+from ..layers.base import Layer
+from ..symbols import All
+from .properties import check_property
+from .results import NetTrainResults
+from .settings import parse_settings
+from .training import train
+
+__all__ = ["NetTrain", "NetTrainResults"]
+
+
+def NetTrain(net, data, prop="TrainedNet", **options):
+    """Train ``net`` on ``data`` and return the trained net or other properties of the run.
+
+    Wolfram: ``NetTrain[net, data]``, ``NetTrain[net, data, prop]``, ``NetTrain[net, data, All]``.
+
+    Args:
+        net: a layer or container. It is not changed; missing arrays are initialized first
+            (``RandomSeeding``), and unknown dims are inferred from the data.
+        data: ``(inputs, targets)`` (the rule ``inputs -> targets``); a list of ``(input,
+            target)`` pairs; a dict of non-string keys ``{input: target}``; a dict of port names
+            to equal-length lists ``{"Input": X, "Output": Y}``; a list of such dicts; or a
+            generator function called with ``{"BatchSize": b, "Round": r, "Batch": k,
+            "AbsoluteBatch": a}`` that returns a batch in any of these forms.
+        prop: ``"TrainedNet"`` (default), ``"FinalNet"``, ``All`` (a :class:`NetTrainResults`),
+            another property name (see ``NetTrainResults.properties``) or a list of them.
+
+    Options (Wolfram's, with their defaults):
+        BatchSize: Automatic = min(64, number of examples).
+        MaxTrainingRounds: Automatic = about 20 seconds of training, 10 to 10000 rounds.
+        Method: "ADAM" (Beta1 0.9, Beta2 0.999, Epsilon 1e-5), "SGD" (Momentum 0.93,
+            LearningRateSchedule "Polynomial"), "RMSProp", "SignSGD", or (name, {sub-options}),
+            with the common sub-options "L2Regularization", "GradientClipping", "WeightClipping",
+            "LearningRateSchedule" (each number may also be per-array rules). Following He et al.
+            2015, an L2Regularization number leaves arrays named "Slope" alone; a rule that
+            names them applies to them.
+        LearningRate: Automatic = the method's default (ADAM 0.001, SGD 0.01, RMSProp 0.001,
+            SignSGD 0.01).
+        LearningRateMultipliers: a number, or rules ``[(part, value), ...]`` / ``{part: value}``
+            where part is a layer position or name, ``Span(m, n)``, a path ``(2, "Slope")`` or
+            ``All``; the first matching rule wins; arrays no rule matches keep the multiplier
+            set on their layer (default 1). 0 or None freezes an array; negative values ascend.
+        LossFunction: Automatic (binary cross-entropy after a LogisticSigmoid, mean squared
+            otherwise), a loss layer (``MeanSquaredLossLayer()``, ``MeanAbsoluteLossLayer()``,
+            ``CrossEntropyLossLayer("Binary")``), ``"Output"`` (the net's output is the loss),
+            or a list of specs, each optionally paired with a weight: ``(spec, Scaled(0.5))``.
+        ValidationSet: None, data in any form above, or ``Scaled(f)`` (hold out a fraction f).
+        TimeGoal: seconds of training (positive); the shorter of it and MaxTrainingRounds wins.
+        TrainingStoppingCriterion: None, "Loss" (or Automatic), a dict with "Criterion",
+            "Patience", "InitialPatience", "Improvement" (``("AbsoluteChange", v)`` or
+            ``("RelativeChange", v)``), or a function of the progress dict returning True to stop.
+        RandomSeeding: Inherited (default: NumPy's global state), Automatic, an int or a str.
+        WorkingPrecision: "Real32" (default) or "Real64".
+        TargetDevice: "CPU" (default) or "GPU".
+        TrainingProgressReporting: Automatic (a progress bar on a terminal or in a notebook,
+            otherwise nothing), "ProgressIndicator" (always a bar), "Print", None, or a function
+            called with the progress dict after each round.
+        TrainingProgressFunction: a function called with the progress dict after each round;
+            returning "StopTraining" stops training.
+        TrainingProgressCheckpointing: a directory (a checkpoint file per round), or
+            ``("Directory", path, {"Interval": k})`` / ``("File", path)``.
+
+    Returns:
+        The property asked for; the trained net by default.
+    """
+    settings = parse_settings(options)
+    props = prop if isinstance(prop, list) else [prop]
+    for p in props:
+        if not (p is All and props is not prop):
+            check_property(p, "NetTrain")
+    if not isinstance(net, Layer):
+        raise NetSpecificationError(
+            f"NetTrain: the first argument should be a net (a layer or container), not {type(net).__name__}."
+        )
+    if prop == []:
+        return []
+    results = train(net, data, settings)
+    if isinstance(prop, list):
+        return [results[p] for p in props]
+    return results if prop is All else results[prop]

@@ -1,0 +1,178 @@
+"""The training loop: :func:`fit` runs rounds of batches over a :class:`Run` until something stops it.
+
+Everything that is not the optimization step itself (validation, progress reporting,
+checkpoints, stopping criteria, the time goal, divergence) is a :class:`Callback` with a few
+hooks, called in the order given, as Keras' and Lightning's callbacks are:
+
+* ``on_train_start(run)`` once, before the first round;
+* ``on_batch_end(run)`` after every optimizer step (a callback may stop the run mid-round);
+* ``on_round_end(run)`` after every round, once its losses are recorded; a callback that discards
+  the round (divergence) makes the loop skip the remaining ones;
+* ``on_train_end(run)`` once, also when the loop ends with an exception: for cleanup only.
+
+A callback stops the run with ``run.stop(reason)``; the first reason given wins and becomes
+``"ReasonTrainingStopped"``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from ..lower import with_arrays
+from ..symbols import Automatic
+from .loss import Losses, batch_loss
+from .results import Record
+
+__all__ = ["Callback", "Run", "fit"]
+
+_AUTOMATIC_SECONDS = 20.0  # MaxTrainingRounds -> Automatic: about this much training
+
+
+class Callback:
+    """A part of a training run with hooks the loop calls (see the module doc); each does nothing
+    unless overridden."""
+
+    def on_train_start(self, run: Run) -> None:
+        """Before the first round."""
+
+    def on_batch_end(self, run: Run) -> None:
+        """After each optimizer step."""
+
+    def on_round_end(self, run: Run) -> None:
+        """After each round, its losses recorded."""
+
+    def on_train_end(self, run: Run) -> None:
+        """After the last round, or when the loop raised: release what the callback holds."""
+
+
+def fit(run: Run, callbacks: Sequence[Callback]) -> None:
+    """Train until a callback stops the run."""
+    try:
+        for callback in callbacks:
+            callback.on_train_start(run)
+        while run.reason is None:
+            run.begin_round()
+            for x, y in run.batches.round(run.round, run.absolute_batch):
+                run.step(x, y)
+                for callback in callbacks:
+                    callback.on_batch_end(run)
+                if run.reason is not None:
+                    break
+            run.end_round()
+            for callback in callbacks:
+                callback.on_round_end(run)
+                if run.discarded:
+                    break
+    finally:
+        for callback in callbacks:
+            callback.on_train_end(run)
+
+
+class Run:
+    """The state of one training run: the net and its lowered module, the optimizer, the batches,
+    the counters, the losses, and why it stopped. Callbacks read it and act through its methods."""
+
+    def __init__(self, net: Any, module: torch.nn.Module, parameters: dict[str, torch.nn.Parameter],
+                 optimizer: Any, batches: Any, losses: Losses, record: Record, max_rounds: Any,
+                 time_goal: float | None, start: float):
+        self.net, self.module, self.parameters = net, module, parameters  # parameters: the trained ones, by key
+        self.optimizer, self.batches, self.losses, self.record = optimizer, batches, losses, record
+        self.max_rounds, self.time_goal, self.start = max_rounds, time_goal, start
+        self.round = self.absolute_batch = 0
+        self.reason: str | None = None
+        self.discarded = False
+        self.round_loss = math.nan
+        self.validation_loss: float | None = None
+        self.best_state: dict[str, torch.Tensor] | None = None  # kept by validation: the TrainedNet
+        self._batch_losses: list[torch.Tensor] = []
+        self._progress: dict[str, Any] | None = None
+        if max_rounds is not Automatic:
+            optimizer.total_steps = max_rounds * batches.per_round
+
+    # -- the loop's steps -----------------------------------------------------------------------
+    def begin_round(self) -> None:
+        self.round += 1
+        self._batch_losses, self._progress, self.validation_loss = [], None, None
+
+    def step(self, x: torch.Tensor, y: torch.Tensor | None) -> None:
+        """One optimizer step on one batch."""
+        self.absolute_batch += 1
+        loss = batch_loss(self.losses, self.module, x, y)
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        self._batch_losses.append(loss.detach())  # stays on the device until the round ends
+
+    def end_round(self) -> None:
+        losses = torch.stack(self._batch_losses).double().cpu()
+        self.record.batch_losses.append(losses)
+        self.round_loss = float(losses.mean())
+        self.record.round_losses.append(self.round_loss)
+        if self.max_rounds is Automatic and self.round == 1:
+            self._resolve_automatic_rounds()
+
+    def _resolve_automatic_rounds(self) -> None:
+        """Automatic MaxTrainingRounds: as many rounds as take about 20 s, judged by the first
+        (10 to 10000), or no limit when a TimeGoal is given."""
+        if self.time_goal is not None:
+            self.max_rounds = math.inf
+            self.optimizer.total_steps = None
+            return
+        rounds = math.ceil(_AUTOMATIC_SECONDS / max(self.elapsed(), 1e-9))
+        self.max_rounds = int(min(10000, max(10, rounds)))
+        self.optimizer.total_steps = self.max_rounds * self.batches.per_round
+
+    # -- what callbacks use ---------------------------------------------------------------------
+    def stop(self, reason: str) -> None:
+        """End the run after this batch or round; the first reason given is the one reported."""
+        if self.reason is None:
+            self.reason = reason
+
+    def discard_round(self, reason: str) -> None:
+        """Forget this round's losses and stop at once (the other round-end hooks are skipped)."""
+        self.record.batch_losses.pop()
+        self.record.round_losses.pop()
+        self.round -= 1
+        self.reason, self.discarded = reason, True
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def state(self) -> dict[str, torch.Tensor]:
+        """A copy of the trained arrays' current values, by array key."""
+        return {key: p.detach().clone() for key, p in self.parameters.items()}
+
+    @torch.no_grad()
+    def restore(self, state: dict[str, torch.Tensor]) -> None:
+        for key, value in state.items():
+            self.parameters[key].copy_(value)
+
+    def net_with(self, state: dict[str, torch.Tensor] | None = None) -> Any:
+        """The net with the module's current arrays, or with ``state`` for the trained ones."""
+        return with_arrays(self.net, {**self.module.state_dict(), **(state or {})})
+
+    def progress(self) -> dict[str, Any]:
+        """This round's progress, as Wolfram's progress association (built once per round)."""
+        if self._progress is None:
+            elapsed, batch = self.elapsed(), self.record.batch_size
+            remaining = None
+            if self.max_rounds not in (Automatic, math.inf) and self.round:
+                remaining = elapsed / self.round * (self.max_rounds - self.round)
+            self._progress = {
+                "Round": self.round,
+                "AbsoluteBatch": self.absolute_batch,
+                "RoundLoss": self.round_loss,
+                "ValidationLoss": self.validation_loss,
+                "TimeElapsed": elapsed,
+                "TimeRemaining": remaining,
+                "ExamplesProcessed": self.absolute_batch * batch,
+                "ExamplesPerSecond": self.absolute_batch * batch / max(elapsed, 1e-9),
+                "LearningRate": self.optimizer.learning_rates[0] if self.optimizer.params else None,
+                "BatchSize": batch,
+            }
+        return self._progress

@@ -1,0 +1,137 @@
+"""What a training run records, and :class:`NetTrainResults`, the object NetTrain returns for ``All``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from ..errors import NetSpecificationError
+from .properties import PROPERTIES, canonical, check_property
+
+__all__ = ["NetTrainResults", "Record"]
+
+
+@dataclass
+class Record:
+    """The history of one run: losses per batch, round and validation, and how it ended."""
+
+    batch_size: int
+    batches_per_round: int
+    examples: int
+    validation_examples: int
+    multipliers: dict[tuple, float]
+    method: str
+    device: str
+    initial_lr: float
+    batch_losses: list[torch.Tensor] = field(default_factory=list)  # one tensor of losses per round
+    round_losses: list[float] = field(default_factory=list)
+    validation_losses: list[float] = field(default_factory=list)
+    best_round: int | None = None
+    reason: str | None = None
+    rounds: int = 0
+    checkpoints: list[str] = field(default_factory=list)
+    final_lr: float | None = None
+
+    def results(self, trained: Any, final: Any, total_time: float) -> NetTrainResults:
+        batch_losses = [float(v) for chunk in self.batch_losses for v in chunk]
+        batches = len(batch_losses)
+        values = {
+            "TrainedNet": trained,
+            "FinalNet": final,
+            "BatchLossList": batch_losses,
+            "RoundLossList": list(self.round_losses),
+            "ValidationLossList": list(self.validation_losses),
+            "RoundLoss": self.round_losses[-1] if self.round_losses else None,
+            "ValidationLoss": self.validation_losses[-1] if self.validation_losses else None,
+            "TotalTrainingTime": total_time,
+            "MeanExamplesPerSecond": batches * self.batch_size / max(total_time, 1e-9),
+            "MeanBatchesPerSecond": batches / max(total_time, 1e-9),
+            "TotalRounds": self.rounds,
+            "TotalBatches": batches,
+            "BatchSize": self.batch_size,
+            "BatchesPerRound": self.batches_per_round,
+            "ExamplesProcessed": batches * self.batch_size,
+            "TrainingExamples": self.examples,
+            "ValidationExamples": self.validation_examples,
+            "BestValidationRound": self.best_round,
+            "ReasonTrainingStopped": self.reason,
+            "InitialLearningRate": self.initial_lr,
+            "FinalLearningRate": self.final_lr,
+            "OptimizationMethod": self.method,
+            "ArraysLearningRateMultipliers": self.multipliers,
+            "CheckpointingFiles": list(self.checkpoints),
+            "TargetDevice": self.device,
+        }
+        return NetTrainResults(values)
+
+
+class NetTrainResults:
+    """The results of a training run: ``results["RoundLossList"]``, ``results["TrainedNet"]``, ...
+
+    Wolfram: ``NetTrainResultsObject``. ``results.properties`` lists what can be read.
+    """
+
+    def __init__(self, values: dict[str, Any]):
+        self._values = values
+
+    @property
+    def properties(self) -> list[str]:
+        return list(PROPERTIES)
+
+    def __getitem__(self, prop):
+        if isinstance(prop, list):
+            return [self[p] for p in prop]
+        prop = canonical(check_property(prop, "NetTrainResults"))
+        if prop == "Properties":
+            return self.properties
+        if prop == "LossEvolutionPlot":
+            return self._plot()
+        return self._values[prop]
+
+    def _plot(self):
+        """Training (and validation) loss against round, on a log scale, as a matplotlib Figure."""
+        try:
+            from matplotlib.figure import Figure
+        except ImportError:
+            raise NetSpecificationError(
+                'NetTrainResults: "LossEvolutionPlot" needs matplotlib (pip install matplotlib).'
+            ) from None
+        figure = Figure(figsize=(6, 3.5))
+        axes = figure.add_subplot()
+        rounds = range(1, len(self._values["RoundLossList"]) + 1)
+        axes.plot(rounds, self._values["RoundLossList"], label="training loss")
+        if self._values["ValidationLossList"]:
+            axes.plot(
+                range(1, len(self._values["ValidationLossList"]) + 1),
+                self._values["ValidationLossList"],
+                label="validation loss",
+            )
+        if all(v > 0 for v in self._values["RoundLossList"]):
+            axes.set_yscale("log")
+        axes.set_xlabel("round")
+        axes.set_ylabel("loss")
+        axes.legend()
+        figure.tight_layout()
+        return figure
+
+    def __repr__(self) -> str:
+        v = self._values
+        lines = [
+            "NetTrainResults",
+            f"  rounds               {v['TotalRounds']} ({v['BatchesPerRound']} batches of {v['BatchSize']} each)",
+            f"  stopped because      {v['ReasonTrainingStopped']}",
+            f"  final round loss     {_g(v['RoundLoss'])}",
+        ]
+        if v["ValidationLossList"]:
+            lines.append(f"  validation loss      {_g(v['ValidationLoss'])} (best round {v['BestValidationRound']})")
+        lines += [
+            f"  method               {v['OptimizationMethod']}, initial learning rate {_g(v['InitialLearningRate'])}",
+            f"  training time        {v['TotalTrainingTime']:.3g} s, {v['MeanExamplesPerSecond']:,.0f} examples/s",
+        ]
+        return "\n".join(lines)
+
+
+def _g(value) -> str:
+    return "-" if value is None else f"{value:.6g}"

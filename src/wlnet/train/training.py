@@ -1,0 +1,163 @@
+"""One NetTrain run from start to end: the net fitted to the data and initialized, the data split,
+the net lowered and its optimizer set up, the loop run with its callbacks, the results made."""
+
+from __future__ import annotations
+
+import numbers
+import time
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import NetDataError, NetOptionError, NetShapeError, NetSpecificationError, NetTrainWarning
+from ..initialize import NetInitialize
+from ..layers.base import Layer
+from ..layers.loss import CrossEntropyLossLayer
+from ..lower import array_multipliers, array_slots, lower
+from ..optimizers import Optimizer
+from ..options import per_array, rules
+from ..symbols import Scaled
+from .callbacks import callbacks
+from .data import Examples, GeneratorBatches, Ports, TensorBatches, examples, fit_net
+from .loop import Run, fit
+from .loss import parse_loss
+from .results import NetTrainResults, Record
+from .settings import Settings
+
+__all__ = ["train"]
+
+
+def train(net: Layer, data: Any, settings: Settings) -> NetTrainResults:
+    """Train ``net`` on ``data`` (any NetTrain data form, or a generator function)."""
+    ports = _ports(net, settings)
+    generator = data if callable(data) and not isinstance(data, Layer) else None
+    if generator is not None:
+        first = _generator_examples(net, generator, settings, ports)
+    else:
+        first = examples(net, data, ports, "the training data")
+    fitted = fit_net(net, first, ports)
+    # Missing arrays are initialized as NetInitialize(net) would, or with the RandomSeeding given.
+    fitted = NetInitialize(fitted, RandomSeeding=settings.seed) if settings.seeding_given else NetInitialize(fitted)
+    losses = parse_loss(settings.loss, fitted, ports.output)
+    if first.has_targets and any(isinstance(loss, CrossEntropyLossLayer) for loss, _ in losses):
+        if not first.targets_within(0.0, 1.0):
+            raise NetDataError(
+                f"NetTrain: binary cross-entropy needs targets between 0 and 1 (or True/False) for port "
+                f'"{ports.output}", but some are outside.'
+            )
+    rng = np.random.default_rng(np.frombuffer(repr(settings.seed).encode(), dtype=np.uint8))
+    training, validation = _split(fitted, first, settings, ports, rng)
+
+    start = time.perf_counter()
+    multipliers = array_multipliers(fitted, settings.multipliers)
+    module = lower(fitted, multipliers).to(device=settings.device, dtype=settings.dtype).train()
+    optimizer, parameters = _optimizer(fitted, module, multipliers, settings)
+    batch = settings.batch_size if isinstance(settings.batch_size, int) else min(64, training.n)
+    training = training.to(settings.device, settings.dtype)
+    if generator is None:
+        batches: Any = TensorBatches(training, batch, rng)
+    else:
+        make = lambda value: examples(fitted, value, ports, "the generator's batch")  # noqa: E731
+        batches = GeneratorBatches(generator, make, batch, training.batches_per_round(batch),
+                                   settings.device, settings.dtype)
+    record = Record(batch, batches.per_round, training.n, 0 if validation is None else validation.n, multipliers,
+                    settings.method, str(settings.device), settings.learning_rate)
+    if not parameters:
+        warnings.warn(
+            NetTrainWarning(
+                f"NetTrain: {fitted._where} has no arrays to train (none, or all frozen by "
+                "LearningRateMultipliers); it is returned unchanged."
+            ),
+            stacklevel=3,
+        )
+        record.reason = "NoTrainableArrays"
+        return record.results(net, net, time.perf_counter() - start)
+    if validation is not None:
+        validation = validation.to(settings.device, settings.dtype)
+    run = Run(fitted, module, parameters, optimizer, batches, losses, record, settings.max_rounds,
+              settings.time_goal, start)
+    fit(run, callbacks(settings, validation, batch))
+    record.reason, record.rounds = run.reason, run.round
+    record.final_lr = optimizer.learning_rates[0]
+    final = run.net_with()
+    trained = final if run.best_state is None else run.net_with(run.best_state)
+    return record.results(trained, final, time.perf_counter() - start)
+
+
+def _ports(net: Layer, settings: Settings) -> Ports:
+    inputs, outputs = list(net._input_types()), list(net._output_types())
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise NetSpecificationError(
+            "NetTrain: training nets with several input or output ports is not supported yet; "
+            f"{net._where} has inputs {inputs} and outputs {outputs}."
+        )
+    return Ports(inputs[0], outputs[0], targets=settings.loss != outputs[0])
+
+
+def _generator_examples(net: Layer, generator: Any, settings: Settings, ports: Ports) -> Examples:
+    """The generator's first batch, from which the net's dims and the batches per round come."""
+    if not net._input_types()[ports.input].known:
+        raise NetShapeError(
+            f"NetTrain: a generator function cannot be used with {net._where}, whose input dims "
+            "are not known; give them with the Input option."
+        )
+    batch = settings.batch_size if isinstance(settings.batch_size, int) else 64
+    request = {"BatchSize": batch, "Round": 1, "Batch": 1, "AbsoluteBatch": 1}
+    return examples(net, generator(request), ports, "the generator's batch")
+
+
+def _split(net: Layer, data: Examples, settings: Settings, ports: Ports, rng: np.random.Generator):
+    """The training examples and the validation examples (None without a ValidationSet)."""
+    spec = settings.validation
+    if spec is None:
+        return data, None
+    if not isinstance(spec, Scaled):
+        return data, examples(net, spec, ports, "the validation set")
+    f, n = spec.value, data.n
+    fraction = float(f) if isinstance(f, numbers.Real) else 0.0
+    held = int(round(n * fraction))
+    if not 0 < fraction < 1 or n - held < 1 or held < 1:
+        raise NetOptionError(
+            f"NetTrain: ValidationSet -> Scaled(f) needs 0 < f < 1 leaving at least one training "
+            f"and one validation example of the {n}, but f was {f!r}."
+        )
+    order = rng.permutation(n)
+    return data.subset(order[:n - held]), data.subset(order[n - held:])
+
+
+def _optimizer(net: Layer, module: torch.nn.Module, multipliers: dict[tuple, float], settings: Settings):
+    """The optimizer over the arrays whose multiplier is not 0, each with its own learning rate,
+    L2 regularization and clipping; and those arrays' parameters, by key."""
+    slots = array_slots(net)
+    positions = [slot.position for slot in slots]
+    method = settings.method_settings
+    l2 = per_array(method["L2Regularization"], positions, "L2Regularization", lambda p: 0.0)
+    if rules(method["L2Regularization"], "L2Regularization") is None:
+        l2 = [0.0 if p[-1] == "Slope" else v for p, v in zip(positions, l2)]  # He et al. 2015
+    grad_clip = _clip_values(method["GradientClipping"], positions, "GradientClipping")
+    weight_clip = _clip_values(method["WeightClipping"], positions, "WeightClipping")
+    named = dict(module.named_parameters())
+    chosen = [i for i, slot in enumerate(slots) if multipliers[slot.position] != 0]
+    parameters = {slots[i].key: named[slots[i].key] for i in chosen}
+    optimizer = Optimizer(
+        settings.method,
+        method,
+        list(parameters.values()),
+        [settings.learning_rate * multipliers[slots[i].position] for i in chosen],
+        [l2[i] for i in chosen],
+        [grad_clip[i] for i in chosen],
+        [weight_clip[i] for i in chosen],
+    )
+    return optimizer, parameters
+
+
+def _clip_values(value: Any, positions: list[tuple], option: str) -> list[float | None]:
+    if value is None:
+        return [None] * len(positions)
+    values = per_array(value, positions, option, lambda p: 0.0, allow_none=True)
+    for v in values:
+        if v < 0:
+            raise NetOptionError(f"NetTrain: {option} should be a positive number, but was {v!r}.")
+    return [v if v > 0 else None for v in values]
