@@ -91,13 +91,20 @@ def parametric_ramp(x: torch.Tensor, slope: torch.Tensor, axes: Sequence[int]) -
         axes: 0-based axes of ``x``, increasing; the slope broadcasts over all other axes.
 
     Uses the fused kernel of :mod:`wlnet.kernels` when it supports the tensors, else the
-    reference formulation. Both give the same values and gradients.
+    reference formulation. Both give the same values and gradients. Under ``torch.jit.trace`` and
+    ``torch.compile`` the plain torch formulation runs, so that the trace or the compiled graph
+    holds torch operations only.
     """
     axes = tuple(axes)
+    if torch.jit.is_tracing():
+        # A trace records torch operations only: the plain formulation is what it can replay and
+        # save (its slope gradient at x = +inf is NaN, as autograd of torch.where gives). Sizes
+        # are traced values there, so the Python-level dims check is left to broadcasting.
+        return _forward(x, slope.to(x.dtype), axes)
     _check(x, slope, axes)
     if slope.dtype != x.dtype:
         slope = slope.to(x.dtype)
-    fused = _fused()
+    fused = None if torch.compiler.is_compiling() else _fused()  # torch.compile fuses the plain form
     if fused is not None and fused.supports(x, slope, axes):
         return fused.parametric_ramp(x, slope, axes)
     if torch.is_grad_enabled() and (x.requires_grad or slope.requires_grad):

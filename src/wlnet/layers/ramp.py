@@ -173,8 +173,9 @@ class ParametricRamp(nn.Module):
                 raise NetShapeError(f"{where}: the input needs a batch axis first, but is a 0-d tensor.")
             example = resolve_levels(self.levels, x.ndim - 1, where)
             axes = self._axes[x.ndim] = tuple(a + 1 for a in example)
-        slope = self.slope
-        if tuple(x.shape[a] for a in axes) != slope.shape:
+        slope = self.Slope
+        # Under torch.jit.trace sizes are traced values; the check would only warn there.
+        if not torch.jit.is_tracing() and tuple(x.shape[a] for a in axes) != slope.shape:
             raise NetShapeError(
                 f"{_where(self.levels)}: an input of shape {tuple(x.shape)} (batch first) has dims "
                 f"{tuple(x.shape[a] for a in axes)} at levels {_levels_text(self.levels)}, but "
