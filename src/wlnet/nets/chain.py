@@ -5,15 +5,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..coders import NetDecoder, NetEncoder
 from ..errors import NetShapeError, NetSpecificationError, check_options
 from ..functions import WolframFunction
 from ..layers.base import Layer, parse_multiplier
 from ..layers.elementwise import ElementwiseLayer
 from ..layers.linear import LinearLayer
 from ..symbols import Automatic
-from ..types import TensorT, as_int, describe, parse_port, unify
-from .container import Container
+from ..types import as_int, describe, unify
+from .container import Container, layer_text, narrow, port_option, with_multiplier
 
 __all__ = ["Chain", "NetChain"]
 
@@ -69,7 +68,7 @@ class NetChain(Container):
             raise NetSpecificationError("NetChain: a chain needs at least one layer.")
         multiplier = parse_multiplier(LearningRateMultipliers, "NetChain")
         if multiplier is not Automatic:
-            items = [(k, _with_multiplier(layer, multiplier)) for k, layer in items]
+            items = [(k, with_multiplier(layer, multiplier)) for k, layer in items]
         coders, ports = {}, {}
         for port, spec in (("Input", Input), ("Output", Output)):
             coder, ports[port] = port_option("NetChain", port, spec, port == "Input")
@@ -82,7 +81,7 @@ class NetChain(Container):
         first_in, last_out = items[0][1]._input_names[0], items[-1][1]._output_names[0]
         items[0] = (
             items[0][0],
-            _narrow(
+            narrow(
                 items[0][1],
                 first_in,
                 self._ports["Input"],
@@ -91,7 +90,7 @@ class NetChain(Container):
         )
         items[-1] = (
             items[-1][0],
-            _narrow(
+            narrow(
                 items[-1][1],
                 last_out,
                 self._ports["Output"],
@@ -112,10 +111,10 @@ class NetChain(Container):
                         f"{self._part_text(items[i + 1])} needs {describe(tb)}."
                     ) from None
                 if t != ta:
-                    items[i] = (ka, _narrow(a, out_port, t, f"NetChain: {self._part_text(items[i])}"))
+                    items[i] = (ka, narrow(a, out_port, t, f"NetChain: {self._part_text(items[i])}"))
                     changed = True
                 if t != tb:
-                    items[i + 1] = (kb, _narrow(b, in_port, t, f"NetChain: {self._part_text(items[i + 1])}"))
+                    items[i + 1] = (kb, narrow(b, in_port, t, f"NetChain: {self._part_text(items[i + 1])}"))
                     changed = True
             if not changed:
                 break
@@ -124,9 +123,7 @@ class NetChain(Container):
         self._ports["Output"] = items[-1][1]._ports[last_out]
 
     def _part_text(self, item) -> str:
-        key, layer = item
-        label = f"layer {key}" if isinstance(key, int) else f"layer {key!r}"
-        return f"{label} ({layer._where})"
+        return layer_text(*item)
 
     def _layers_graph(self) -> dict:
         keys = [key for key, _ in self._children()]
@@ -160,39 +157,3 @@ class Chain(nn.Module):
         for module in self.layers.values():
             x = module(x)
         return x
-
-
-def port_option(where: str, port: str, spec, is_input: bool):
-    """A container's port option: (the NetEncoder/NetDecoder or None, the port's type)."""
-    if isinstance(spec, str) and spec == "Boolean":
-        spec = NetEncoder("Boolean") if is_input else NetDecoder("Boolean")
-    if isinstance(spec, (NetEncoder, NetDecoder)):
-        if isinstance(spec, NetEncoder) != is_input:
-            raise NetSpecificationError(
-                f'{where}: "{port}" is an {"input" if is_input else "output"} port, so it takes a '
-                f"{'NetEncoder' if is_input else 'NetDecoder'}, not {spec!r}."
-            )
-        return spec, spec.type
-    return None, parse_port(spec, f'{where}: the "{port}" option')
-
-
-def _narrow(layer: Layer, port: str, t: TensorT, where: str) -> Layer:
-    """``layer`` with ``port`` unified with ``t`` (a new layer only when something is learned)."""
-    old = layer._ports[port]
-    try:
-        new = unify(old, t, where)
-    except NetShapeError:
-        raise NetShapeError(f"{where}: {describe(old)} is inconsistent with {describe(t)}.") from None
-    if new == old:
-        return layer
-    try:
-        return layer._evolve(ports={port: new})
-    except NetShapeError as error:
-        reason = str(error).removeprefix(f"{layer._where}: ")
-        raise NetShapeError(f"{where}: {reason}") from None
-
-
-def _with_multiplier(layer: Layer, multiplier: float) -> Layer:
-    return layer._map_leaves(
-        lambda position, leaf: leaf._evolve(multipliers={n: multiplier for n in leaf._array_names})
-    )

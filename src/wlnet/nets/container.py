@@ -9,16 +9,60 @@ over the inferred leaves, whose dims are then known.
 
 from __future__ import annotations
 
-from ..errors import NetInitializationError, NetSpecificationError, closest
+from ..coders import NetDecoder, NetEncoder
+from ..errors import NetInitializationError, NetShapeError, NetSpecificationError, closest
 from ..layers.base import Layer
-from ..types import as_int, unify
+from ..types import TensorT, as_int, describe, parse_port, unify
 
-__all__ = ["Container", "position_text"]
+__all__ = ["Container", "layer_text", "narrow", "port_option", "position_text", "with_multiplier"]
 
 
 def position_text(position: tuple) -> str:
     """A part's position as users write it: ``2``, ``'relu'``, ``(2, 'Slope')``."""
     return repr(position[0]) if len(position) == 1 else repr(position)
+
+
+def layer_text(key: str | int, layer: Layer) -> str:
+    """How errors name a container's part: ``layer 2 (LinearLayer)``, ``layer 'relu' (...)``."""
+    label = f"layer {key}" if isinstance(key, int) else f"layer {key!r}"
+    return f"{label} ({layer._where})"
+
+
+def port_option(where: str, port: str, spec, is_input: bool) -> tuple[NetEncoder | NetDecoder | None, TensorT]:
+    """A container's port option: (the NetEncoder/NetDecoder or None, the port's type)."""
+    if isinstance(spec, str) and spec == "Boolean":
+        spec = NetEncoder("Boolean") if is_input else NetDecoder("Boolean")
+    if isinstance(spec, (NetEncoder, NetDecoder)):
+        if isinstance(spec, NetEncoder) != is_input:
+            raise NetSpecificationError(
+                f'{where}: "{port}" is an {"input" if is_input else "output"} port, so it takes a '
+                f"{'NetEncoder' if is_input else 'NetDecoder'}, not {spec!r}."
+            )
+        return spec, spec.type
+    return None, parse_port(spec, f'{where}: the "{port}" option')
+
+
+def narrow(layer: Layer, port: str, t: TensorT, where: str) -> Layer:
+    """``layer`` with ``port`` unified with ``t`` (a new layer only when something is learned)."""
+    old = layer._ports[port]
+    try:
+        new = unify(old, t, where)
+    except NetShapeError:
+        raise NetShapeError(f"{where}: {describe(old)} is inconsistent with {describe(t)}.") from None
+    if new == old:
+        return layer
+    try:
+        return layer._evolve(ports={port: new})
+    except NetShapeError as error:
+        reason = str(error).removeprefix(f"{layer._where}: ")
+        raise NetShapeError(f"{where}: {reason}") from None
+
+
+def with_multiplier(layer: Layer, multiplier: float) -> Layer:
+    """``layer`` with the LearningRateMultipliers value of every array inside set to ``multiplier``."""
+    return layer._map_leaves(
+        lambda position, leaf: leaf._evolve(multipliers={n: multiplier for n in leaf._array_names})
+    )
 
 
 class Container(Layer):

@@ -26,11 +26,11 @@ from ..errors import (
     add_context,
     closest,
 )
-from ..layers.base import Layer, parse_multiplier
+from ..layers.base import parse_multiplier
 from ..symbols import Automatic
 from ..types import TensorT, describe, port_spec, unify
-from .chain import NetChain, _narrow, _with_multiplier, as_layer, port_option
-from .container import Container
+from .chain import NetChain, as_layer
+from .container import Container, layer_text, narrow, port_option, with_multiplier
 
 __all__ = ["Graph", "NetGraph", "NetPort"]
 
@@ -95,11 +95,6 @@ class NetPort:
         return f"NetPort({self.port!r})" if self.layer is None else f"NetPort({self.layer!r}, {self.port!r})"
 
 
-def _layer_text(key, layer: Layer) -> str:
-    label = f"layer {key}" if isinstance(key, int) else f"layer {key!r}"
-    return f"{label} ({layer._where})"
-
-
 @dataclass(frozen=True)
 class _Wiring:
     """The checked connections of a graph: every edge, graph ports included, and an order to run."""
@@ -149,7 +144,7 @@ def _endpoint(spec, source: bool, layers: dict, edge) -> NetPort:
     if len(names) != 1:
         kind = "output" if source else "input"
         raise NetSpecificationError(
-            f"NetGraph: in the connection {edge!r}, {_layer_text(key, layer)} has {len(names)} "
+            f"NetGraph: in the connection {edge!r}, {layer_text(key, layer)} has {len(names)} "
             f"{kind} ports ({', '.join(map(repr, names))}); say which with "
             f"NetPort({key!r}, {names[0]!r})."
         )
@@ -212,7 +207,7 @@ def _parse_edges(edges, layers: dict) -> tuple:
             if len(names) != len(starts):
                 raise NetSpecificationError(
                     f"NetGraph: in the connection {edge!r}, {len(starts)} sources are listed for "
-                    f"{_layer_text(key, layers[key])}, which has {len(names)} input port"
+                    f"{layer_text(key, layers[key])}, which has {len(names)} input port"
                     f"{'s' if len(names) != 1 else ''} ({', '.join(map(repr, names))}); a list of "
                     "sources feeds a layer's input ports in order, one each."
                 )
@@ -229,12 +224,12 @@ def _check_layer_port(end: NetPort, layers: dict, source: bool) -> None:
     side, wrong = ("output", "input") if source else ("input", "output")
     if end.port in other:
         raise NetSpecificationError(
-            f'NetGraph: port "{end.port}" of {_layer_text(end.layer, layer)} is an {wrong} port, so '
+            f'NetGraph: port "{end.port}" of {layer_text(end.layer, layer)} is an {wrong} port, so '
             f"a connection cannot {'start' if source else 'end'} there; connections go from an "
             "output port to an input port."
         )
     raise NetSpecificationError(
-        f'NetGraph: {_layer_text(end.layer, layer)} has no {side} port "{end.port}".'
+        f'NetGraph: {layer_text(end.layer, layer)} has no {side} port "{end.port}".'
         f"{closest(end.port, names)} Its {side} ports are: {', '.join(map(repr, names))}."
     )
 
@@ -250,7 +245,7 @@ def _wire(layers: dict, edges: tuple) -> _Wiring:
     def end_text(end: NetPort, source: bool) -> str:
         if end.layer is None:
             return f'graph {"input" if source else "output"} "{end.port}"'
-        return f'{_layer_text(end.layer, layers[end.layer])} port "{end.port}"'
+        return f'{layer_text(end.layer, layers[end.layer])} port "{end.port}"'
 
     fed: dict = {}
     for src, dst in edges:
@@ -282,7 +277,7 @@ def _wire(layers: dict, edges: tuple) -> _Wiring:
         graph_name = name if counts[name] == 1 else f"{name}{numbers[name]}"
         if graph_name in outputs:
             raise NetSpecificationError(
-                f'NetGraph: the unconnected port "{name}" of {_layer_text(key, layers[key])} would '
+                f'NetGraph: the unconnected port "{name}" of {layer_text(key, layers[key])} would '
                 f'become the graph output "{graph_name}", but a connection already ends at '
                 f'NetPort("{graph_name}"); give that output another name, or connect or mute this '
                 f"one with ({key!r}, None)."
@@ -329,7 +324,7 @@ def _cycle_text(layers: dict, before: dict, placed: set) -> str:
     first = min(range(len(cycle)), key=lambda i: rank[cycle[i]])
     cycle = cycle[first:] + cycle[:first]
     cycle.append(cycle[0])
-    steps = " -> ".join(_layer_text(k, layers[k]) for k in cycle)
+    steps = " -> ".join(layer_text(k, layers[k]) for k in cycle)
     return (
         f"NetGraph: the connections form a cycle: {steps}. A NetGraph must be acyclic; remove one of "
         "these connections."
@@ -423,7 +418,7 @@ class NetGraph(Container):
         edges = _parse_edges(edges, layers_by_key)
         multiplier = parse_multiplier(LearningRateMultipliers, "NetGraph")
         if multiplier is not Automatic:
-            items = [(k, _with_multiplier(layer, multiplier)) for k, layer in items]
+            items = [(k, with_multiplier(layer, multiplier)) for k, layer in items]
         wiring = _wire(layers_by_key, edges)
         for name, spec in ports.items():
             if name not in wiring.inputs and name not in wiring.outputs:
@@ -462,19 +457,19 @@ class NetGraph(Container):
                 kind = "input" if source else "output"
                 origin = origins.get(end.port)
                 return f'graph {kind} "{end.port}"' + (f" ({origin})" if origin else "")
-            return f'{_layer_text(end.layer, layers[end.layer])} port "{end.port}"'
+            return f'{layer_text(end.layer, layers[end.layer])} port "{end.port}"'
 
         def get(end: NetPort) -> TensorT:
             return types[end.port] if end.layer is None else layers[end.layer]._ports[end.port]
 
-        def narrow(end: NetPort, t: TensorT, other: NetPort) -> None:
+        def narrow_end(end: NetPort, t: TensorT, other: NetPort) -> None:
             if end.layer is None:
                 types[end.port] = t
                 if other.layer is not None:
                     origins.setdefault(end.port, f"set by {end_text(other, False)}")
             else:
-                where = f"NetGraph: {_layer_text(end.layer, layers[end.layer])}"
-                layers[end.layer] = _narrow(layers[end.layer], end.port, t, where)
+                where = f"NetGraph: {layer_text(end.layer, layers[end.layer])}"
+                layers[end.layer] = narrow(layers[end.layer], end.port, t, where)
 
         for _ in range(1000):  # types only narrow, so a fixed point comes; the bound is a guard
             changed = False
@@ -489,10 +484,10 @@ class NetGraph(Container):
                         f"{'needs' if dst.layer is not None else 'is'} {describe(td)}."
                     ) from None
                 if t != ts:
-                    narrow(src, t, dst)
+                    narrow_end(src, t, dst)
                     changed = True
                 if t != td:
-                    narrow(dst, t, src)
+                    narrow_end(dst, t, src)
                     changed = True
             if not changed:
                 break
