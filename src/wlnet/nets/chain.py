@@ -7,12 +7,12 @@ from torch import nn
 
 from ..errors import NetShapeError, NetSpecificationError, check_options
 from ..functions import WolframFunction
-from ..layers.base import Layer, parse_multiplier
+from ..layers.base import Layer
 from ..layers.elementwise import ElementwiseLayer
 from ..layers.linear import LinearLayer
 from ..symbols import Automatic
 from ..types import as_int, describe, unify
-from .container import Container, layer_text, narrow, port_option, with_multiplier
+from .container import Container, Key, layer_text, layers_text, narrow, port_option, with_multiplier
 
 __all__ = ["Chain", "NetChain"]
 
@@ -31,6 +31,16 @@ def as_layer(spec, where: str) -> Layer:
         f"{where}: {spec!r} is not a layer; use a layer, a function such as Ramp or LogisticSigmoid, "
         "an integer n (LinearLayer(n)) or a list of layers (a nested NetChain)."
     )
+
+
+def as_layers(spec, where: str) -> list[tuple[Key, Layer]] | None:
+    """The parts given as a list (keys 1, 2, ...) or a dict (keys the names) of NetChain/NetGraph
+    elements; None when ``spec`` is neither."""
+    if isinstance(spec, dict):
+        return [(str(k), as_layer(v, f"{where}: layer {k!r}")) for k, v in spec.items()]
+    if isinstance(spec, (list, tuple)):
+        return [(i, as_layer(v, f"{where}: layer {i}")) for i, v in enumerate(spec, 1)]
+    return None
 
 
 class NetChain(Container):
@@ -56,19 +66,14 @@ class NetChain(Container):
 
     def __init__(self, layers, *, Input=Automatic, Output=Automatic, LearningRateMultipliers=Automatic, **unknown):
         check_options("NetChain", unknown, ("Input", "Output", "LearningRateMultipliers"))
-        if isinstance(layers, dict):
-            items = [(str(k), as_layer(v, f"NetChain: layer {k!r}")) for k, v in layers.items()]
-        elif isinstance(layers, (list, tuple)):
-            items = [(i, as_layer(v, f"NetChain: layer {i}")) for i, v in enumerate(layers, 1)]
-        else:
+        items = as_layers(layers, "NetChain")
+        if items is None:
             raise NetSpecificationError(
                 f"NetChain: the layers should be a list or a dict of layers, not {type(layers).__name__}."
             )
         if not items:
             raise NetSpecificationError("NetChain: a chain needs at least one layer.")
-        multiplier = parse_multiplier(LearningRateMultipliers, "NetChain")
-        if multiplier is not Automatic:
-            items = [(k, with_multiplier(layer, multiplier)) for k, layer in items]
+        items = with_multiplier(items, LearningRateMultipliers, "NetChain")
         coders, ports = {}, {}
         for port, spec in (("Input", Input), ("Output", Output)):
             coder, ports[port] = port_option("NetChain", port, spec, port == "Input")
@@ -133,17 +138,12 @@ class NetChain(Container):
         return Chain({str(k): layer._lower() for k, layer in self._params["layers"]})
 
     def _constructor(self) -> str:
-        items = self._params["layers"]
-        if isinstance(items[0][0], int):
-            body = "[" + ", ".join(repr(layer).split("  #")[0] for _, layer in items) + "]"
-        else:
-            body = "{" + ", ".join(f"{k!r}: {repr(layer).split('  #')[0]}" for k, layer in items) + "}"
         options = []
         for port in ("Input", "Output"):
             coder = self._params["coders"].get(port)
             if coder is not None:
                 options.append(f"{port}={coder!r}")
-        return f"NetChain({', '.join([body, *options])})"
+        return f"NetChain({', '.join([layers_text(self._params['layers']), *options])})"
 
 
 class Chain(nn.Module):

@@ -11,10 +11,16 @@ from __future__ import annotations
 
 from ..coders import NetDecoder, NetEncoder
 from ..errors import NetInitializationError, NetShapeError, NetSpecificationError, closest
-from ..layers.base import Layer
+from ..layers.base import Layer, parse_multiplier
+from ..symbols import Automatic
 from ..types import TensorT, as_int, describe, parse_port, unify
 
-__all__ = ["Container", "layer_text", "narrow", "port_option", "position_text", "with_multiplier"]
+__all__ = [
+    "Container", "Key", "layer_text", "layers_text", "narrow", "port_option", "position_text",
+    "with_multiplier",
+]
+
+Key = str | int  # a part's key: its 1-based position, or its name
 
 
 def position_text(position: tuple) -> str:
@@ -58,11 +64,24 @@ def narrow(layer: Layer, port: str, t: TensorT, where: str) -> Layer:
         raise NetShapeError(f"{where}: {reason}") from None
 
 
-def with_multiplier(layer: Layer, multiplier: float) -> Layer:
-    """``layer`` with the LearningRateMultipliers value of every array inside set to ``multiplier``."""
-    return layer._map_leaves(
-        lambda position, leaf: leaf._evolve(multipliers={n: multiplier for n in leaf._array_names})
-    )
+def with_multiplier(items: list[tuple[Key, Layer]], value, where: str) -> list[tuple[Key, Layer]]:
+    """The parts with the LearningRateMultipliers ``value`` set on every array inside them; the
+    parts as they are when ``value`` is Automatic."""
+    multiplier = parse_multiplier(value, where)
+    if multiplier is Automatic:
+        return items
+
+    def set_multiplier(position: tuple, leaf: Layer) -> Layer:
+        return leaf._evolve(multipliers={name: multiplier for name in leaf._array_names})
+
+    return [(key, layer._map_leaves(set_multiplier)) for key, layer in items]
+
+
+def layers_text(items) -> str:
+    """The layers argument of a container's constructor expression: a list, or a dict by name."""
+    if isinstance(items[0][0], int):
+        return "[" + ", ".join(repr(layer).split("  #")[0] for _, layer in items) + "]"
+    return "{" + ", ".join(f"{k!r}: {repr(layer).split('  #')[0]}" for k, layer in items) + "}"
 
 
 class Container(Layer):

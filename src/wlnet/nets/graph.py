@@ -26,11 +26,10 @@ from ..errors import (
     add_context,
     closest,
 )
-from ..layers.base import parse_multiplier
 from ..symbols import Automatic
 from ..types import TensorT, describe, port_spec, unify
-from .chain import NetChain, as_layer
-from .container import Container, layer_text, narrow, port_option, with_multiplier
+from .chain import NetChain, as_layer, as_layers
+from .container import Container, layer_text, layers_text, narrow, port_option, with_multiplier
 
 __all__ = ["Graph", "NetGraph", "NetPort"]
 
@@ -386,11 +385,8 @@ class NetGraph(Container):
 
     def __init__(self, layers, edges=(), *, LearningRateMultipliers=Automatic, **ports):
         coders, specs = {}, {}
-        if isinstance(layers, dict):
-            items = [(str(k), as_layer(v, f"NetGraph: layer {k!r}")) for k, v in layers.items()]
-        elif isinstance(layers, (list, tuple)):
-            items = [(i, as_layer(v, f"NetGraph: layer {i}")) for i, v in enumerate(layers, 1)]
-        else:
+        items = as_layers(layers, "NetGraph")
+        if items is None:
             if edges:
                 raise NetSpecificationError(
                     "NetGraph: give the layers as a list or a dict when giving connections, e.g. "
@@ -416,9 +412,7 @@ class NetGraph(Container):
                 )
         layers_by_key = dict(items)
         edges = _parse_edges(edges, layers_by_key)
-        multiplier = parse_multiplier(LearningRateMultipliers, "NetGraph")
-        if multiplier is not Automatic:
-            items = [(k, with_multiplier(layer, multiplier)) for k, layer in items]
+        items = with_multiplier(items, LearningRateMultipliers, "NetGraph")
         wiring = _wire(layers_by_key, edges)
         for name, spec in ports.items():
             if name not in wiring.inputs and name not in wiring.outputs:
@@ -533,12 +527,8 @@ class NetGraph(Container):
         return Graph(modules, self._wiring.inputs, plan, outputs)
 
     def _constructor(self) -> str:
-        items = self._inferred
-        if isinstance(items[0][0], int):
-            body = "[" + ", ".join(repr(layer).split("  #")[0] for _, layer in items) + "]"
-        else:
-            body = "{" + ", ".join(f"{k!r}: {repr(layer).split('  #')[0]}" for k, layer in items) + "}"
-        layers = dict(items)
+        body = layers_text(self._inferred)
+        layers = dict(self._inferred)
 
         def end_text(end: NetPort | None, source: bool) -> str:
             if end is None or end.layer is None:
