@@ -6,13 +6,14 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import NetSpecificationError, closest
 from ..layers.base import Layer
 from .container import Key, layer_text
 
-__all__ = ["Edge", "NetPort", "Wiring", "parse_edges", "wire"]
+__all__ = ["Connection", "Edge", "NetPort", "Wiring", "parse_edges", "wire"]
 
 
 def _is_key(value: object) -> bool:
@@ -78,6 +79,7 @@ class NetPort:
 
 
 Edge = tuple[NetPort, NetPort]  # a connection: (source, destination)
+Connection = tuple[NetPort, NetPort | None]  # a connection as given: a destination None mutes
 
 
 @dataclass(frozen=True)
@@ -136,8 +138,22 @@ def _endpoint(spec: object, source: bool, layers: dict[Key, Layer], edge: tuple)
     return NetPort(key, names[0])
 
 
-def parse_edges(edges: object, layers: dict[Key, Layer]) -> tuple[tuple[NetPort, NetPort | None], ...]:
+def parse_edges(edges: object, layers: dict[Key, Layer]) -> tuple[Connection, ...]:
     """The user's connections as (source, destination) NetPort pairs; destination None mutes."""
+    result: list[Connection] = []
+    for edge in _edge_list(edges):
+        if not isinstance(edge, tuple) or len(edge) < 2:
+            raise NetSpecificationError(
+                f"NetGraph: the connection {edge!r} should be a tuple (source, destination), or a "
+                "chain (a, b, c, ...) meaning a -> b -> c; write [(1, 2)], not [[1, 2]]."
+            )
+        for src, dst in zip(edge, edge[1:]):
+            result += _step(src, dst, layers, edge)
+    return tuple(result)
+
+
+def _edge_list(edges: object) -> list | tuple:
+    """``edges``, once it is a list (or tuple) of connections."""
     # A bare tuple of layer keys, (1, 2), is one connection given without its enclosing list.
     single = isinstance(edges, tuple) and not any(isinstance(e, (list, tuple)) for e in edges)
     if not isinstance(edges, (list, tuple)) or single and edges:
@@ -145,59 +161,68 @@ def parse_edges(edges: object, layers: dict[Key, Layer]) -> tuple[tuple[NetPort,
             f"NetGraph: the connections should be a list of tuples such as [(1, 2), (2, 3)], not "
             f"{edges!r}."
         )
-    result: list[tuple[NetPort, NetPort | None]] = []
-    for edge in edges:
-        if not isinstance(edge, tuple) or len(edge) < 2:
+    return edges
+
+
+def _step(src: object, dst: object, layers: dict[Key, Layer], edge: tuple) -> list[Connection]:
+    """One step ``src -> dst`` of the connection ``edge``: a plain one, a muting or a fan-in."""
+    starts = [_endpoint(s, True, layers, edge) for s in _sources(src, dst, edge)]
+    if dst is None:
+        return _muted(starts, edge)
+    if len(starts) == 1:
+        return [(starts[0], _endpoint(dst, False, layers, edge))]
+    return _fan_in(starts, dst, layers, edge)
+
+
+def _sources(src: object, dst: object, edge: tuple) -> list:
+    """The sources of the step ``src -> dst`` (a list of several, or of one), checked for place."""
+    if src is None:
+        raise NetSpecificationError(
+            f"NetGraph: in the connection {edge!r}, None may only end a connection (it mutes the "
+            "output before it)."
+        )
+    # A list after the first element is the destination of some step, so this finds them all.
+    if isinstance(dst, list):
+        raise NetSpecificationError(
+            f"NetGraph: in the connection {edge!r}, only the first element may be a list (several "
+            "sources feeding one layer's input ports in order); to send one output to several "
+            "layers, write one connection per layer."
+        )
+    sources = src if isinstance(src, list) else [src]
+    if not sources:
+        raise NetSpecificationError(f"NetGraph: in the connection {edge!r}, the list of sources is empty.")
+    return sources
+
+
+def _muted(starts: list[NetPort], edge: tuple) -> list[Connection]:
+    """``(source, None)``: the layer outputs ``starts`` feed nothing and are no graph outputs."""
+    for start in starts:
+        if start.layer is None:
             raise NetSpecificationError(
-                f"NetGraph: the connection {edge!r} should be a tuple (source, destination), or a "
-                "chain (a, b, c, ...) meaning a -> b -> c; write [(1, 2)], not [[1, 2]]."
+                f"NetGraph: in the connection {edge!r}, only a layer's output can be muted with "
+                f"None, not the graph input {start!r}."
             )
-        for i in range(len(edge) - 1):
-            src, dst = edge[i], edge[i + 1]
-            if src is None:
-                raise NetSpecificationError(
-                    f"NetGraph: in the connection {edge!r}, None may only end a connection (it "
-                    "mutes the output before it)."
-                )
-            if isinstance(dst, list) or isinstance(src, list) and i > 0:
-                raise NetSpecificationError(
-                    f"NetGraph: in the connection {edge!r}, only the first element may be a list "
-                    "(several sources feeding one layer's input ports in order); to send one "
-                    "output to several layers, write one connection per layer."
-                )
-            sources = src if isinstance(src, list) else [src]
-            if not sources:
-                raise NetSpecificationError(f"NetGraph: in the connection {edge!r}, the list of sources is empty.")
-            starts = [_endpoint(s, True, layers, edge) for s in sources]
-            if dst is None:
-                for start in starts:
-                    if start.layer is None:
-                        raise NetSpecificationError(
-                            f"NetGraph: in the connection {edge!r}, only a layer's output can be "
-                            f"muted with None, not the graph input {start!r}."
-                        )
-                    result.append((start, None))
-                continue
-            if len(starts) == 1:
-                result.append((starts[0], _endpoint(dst, False, layers, edge)))
-                continue
-            if isinstance(dst, NetPort):
-                raise NetSpecificationError(
-                    f"NetGraph: in the connection {edge!r}, {len(starts)} sources cannot all feed "
-                    f"{dst!r}: a port takes one connection. A list of sources feeds the input "
-                    "ports of a layer in order: ([1, 2], 3)."
-                )
-            key = _key_of(dst, list(layers), edge)
-            names = layers[key]._input_names
-            if len(names) != len(starts):
-                raise NetSpecificationError(
-                    f"NetGraph: in the connection {edge!r}, {len(starts)} sources are listed for "
-                    f"{layer_text(key, layers[key])}, which has {len(names)} input port"
-                    f"{'s' if len(names) != 1 else ''} ({', '.join(map(repr, names))}); a list of "
-                    "sources feeds a layer's input ports in order, one each."
-                )
-            result.extend((start, NetPort(key, name)) for start, name in zip(starts, names))
-    return tuple(result)
+    return [(start, None) for start in starts]
+
+
+def _fan_in(starts: list[NetPort], dst: object, layers: dict[Key, Layer], edge: tuple) -> list[Connection]:
+    """``([a, b], c)``: several sources feed the input ports of one layer, in order."""
+    if isinstance(dst, NetPort):
+        raise NetSpecificationError(
+            f"NetGraph: in the connection {edge!r}, {len(starts)} sources cannot all feed {dst!r}: "
+            "a port takes one connection. A list of sources feeds the input ports of a layer in "
+            "order: ([1, 2], 3)."
+        )
+    key = _key_of(dst, list(layers), edge)
+    names = layers[key]._input_names
+    if len(names) != len(starts):
+        raise NetSpecificationError(
+            f"NetGraph: in the connection {edge!r}, {len(starts)} sources are listed for "
+            f"{layer_text(key, layers[key])}, which has {len(names)} input port"
+            f"{'s' if len(names) != 1 else ''} ({', '.join(map(repr, names))}); a list of "
+            "sources feeds a layer's input ports in order, one each."
+        )
+    return [(start, NetPort(key, name)) for start, name in zip(starts, names)]
 
 
 def _check_layer_port(end: NetPort, layers: dict[Key, Layer], source: bool) -> None:
@@ -222,66 +247,83 @@ def _check_layer_port(end: NetPort, layers: dict[Key, Layer], source: bool) -> N
     )
 
 
-def wire(layers: dict[Key, Layer], edges: tuple[tuple[NetPort, NetPort | None], ...]) -> Wiring:
+def wire(layers: dict[Key, Layer], edges: Sequence[Connection]) -> Wiring:
     """Check the connections, make the graph's ports and order the layers (see the module doc)."""
     for src, dst in edges:
-        if src.layer is not None:
-            _check_layer_port(src, layers, True)
-        if dst is not None and dst.layer is not None:
+        _check_layer_port(src, layers, True)
+        if dst is not None:
             _check_layer_port(dst, layers, False)
-
-    def end_text(end: NetPort, source: bool) -> str:
-        if end.layer is None:
-            return f'graph {"input" if source else "output"} "{end.port}"'
-        return f'{layer_text(end.layer, layers[end.layer])} port "{end.port}"'
-
-    fed: dict = {}
-    for src, dst in edges:
-        if dst is None:
-            continue
-        if dst in fed:
-            kind = "input port of a layer" if dst.layer is not None else "output port of the graph"
-            raise NetSpecificationError(
-                f"NetGraph: {end_text(dst, False)} is fed twice, by {end_text(fed[dst], True)} and by "
-                f"{end_text(src, True)}; each {kind} takes exactly one connection."
-            )
-        fed[dst] = src
-    all_edges = [(src, dst) for src, dst in edges if dst is not None]
-    inputs = list(dict.fromkeys(src.port for src, _ in all_edges if src.layer is None))
-    outputs = [dst.port for _, dst in all_edges if dst.layer is None]
-    used = {src for src, _ in edges if src.layer is not None}
-    dangling = []
-    for key, layer in layers.items():
-        for name in layer._input_names:
-            if NetPort(key, name) not in fed:  # unconnected inputs of one name share a graph input
-                all_edges.append((NetPort(name), NetPort(key, name)))
-                if name not in inputs:
-                    inputs.append(name)
-        dangling += [(key, name) for name in layer._output_names if NetPort(key, name) not in used]
-    counts = Counter(name for _, name in dangling)
-    numbers: Counter = Counter()
-    for key, name in dangling:
-        numbers[name] += 1
-        graph_name = name if counts[name] == 1 else f"{name}{numbers[name]}"
-        if graph_name in outputs:
-            raise NetSpecificationError(
-                f'NetGraph: the unconnected port "{name}" of {layer_text(key, layers[key])} would '
-                f'become the graph output "{graph_name}", but a connection already ends at '
-                f'NetPort("{graph_name}"); give that output another name, or connect or mute this '
-                f"one with ({key!r}, None)."
-            )
-        outputs.append(graph_name)
-        all_edges.append((NetPort(key, name), NetPort(graph_name)))
+    connected: list[Edge] = [(src, dst) for src, dst in edges if dst is not None]
+    connected += _implicit_inputs(layers, _sources_of(layers, connected))
+    inputs = tuple(dict.fromkeys(src.port for src, _ in connected if src.layer is None))
+    outputs = [dst.port for _, dst in connected if dst.layer is None]
+    implicit = _implicit_outputs(layers, {src for src, _ in edges}, outputs)
+    connected += implicit
+    outputs += [dst.port for _, dst in implicit]
     both = [name for name in inputs if name in outputs]
     if both:
         raise NetSpecificationError(
             f'NetGraph: "{both[0]}" would be both an input and an output port of the graph; graph '
             "ports need distinct names (write NetPort('name') with another name)."
         )
-    return Wiring(tuple(all_edges), tuple(inputs), tuple(outputs), _order(layers, all_edges))
+    return Wiring(tuple(connected), inputs, tuple(outputs), _order(layers, connected))
 
 
-def _order(layers: dict[Key, Layer], edges: list[Edge]) -> tuple[Key, ...]:
+def _end_text(end: NetPort, source: bool, layers: dict[Key, Layer], origins: dict[str, str] | None = None) -> str:
+    """How errors name an end of a connection; ``origins`` says why graph ports have their types."""
+    if end.layer is None:
+        origin = (origins or {}).get(end.port)
+        return f'graph {"input" if source else "output"} "{end.port}"' + (f" ({origin})" if origin else "")
+    return f'{layer_text(end.layer, layers[end.layer])} port "{end.port}"'
+
+
+def _sources_of(layers: dict[Key, Layer], edges: list[Edge]) -> dict[NetPort, NetPort]:
+    """The source feeding each port that a connection ends at; a port is fed once at most."""
+    fed: dict[NetPort, NetPort] = {}
+    for src, dst in edges:
+        if dst in fed:
+            kind = "input port of a layer" if dst.layer is not None else "output port of the graph"
+            raise NetSpecificationError(
+                f"NetGraph: {_end_text(dst, False, layers)} is fed twice, by "
+                f"{_end_text(fed[dst], True, layers)} and by {_end_text(src, True, layers)}; each "
+                f"{kind} takes exactly one connection."
+            )
+        fed[dst] = src
+    return fed
+
+
+def _implicit_inputs(layers: dict[Key, Layer], fed: dict[NetPort, NetPort]) -> list[Edge]:
+    """Connections from graph inputs to the unconnected layer inputs, named after them (so the
+    unconnected inputs of one name share a graph input)."""
+    return [(NetPort(name), NetPort(key, name))
+            for key, layer in layers.items() for name in layer._input_names if NetPort(key, name) not in fed]
+
+
+def _implicit_outputs(layers: dict[Key, Layer], used: set[NetPort], taken: list[str]) -> list[Edge]:
+    """Connections from the unused layer outputs to graph outputs named after them, numbered
+    when several share a name; ``taken`` are the names of the graph outputs already made."""
+    dangling = [(key, name) for key, layer in layers.items()
+                for name in layer._output_names if NetPort(key, name) not in used]
+    counts = Counter(name for _, name in dangling)
+    numbers: Counter[str] = Counter()
+    taken = list(taken)
+    result: list[Edge] = []
+    for key, name in dangling:
+        numbers[name] += 1
+        graph_name = name if counts[name] == 1 else f"{name}{numbers[name]}"
+        if graph_name in taken:
+            raise NetSpecificationError(
+                f'NetGraph: the unconnected port "{name}" of {layer_text(key, layers[key])} would '
+                f'become the graph output "{graph_name}", but a connection already ends at '
+                f'NetPort("{graph_name}"); give that output another name, or connect or mute this '
+                f"one with ({key!r}, None)."
+            )
+        taken.append(graph_name)
+        result.append((NetPort(key, name), NetPort(graph_name)))
+    return result
+
+
+def _order(layers: dict[Key, Layer], edges: Sequence[Edge]) -> tuple[Key, ...]:
     """The layer keys in an order that runs each after its sources (the given order when free)."""
     before: dict[Key, set[Key]] = {key: set() for key in layers}
     for src, dst in edges:
