@@ -18,16 +18,15 @@ from ..errors import (
     NetDataError,
     NetError,
     NetOptionError,
-    NetShapeError,
     NetSpecificationError,
     add_context,
     closest,
 )
 from ..symbols import Automatic
-from ..types import TensorT, describe, port_spec, unify
+from ..types import port_spec
 from .chain import NetChain, as_layer, as_layers
-from .container import Container, layer_text, layers_text, narrow, port_option, with_multiplier
-from .wiring import NetPort, parse_edges, wire
+from .container import Container, layers_text, port_option, with_multiplier
+from .wiring import NetPort, infer, parse_edges, wire
 
 __all__ = ["Graph", "NetGraph", "NetPort"]
 
@@ -133,64 +132,12 @@ class NetGraph(Container):
 
     # -- inference ------------------------------------------------------------------------------
     def _infer(self) -> None:
-        layers = dict(self._params["layers"])
-        wiring = wire(layers, self._params["edges"])
-        specs = self._params["port_specs"]
-        names = (*wiring.inputs, *wiring.outputs)
-        for name in specs:
-            if name not in names:
-                raise NetSpecificationError(
-                    f'NetGraph: there is no graph port "{name}".{closest(name, names)} The ports are: '
-                    f"{', '.join(names)}."
-                )
-        types = {name: specs.get(name, TensorT(None)) for name in names}
-        # Why a graph port has its type, for errors: the option, or the layer port it met first.
-        origins = {name: f'given by the option {name}={port_spec(t)!r}'
-                   for name, t in types.items() if name in specs and t.dims is not None}
-
-        def end_text(end: NetPort, source: bool) -> str:
-            if end.layer is None:
-                kind = "input" if source else "output"
-                origin = origins.get(end.port)
-                return f'graph {kind} "{end.port}"' + (f" ({origin})" if origin else "")
-            return f'{layer_text(end.layer, layers[end.layer])} port "{end.port}"'
-
-        def get(end: NetPort) -> TensorT:
-            return types[end.port] if end.layer is None else layers[end.layer]._ports[end.port]
-
-        def narrow_end(end: NetPort, t: TensorT, other: NetPort) -> None:
-            if end.layer is None:
-                types[end.port] = t
-                if other.layer is not None:
-                    origins.setdefault(end.port, f"set by {end_text(other, False)}")
-            else:
-                where = f"NetGraph: {layer_text(end.layer, layers[end.layer])}"
-                layers[end.layer] = narrow(layers[end.layer], end.port, t, where)
-
-        for _ in range(1000):  # types only narrow, so a fixed point comes; the bound is a guard
-            changed = False
-            for src, dst in wiring.edges:
-                ts, td = get(src), get(dst)
-                try:
-                    t = unify(ts, td, "")
-                except NetShapeError:
-                    raise NetShapeError(
-                        f"NetGraph: {end_text(src, True)} {'gives' if src.layer is not None else 'is'} "
-                        f"{describe(ts)}, but {end_text(dst, False)} "
-                        f"{'needs' if dst.layer is not None else 'is'} {describe(td)}."
-                    ) from None
-                if t != ts:
-                    narrow_end(src, t, dst)
-                    changed = True
-                if t != td:
-                    narrow_end(dst, t, src)
-                    changed = True
-            if not changed:
-                break
+        layers, edges, specs = dict(self._params["layers"]), self._params["edges"], self._params["port_specs"]
+        wiring, inferred, types = infer(layers, edges, specs)
         object.__setattr__(self, "_wiring", wiring)
-        object.__setattr__(self, "_inferred", tuple((key, layers[key]) for key, _ in self._params["layers"]))
+        object.__setattr__(self, "_inferred", inferred)
         self._ports.clear()
-        self._ports.update((name, types[name]) for name in names)
+        self._ports.update(types)
 
     @property
     def _input_names(self) -> tuple[str, ...]:

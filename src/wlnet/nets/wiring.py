@@ -9,11 +9,12 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..errors import NetSpecificationError, closest
+from ..errors import NetShapeError, NetSpecificationError, closest
 from ..layers.base import Layer
-from .container import Key, layer_text
+from ..types import TensorT, describe, port_spec, unify
+from .container import Key, layer_text, narrow
 
-__all__ = ["Connection", "Edge", "NetPort", "Wiring", "parse_edges", "wire"]
+__all__ = ["Connection", "Edge", "NetPort", "Wiring", "infer", "parse_edges", "wire"]
 
 
 def _is_key(value: object) -> bool:
@@ -321,6 +322,77 @@ def _implicit_outputs(layers: dict[Key, Layer], used: set[NetPort], taken: list[
         taken.append(graph_name)
         result.append((NetPort(key, name), NetPort(graph_name)))
     return result
+
+
+def infer(
+    layers: dict[Key, Layer], edges: Sequence[Connection], specs: dict[str, TensorT]
+) -> tuple[Wiring, tuple[tuple[Key, Layer], ...], dict[str, TensorT]]:
+    """Wire a graph and infer its types (see the module doc): its wiring, its layers with every dim
+    that can be inferred, and its ports' types, inputs first. ``specs`` are the types given by
+    port options."""
+    wiring = wire(layers, edges)
+    names = (*wiring.inputs, *wiring.outputs)
+    for name in specs:
+        if name not in names:
+            raise NetSpecificationError(
+                f'NetGraph: there is no graph port "{name}".{closest(name, names)} The ports are: '
+                f"{', '.join(names)}."
+            )
+    inference = _Inference(layers, {name: specs.get(name, TensorT(None)) for name in names}, specs)
+    for _ in range(1000):  # types only narrow, so a fixed point comes; the bound is a guard
+        narrowed = [edge for edge in wiring.edges if inference.meet(*edge)]  # every edge, each sweep
+        if not narrowed:
+            break
+    return wiring, tuple(inference.layers.items()), inference.types
+
+
+class _Inference:
+    """The types known so far: the graph's layers, narrowed as dims are learned, and its ports'
+    types, with why each has its type (for errors)."""
+
+    def __init__(self, layers: dict[Key, Layer], types: dict[str, TensorT], specs: dict[str, TensorT]) -> None:
+        self.layers = dict(layers)
+        self.types = types
+        # Why a graph port has its type: the option, or the layer port it met first.
+        self.origins = {name: f"given by the option {name}={port_spec(t)!r}"
+                        for name, t in types.items() if name in specs and t.dims is not None}
+
+    def type_of(self, end: NetPort, source: bool) -> TensorT:
+        """The type at ``end``, the source (a layer's output) or destination of a connection."""
+        if end.layer is None:
+            return self.types[end.port]
+        layer = self.layers[end.layer]
+        return (layer._output_types() if source else layer._input_types())[end.port]
+
+    def meet(self, src: NetPort, dst: NetPort) -> bool:
+        """Unify the types at the two ends of a connection; whether either end narrowed."""
+        ts, td = self.type_of(src, True), self.type_of(dst, False)
+        try:
+            t = unify(ts, td, "")
+        except NetShapeError:
+            raise NetShapeError(
+                f"NetGraph: {self.end_text(src, True)} {'gives' if src.layer is not None else 'is'} "
+                f"{describe(ts)}, but {self.end_text(dst, False)} "
+                f"{'needs' if dst.layer is not None else 'is'} {describe(td)}."
+            ) from None
+        if t != ts:
+            self.narrow(src, t, dst)
+        if t != td:
+            self.narrow(dst, t, src)
+        return t != ts or t != td
+
+    def narrow(self, end: NetPort, t: TensorT, other: NetPort) -> None:
+        """Narrow the type at ``end`` to ``t``, learned from the other end of its connection."""
+        if end.layer is None:
+            self.types[end.port] = t
+            if other.layer is not None:
+                self.origins.setdefault(end.port, f"set by {self.end_text(other, False)}")
+        else:
+            where = f"NetGraph: {layer_text(end.layer, self.layers[end.layer])}"
+            self.layers[end.layer] = narrow(self.layers[end.layer], end.port, t, where)
+
+    def end_text(self, end: NetPort, source: bool) -> str:
+        return _end_text(end, source, self.layers, self.origins)
 
 
 def _order(layers: dict[Key, Layer], edges: Sequence[Edge]) -> tuple[Key, ...]:
