@@ -22,13 +22,70 @@ from ..errors import (
     add_context,
     closest,
 )
+from ..layers.base import Layer
 from ..symbols import Automatic
 from ..types import port_spec
 from .chain import NetChain, as_layer, as_layers
-from .container import Container, layers_text, port_option, with_multiplier
-from .wiring import NetPort, infer, parse_edges, wire
+from .container import Container, Key, layers_text, port_option, with_multiplier
+from .wiring import NetPort, Wiring, infer, parse_edges, wire
 
 __all__ = ["Graph", "NetGraph", "NetPort"]
+
+
+def _layers_argument(layers, edges) -> tuple[list[tuple[Key, Layer]], object, dict, dict]:
+    """NetGraph's layers as (key, layer) pairs, with the connections, coders and port types: the
+    given ones, or those of the single graph or chain given as the layers."""
+    items = as_layers(layers, "NetGraph")
+    if items is None:
+        if edges:
+            raise NetSpecificationError(
+                "NetGraph: give the layers as a list or a dict when giving connections, e.g. "
+                "NetGraph([layer], [(NetPort('x'), 1)])."
+            )
+        items, edges, coders, specs = _one_layer(as_layer(layers, "NetGraph"), edges)
+    else:
+        coders, specs = {}, {}
+    if not items:
+        raise NetSpecificationError("NetGraph: a graph needs at least one layer.")
+    for key, _ in items:
+        if isinstance(key, str) and (not key or "." in key):
+            raise NetSpecificationError(
+                f"NetGraph: the layer name {key!r} cannot be used: names must be non-empty and "
+                "contain no '.' (they name the torch submodules)."
+            )
+    return items, edges, coders, specs
+
+
+def _one_layer(layer: Layer, edges) -> tuple[list[tuple[Key, Layer]], object, dict, dict]:
+    """The layers, connections, coders and port types of the graph equivalent to ``layer``: a
+    graph's own, a chain's layers connected in order, or ``layer`` alone with the given ``edges``."""
+    if isinstance(layer, NetGraph):
+        items, edges = list(layer._params["layers"]), list(layer._params["edges"])
+    elif isinstance(layer, NetChain):
+        items = list(layer._children())
+        edges = [(a, b) for (a, _), (b, _) in zip(items, items[1:])]
+    else:
+        return [(1, layer)], edges, {}, {}
+    return items, edges, dict(layer._params["coders"]), dict(layer._params["port_specs"])
+
+
+def _port_options(ports: dict, wiring: Wiring, coders: dict, specs: dict) -> tuple[dict, dict]:
+    """The coders and port types with NetGraph's port options applied (each replaces the coder
+    and type of its port, if any)."""
+    coders, specs = dict(coders), dict(specs)
+    names = [*wiring.inputs, *wiring.outputs]
+    for name, spec in ports.items():
+        if name not in names:
+            raise NetOptionError(
+                f"NetGraph: unknown option or port {name}.{closest(name, [*names, 'LearningRateMultipliers'])} "
+                f"The graph's ports are {', '.join(names)}; the other option is "
+                "LearningRateMultipliers."
+            )
+        coders.pop(name, None)
+        coder, specs[name] = port_option("NetGraph", name, spec, name in wiring.inputs)
+        if coder is not None:
+            coders[name] = coder
+    return coders, specs
 
 
 class NetGraph(Container):
@@ -85,49 +142,11 @@ class NetGraph(Container):
     """
 
     def __init__(self, layers, edges=(), *, LearningRateMultipliers=Automatic, **ports):
-        coders, specs = {}, {}
-        items = as_layers(layers, "NetGraph")
-        if items is None:
-            if edges:
-                raise NetSpecificationError(
-                    "NetGraph: give the layers as a list or a dict when giving connections, e.g. "
-                    "NetGraph([layer], [(NetPort('x'), 1)])."
-                )
-            layer = as_layer(layers, "NetGraph")
-            if isinstance(layer, NetGraph):
-                items, edges = list(layer._params["layers"]), list(layer._params["edges"])
-                coders, specs = dict(layer._params["coders"]), dict(layer._params["port_specs"])
-            elif isinstance(layer, NetChain):
-                items = list(layer._children())
-                edges = [(a, b) for (a, _), (b, _) in zip(items, items[1:])]
-                coders, specs = dict(layer._params["coders"]), dict(layer._params["port_specs"])
-            else:
-                items = [(1, layer)]
-        if not items:
-            raise NetSpecificationError("NetGraph: a graph needs at least one layer.")
-        for key, _ in items:
-            if isinstance(key, str) and (not key or "." in key):
-                raise NetSpecificationError(
-                    f"NetGraph: the layer name {key!r} cannot be used: names must be non-empty and "
-                    "contain no '.' (they name the torch submodules)."
-                )
+        items, edges, coders, specs = _layers_argument(layers, edges)
         layers_by_key = dict(items)
         edges = parse_edges(edges, layers_by_key)
         items = with_multiplier(items, LearningRateMultipliers, "NetGraph")
-        wiring = wire(layers_by_key, edges)
-        for name, spec in ports.items():
-            if name not in wiring.inputs and name not in wiring.outputs:
-                names = [*wiring.inputs, *wiring.outputs]
-                raise NetOptionError(
-                    f"NetGraph: unknown option or port {name}.{closest(name, [*names, 'LearningRateMultipliers'])} "
-                    f"The graph's ports are {', '.join(names)}; the other option is "
-                    "LearningRateMultipliers."
-                )
-            is_input = name in wiring.inputs
-            coders.pop(name, None)
-            coder, specs[name] = port_option("NetGraph", name, spec, is_input)
-            if coder is not None:
-                coders[name] = coder
+        coders, specs = _port_options(ports, wire(layers_by_key, edges), coders, specs)
         self._set_state({"layers": tuple(items), "edges": edges, "coders": coders}, specs, {}, {})
 
     # -- inference ------------------------------------------------------------------------------
