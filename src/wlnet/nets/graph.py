@@ -1,12 +1,13 @@
-"""NetGraph and NetPort: layers wired into a directed acyclic graph by named connections.
+"""NetGraph: layers wired into a directed acyclic graph by named connections.
 
 A graph keeps the layers as given (``_params["layers"]``, pairs of key and layer) and the
 connections as given, with layer keys resolved (``_params["edges"]``, pairs of :class:`NetPort`).
-Shape inference (``_infer``) first *wires* the graph: it checks every connection, turns unconnected
-layer ports into graph ports and finds a topological order (or the cycle that prevents one);
-then it unifies the two ends of every connection until nothing changes, so dims flow both ways.
-The inferred layers are ``_children()``; the given ones stay in ``_params`` so that a replaced
-part or port is inferred afresh.
+Shape inference (``_infer``) is :func:`.wiring.infer`: it *wires* the graph (checks every
+connection, turns unconnected layer ports into graph ports and finds a topological order, or the
+cycle that prevents one), then unifies the two ends of every connection until nothing changes,
+so dims flow both ways. The inferred layers are ``_children()``; the given ones stay in
+``_params`` so that a replaced part or port is inferred afresh. NetPort lives in
+:mod:`.wiring` and is importable from here too.
 """
 
 from __future__ import annotations

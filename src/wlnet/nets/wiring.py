@@ -1,6 +1,29 @@
-"""NetPort and the wiring of a NetGraph: its connections checked, its ports made, its layers ordered.
+"""NetPort and the wiring of a NetGraph: its connections checked, its ports made, its layers
+ordered, and its types inferred along its connections.
 
-(Module docstring: to be completed.)
+The user's connections become pairs (source, destination) of :class:`NetPort` with the layer keys
+resolved (:func:`parse_edges`): ``(1, 2, 3)`` is the two pairs 1 -> 2 and 2 -> 3, a bare layer
+means its only port, ``([a, b], c)`` feeds c's input ports in order, and ``(a, None)`` mutes a's
+output. :func:`wire` then checks that every connection goes from a layer's output port to a
+layer's input port and that no port is fed twice, and makes the graph's ports:
+
+* ``NetPort("x")`` where a connection starts is a graph input, where one ends a graph output;
+* an input port of a layer that no connection feeds becomes the graph input of its own name,
+  which all the unfed inputs of that name share (``NetGraph([2, 3], [])`` has one "Input");
+* an output port of a layer that feeds nothing and is not muted becomes the graph output of its
+  own name, numbered when several share a name: "Output1", "Output2", ... in layer order.
+
+The ports named in connections come first, in the order of the connections, then the implicit
+ones in layer order. A name cannot be both an input and an output of the graph, and an implicit
+output cannot take a name a connection already gives. The layers are ordered so that each comes
+after every layer it depends on, in the given order where the connections leave it free; when
+no order exists the error names a cycle, starting at its first layer in the given order.
+
+:func:`infer` wires the graph and infers its types two ways: it unifies the types at the two ends
+of every connection, sweeping over all of them until a sweep changes nothing, so a dim known at
+either end of a connection narrows the other. A graph port starts with the type its option gives
+(or unknown), and remembers why it has its type, the option or the layer port it met first, for
+the error when the two ends of a connection disagree.
 """
 
 from __future__ import annotations
