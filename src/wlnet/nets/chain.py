@@ -5,16 +5,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..coders import NetDecoder, NetEncoder
 from ..errors import NetShapeError, NetSpecificationError, check_options
 from ..functions import WolframFunction
-from ..layers.base import Layer, parse_multiplier
+from ..layers.base import Layer
 from ..layers.elementwise import ElementwiseLayer
 from ..layers.linear import LinearLayer
 from ..lower import key_step
 from ..symbols import Automatic
-from ..types import TensorT, as_int, describe, parse_port, unify
-from .container import Container
+from ..types import as_int, describe, unify
+from .container import Container, Key, layer_text, layers_text, narrow, port_option, with_multiplier
 
 __all__ = ["Chain", "NetChain"]
 
@@ -33,6 +32,16 @@ def as_layer(spec, where: str) -> Layer:
         f"{where}: {spec!r} is not a layer; use a layer, a function such as Ramp or LogisticSigmoid, "
         "an integer n (LinearLayer(n)) or a list of layers (a nested NetChain)."
     )
+
+
+def as_layers(spec, where: str) -> list[tuple[Key, Layer]] | None:
+    """The parts given as a list (keys 1, 2, ...) or a dict (keys the names) of NetChain/NetGraph
+    elements; None when ``spec`` is neither."""
+    if isinstance(spec, dict):
+        return [(str(k), as_layer(v, f"{where}: layer {k!r}")) for k, v in spec.items()]
+    if isinstance(spec, (list, tuple)):
+        return [(i, as_layer(v, f"{where}: layer {i}")) for i, v in enumerate(spec, 1)]
+    return None
 
 
 class NetChain(Container):
@@ -58,19 +67,14 @@ class NetChain(Container):
 
     def __init__(self, layers, *, Input=Automatic, Output=Automatic, LearningRateMultipliers=Automatic, **unknown):
         check_options("NetChain", unknown, ("Input", "Output", "LearningRateMultipliers"))
-        if isinstance(layers, dict):
-            items = [(str(k), as_layer(v, f"NetChain: layer {k!r}")) for k, v in layers.items()]
-        elif isinstance(layers, (list, tuple)):
-            items = [(i, as_layer(v, f"NetChain: layer {i}")) for i, v in enumerate(layers, 1)]
-        else:
+        items = as_layers(layers, "NetChain")
+        if items is None:
             raise NetSpecificationError(
                 f"NetChain: the layers should be a list or a dict of layers, not {type(layers).__name__}."
             )
         if not items:
             raise NetSpecificationError("NetChain: a chain needs at least one layer.")
-        multiplier = parse_multiplier(LearningRateMultipliers, "NetChain")
-        if multiplier is not Automatic:
-            items = [(k, _with_multiplier(layer, multiplier)) for k, layer in items]
+        items = with_multiplier(items, LearningRateMultipliers, "NetChain")
         coders, ports = {}, {}
         for port, spec in (("Input", Input), ("Output", Output)):
             coder, ports[port] = port_option("NetChain", port, spec, port == "Input")
@@ -83,7 +87,7 @@ class NetChain(Container):
         first_in, last_out = items[0][1]._input_names[0], items[-1][1]._output_names[0]
         items[0] = (
             items[0][0],
-            _narrow(
+            narrow(
                 items[0][1],
                 first_in,
                 self._ports["Input"],
@@ -92,7 +96,7 @@ class NetChain(Container):
         )
         items[-1] = (
             items[-1][0],
-            _narrow(
+            narrow(
                 items[-1][1],
                 last_out,
                 self._ports["Output"],
@@ -113,10 +117,10 @@ class NetChain(Container):
                         f"{self._part_text(items[i + 1])} needs {describe(tb)}."
                     ) from None
                 if t != ta:
-                    items[i] = (ka, _narrow(a, out_port, t, f"NetChain: {self._part_text(items[i])}"))
+                    items[i] = (ka, narrow(a, out_port, t, f"NetChain: {self._part_text(items[i])}"))
                     changed = True
                 if t != tb:
-                    items[i + 1] = (kb, _narrow(b, in_port, t, f"NetChain: {self._part_text(items[i + 1])}"))
+                    items[i + 1] = (kb, narrow(b, in_port, t, f"NetChain: {self._part_text(items[i + 1])}"))
                     changed = True
             if not changed:
                 break
@@ -125,9 +129,7 @@ class NetChain(Container):
         self._ports["Output"] = items[-1][1]._ports[last_out]
 
     def _part_text(self, item) -> str:
-        key, layer = item
-        label = f"layer {key}" if isinstance(key, int) else f"layer {key!r}"
-        return f"{label} ({layer._where})"
+        return layer_text(*item)
 
     def _layers_graph(self) -> dict:
         keys = [key for key, _ in self._children()]
@@ -137,17 +139,12 @@ class NetChain(Container):
         return Chain({key_step(k): layer._torch_module() for k, layer in self._children()})
 
     def _constructor(self) -> str:
-        items = self._params["layers"]
-        if isinstance(items[0][0], int):
-            body = "[" + ", ".join(repr(layer).split("  #")[0] for _, layer in items) + "]"
-        else:
-            body = "{" + ", ".join(f"{k!r}: {repr(layer).split('  #')[0]}" for k, layer in items) + "}"
         options = []
         for port in ("Input", "Output"):
             coder = self._params["coders"].get(port)
             if coder is not None:
                 options.append(f"{port}={coder!r}")
-        return f"NetChain({', '.join([body, *options])})"
+        return f"NetChain({', '.join([layers_text(self._params['layers']), *options])})"
 
 
 class Chain(nn.Module):
@@ -164,39 +161,3 @@ class Chain(nn.Module):
         for module in self.children():
             x = module(x)
         return x
-
-
-def port_option(where: str, port: str, spec, is_input: bool):
-    """A container's port option: (the NetEncoder/NetDecoder or None, the port's type)."""
-    if isinstance(spec, str) and spec == "Boolean":
-        spec = NetEncoder("Boolean") if is_input else NetDecoder("Boolean")
-    if isinstance(spec, (NetEncoder, NetDecoder)):
-        if isinstance(spec, NetEncoder) != is_input:
-            raise NetSpecificationError(
-                f'{where}: "{port}" is an {"input" if is_input else "output"} port, so it takes a '
-                f"{'NetEncoder' if is_input else 'NetDecoder'}, not {spec!r}."
-            )
-        return spec, spec.type
-    return None, parse_port(spec, f'{where}: the "{port}" option')
-
-
-def _narrow(layer: Layer, port: str, t: TensorT, where: str) -> Layer:
-    """``layer`` with ``port`` unified with ``t`` (a new layer only when something is learned)."""
-    old = layer._ports[port]
-    try:
-        new = unify(old, t, where)
-    except NetShapeError:
-        raise NetShapeError(f"{where}: {describe(old)} is inconsistent with {describe(t)}.") from None
-    if new == old:
-        return layer
-    try:
-        return layer._evolve(ports={port: new})
-    except NetShapeError as error:
-        reason = str(error).removeprefix(f"{layer._where}: ")
-        raise NetShapeError(f"{where}: {reason}") from None
-
-
-def _with_multiplier(layer: Layer, multiplier: float) -> Layer:
-    return layer._map_leaves(
-        lambda position, leaf: leaf._evolve(multipliers={n: multiplier for n in leaf._array_names})
-    )

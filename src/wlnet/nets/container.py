@@ -9,11 +9,74 @@ over the inferred leaves, whose dims are then known.
 
 from __future__ import annotations
 
-from ..errors import NetSpecificationError, closest
-from ..layers.base import Layer, position_text
-from ..types import as_int, unify
+from ..coders import NetDecoder, NetEncoder
+from ..errors import NetShapeError, NetSpecificationError, closest
+from ..layers.base import Layer, parse_multiplier, position_text
+from ..symbols import Automatic
+from ..types import TensorT, as_int, describe, parse_port, unify
 
-__all__ = ["Container", "position_text"]
+__all__ = [
+    "Container", "Key", "layer_text", "layers_text", "narrow", "port_option", "position_text",
+    "with_multiplier",
+]
+
+Key = str | int  # a part's key: its 1-based position, or its name
+
+
+def layer_text(key: str | int, layer: Layer) -> str:
+    """How errors name a container's part: ``layer 2 (LinearLayer)``, ``layer 'relu' (...)``."""
+    label = f"layer {key}" if isinstance(key, int) else f"layer {key!r}"
+    return f"{label} ({layer._where})"
+
+
+def port_option(where: str, port: str, spec, is_input: bool) -> tuple[NetEncoder | NetDecoder | None, TensorT]:
+    """A container's port option: (the NetEncoder/NetDecoder or None, the port's type)."""
+    if isinstance(spec, str) and spec == "Boolean":
+        spec = NetEncoder("Boolean") if is_input else NetDecoder("Boolean")
+    if isinstance(spec, (NetEncoder, NetDecoder)):
+        if isinstance(spec, NetEncoder) != is_input:
+            raise NetSpecificationError(
+                f'{where}: "{port}" is an {"input" if is_input else "output"} port, so it takes a '
+                f"{'NetEncoder' if is_input else 'NetDecoder'}, not {spec!r}."
+            )
+        return spec, spec.type
+    return None, parse_port(spec, f'{where}: the "{port}" option')
+
+
+def narrow(layer: Layer, port: str, t: TensorT, where: str) -> Layer:
+    """``layer`` with ``port`` unified with ``t`` (a new layer only when something is learned)."""
+    old = layer._ports[port]
+    try:
+        new = unify(old, t, where)
+    except NetShapeError:
+        raise NetShapeError(f"{where}: {describe(old)} is inconsistent with {describe(t)}.") from None
+    if new == old:
+        return layer
+    try:
+        return layer._evolve(ports={port: new})
+    except NetShapeError as error:
+        reason = str(error).removeprefix(f"{layer._where}: ")
+        raise NetShapeError(f"{where}: {reason}") from None
+
+
+def with_multiplier(items: list[tuple[Key, Layer]], value, where: str) -> list[tuple[Key, Layer]]:
+    """The parts with the LearningRateMultipliers ``value`` set on every array inside them; the
+    parts as they are when ``value`` is Automatic."""
+    multiplier = parse_multiplier(value, where)
+    if multiplier is Automatic:
+        return items
+
+    def set_multiplier(position: tuple, leaf: Layer) -> Layer:
+        return leaf._evolve(multipliers={name: multiplier for name in leaf._array_names})
+
+    return [(key, layer._map_leaves(set_multiplier)) for key, layer in items]
+
+
+def layers_text(items) -> str:
+    """The layers argument of a container's constructor expression: a list, or a dict by name."""
+    if isinstance(items[0][0], int):
+        return "[" + ", ".join(repr(layer).split("  #")[0] for _, layer in items) + "]"
+    return "{" + ", ".join(f"{k!r}: {repr(layer).split('  #')[0]}" for k, layer in items) + "}"
 
 
 class Container(Layer):

@@ -1,331 +1,87 @@
-"""NetGraph and NetPort: layers wired into a directed acyclic graph by named connections.
+"""NetGraph: layers wired into a directed acyclic graph by named connections.
 
 A graph keeps the layers as given (``_params["layers"]``, pairs of key and layer) and the
 connections as given, with layer keys resolved (``_params["edges"]``, pairs of :class:`NetPort`).
-Shape inference (``_infer``) first *wires* the graph: it checks every connection, turns unconnected
-layer ports into graph ports and finds a topological order (or the cycle that prevents one);
-then it unifies the two ends of every connection until nothing changes, so dims flow both ways.
-The inferred layers are ``_children()``; the given ones stay in ``_params`` so that a replaced
-part or port is inferred afresh.
+Shape inference (``_infer``) is :func:`.wiring.infer`: it *wires* the graph (checks every
+connection, turns unconnected layer ports into graph ports and finds a topological order, or the
+cycle that prevents one), then unifies the two ends of every connection until nothing changes,
+so dims flow both ways. The inferred layers are ``_children()``; the given ones stay in
+``_params`` so that a replaced part or port is inferred afresh. NetPort lives in
+:mod:`.wiring` and is importable from here too.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 
 from torch import nn
 
-from ..errors import NetOptionError, NetShapeError, NetSpecificationError, closest
-from ..layers.base import Layer, parse_multiplier
+from ..errors import NetOptionError, NetSpecificationError, closest
+from ..layers.base import Layer
 from ..lower import key_step
 from ..symbols import Automatic
-from ..types import TensorT, describe, port_spec, unify
-from .chain import NetChain, _narrow, _with_multiplier, as_layer, port_option
-from .container import Container
+from ..types import port_spec
+from .chain import NetChain, as_layer, as_layers
+from .container import Container, Key, layers_text, port_option, with_multiplier
+from .wiring import NetPort, Wiring, infer, parse_edges, wire
 
 __all__ = ["Graph", "GraphPlan", "NetGraph", "NetPort"]
 
 
-def _is_key(value) -> bool:
-    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
-
-
-class NetPort:
-    """A port of a whole graph, or a named port of one of its layers.
-
-    Wolfram: ``NetPort["port"]``, ``NetPort[n, "port"]``, ``NetPort["layer", "port"]``,
-    ``NetPort[{n, "port"}]``.
-
-    In NetGraph connections, ``NetPort("x")`` is a port of the whole graph: an input port where a
-    connection starts, an output port where it ends. ``NetPort(2, "Output")`` (layer 2, 1-based)
-    and ``NetPort("dense", "Output")`` (the layer named "dense") name a port of a layer: an output
-    port where a connection starts, an input port where it ends. ``NetPort((2, "Output"))`` is the
-    same as ``NetPort(2, "Output")``.
-
-    >>> NetPort("x"), NetPort((2, "Output"))
-    (NetPort('x'), NetPort(2, 'Output'))
-    """
-
-    __slots__ = ("layer", "port")
-
-    def __init__(self, *spec):
-        if len(spec) == 1 and isinstance(spec[0], (tuple, list)):
-            spec = tuple(spec[0])
-        if len(spec) == 1 and isinstance(spec[0], str):
-            layer, port = None, spec[0]
-        elif len(spec) == 2 and _is_key(spec[0]) and isinstance(spec[1], str):
-            layer, port = spec
-        elif len(spec) > 2 and all(_is_key(s) for s in spec) and isinstance(spec[-1], str):
+def _layers_argument(layers, edges) -> tuple[list[tuple[Key, Layer]], object, dict, dict]:
+    """NetGraph's layers as (key, layer) pairs, with the connections, coders and port types: the
+    given ones, or those of the single graph or chain given as the layers."""
+    items = as_layers(layers, "NetGraph")
+    if items is None:
+        if edges:
             raise NetSpecificationError(
-                f"NetPort: nested positions such as NetPort({list(spec)!r}) are not supported yet; "
-                "a NetPort names a graph port, NetPort('x'), or a port of one of the graph's own "
-                "layers, NetPort(2, 'Output')."
+                "NetGraph: give the layers as a list or a dict when giving connections, e.g. "
+                "NetGraph([layer], [(NetPort('x'), 1)])."
             )
-        else:
+        items, edges, coders, specs = _one_layer(as_layer(layers, "NetGraph"), edges)
+    else:
+        coders, specs = {}, {}
+    if not items:
+        raise NetSpecificationError("NetGraph: a graph needs at least one layer.")
+    for key, _ in items:
+        if isinstance(key, str) and (not key or "." in key):
             raise NetSpecificationError(
-                f"NetPort: the specification {spec[0] if len(spec) == 1 else spec!r} is not a port; "
-                "use NetPort('name') for a port of the whole graph, or NetPort(n, 'port') / "
-                "NetPort('layer', 'port') for a port of a layer."
+                f"NetGraph: the layer name {key!r} cannot be used: names must be non-empty and "
+                "contain no '.' (they name the torch submodules)."
             )
-        object.__setattr__(self, "layer", layer)
-        object.__setattr__(self, "port", port)
-
-    def __setattr__(self, name, value):
-        raise AttributeError("NetPort is an immutable value.")
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, NetPort) and (self.layer, self.port) == (other.layer, other.port)
-
-    def __hash__(self) -> int:
-        return hash((NetPort, self.layer, self.port))
-
-    def __reduce__(self):
-        return (NetPort, (self.port,) if self.layer is None else (self.layer, self.port))
-
-    def __repr__(self) -> str:
-        return f"NetPort({self.port!r})" if self.layer is None else f"NetPort({self.layer!r}, {self.port!r})"
+    return items, edges, coders, specs
 
 
-def _layer_text(key, layer: Layer) -> str:
-    label = f"layer {key}" if isinstance(key, int) else f"layer {key!r}"
-    return f"{label} ({layer._where})"
+def _one_layer(layer: Layer, edges) -> tuple[list[tuple[Key, Layer]], object, dict, dict]:
+    """The layers, connections, coders and port types of the graph equivalent to ``layer``: a
+    graph's own, a chain's layers connected in order, or ``layer`` alone with the given ``edges``."""
+    if isinstance(layer, NetGraph):
+        items, edges = list(layer._params["layers"]), list(layer._params["edges"])
+    elif isinstance(layer, NetChain):
+        items = list(layer._children())
+        edges = [(a, b) for (a, _), (b, _) in zip(items, items[1:])]
+    else:
+        return [(1, layer)], edges, {}, {}
+    return items, edges, dict(layer._params["coders"]), dict(layer._params["port_specs"])
 
 
-@dataclass(frozen=True)
-class _Wiring:
-    """The checked connections of a graph: every edge, graph ports included, and an order to run."""
-
-    edges: tuple  # (source NetPort, destination NetPort): graph inputs and outputs included
-    inputs: tuple  # graph input port names, in order
-    outputs: tuple  # graph output port names, in order
-    order: tuple  # layer keys, each after every layer it depends on
-
-
-def _key_of(spec, keys: list, edge) -> object:
-    """The layer key that ``spec`` (a 1-based int, negative from the end, or a name) names in ``edge``."""
-    where = f"NetGraph: in the connection {edge!r}"
-    if isinstance(spec, str):
-        if spec in keys:
-            return spec
-        names = [k for k in keys if isinstance(k, str)]
-        hint = closest(spec, names)
-        listing = (f"The layers are: {', '.join(map(repr, names))}." if names else
-                   f"The layers are numbered 1 to {len(keys)}.")
-        raise NetSpecificationError(
-            f"{where}, there is no layer named {spec!r}.{hint} {listing} For a port of the whole "
-            f"graph, write NetPort({spec!r})."
-        )
-    if isinstance(spec, int) and not isinstance(spec, bool):
-        if 1 <= spec <= len(keys) or -len(keys) <= spec <= -1:
-            return keys[spec - 1 if spec > 0 else spec]
-        raise NetSpecificationError(
-            f"{where}, there is no layer {spec}: the layers are numbered 1 to {len(keys)} "
-            "(or -1 for the last)."
-        )
-    raise NetSpecificationError(
-        f"{where}, {spec!r} is not a layer or a port; an end of a connection is a layer number "
-        "(from 1), a layer name, NetPort('name') for a port of the graph, NetPort(n, 'port') "
-        "for a port of a layer, or None to mute an output."
-    )
-
-
-def _endpoint(spec, source: bool, layers: dict, edge) -> NetPort:
-    """``spec`` as a NetPort with its layer key resolved; a bare layer means its only port."""
-    keys = list(layers)
-    if isinstance(spec, NetPort):
-        return spec if spec.layer is None else NetPort(_key_of(spec.layer, keys, edge), spec.port)
-    key = _key_of(spec, keys, edge)
-    layer = layers[key]
-    names = layer._output_names if source else layer._input_names
-    if len(names) != 1:
-        kind = "output" if source else "input"
-        raise NetSpecificationError(
-            f"NetGraph: in the connection {edge!r}, {_layer_text(key, layer)} has {len(names)} "
-            f"{kind} ports ({', '.join(map(repr, names))}); say which with "
-            f"NetPort({key!r}, {names[0]!r})."
-        )
-    return NetPort(key, names[0])
-
-
-def _parse_edges(edges, layers: dict) -> tuple:
-    """The user's connections as (source, destination) NetPort pairs; destination None mutes."""
-    # A bare tuple of layer keys, (1, 2), is one connection given without its enclosing list.
-    single = isinstance(edges, tuple) and not any(isinstance(e, (list, tuple)) for e in edges)
-    if not isinstance(edges, (list, tuple)) or single and edges:
-        raise NetSpecificationError(
-            f"NetGraph: the connections should be a list of tuples such as [(1, 2), (2, 3)], not "
-            f"{edges!r}."
-        )
-    result = []
-    for edge in edges:
-        if not isinstance(edge, tuple) or len(edge) < 2:
-            raise NetSpecificationError(
-                f"NetGraph: the connection {edge!r} should be a tuple (source, destination), or a "
-                "chain (a, b, c, ...) meaning a -> b -> c; write [(1, 2)], not [[1, 2]]."
+def _port_options(ports: dict, wiring: Wiring, coders: dict, specs: dict) -> tuple[dict, dict]:
+    """The coders and port types with NetGraph's port options applied (each replaces the coder
+    and type of its port, if any)."""
+    coders, specs = dict(coders), dict(specs)
+    names = [*wiring.inputs, *wiring.outputs]
+    for name, spec in ports.items():
+        if name not in names:
+            raise NetOptionError(
+                f"NetGraph: unknown option or port {name}.{closest(name, [*names, 'LearningRateMultipliers'])} "
+                f"The graph's ports are {', '.join(names)}; the other option is "
+                "LearningRateMultipliers."
             )
-        for i in range(len(edge) - 1):
-            src, dst = edge[i], edge[i + 1]
-            if src is None:
-                raise NetSpecificationError(
-                    f"NetGraph: in the connection {edge!r}, None may only end a connection (it "
-                    "mutes the output before it)."
-                )
-            if isinstance(dst, list) or isinstance(src, list) and i > 0:
-                raise NetSpecificationError(
-                    f"NetGraph: in the connection {edge!r}, only the first element may be a list "
-                    "(several sources feeding one layer's input ports in order); to send one "
-                    "output to several layers, write one connection per layer."
-                )
-            sources = src if isinstance(src, list) else [src]
-            if not sources:
-                raise NetSpecificationError(f"NetGraph: in the connection {edge!r}, the list of sources is empty.")
-            starts = [_endpoint(s, True, layers, edge) for s in sources]
-            if dst is None:
-                for start in starts:
-                    if start.layer is None:
-                        raise NetSpecificationError(
-                            f"NetGraph: in the connection {edge!r}, only a layer's output can be "
-                            f"muted with None, not the graph input {start!r}."
-                        )
-                    result.append((start, None))
-                continue
-            if len(starts) == 1:
-                result.append((starts[0], _endpoint(dst, False, layers, edge)))
-                continue
-            if isinstance(dst, NetPort):
-                raise NetSpecificationError(
-                    f"NetGraph: in the connection {edge!r}, {len(starts)} sources cannot all feed "
-                    f"{dst!r}: a port takes one connection. A list of sources feeds the input "
-                    "ports of a layer in order: ([1, 2], 3)."
-                )
-            key = _key_of(dst, list(layers), edge)
-            names = layers[key]._input_names
-            if len(names) != len(starts):
-                raise NetSpecificationError(
-                    f"NetGraph: in the connection {edge!r}, {len(starts)} sources are listed for "
-                    f"{_layer_text(key, layers[key])}, which has {len(names)} input port"
-                    f"{'s' if len(names) != 1 else ''} ({', '.join(map(repr, names))}); a list of "
-                    "sources feeds a layer's input ports in order, one each."
-                )
-            result.extend((start, NetPort(key, name)) for start, name in zip(starts, names))
-    return tuple(result)
-
-
-def _check_layer_port(end: NetPort, layers: dict, source: bool) -> None:
-    layer = layers[end.layer]
-    names = layer._output_names if source else layer._input_names
-    if end.port in names:
-        return
-    other = layer._input_names if source else layer._output_names
-    side, wrong = ("output", "input") if source else ("input", "output")
-    if end.port in other:
-        raise NetSpecificationError(
-            f'NetGraph: port "{end.port}" of {_layer_text(end.layer, layer)} is an {wrong} port, so '
-            f"a connection cannot {'start' if source else 'end'} there; connections go from an "
-            "output port to an input port."
-        )
-    raise NetSpecificationError(
-        f'NetGraph: {_layer_text(end.layer, layer)} has no {side} port "{end.port}".'
-        f"{closest(end.port, names)} Its {side} ports are: {', '.join(map(repr, names))}."
-    )
-
-
-def _wire(layers: dict, edges: tuple) -> _Wiring:
-    """Check the connections, make the graph's ports and order the layers (see the module doc)."""
-    for src, dst in edges:
-        if src.layer is not None:
-            _check_layer_port(src, layers, True)
-        if dst is not None and dst.layer is not None:
-            _check_layer_port(dst, layers, False)
-
-    def end_text(end: NetPort, source: bool) -> str:
-        if end.layer is None:
-            return f'graph {"input" if source else "output"} "{end.port}"'
-        return f'{_layer_text(end.layer, layers[end.layer])} port "{end.port}"'
-
-    fed: dict = {}
-    for src, dst in edges:
-        if dst is None:
-            continue
-        if dst in fed:
-            kind = "input port of a layer" if dst.layer is not None else "output port of the graph"
-            raise NetSpecificationError(
-                f"NetGraph: {end_text(dst, False)} is fed twice, by {end_text(fed[dst], True)} and by "
-                f"{end_text(src, True)}; each {kind} takes exactly one connection."
-            )
-        fed[dst] = src
-    all_edges = [(src, dst) for src, dst in edges if dst is not None]
-    inputs = list(dict.fromkeys(src.port for src, _ in all_edges if src.layer is None))
-    outputs = [dst.port for _, dst in all_edges if dst.layer is None]
-    used = {src for src, _ in edges if src.layer is not None}
-    dangling = []
-    for key, layer in layers.items():
-        for name in layer._input_names:
-            if NetPort(key, name) not in fed:  # unconnected inputs of one name share a graph input
-                all_edges.append((NetPort(name), NetPort(key, name)))
-                if name not in inputs:
-                    inputs.append(name)
-        dangling += [(key, name) for name in layer._output_names if NetPort(key, name) not in used]
-    counts = Counter(name for _, name in dangling)
-    numbers: Counter = Counter()
-    for key, name in dangling:
-        numbers[name] += 1
-        graph_name = name if counts[name] == 1 else f"{name}{numbers[name]}"
-        if graph_name in outputs:
-            raise NetSpecificationError(
-                f'NetGraph: the unconnected port "{name}" of {_layer_text(key, layers[key])} would '
-                f'become the graph output "{graph_name}", but a connection already ends at '
-                f'NetPort("{graph_name}"); give that output another name, or connect or mute this '
-                f"one with ({key!r}, None)."
-            )
-        outputs.append(graph_name)
-        all_edges.append((NetPort(key, name), NetPort(graph_name)))
-    both = [name for name in inputs if name in outputs]
-    if both:
-        raise NetSpecificationError(
-            f'NetGraph: "{both[0]}" would be both an input and an output port of the graph; graph '
-            "ports need distinct names (write NetPort('name') with another name)."
-        )
-    return _Wiring(tuple(all_edges), tuple(inputs), tuple(outputs), _order(layers, all_edges))
-
-
-def _order(layers: dict, edges: list) -> tuple:
-    """The layer keys in an order that runs each after its sources (the given order when free)."""
-    before = {key: set() for key in layers}
-    for src, dst in edges:
-        if src.layer is not None and dst.layer is not None:
-            before[dst.layer].add(src.layer)
-    order: list = []
-    placed: set = set()
-    while len(order) < len(layers):
-        ready = next((k for k in layers if k not in placed and before[k] <= placed), None)
-        if ready is None:
-            raise NetSpecificationError(_cycle_text(layers, before, placed))
-        order.append(ready)
-        placed.add(ready)
-    return tuple(order)
-
-
-def _cycle_text(layers: dict, before: dict, placed: set) -> str:
-    # Every remaining layer waits on a remaining one, so walking back from any of them must repeat.
-    key = next(k for k in layers if k not in placed)
-    path = [key]
-    while True:
-        key = next(k for k in layers if k in before[key] and k not in placed)
-        if key in path:
-            cycle = path[path.index(key):][::-1]
-            break
-        path.append(key)
-    rank = {k: i for i, k in enumerate(layers)}
-    first = min(range(len(cycle)), key=lambda i: rank[cycle[i]])
-    cycle = cycle[first:] + cycle[:first]
-    cycle.append(cycle[0])
-    steps = " -> ".join(_layer_text(k, layers[k]) for k in cycle)
-    return (
-        f"NetGraph: the connections form a cycle: {steps}. A NetGraph must be acyclic; remove one of "
-        "these connections."
-    )
+        coders.pop(name, None)
+        coder, specs[name] = port_option("NetGraph", name, spec, name in wiring.inputs)
+        if coder is not None:
+            coders[name] = coder
+    return coders, specs
 
 
 class NetGraph(Container):
@@ -381,120 +137,24 @@ class NetGraph(Container):
     ['Output', 'raw']
     """
 
-    _wiring: _Wiring
+    _wiring: Wiring
     _inferred: tuple  # (key, layer) pairs: the layers with every dim that can be inferred
 
     def __init__(self, layers, edges=(), *, LearningRateMultipliers=Automatic, **ports):
-        coders, specs = {}, {}
-        if isinstance(layers, dict):
-            items = [(str(k), as_layer(v, f"NetGraph: layer {k!r}")) for k, v in layers.items()]
-        elif isinstance(layers, (list, tuple)):
-            items = [(i, as_layer(v, f"NetGraph: layer {i}")) for i, v in enumerate(layers, 1)]
-        else:
-            if edges:
-                raise NetSpecificationError(
-                    "NetGraph: give the layers as a list or a dict when giving connections, e.g. "
-                    "NetGraph([layer], [(NetPort('x'), 1)])."
-                )
-            layer = as_layer(layers, "NetGraph")
-            if isinstance(layer, NetGraph):
-                items, edges = list(layer._params["layers"]), list(layer._params["edges"])
-                coders, specs = dict(layer._params["coders"]), dict(layer._params["port_specs"])
-            elif isinstance(layer, NetChain):
-                items = list(layer._children())
-                edges = [(a, b) for (a, _), (b, _) in zip(items, items[1:])]
-                coders, specs = dict(layer._params["coders"]), dict(layer._params["port_specs"])
-            else:
-                items = [(1, layer)]
-        if not items:
-            raise NetSpecificationError("NetGraph: a graph needs at least one layer.")
-        for key, _ in items:
-            if isinstance(key, str) and (not key or "." in key):
-                raise NetSpecificationError(
-                    f"NetGraph: the layer name {key!r} cannot be used: names must be non-empty and "
-                    "contain no '.' (they name the torch submodules)."
-                )
+        items, edges, coders, specs = _layers_argument(layers, edges)
         layers_by_key = dict(items)
-        edges = _parse_edges(edges, layers_by_key)
-        multiplier = parse_multiplier(LearningRateMultipliers, "NetGraph")
-        if multiplier is not Automatic:
-            items = [(k, _with_multiplier(layer, multiplier)) for k, layer in items]
-        wiring = _wire(layers_by_key, edges)
-        for name, spec in ports.items():
-            if name not in wiring.inputs and name not in wiring.outputs:
-                names = [*wiring.inputs, *wiring.outputs]
-                raise NetOptionError(
-                    f"NetGraph: unknown option or port {name}.{closest(name, [*names, 'LearningRateMultipliers'])} "
-                    f"The graph's ports are {', '.join(names)}; the other option is "
-                    "LearningRateMultipliers."
-                )
-            is_input = name in wiring.inputs
-            coders.pop(name, None)
-            coder, specs[name] = port_option("NetGraph", name, spec, is_input)
-            if coder is not None:
-                coders[name] = coder
+        edges = parse_edges(edges, layers_by_key)
+        items = with_multiplier(items, LearningRateMultipliers, "NetGraph")
+        coders, specs = _port_options(ports, wire(layers_by_key, edges), coders, specs)
         self._set_state({"layers": tuple(items), "edges": edges, "coders": coders}, specs, {}, {})
 
     # -- inference ------------------------------------------------------------------------------
     def _infer(self) -> None:
-        layers = dict(self._params["layers"])
-        wiring = _wire(layers, self._params["edges"])
-        specs = self._params["port_specs"]
-        names = (*wiring.inputs, *wiring.outputs)
-        for name in specs:
-            if name not in names:
-                raise NetSpecificationError(
-                    f'NetGraph: there is no graph port "{name}".{closest(name, names)} The ports are: '
-                    f"{', '.join(names)}."
-                )
-        types = {name: specs.get(name, TensorT(None)) for name in names}
-        # Why a graph port has its type, for errors: the option, or the layer port it met first.
-        origins = {name: f'given by the option {name}={port_spec(t)!r}'
-                   for name, t in types.items() if name in specs and t.dims is not None}
-
-        def end_text(end: NetPort, source: bool) -> str:
-            if end.layer is None:
-                kind = "input" if source else "output"
-                origin = origins.get(end.port)
-                return f'graph {kind} "{end.port}"' + (f" ({origin})" if origin else "")
-            return f'{_layer_text(end.layer, layers[end.layer])} port "{end.port}"'
-
-        def get(end: NetPort) -> TensorT:
-            return types[end.port] if end.layer is None else layers[end.layer]._ports[end.port]
-
-        def narrow(end: NetPort, t: TensorT, other: NetPort) -> None:
-            if end.layer is None:
-                types[end.port] = t
-                if other.layer is not None:
-                    origins.setdefault(end.port, f"set by {end_text(other, False)}")
-            else:
-                where = f"NetGraph: {_layer_text(end.layer, layers[end.layer])}"
-                layers[end.layer] = _narrow(layers[end.layer], end.port, t, where)
-
-        for _ in range(1000):  # types only narrow, so a fixed point comes; the bound is a guard
-            changed = False
-            for src, dst in wiring.edges:
-                ts, td = get(src), get(dst)
-                try:
-                    t = unify(ts, td, "")
-                except NetShapeError:
-                    raise NetShapeError(
-                        f"NetGraph: {end_text(src, True)} {'gives' if src.layer is not None else 'is'} "
-                        f"{describe(ts)}, but {end_text(dst, False)} "
-                        f"{'needs' if dst.layer is not None else 'is'} {describe(td)}."
-                    ) from None
-                if t != ts:
-                    narrow(src, t, dst)
-                    changed = True
-                if t != td:
-                    narrow(dst, t, src)
-                    changed = True
-            if not changed:
-                break
-        self._wiring = wiring
-        self._inferred = tuple((key, layers[key]) for key, _ in self._params["layers"])
+        layers, edges, specs = dict(self._params["layers"]), self._params["edges"], self._params["port_specs"]
+        wiring, inferred, types = infer(layers, edges, specs)
+        self._wiring, self._inferred = wiring, inferred
         self._ports.clear()
-        self._ports.update((name, types[name]) for name in names)
+        self._ports.update(types)
 
     @property
     def _input_names(self) -> tuple[str, ...]:
@@ -533,12 +193,8 @@ class NetGraph(Container):
         return Graph(modules, GraphPlan(self._wiring.inputs, steps, outputs))
 
     def _constructor(self) -> str:
-        items = self._inferred
-        if isinstance(items[0][0], int):
-            body = "[" + ", ".join(repr(layer).split("  #")[0] for _, layer in items) + "]"
-        else:
-            body = "{" + ", ".join(f"{k!r}: {repr(layer).split('  #')[0]}" for k, layer in items) + "}"
-        layers = dict(items)
+        body = layers_text(self._inferred)
+        layers = dict(self._inferred)
 
         def end_text(end: NetPort | None, source: bool) -> str:
             if end is None or end.layer is None:
