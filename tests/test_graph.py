@@ -286,7 +286,7 @@ ERRORS = [
     ("decoder on an input", lambda: NetGraph([Ramp], [], Input=NetDecoder("Boolean")),
      NetSpecificationError, r'"Input" is an input port, so it takes a NetEncoder'),
     ("no layers", lambda: NetGraph([], []), NetSpecificationError, r"needs at least one layer"),
-    ("dotted name", lambda: NetGraph({"a.b": Ramp}), NetSpecificationError, r"'a\.b' cannot be used"),
+    ("empty name", lambda: NetGraph({"": Ramp}), NetSpecificationError, r"a layer name cannot be empty"),
     ("not a layer", lambda: NetGraph(["relu"], []), NetSpecificationError, r"layer 1: 'relu' is not a layer"),
     ("NetPort without a port", lambda: NetPort(1), NetSpecificationError, r"NetPort: the specification 1"),
     ("nested NetPort", lambda: NetPort([1, 2, "Output"]), NetSpecificationError, r"nested positions"),

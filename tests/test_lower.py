@@ -11,6 +11,7 @@ from wlnet import (
     LinearLayer,
     NetChain,
     NetExtract,
+    NetGraph,
     NetInitialize,
     NetTrain,
     ParametricRampLayer,
@@ -54,6 +55,16 @@ def test_names_that_hold_dots_or_shadow_module_attributes_lower_and_come_back():
     x = torch.randn(5, 2)
     torch.testing.assert_close(module(x), net(x))
     assert with_arrays(net, module.state_dict()) == net
+
+
+def test_graph_layer_names_may_hold_dots_but_not_be_empty():
+    graph = NetInitialize(NetGraph({"enc.0": LinearLayer(3), "act.0": ParametricRampLayer()},
+                                   [("enc.0", "act.0")], Input=2))
+    assert list(graph.to_torch().state_dict()) == ["enc%2E0.Weights", "enc%2E0.Biases", "act%2E0.Slope"]
+    assert NetExtract(graph, ["act.0", "Slope"]).shape == (3,)
+    for container in (NetChain, NetGraph):
+        with pytest.raises(NetSpecificationError, match=r"a layer name cannot be empty"):
+            container({"": LinearLayer(3)})
 
 
 def test_load_state_dict_between_lowered_modules_and_back_to_the_net():

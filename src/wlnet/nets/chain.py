@@ -38,6 +38,11 @@ def as_layers(spec, where: str) -> list[tuple[Key, Layer]] | None:
     """The parts given as a list (keys 1, 2, ...) or a dict (keys the names) of NetChain/NetGraph
     elements; None when ``spec`` is neither."""
     if isinstance(spec, dict):
+        if "" in map(str, spec):
+            raise NetSpecificationError(
+                f"{where}: a layer name cannot be empty; name the layer, or give the layers as a list."
+            )
+        # Any other name will do: its array keys write "." and "%" percent-encoded (wlnet.lower).
         return [(str(k), as_layer(v, f"{where}: layer {k!r}")) for k, v in spec.items()]
     if isinstance(spec, (list, tuple)):
         return [(i, as_layer(v, f"{where}: layer {i}")) for i, v in enumerate(spec, 1)]

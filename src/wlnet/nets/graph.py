@@ -43,12 +43,6 @@ def _layers_argument(layers, edges) -> tuple[list[tuple[Key, Layer]], object, di
         coders, specs = {}, {}
     if not items:
         raise NetSpecificationError("NetGraph: a graph needs at least one layer.")
-    for key, _ in items:
-        if isinstance(key, str) and (not key or "." in key):
-            raise NetSpecificationError(
-                f"NetGraph: the layer name {key!r} cannot be used: names must be non-empty and "
-                "contain no '.' (they name the torch submodules)."
-            )
     return items, edges, coders, specs
 
 
