@@ -13,6 +13,7 @@ so dims flow both ways. The inferred layers are ``_children()``; the given ones 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from torch import nn
 
@@ -274,10 +275,10 @@ class Graph(nn.Module):
         return bound
 
     def forward(self, *args, **kwargs):
-        values = {(None, name): x for name, x in self._bind(args, kwargs).items()}
-        modules = self._modules
+        values: dict[tuple[str | None, str], Any] = {(None, name): x for name, x in self._bind(args, kwargs).items()}
+        modules = dict(self.named_children())
         for name, sources, ports in self.plan.steps:
-            result = modules[name](*[values[s] for s in sources])  # type: ignore[misc]
+            result = modules[name](*[values[s] for s in sources])
             if len(ports) == 1:
                 values[(name, ports[0])] = result
             elif isinstance(result, dict):
