@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .arrays import as_array
 from .coders import NetDecoder, NetEncoder
 from .errors import NetShapeError, NetSpecificationError, closest
-from .arrays import as_array
 from .layers.base import Layer
 from .nets.container import Container
 from .symbols import All, Automatic

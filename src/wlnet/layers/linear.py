@@ -6,10 +6,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..arrays import as_array
 from ..errors import NetShapeError, NetSpecificationError, check_options
 from ..symbols import Automatic
 from ..types import VARYING, TensorT, as_int, describe, parse_port, port_spec, unify
-from ..arrays import as_array
 from .base import Layer, parse_multiplier
 
 __all__ = ["Linear", "LinearLayer"]

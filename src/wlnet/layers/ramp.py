@@ -6,11 +6,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..arrays import as_array
 from ..errors import NetShapeError, NetSpecificationError, check_options
 from ..functional import parametric_ramp
 from ..symbols import All, Automatic, Span
 from ..types import VARYING, TensorT, as_int, describe, parse_port, unify
-from ..arrays import as_array
 from .base import Layer, parse_multiplier
 
 __all__ = ["ParametricRamp", "ParametricRampLayer", "resolve_levels"]
