@@ -130,6 +130,13 @@ def test_boolean_encoder_on_the_input():
     assert net(0.5) == 2.0  # already-encoded numbers bypass the encoder
 
 
+def test_coders_are_equal_by_value_and_unhashable():
+    assert NetDecoder("Boolean") == NetDecoder("Boolean") != NetEncoder("Boolean")
+    for coder in (NetDecoder("Boolean"), NetEncoder("Boolean")):
+        with pytest.raises(TypeError, match="unhashable type"):
+            hash(coder)
+
+
 def test_linear_layer_forms_and_errors():
     scalar = NetInitialize(LinearLayer([], Input=3))
     assert NetExtract(scalar, "Weights").shape == (1, 3) and scalar([1, 2, 3]).shape == ()

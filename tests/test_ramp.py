@@ -1,6 +1,7 @@
 """ParametricRampLayer against a NumPy oracle, PyTorch, and gradcheck."""
 
 import pickle
+import typing
 
 import numpy as np
 import pytest
@@ -9,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import wlnet
-from wlnet import All, NetExtract, NetInitialize, ParametricRampLayer, Span
+from wlnet import All, NetExtract, NetInitialize, ParametricRampLayer, Scaled, Span
 from wlnet.functional import parametric_ramp, parametric_ramp_reference
 
 
@@ -197,6 +198,20 @@ def test_pickle_round_trip_keeps_arrays_read_only():
     back = pickle.loads(pickle.dumps(layer))
     assert repr(back) == repr(layer)
     assert not NetExtract(back, "Slope").flags.writeable
+
+
+def test_symbols_are_immutable_values_holding_what_their_annotations_declare():
+    span = Span(2, All)
+    assert pickle.loads(pickle.dumps(span)) == span and hash(span) == hash(Span(2, All))
+    assert pickle.loads(pickle.dumps(All)) is All
+    with pytest.raises(AttributeError, match="Span is immutable"):
+        span.start = 1
+    with pytest.raises(AttributeError, match="Scaled is immutable"):
+        Scaled(0.5).value = 1.0
+    for cls in (Span, Scaled, type(All)):  # what the type checker is told is what instances hold
+        hints = typing.get_type_hints(cls)
+        declared = {name for name, hint in hints.items() if typing.get_origin(hint) is not typing.ClassVar}
+        assert set(cls.__slots__) == declared
 
 
 @pytest.mark.parametrize(

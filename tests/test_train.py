@@ -306,6 +306,9 @@ def test_loss_functions():
     with pytest.raises(NetDataError, match=r"binary cross-entropy needs targets between 0 and 1"):
         NetTrain(page_chain(), ([1, 2], [2, 3]), MaxTrainingRounds=1)
     assert isinstance(CrossEntropyLossLayer("Binary"), CrossEntropyLossLayer)
+    assert CrossEntropyLossLayer() == CrossEntropyLossLayer("Binary") != MeanAbsoluteLossLayer()
+    with pytest.raises(TypeError, match="unhashable type"):
+        hash(MeanAbsoluteLossLayer())
 
 
 def test_divergence_stops_with_a_warning():

@@ -44,10 +44,9 @@ class _Coder:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.kind!r})"
 
+    # Defining __eq__ without __hash__ makes Python set __hash__ to None: coders are unhashable.
     def __eq__(self, other) -> bool:
         return type(other) is type(self) and (self.kind, self.options) == (other.kind, other.options)
-
-    __hash__ = None
 
 
 class NetEncoder(_Coder):
@@ -88,11 +87,9 @@ class NetDecoder(_Coder):
             )
         array = np.asarray(p, dtype=np.float64)
         if prop == "Decision":
-            decoded = array >= 0.5
-        elif prop == "Probability":
-            decoded = array
-        else:
-            q = np.clip(array, 1e-300, 1.0)
-            r = np.clip(1.0 - array, 1e-300, 1.0)
-            decoded = -(array * np.log(q) + (1.0 - array) * np.log(r))
-        return decoded.tolist()
+            return (array >= 0.5).tolist()
+        if prop == "Probability":
+            return array.tolist()
+        q = np.clip(array, 1e-300, 1.0)
+        r = np.clip(1.0 - array, 1e-300, 1.0)
+        return (-(array * np.log(q) + (1.0 - array) * np.log(r))).tolist()  # the entropy, in nats

@@ -14,6 +14,8 @@ tensor([[-0.3000, -0.4000, -0.3000],
 from __future__ import annotations
 
 from collections.abc import Sequence
+from types import ModuleType
+from typing import Literal
 
 import torch
 
@@ -112,16 +114,17 @@ def parametric_ramp(x: torch.Tensor, slope: torch.Tensor, axes: Sequence[int]) -
     return _forward(x, slope, axes)  # no gradient wanted: skip the autograd.Function machinery
 
 
-_FUSED_MODULE: object = False  # False: not looked up yet; None: not available
+_FUSED_MODULE: ModuleType | Literal[False] | None = False  # False: not looked up yet; None: not available
 
 
-def _fused():
+def _fused() -> ModuleType | None:
     """The fused kernels' module, imported on first use (it may compile with a JIT)."""
     global _FUSED_MODULE
     if _FUSED_MODULE is False:
         try:
             from . import kernels
         except ImportError:
-            kernels = None
-        _FUSED_MODULE = kernels
+            _FUSED_MODULE = None
+        else:
+            _FUSED_MODULE = kernels
     return _FUSED_MODULE

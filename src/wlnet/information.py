@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 from collections import Counter
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -21,23 +22,29 @@ from .types import describe, port_spec
 __all__ = ["Information", "InformationReport"]
 
 
-def _count(dims):
+def _count(dims: tuple | None) -> int | None:
     return None if dims is None or None in dims else int(np.prod(dims, dtype=np.int64))
 
 
-def _total(values):
-    values = list(values)
-    return None if any(v is None for v in values) else sum(values)
+def _total(values: Iterable[int | None]) -> int | None:
+    """The sum of ``values``, or None when one of them is not known."""
+    total = 0
+    for value in values:
+        if value is None:
+            return None
+        total += value
+    return total
 
 
-def _byte_count(dims):
+def _byte_count(dims: tuple | None) -> int | None:
     count = _count(dims)
     return None if count is None else count * _BYTES_PER_ELEMENT
 
 
 _BYTES_PER_ELEMENT = 4  # arrays are stored as float32
 
-PROPERTIES = {
+#: Property name -> how to compute it from a net.
+PROPERTIES: dict[str, Callable[[Layer], object]] = {
     "Arrays": lambda net: {s.position: s.value for s in array_slots(net)},
     "ArraysList": lambda net: [s.value for s in array_slots(net)],
     "ArraysCount": lambda net: len(array_slots(net)),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import numbers
+import secrets
 
 import numpy as np
 
@@ -29,7 +30,7 @@ from .symbols import All, Automatic, Inherited
 __all__ = ["NetInitialize"]
 
 # Method name -> its sub-options and their defaults (Wolfram's documented ones).
-METHODS = {
+METHODS: dict[str, dict[str, str | float | None]] = {
     "Kaiming": {"Distribution": "Normal"},
     "Xavier": {"Distribution": "Normal", "FactorType": "Mean"},
     "Orthogonal": {},
@@ -187,7 +188,7 @@ def parse_method(method) -> tuple[str, dict]:
                 f'"Mean", but was {value!r}.'
             )
         if key in ("Weights", "Identity", "Distribution") and method in ("Random", "Identity"):
-            if not (isinstance(value, numbers.Real) and not isinstance(value, bool) and value >= 0):
+            if not (isinstance(value, numbers.Real) and not isinstance(value, bool) and float(value) >= 0):
                 raise NetOptionError(
                     f'NetInitialize: the "{key}" of Method {method} should be a standard '
                     f"deviation (a non-negative number), but was {value!r}."
@@ -198,7 +199,7 @@ def parse_method(method) -> tuple[str, dict]:
 def parse_seeding(value, where: str):
     """Validate RandomSeeding: an int, a str, Automatic or Inherited. Returns the seed to use."""
     if value is Automatic:
-        return int(np.random.SeedSequence().entropy % (1 << 63))
+        return secrets.randbits(63)  # a fresh seed each call, from the OS's entropy
     if value is Inherited:
         return Inherited
     if isinstance(value, str) or (isinstance(value, numbers.Integral) and not isinstance(value, bool)):

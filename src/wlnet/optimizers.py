@@ -63,7 +63,7 @@ def parse_method(method) -> tuple[str, dict]:
             f"but was {method!r}.{hint}"
         )
     lr, own = METHODS[method]
-    allowed = {**own, **COMMON}
+    allowed: dict[str, object] = {**own, **COMMON}
     if method == "SGD":
         allowed["LearningRateSchedule"] = "Polynomial"
     for key, value in options.items():
@@ -134,7 +134,7 @@ class Optimizer:
                 return 1.0
             return math.sqrt(1.0 - min(self.t, total) / (total + 1))
         factor = schedule(self.t, total)
-        if not isinstance(factor, numbers.Real) or not 0 < factor <= 1:
+        if not isinstance(factor, numbers.Real) or not 0 < float(factor) <= 1:
             raise NetOptionError(
                 f"NetTrain: the LearningRateSchedule function should return a number in (0, 1], "
                 f"but returned {factor!r} at step {self.t}."
@@ -173,8 +173,9 @@ class Optimizer:
             if settings["Momentum"]:
                 torch._foreach_mul_(self.momentum, settings["Momentum"])
                 torch._foreach_add_(self.momentum, steps)
-                steps = self.momentum
-            torch._foreach_add_(params, steps)
+                torch._foreach_add_(params, self.momentum)
+            else:
+                torch._foreach_add_(params, steps)
         elif self.method == "RMSProp":
             beta, mu, eps = settings["Beta"], settings["Momentum"], settings["Epsilon"]
             torch._foreach_mul_(self.n, beta)

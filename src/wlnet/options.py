@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from .errors import NetOptionError
-from .symbols import All, Automatic, Span
+from .symbols import All, Automatic, Span, _Atom
 from .types import as_int
 
 __all__ = [
@@ -61,7 +61,7 @@ def positive_seconds(where: str, name: str, value: Any) -> float | None:
     """A positive number of seconds, or None for Automatic / None (no limit): TimeGoal."""
     if value is Automatic or value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not float(value) > 0:
         raise NetOptionError(
             f"{where}: the value of {name} should be a positive number of seconds, but was {value!r}."
         )
@@ -129,7 +129,8 @@ def matches(spec: Any, position: tuple) -> bool:
 def _step_matches(step: Any, key: Any) -> bool:
     if isinstance(step, Span):
         stop = math.inf if step.stop is All else step.stop
-        return isinstance(key, int) and step.start <= key <= stop
+        # A stop that is another atom (Automatic, say) is no position: the span matches nothing.
+        return isinstance(key, int) and not isinstance(stop, _Atom) and step.start <= key <= stop
     return step is All or step == key
 
 

@@ -14,6 +14,7 @@ Automatic
 from __future__ import annotations
 
 import operator
+from typing import ClassVar, Final
 
 __all__ = ["All", "Automatic", "Inherited", "Scaled", "Span"]
 
@@ -22,7 +23,8 @@ class _Atom:
     """A named singleton: prints as its name, is copied and pickled as itself."""
 
     __slots__ = ("_name",)
-    _instances: dict[str, _Atom] = {}
+    _name: str
+    _instances: ClassVar[dict[str, _Atom]] = {}
 
     def __new__(cls, name: str) -> _Atom:
         atom = cls._instances.get(name)
@@ -48,9 +50,9 @@ class _Atom:
         raise TypeError(f"{self._name} has no truth value; compare it with `is`.")
 
 
-Automatic = _Atom("Automatic")
-All = _Atom("All")
-Inherited = _Atom("Inherited")
+Automatic: Final = _Atom("Automatic")
+All: Final = _Atom("All")
+Inherited: Final = _Atom("Inherited")
 
 
 class Span:
@@ -64,6 +66,8 @@ class Span:
     """
 
     __slots__ = ("start", "stop")
+    start: int
+    stop: int | _Atom
 
     def __init__(self, start: int, stop: int | _Atom = All):
         # Stored as given: the layer that receives a span validates it, so that its error can
@@ -105,8 +109,10 @@ class Scaled:
     """
 
     __slots__ = ("value",)
+    value: float
 
-    def __init__(self, value):
+    def __init__(self, value: float):
+        # Stored as given: NetTrain validates it, naming the option it was given for.
         object.__setattr__(self, "value", value)
 
     def __setattr__(self, name, value):

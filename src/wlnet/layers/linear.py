@@ -53,13 +53,13 @@ class LinearLayer(Layer):
         check_options("LinearLayer", unknown, _OPTIONS)
         out = _parse_size(size)
         weights = Automatic if Weights is Automatic else as_array(Weights, 'LinearLayer: "Weights"')
-        if weights is not Automatic and weights.ndim != 2:
+        if isinstance(weights, np.ndarray) and weights.ndim != 2:
             raise NetSpecificationError(
                 f'LinearLayer: "Weights" should be a matrix (n_out, n_in), but has dims {weights.shape}.'
             )
         has_biases = Biases is not None
         biases = Automatic if Biases is Automatic or Biases is None else as_array(Biases, 'LinearLayer: "Biases"')
-        if biases is not Automatic and biases.ndim != 1:
+        if isinstance(biases, np.ndarray) and biases.ndim != 1:
             raise NetSpecificationError(f'LinearLayer: "Biases" should be a vector, but has dims {biases.shape}.')
         ports = {
             "Input": parse_port(Input, 'LinearLayer: the "Input" option'),
@@ -189,7 +189,7 @@ class Linear(nn.Module):
 
 def _size(t: TensorT) -> int | None:
     """Number of elements of one example of ``t``, or None while unknown."""
-    if not t.known or VARYING in t.dims:
+    if t.dims is None or None in t.dims or VARYING in t.dims:  # the rank or a size not known, or a varying one
         return None
     return int(np.prod(t.dims, dtype=np.int64))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -92,7 +93,7 @@ class ParametricRampLayer(Layer):
         slope = self._arrays["Slope"]
         slope_dims = None
         if t.dims is not None:
-            axes = resolve_levels(levels, t.rank, where, t)
+            axes = resolve_levels(levels, len(t.dims), where, t)
             for axis in axes:
                 if t.dims[axis] == VARYING:
                     raise NetShapeError(
@@ -101,19 +102,18 @@ class ParametricRampLayer(Layer):
                         "Choose levels that have a fixed size, e.g. "
                         'ParametricRampLayer(2, Input=("Varying", 3)).'
                     )
-            at_levels = TensorT(tuple(t.dims[a] for a in axes))
+            slope_dims = tuple(t.dims[a] for a in axes)
             if slope is not Automatic:
-                at_levels = _unify_slope(levels, at_levels, slope)
+                slope_dims = _unify_slope(levels, slope_dims, slope)
                 dims = list(t.dims)
-                for axis, size in zip(axes, at_levels.dims):
+                for axis, size in zip(axes, slope_dims):
                     dims[axis] = size
                 t = TensorT(tuple(dims))
-            slope_dims = at_levels.dims
         else:
             count = _level_count(levels)
             if slope is not Automatic:
                 if count is not None and count != slope.ndim:
-                    _unify_slope(levels, TensorT((None,) * count), slope)
+                    _unify_slope(levels, (None,) * count, slope)
                 slope_dims = slope.shape
             elif count == 0:
                 slope_dims = ()
@@ -217,8 +217,10 @@ def _parse_levels(levels):
     where = "ParametricRampLayer"
     if isinstance(levels, Span):
         start = _level(levels.start, f"{where}: the start of {levels!r}")
-        stop = levels.stop if levels.stop is All else _level(levels.stop, f"{where}: the end of {levels!r}")
-        if stop is not All and (start > 0) == (stop > 0) and start > stop:
+        if levels.stop is All:
+            return Span(start, All)
+        stop = _level(levels.stop, f"{where}: the end of {levels!r}")
+        if (start > 0) == (stop > 0) and start > stop:
             raise NetSpecificationError(
                 f"{where}: {levels!r} selects no levels (its start is after its end); "
                 "use [] for one slope shared by every element."
@@ -248,7 +250,9 @@ def _level_count(levels) -> int | None:
     if isinstance(levels, tuple):
         return len(levels)
     if isinstance(levels, Span):
-        if levels.stop is All or (levels.start > 0) != (levels.stop > 0):
+        # A parsed span ends at a level (an int) or at All. Through All, or from a level counted
+        # from the first to one counted from the last, the count depends on the rank.
+        if not isinstance(levels.stop, int) or (levels.start > 0) != (levels.stop > 0):
             return None
         return levels.stop - levels.start + 1
     return 1
@@ -264,7 +268,7 @@ def resolve_levels(levels, rank: int, where: str, port: TensorT | None = None) -
     """
     port_text = describe(port) if port is not None else f"an array of rank {rank}"
     if isinstance(levels, Span):
-        stop = rank if levels.stop is All else levels.stop
+        stop = levels.stop if isinstance(levels.stop, int) else rank  # a parsed span's stop: a level or All
         ends = [_axis(levels.start, rank, where, levels, port_text),
                 _axis(stop, rank, where, levels, port_text)]
         if ends[0] > ends[1]:
@@ -299,13 +303,16 @@ def _axis(level: int, rank: int, where: str, levels, port_text: str) -> int:
     return axis
 
 
-def _unify_slope(levels, expected: TensorT, slope) -> TensorT:
-    given = TensorT(tuple(slope.shape))
+def _unify_slope(levels, expected_dims: tuple, slope: np.ndarray) -> tuple:
+    """The slope's dims that both the input at the levels (``expected_dims``) and the given slope allow."""
+    expected, given = TensorT(expected_dims), TensorT(tuple(slope.shape))
     try:
-        return unify(expected, given, "")
+        unified = unify(expected, given, "")
     except NetShapeError:
         raise NetShapeError(
             f'{_where(levels)}: inferred inconsistent dimensions for array "Slope": the input at '
             f"levels {_levels_text(levels)} makes it {describe(expected)}, but the given Slope is "
             f"{describe(given)}."
         ) from None
+    assert unified.dims is not None  # both ranks are known, so the unified one is
+    return unified.dims
