@@ -14,7 +14,7 @@ Automatic
 from __future__ import annotations
 
 import operator
-from typing import ClassVar, Final
+from typing import Any, ClassVar, Final
 
 __all__ = ["All", "Automatic", "Inherited", "Scaled", "Span"]
 
@@ -91,14 +91,20 @@ class Span:
         return (Span, (self.start, self.stop))
 
 
-def _as_int(value):
-    """``value`` as a plain int when it is an integer (NumPy ones too), else unchanged."""
+def as_int(value: Any) -> int | None:
+    """``value`` as an int when it is an integer (NumPy ints too; bools are not), else None."""
     if isinstance(value, bool):
-        return value
+        return None
     try:
         return operator.index(value)
     except TypeError:
-        return value
+        return None
+
+
+def _as_int(value: Any) -> Any:
+    """``value`` as a plain int when it is an integer (NumPy ones too), else unchanged."""
+    number = as_int(value)
+    return value if number is None else number
 
 
 class Scaled:

@@ -14,11 +14,10 @@ TensorT(dims=(2, 3))
 
 from __future__ import annotations
 
-import operator
 from dataclasses import dataclass
 
 from .errors import NetShapeError, NetSpecificationError
-from .symbols import Automatic
+from .symbols import Automatic, as_int
 
 __all__ = ["VARYING", "TensorT", "as_int", "describe", "parse_port", "port_spec", "unify"]
 
@@ -43,16 +42,6 @@ class TensorT:
     @property
     def varying(self) -> bool:
         return self.dims is not None and VARYING in self.dims
-
-
-def as_int(value) -> int | None:
-    """``value`` as an int when it is an integer (NumPy ints too; bools are not), else None."""
-    if isinstance(value, bool):
-        return None
-    try:
-        return operator.index(value)
-    except TypeError:
-        return None
 
 
 def _dim(value, position: int, where: str):

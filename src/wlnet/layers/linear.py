@@ -39,17 +39,8 @@ class LinearLayer(Layer):
     [3.0, 9.0]
     """
 
-    def __init__(
-        self,
-        size=Automatic,
-        *,
-        Weights=Automatic,
-        Biases=Automatic,
-        LearningRateMultipliers=Automatic,
-        Input=Automatic,
-        Output=Automatic,
-        **unknown,
-    ):
+    def __init__(self, size=Automatic, *, Weights=Automatic, Biases=Automatic, LearningRateMultipliers=Automatic,
+                 Input=Automatic, Output=Automatic, **unknown):
         check_options("LinearLayer", unknown, _OPTIONS)
         out = _parse_size(size)
         weights = Automatic if Weights is Automatic else as_array(Weights, 'LinearLayer: "Weights"')

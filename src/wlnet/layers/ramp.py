@@ -58,16 +58,8 @@ class ParametricRampLayer(Layer):
     def _array_names(self) -> tuple[str, ...]:
         return ("Slope",)
 
-    def __init__(
-        self,
-        levels=Automatic,
-        *,
-        Slope=Automatic,
-        LearningRateMultipliers=Automatic,
-        Input=Automatic,
-        Output=Automatic,
-        **unknown,
-    ):
+    def __init__(self, levels=Automatic, *, Slope=Automatic, LearningRateMultipliers=Automatic, Input=Automatic,
+                 Output=Automatic, **unknown):
         check_options("ParametricRampLayer", unknown, _OPTIONS)
         slope = Automatic if Slope is Automatic else as_array(Slope, 'ParametricRampLayer: "Slope"')
         if levels is Automatic:
