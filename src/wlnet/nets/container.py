@@ -92,8 +92,13 @@ class Container(Layer):
         for name, t in (ports or {}).items():
             specs[name] = unify(specs.get(name, t), t, f'{self._where}: port "{name}"')
         params["port_specs"] = specs
+        return self._rebuilt(params)
+
+    def _rebuilt(self, params: dict) -> Container:
+        """A container of this type with these parameters (its layers, port specifications,
+        coders, ...), its shapes inferred afresh."""
         new = object.__new__(type(self))
-        new._set_state(params, specs, {}, {})
+        new._set_state(params, dict(params["port_specs"]), {}, {})
         return new
 
     @property
@@ -140,9 +145,7 @@ class Container(Layer):
             coders[port] = coder
         specs = {**params["port_specs"], port: t}
         params.update(coders=coders, port_specs=specs)
-        new = object.__new__(type(self))
-        new._set_state(params, specs, {}, {})
-        return new
+        return self._rebuilt(params)
 
     def _coder(self, port: str):
         return self._params.get("coders", {}).get(port)
