@@ -11,6 +11,7 @@ import torch
 from cases import page_chain
 from wlnet import (
     All,
+    Automatic,
     CrossEntropyLossLayer,
     LinearLayer,
     MeanAbsoluteLossLayer,
@@ -55,8 +56,10 @@ def test_page_examples_12_13_frozen_leaky_relu_in_a_boolean_chain():
     t = np.array([0, 1, 0, 1])
     bce = -np.mean(t * np.log(p) + (1 - t) * np.log(1 - p))
     assert results["RoundLoss"] == pytest.approx(bce, rel=0.05)
-    assert NetExtract(net, [1, "Weights"]) is not None  # the chain given is unchanged...
-    assert NetExtract(net, "Input") != "Real"
+    # The chain given is unchanged: still uninitialized, its input dims still unknown.
+    assert NetExtract(net, [1, "Weights"]) is Automatic
+    assert NetExtract(net, "Input") is Automatic
+    assert net == page_chain()
 
 
 def test_teacher_student_recovers_known_slopes():
