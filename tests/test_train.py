@@ -14,6 +14,7 @@ from wlnet import (
     Automatic,
     CrossEntropyLossLayer,
     LinearLayer,
+    LogisticSigmoid,
     MeanAbsoluteLossLayer,
     NetChain,
     NetExtract,
@@ -312,7 +313,25 @@ def test_loss_functions():
     assert as_loss == pytest.approx(np.abs(X).mean(), rel=1e-5)
     with pytest.raises(NetDataError, match=r"binary cross-entropy needs targets between 0 and 1"):
         NetTrain(page_chain(), ([1, 2], [2, 3]), MaxTrainingRounds=1)
-    assert isinstance(CrossEntropyLossLayer("Binary"), CrossEntropyLossLayer)
+
+
+def test_binary_cross_entropy_is_the_numpy_formula():
+    rng = np.random.default_rng(10)
+    X, t = rng.standard_normal((8, 2)), rng.uniform(0, 1, 8)
+    w, b = np.array([[0.75, -1.5]], dtype=F32), F32(0.25)
+    net = NetChain([ParametricRampLayer([], Slope=0.5, Input=2), LinearLayer([], Weights=w, Biases=[b]),
+                    LogisticSigmoid])
+    h = X.astype(F32).astype(np.float64)
+    h = np.where(h > 0, h, 0.5 * h) @ w[0].astype(np.float64) + b
+    p = 1 / (1 + np.exp(-h))
+    bce = -np.mean(t * np.log(p) + (1 - t) * np.log(1 - p))
+    options = {"MaxTrainingRounds": 1, "BatchSize": 8, "LearningRate": 1e-12}
+    given = NetTrain(net, (X, t), "RoundLoss", LossFunction=CrossEntropyLossLayer("Binary"), **options)
+    assert given == pytest.approx(bce, rel=1e-5)
+    automatic = NetTrain(net, (X, t), "RoundLoss", **options)  # attached after a LogisticSigmoid
+    assert automatic == pytest.approx(bce, rel=1e-5)  # (the batch is shuffled: float32 sums may differ)
+    with pytest.raises(NetSpecificationError, match=r"CrossEntropyLossLayer: the form 'Multi' is not available"):
+        CrossEntropyLossLayer("Multi")
 
 
 def test_divergence_stops_with_a_warning():
