@@ -237,7 +237,9 @@ def test_validation_set_and_best_net():
     best = results["BestValidationRound"]
     assert results["ValidationLossList"][best - 1] == min(results["ValidationLossList"])
     explicit = NetTrain(ParametricRampLayer(Input=2), (X, Y), All, MaxTrainingRounds=3, ValidationSet=(X[:5], Y[:5]))
-    assert explicit["ValidationExamples"] == 5 and explicit["ValidationLoss"] is not None
+    assert explicit["ValidationExamples"] == 5 and explicit["ValidationLoss"] == explicit["ValidationLossList"][-1]
+    final = np.asarray(explicit["FinalNet"](X[:5]), dtype=np.float64)  # the last round's net, on the given set
+    assert explicit["ValidationLoss"] == pytest.approx(np.mean((final - Y[:5].astype(F32)) ** 2), rel=1e-5)
 
 
 def test_stopping_criterion_time_goal_and_progress_function():
