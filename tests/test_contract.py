@@ -82,6 +82,7 @@ def test_inferred_port_dims_are_the_output_dims(case):
     assert list(outputs) == list(ports)
     for port, spec in ports.items():
         if is_sequences(data):
+            assert len(outputs[port]) == len(data), port
             for sequence, value in zip(data, outputs[port]):
                 assert np.shape(value) == port_dims(spec, len(sequence)), port
         else:
