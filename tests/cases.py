@@ -1,9 +1,181 @@
-"""Nets shared by several test files."""
+"""Nets shared by several test files, and the contract table: one row per kind of layer or container.
 
-from wlnet import LinearLayer, LogisticSigmoid, NetChain, NetDecoder, ParametricRampLayer
+Every row of :data:`CASES` is checked by every test of ``test_contract.py``. Adding a layer (or a
+new way of building a net) means adding rows here, not tests there.
+"""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from wlnet import (
+    All,
+    ElementwiseLayer,
+    Exp,
+    LinearLayer,
+    LogisticSigmoid,
+    NetChain,
+    NetDecoder,
+    NetEncoder,
+    NetGraph,
+    NetInitialize,
+    NetPort,
+    NetReplacePart,
+    ParametricRampLayer,
+    Ramp,
+    Span,
+    Tanh,
+)
 
 
 def page_chain():
     """The page's Boolean chain with a frozen leaky ReLU (examples 11-13)."""
     leaky = ParametricRampLayer([], Slope=0.1, LearningRateMultipliers=0, Input=3)
     return NetChain([LinearLayer(3), leaky, LinearLayer([]), LogisticSigmoid], Output=NetDecoder("Boolean"))
+
+
+@dataclass(frozen=True)
+class Case:
+    """One row of the contract table.
+
+    ``net`` makes the net (initialized, with every port's dims known); ``data`` is example input
+    for it, or a zero-argument function giving it: a batch, a dict ``{port: batch}`` for several
+    input ports, or a list of sequences of different lengths for a "Varying" port. ``unlike``, if
+    given, makes a net that differs from ``net`` in one thing only (its wiring, a coder, a
+    multiplier), which equality must see. ``known_bugs`` maps a test of ``test_contract.py`` to the
+    reason it is expected to fail on this row (a strict xfail: the test fails once the bug is fixed,
+    so the entry is removed with the fix).
+    """
+
+    id: str
+    net: Callable[[], Any]
+    data: Any
+    unlike: Callable[[], Any] | None = None
+    known_bugs: Mapping[str, str] = field(default_factory=dict)
+
+    def example(self) -> Any:
+        return self.data() if callable(self.data) else self.data
+
+
+def batch(*dims, n=2, seed=0):
+    """A function giving a batch of ``n`` examples of ``dims``, standard normal (so no exact zeros)."""
+    return lambda: np.random.default_rng(seed).standard_normal((n, *dims))
+
+
+def sequences(*lengths, width=3, seed=0):
+    """A function giving a batch of sequences of the given lengths, of length-``width`` vectors."""
+    return lambda: [np.random.default_rng(seed + i).standard_normal((length, width))
+                    for i, length in enumerate(lengths)]
+
+
+def ramp(levels=None, dims=(2, 3, 4), **options):
+    """A function giving the initialized ParametricRampLayer (levels left out when None) on ``dims``."""
+    args = () if levels is None else (levels,)
+    return lambda: NetInitialize(ParametricRampLayer(*args, Input=dims, **options))
+
+
+def initialized(make):
+    return lambda: NetInitialize(make())
+
+
+def frozen_chain(**options):
+    return NetChain([LinearLayer(2), ParametricRampLayer(), LinearLayer(2)], Input=2, **options)
+
+
+def boolean_chain():
+    return NetReplacePart(page_chain(), "Input", "Real")
+
+
+def exp_then_tanh(first="exp"):
+    """Two elementwise layers and a ramp in a line; ``first`` says which function comes first."""
+    order = ("exp", "tanh") if first == "exp" else ("tanh", "exp")
+    return NetGraph({"exp": Exp, "tanh": Tanh, "ramp": ParametricRampLayer()}, [(NetPort("Input"), *order, "ramp")],
+                    Input=3)
+
+
+def mlp():
+    return NetChain([LinearLayer(3), ParametricRampLayer(), LinearLayer(2)], Input=2)
+
+
+def branches():
+    """A trunk feeding a head and an activation: one input, two outputs."""
+    return NetGraph({"trunk": LinearLayer(3), "head": LinearLayer(2), "act": ParametricRampLayer()},
+                    [("trunk", "head"), ("trunk", "act")], Input=2)
+
+
+def two_inputs():
+    return NetGraph({"a": LinearLayer(2), "b": ParametricRampLayer(), "sum": LinearLayer(1)},
+                    [(NetPort("x"), "a"), (NetPort("y"), "b", "sum")], x=3, y=2)
+
+
+GRAPH_EQUALITY = ("NetGraph equality (Container._value) compares the layers, ports and coders but not the "
+                  "connections: graphs wired differently are == (and hash differently)")
+MULTIPLIER_REPR = ("the repr writes LearningRateMultipliers with format :g, six significant digits: "
+                   "1/3 prints as 0.333333, so eval(repr(net)) has another multiplier and is not == net")
+ELU_REPR = ("ElementwiseLayer's repr writes a named function given as a string bare, "
+            "ElementwiseLayer(ELU, Input=(2, 3)), and ELU is no name of wlnet: eval raises NameError")
+
+CASES = [
+    # ParametricRampLayer: every form of the levels, on an input of dims (2, 3, 4).
+    Case("ramp-default", ramp(), batch(2, 3, 4)),
+    Case("ramp-level-2", ramp(2), batch(2, 3, 4)),
+    Case("ramp-level--1", ramp(-1), batch(2, 3, 4)),
+    Case("ramp-span-1-2", ramp(Span(1, 2)), batch(2, 3, 4)),
+    Case("ramp-span-2-all", ramp(Span(2, All)), batch(2, 3, 4)),
+    Case("ramp-list-1-3", ramp([1, 3]), batch(2, 3, 4)),
+    Case("ramp-shared", ramp([]), batch(2, 3, 4)),
+    Case("ramp-varying", ramp(2, ("Varying", 3)), sequences(1, 4, 2, 4)),
+    Case("ramp-real", ramp([], "Real"), batch(n=3)),
+    Case("ramp-frozen", lambda: ParametricRampLayer(Slope=[0.5, 0.25], LearningRateMultipliers=0, Input=(2, 3)),
+         batch(2, 3)),
+    # LinearLayer.
+    Case("linear-vector", initialized(lambda: LinearLayer(3, Input=2)), batch(2)),
+    Case("linear-tuple", initialized(lambda: LinearLayer((2, 2), Input=3)), batch(3)),
+    Case("linear-real", initialized(lambda: LinearLayer([], Input=(2, 2))), batch(2, 2)),
+    Case("linear-no-biases", initialized(lambda: LinearLayer(2, Biases=None, Input=3)), batch(3)),
+    Case("linear-multiplier", initialized(lambda: LinearLayer(2, LearningRateMultipliers=1 / 3, Input=3)), batch(3),
+         known_bugs={"test_repr_evaluates_to_an_equal_net": MULTIPLIER_REPR}),
+    Case("linear-frozen", initialized(lambda: LinearLayer(2, LearningRateMultipliers=0, Input=3)), batch(3)),
+    # ElementwiseLayer: no arrays.
+    Case("elementwise-ramp", lambda: ElementwiseLayer(Ramp, Input=(2, 3)), batch(2, 3)),
+    Case("elementwise-tanh", lambda: ElementwiseLayer(Tanh, Input=(2, 3)), batch(2, 3)),
+    Case("elementwise-sigmoid", lambda: ElementwiseLayer(LogisticSigmoid, Input=4), batch(4)),
+    Case("elementwise-elu", lambda: ElementwiseLayer("ELU", Input=(2, 3)), batch(2, 3),
+         known_bugs={"test_repr_evaluates_to_an_equal_net": ELU_REPR}),
+    # NetChain.
+    Case("chain-mlp", initialized(mlp), batch(2, n=3)),
+    Case("chain-named", initialized(lambda: NetChain(
+        {"lin": LinearLayer(3), "act": ParametricRampLayer(), "out": LinearLayer([])}, Input=2)), batch(2)),
+    Case("chain-frozen", initialized(lambda: frozen_chain(LearningRateMultipliers=0)), batch(2),
+         unlike=initialized(frozen_chain)),
+    Case("chain-boolean-decoder", initialized(boolean_chain), [-1.5, 0.5, 2.0],
+         unlike=initialized(lambda: NetReplacePart(boolean_chain(), "Output", "Real"))),
+    Case("chain-boolean-encoder", initialized(lambda: NetChain([LinearLayer(2), Tanh], Input=NetEncoder("Boolean"))),
+         [True, False, True]),
+    Case("chain-dotted-name", initialized(lambda: NetChain(
+        {"block.1": LinearLayer(3), "act": ParametricRampLayer()}, Input=2)), batch(2)),
+    Case("chain-reserved-names", initialized(lambda: NetChain(
+        {"forward": LinearLayer(3), "50%": ParametricRampLayer([])}, Input=2)), batch(2)),
+    Case("chain-varying", initialized(lambda: NetChain([Tanh, ParametricRampLayer(2)], Input=("Varying", 3))),
+         sequences(2, 3, 2)),
+    Case("chain-of-graph", initialized(lambda: NetChain(
+        [NetGraph({"a": LinearLayer(3), "b": Tanh}, [("a", "b")]), ParametricRampLayer(), LinearLayer(2)],
+        Input=2)), batch(2)),
+    # NetGraph.
+    Case("graph-branches", initialized(branches), batch(2, n=3)),
+    Case("graph-line", initialized(exp_then_tanh), batch(3), unlike=initialized(lambda: exp_then_tanh("tanh")),
+         known_bugs={"test_a_net_that_differs_is_not_equal": GRAPH_EQUALITY}),
+    Case("graph-two-inputs", initialized(two_inputs),
+         lambda: {"x": batch(3, seed=1)(), "y": batch(2, seed=2)()}),
+    Case("graph-boolean-decoder", initialized(lambda: NetGraph(NetReplacePart(page_chain(), "Input", "Real"))),
+         [-1.5, 0.5, 2.0]),
+    Case("graph-of-chain", initialized(lambda: NetGraph(
+        {"pre": NetChain([LinearLayer(3), ParametricRampLayer()]), "out": LinearLayer(2)},
+        [("pre", "out")], Input=2)), batch(2)),
+    Case("graph-of-graph", initialized(lambda: NetGraph(
+        {"inner": branches(), "sum": LinearLayer(1)},
+        [(NetPort("inner", "Output1"), NetPort("sum", "Input")), (NetPort("inner", "Output2"), NetPort("z"))])),
+        batch(2)),
+]

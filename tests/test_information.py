@@ -57,6 +57,40 @@ def test_report_is_a_readable_table_and_html():
     assert "dims unknown, uninitialized" in uninitialized and "total size            unknown" in uninitialized
 
 
+# Every property of an uninitialized ParametricRampLayer(), in the order of "Properties": unknown dims
+# and counts are None, the missing array is Automatic.
+UNINITIALIZED = {
+    "Arrays": {("Slope",): Automatic},
+    "ArraysList": [Automatic],
+    "ArraysCount": 1,
+    "ArraysPositionList": [("Slope",)],
+    "ArraysDimensions": {("Slope",): None},
+    "ArraysElementCounts": {("Slope",): None},
+    "ArraysTotalElementCount": None,
+    "ArraysByteCounts": {("Slope",): None},
+    "ArraysTotalByteCount": None,
+    "ArraysLearningRateMultipliers": {("Slope",): 1.0},
+    "SharedArraysCount": 0,
+    "InputPorts": {"Input": Automatic},
+    "OutputPorts": {"Output": Automatic},
+    "InputPortNames": ["Input"],
+    "OutputPortNames": ["Output"],
+    "Layers": {(): ParametricRampLayer()},
+    "LayersList": [ParametricRampLayer()],
+    "LayersCount": 1,
+    "LayerTypeCounts": {"ParametricRampLayer": 1},
+    "LayersGraph": {(): []},
+    "InputForm": "ParametricRampLayer(1)  # Slope: uninitialized, dims unknown; Input: dims unknown",
+}
+UNINITIALIZED["Properties"] = list(UNINITIALIZED) + ["Properties"]
+
+
+def test_the_expected_values_cover_every_property():
+    assert list(UNINITIALIZED) == list(PROPERTIES)
+
+
 @pytest.mark.parametrize("prop", list(PROPERTIES))
-def test_every_property_works_on_an_uninitialized_layer(prop):
-    Information(ParametricRampLayer(), prop)  # no property may fail on an incomplete net
+def test_every_property_of_an_uninitialized_layer(prop):
+    value = Information(ParametricRampLayer(), prop)  # no property may fail on an incomplete net
+    assert value == UNINITIALIZED[prop]
+    assert type(value) is type(UNINITIALIZED[prop])

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from wlnet import All, Automatic, NetExtract, NetInitialize, ParametricRampLayer
+from wlnet import All, Automatic, LinearLayer, NetExtract, NetInitialize, ParametricRampLayer
 
 
 def test_fills_missing_arrays_with_0_1_and_keeps_given_ones():
@@ -34,5 +34,10 @@ def test_lists_are_mapped_and_options_validated():
                          Method=("Xavier", {"Distribution": "Uniform", "FactorType": "In"}),
                          RandomSeeding="seed")
     assert [NetExtract(n, "Slope").shape for n in nets] == [(1,), ()]
-    for seeding in (Automatic, 7):
-        NetInitialize(ParametricRampLayer(Input=1), RandomSeeding=seeding)
+    layer = LinearLayer(4, Input=3)
+    seeded = [NetInitialize(layer, RandomSeeding=7) for _ in range(2)]
+    fresh = [NetInitialize(layer, RandomSeeding=Automatic) for _ in range(2)]
+    assert seeded[0] == seeded[1] and fresh[0] != fresh[1] and seeded[0] not in fresh
+    for seeding in (Automatic, 7):  # a slope is 0.1 whatever the seed
+        ramp = NetInitialize(ParametricRampLayer(Input=1), RandomSeeding=seeding)
+        assert NetExtract(ramp, "Slope").tolist() == [np.float32(0.1)]

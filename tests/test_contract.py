@@ -1,0 +1,196 @@
+"""The contract every layer and container keeps, checked on every row of ``cases.CASES``.
+
+Ports, NetInitialize, repr, evaluation, the lowering (``to_torch()``, its state dict and the way
+back) and gradients. Nothing here is about one row: a new layer adds rows to ``cases.py``.
+"""
+
+from urllib.parse import unquote
+
+import numpy as np
+import pytest
+import torch
+
+import wlnet
+from cases import CASES
+from wlnet import Information, NetEncoder, NetExtract, NetInitialize, NetPort
+from wlnet.lower import path_key, with_arrays
+
+NAMESPACE = {**{name: getattr(wlnet, name) for name in wlnet.__all__}, "NetPort": NetPort}
+REPR_MAX_ELEMENTS = 16  # arrays larger than this are summarized in a comment, not printed
+
+
+def rows(test=None, *, where=lambda case: True):
+    """The table's rows (those ``where`` accepts) as parameters of ``test``, a row's known bug for it
+    as a strict xfail. Use as ``@rows`` or ``@rows(where=...)``."""
+    def param(case, name):
+        bug = case.known_bugs.get(name)
+        return pytest.param(case, id=case.id, marks=[pytest.mark.xfail(reason=bug, strict=True)] if bug else [])
+
+    def parametrize(test):
+        return pytest.mark.parametrize("case", [param(c, test.__name__) for c in CASES if where(c)])(test)
+
+    return parametrize if test is None else parametrize(test)
+
+
+def port_dims(spec, length=None) -> tuple:
+    """An example's dims from a port spec (Information "InputPorts"/"OutputPorts"), "Varying" as ``length``."""
+    assert spec is not wlnet.Automatic, "every row's ports should have known dims"
+    if spec == "Real":
+        return ()
+    dims = (spec,) if isinstance(spec, int) else tuple(spec)
+    return tuple(length if d == "Varying" else d for d in dims)
+
+
+def outputs_of(net, result) -> dict:
+    """A net's result as {output port: value}."""
+    return result if isinstance(result, dict) else {Information(net, "OutputPortNames")[0]: result}
+
+
+def is_sequences(data) -> bool:
+    """Whether ``data`` is a batch of sequences of different lengths."""
+    return isinstance(data, list) and all(np.ndim(x) > 0 for x in data) and len({len(x) for x in data}) > 1
+
+
+def module_batches(net, data) -> list:
+    """The data as the lowered module takes it: [(indices, [float32 tensor per input port])]. A batch
+    of sequences is split by length (``indices`` then say which sequences); any other is one batch."""
+    if is_sequences(data):
+        lengths = sorted({len(x) for x in data})
+        return [([i for i, x in enumerate(data) if len(x) == n],
+                 [torch.tensor(np.stack([x for x in data if len(x) == n]), dtype=torch.float32)])
+                for n in lengths]
+    ports = Information(net, "InputPortNames")
+    values = data if isinstance(data, dict) else {ports[0]: data}
+    inputs = []
+    for port in ports:
+        coder = NetExtract(net, port)
+        value = coder(values[port]) if isinstance(coder, NetEncoder) else values[port]
+        inputs.append(torch.tensor(np.asarray(value, dtype=np.float32)))
+    return [(None, inputs)]
+
+
+def forward(module, net, inputs) -> dict:
+    return outputs_of(net, module(*inputs))
+
+
+def positions_and_keys(net):
+    positions = Information(net, "ArraysPositionList")
+    return list(zip(positions, [path_key(p) for p in positions]))
+
+
+@rows
+def test_inferred_port_dims_are_the_output_dims(case):
+    net, data = case.net(), case.example()
+    outputs = outputs_of(net, net(data, None))
+    ports = Information(net, "OutputPorts")
+    assert list(outputs) == list(ports)
+    for port, spec in ports.items():
+        if is_sequences(data):
+            assert len(outputs[port]) == len(data), port
+            for sequence, value in zip(data, outputs[port]):
+                assert np.shape(value) == port_dims(spec, len(sequence)), port
+        else:
+            n = len(next(iter(data.values()))) if isinstance(data, dict) else len(data)
+            assert np.shape(outputs[port]) == (n, *port_dims(spec)), port
+
+
+@rows
+def test_initialize_is_deterministic_and_keeps_an_initialized_net(case):
+    net = case.net()
+    bare = NetInitialize(net, None)
+    assert all(value is wlnet.Automatic for value in Information(bare, "ArraysList"))
+    assert NetInitialize(bare) == NetInitialize(NetInitialize(case.net(), None))  # two nets, built apart
+    assert NetInitialize(net) is net
+
+
+@rows
+def test_repr_evaluates_to_an_equal_net(case):
+    net = case.net()
+    again = eval(repr(net), NAMESPACE)
+    if all(np.size(a) <= REPR_MAX_ELEMENTS for a in Information(net, "ArraysList")):
+        assert again == net and hash(again) == hash(net)
+    else:
+        assert NetInitialize(again, None) == NetInitialize(net, None)
+    assert repr(again) == repr(net)
+
+
+@rows(where=lambda case: case.unlike is not None)
+def test_a_net_that_differs_is_not_equal(case):
+    assert case.net() != case.unlike()
+
+
+@rows
+def test_to_torch_computes_what_evaluation_does(case):
+    net, data = case.net(), case.example()
+    expected = outputs_of(net, net(data, None))
+    module = net.to_torch()
+    for indices, inputs in module_batches(net, data):
+        with torch.no_grad():
+            got = forward(module, net, inputs)
+        for port, value in expected.items():
+            want = np.stack([value[i] for i in indices]) if indices is not None else value
+            torch.testing.assert_close(got[port], torch.as_tensor(want), msg=port)
+
+
+@rows
+def test_state_dict_keys_are_array_paths_and_values_the_arrays(case):
+    net = case.net()
+    state = net.to_torch().state_dict()
+    assert list(state) == [key for _, key in positions_and_keys(net)]
+    for position, key in positions_and_keys(net):
+        assert [unquote(step) for step in key.split(".")] == [str(step) for step in position]
+        array = NetExtract(net, [*position])
+        value = state[key].numpy()
+        assert value.dtype == array.dtype == np.float32 and value.shape == array.shape
+        assert value.tobytes() == array.tobytes(), key
+
+
+@rows
+def test_with_arrays_takes_the_state_dict_back(case):
+    net = case.net()
+    state = net.to_torch().state_dict()
+    assert with_arrays(net, state) == net
+    perturbed = {key: value * 2 + 0.5 for key, value in state.items()}
+    back = with_arrays(net, perturbed)
+    assert (back == net) == (not state)
+    for position, key in positions_and_keys(net):
+        np.testing.assert_array_equal(NetExtract(back, [*position]), perturbed[key].numpy())
+
+
+@rows
+def test_backward_reaches_exactly_the_trainable_arrays(case):
+    net = case.net()
+    module = net.to_torch()
+    _, inputs = module_batches(net, case.example())[0]
+    inputs = [x.requires_grad_() for x in inputs]
+    sum(value.sum() for value in forward(module, net, inputs).values()).backward()
+    multipliers = Information(net, "ArraysLearningRateMultipliers")
+    parameters = dict(module.named_parameters())
+    for position, key in positions_and_keys(net):
+        trainable = multipliers[position] != 0
+        assert parameters[key].requires_grad == trainable, key
+        assert (parameters[key].grad is not None) == trainable, key
+
+
+@rows
+def test_gradcheck_float64(case):
+    net = case.net()
+    module = net.to_torch().double()
+    _, inputs = module_batches(net, case.example())[0]
+    inputs = [x[:2].double() for x in inputs]
+    inputs = [torch.where(x == 0, 0.1, x + 0.1 * torch.sign(x)).requires_grad_() for x in inputs]  # off kinks
+    state = {key: value.double().requires_grad_() for key, value in module.state_dict().items()}
+    keys = list(state)
+
+    def f(*args):
+        arrays = dict(zip(keys, args[len(inputs):]))
+        result = torch.func.functional_call(module, arrays, tuple(args[:len(inputs)]))
+        return tuple(outputs_of(net, result).values())
+
+    assert torch.autograd.gradcheck(f, (*inputs, *state.values()))
+
+
+@rows
+def test_arrays_count_is_the_state_dict_length(case):
+    net = case.net()
+    assert Information(net, "ArraysCount") == len(net.to_torch().state_dict())
