@@ -110,13 +110,6 @@ def two_inputs():
                     [(NetPort("x"), "a"), (NetPort("y"), "b", "sum")], x=3, y=2)
 
 
-GRAPH_EQUALITY = ("NetGraph equality (Container._value) compares the layers, ports and coders but not the "
-                  "connections: graphs wired differently are == (and hash differently)")
-MULTIPLIER_REPR = ("the repr writes LearningRateMultipliers with format :g, six significant digits: "
-                   "1/3 prints as 0.333333, so eval(repr(net)) has another multiplier and is not == net")
-ELU_REPR = ("ElementwiseLayer's repr writes a named function given as a string bare, "
-            "ElementwiseLayer(ELU, Input=(2, 3)), and ELU is no name of wlnet: eval raises NameError")
-
 CASES = [
     # ParametricRampLayer: every form of the levels, on an input of dims (2, 3, 4).
     Case("ramp-default", ramp(), batch(2, 3, 4)),
@@ -135,15 +128,13 @@ CASES = [
     Case("linear-tuple", initialized(lambda: LinearLayer((2, 2), Input=3)), batch(3)),
     Case("linear-real", initialized(lambda: LinearLayer([], Input=(2, 2))), batch(2, 2)),
     Case("linear-no-biases", initialized(lambda: LinearLayer(2, Biases=None, Input=3)), batch(3)),
-    Case("linear-multiplier", initialized(lambda: LinearLayer(2, LearningRateMultipliers=1 / 3, Input=3)), batch(3),
-         known_bugs={"test_repr_evaluates_to_an_equal_net": MULTIPLIER_REPR}),
+    Case("linear-multiplier", initialized(lambda: LinearLayer(2, LearningRateMultipliers=1 / 3, Input=3)), batch(3)),
     Case("linear-frozen", initialized(lambda: LinearLayer(2, LearningRateMultipliers=0, Input=3)), batch(3)),
     # ElementwiseLayer: no arrays.
     Case("elementwise-ramp", lambda: ElementwiseLayer(Ramp, Input=(2, 3)), batch(2, 3)),
     Case("elementwise-tanh", lambda: ElementwiseLayer(Tanh, Input=(2, 3)), batch(2, 3)),
     Case("elementwise-sigmoid", lambda: ElementwiseLayer(LogisticSigmoid, Input=4), batch(4)),
-    Case("elementwise-elu", lambda: ElementwiseLayer("ELU", Input=(2, 3)), batch(2, 3),
-         known_bugs={"test_repr_evaluates_to_an_equal_net": ELU_REPR}),
+    Case("elementwise-elu", lambda: ElementwiseLayer("ELU", Input=(2, 3)), batch(2, 3)),
     # NetChain.
     Case("chain-mlp", initialized(mlp), batch(2, n=3)),
     Case("chain-named", initialized(lambda: NetChain(
@@ -165,8 +156,7 @@ CASES = [
         Input=2)), batch(2)),
     # NetGraph.
     Case("graph-branches", initialized(branches), batch(2, n=3)),
-    Case("graph-line", initialized(exp_then_tanh), batch(3), unlike=initialized(lambda: exp_then_tanh("tanh")),
-         known_bugs={"test_a_net_that_differs_is_not_equal": GRAPH_EQUALITY}),
+    Case("graph-line", initialized(exp_then_tanh), batch(3), unlike=initialized(lambda: exp_then_tanh("tanh"))),
     Case("graph-two-inputs", initialized(two_inputs),
          lambda: {"x": batch(3, seed=1)(), "y": batch(2, seed=2)()}),
     Case("graph-boolean-decoder", initialized(lambda: NetGraph(NetReplacePart(page_chain(), "Input", "Real"))),

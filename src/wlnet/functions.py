@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 __all__ = [
     "Abs", "Cos", "Exp", "Log", "LogisticSigmoid", "Ramp", "Sin", "Sqrt", "Tanh", "WolframFunction",
-    "NAMED_FUNCTIONS",
+    "NAMED_FUNCTIONS", "SYMBOLS",
 ]
 
 
@@ -57,10 +57,10 @@ Cos = WolframFunction("Cos", torch.cos)
 Sqrt = WolframFunction("Sqrt", torch.sqrt)
 Abs = WolframFunction("Abs", torch.abs)
 
+#: The functions wlnet exports as symbols (a repr writes them bare: ``ElementwiseLayer(Tanh)``).
+SYMBOLS: tuple[WolframFunction, ...] = (Ramp, LogisticSigmoid, Tanh, Exp, Log, Sin, Cos, Sqrt, Abs)
 # Every function ElementwiseLayer knows by name: the symbols above and Wolfram's string names.
-NAMED_FUNCTIONS: dict[str, WolframFunction] = {
-    f.name: f for f in (Ramp, LogisticSigmoid, Tanh, Exp, Log, Sin, Cos, Sqrt, Abs)
-}
+NAMED_FUNCTIONS: dict[str, WolframFunction] = {f.name: f for f in SYMBOLS}
 NAMED_FUNCTIONS.update({
     "ReLU": Ramp,
     "RectifiedLinearUnit": Ramp,

@@ -271,7 +271,7 @@ class Layer:
                 parts.append(f"{name}={_array_text(value)}")
         given = {value for value in self._multipliers.values() if value is not Automatic}
         if given:
-            parts.append(f"LearningRateMultipliers={min(given):g}")
+            parts.append(f"LearningRateMultipliers={_number_text(min(given))}")
         return parts
 
     def _port_text(self, name: str) -> str:
@@ -279,6 +279,12 @@ class Layer:
 
 
 _REPR_MAX_ELEMENTS = 16
+
+
+def _number_text(value: float) -> str:
+    """A float as the shortest literal that gives it back: ``0``, ``0.5``, ``0.3333333333333333``."""
+    text = repr(float(value))
+    return text.removesuffix(".0")
 
 
 def _array_text(array: np.ndarray) -> str:

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from ..errors import NetSpecificationError, check_options, closest
-from ..functions import NAMED_FUNCTIONS, WolframFunction
+from ..functions import NAMED_FUNCTIONS, SYMBOLS, WolframFunction
 from ..symbols import Automatic
 from ..types import parse_port, unify
 from .base import Layer
@@ -61,7 +61,12 @@ class ElementwiseLayer(Layer):
         return Elementwise(self.function)
 
     def _constructor(self) -> str:
-        return f"ElementwiseLayer({', '.join([_function_text(self.function), *self._repr_options()])})"
+        function = self.function
+        # A function known by a string name only ("ELU") is written as that string, so the
+        # expression evaluates; the symbols (Tanh, Ramp, ...) are written bare.
+        text = repr(function.name) if isinstance(function, WolframFunction) and function not in SYMBOLS else (
+            _function_text(function))
+        return f"ElementwiseLayer({', '.join([text, *self._repr_options()])})"
 
 
 class Elementwise(nn.Module):

@@ -162,6 +162,10 @@ class NetGraph(Container):
     def _children(self) -> tuple:
         return self._inferred
 
+    def _value(self) -> tuple:
+        """Graphs are equal when their parts, ports and coders are, and so are their connections."""
+        return (*super()._value(), self._params["edges"])
+
     def _layers_graph(self) -> dict:
         """``{key: [keys of the layers it feeds]}`` in layer order, for Information "LayersGraph"."""
         graph: dict = {key: [] for key, _ in self._inferred}
