@@ -40,7 +40,7 @@ import numpy as np
 import torch
 
 from . import simd
-from .layout import Plan, plan_for
+from .layout import Plan, kernel_plan
 
 try:
     import numba
@@ -677,7 +677,7 @@ def forward(x: torch.Tensor, slope: torch.Tensor, axes: tuple[int, ...]) -> torc
         axes: the axes of ``x`` that the slope's dims sit on.
     """
     lanes = simd.LINE // x.element_size()
-    plan = plan_for(x.shape, x.stride(), axes, line=lanes)
+    plan = kernel_plan(x.shape, x.stride(), axes, line=lanes)
     y, memory = _new_output(x)
     # A big output on fresh huge pages is ours to write: PyTorch would allocate its own, on 4 KiB pages.
     ours = memory == "huge" or not torch_forward_is_fast(plan, x.dtype)
@@ -719,7 +719,7 @@ def _forward_by_rows(x: torch.Tensor, y: torch.Tensor, slope: torch.Tensor, axes
     # bfloat16 takes long rows: LLVM vectorises its loop 128 elements at a time, so runs of 56
     # would spend most of their time in the scalar remainder.
     bfloat16 = x.dtype == torch.bfloat16
-    plan = plan_for(x.shape, x.stride(), axes, long_rows=bfloat16)
+    plan = kernel_plan(x.shape, x.stride(), axes, long_rows=bfloat16)
     xs, ys = _storage(x.permute(plan.perm)), _storage(y.permute(plan.perm))
     if plan.contiguous:
         table = _storage(plan.table(slope, x.dtype)) if bfloat16 else plan.table(slope, x.dtype).numpy()

@@ -27,7 +27,7 @@ import types
 
 import torch
 
-from .layout import Plan, plan_for
+from .layout import Plan, kernel_plan
 
 try:
     import triton
@@ -134,7 +134,7 @@ def _flat(t: torch.Tensor, plan: Plan) -> torch.Tensor:
 
 def forward(x: torch.Tensor, slope: torch.Tensor, axes: tuple[int, ...]) -> torch.Tensor:
     """``where(x > 0, x, slope * x)`` for a dense GPU tensor of at least two elements."""
-    plan = plan_for(x.shape, x.stride(), axes)
+    plan = kernel_plan(x.shape, x.stride(), axes)
     y = torch.empty_like(x)
     table = plan.table(slope, _compute_dtype(x.dtype))
     tile_rows, tile_columns = _tile(plan.inner)

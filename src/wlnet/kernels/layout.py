@@ -41,6 +41,7 @@ __all__ = [
     "LONG_TABLE_MIN_INNER",
     "Plan",
     "is_dense",
+    "kernel_plan",
     "plan_for",
 ]
 
@@ -167,6 +168,24 @@ def plan_for(
     """
     limits = (LONG_SCALAR_MIN_INNER, LONG_TABLE_MIN_INNER) if long_rows else (SCALAR_MIN_INNER, TABLE_MIN_INNER)
     return _plan(tuple(int(n) for n in shape), tuple(int(s) for s in strides), tuple(axes), *limits, line)
+
+
+def kernel_plan(
+    shape: Sequence[int], strides: Sequence[int], axes: Sequence[int], long_rows: bool = False, line: int = 1
+) -> Plan:
+    """The plan of an input that the kernels are given: :func:`plan_for`, never None.
+
+    :mod:`wlnet.kernels` hands the backends only dense inputs of at least two elements, which
+    always have a plan; anything else is a caller's mistake, said here rather than as an error
+    about ``None`` deep in a backend.
+    """
+    plan = plan_for(shape, strides, axes, long_rows, line)
+    if plan is None:
+        raise ValueError(
+            f"the fused kernels need a dense input of at least two elements, not shape {tuple(shape)} "
+            f"with strides {tuple(strides)}"
+        )
+    return plan
 
 
 def is_dense(shape: Sequence[int], strides: Sequence[int]) -> bool:
