@@ -34,7 +34,9 @@ import os
 import sys
 import threading
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -42,27 +44,20 @@ import torch
 from . import simd
 from .layout import Plan, kernel_plan
 
+# Without Numba these names stay unbound: nothing here may be called then, and the decorators
+# (_jit, _overload, simd.intrinsic) leave the kernels plain, never-called Python functions.
 try:
     import numba
     from llvmlite import ir
     from numba import njit, prange, types
     from numba.core.errors import NumbaWarning
-    from numba.extending import intrinsic, overload
+    from numba.extending import overload
 except ImportError as error:
     #: Why the kernels cannot run, or None when they can.
     MISSING: ImportError | None = error
-    numba = njit = types = ir = None
-    prange = range
-    NumbaWarning = Warning
-
-    def intrinsic(fn):  # the kernels below stay plain, never-called Python functions
-        return fn
-
-    def overload(fn):
-        return lambda impl: impl
-
 else:
-    MISSING = None if not numba.config.DISABLE_JIT else ImportError("NUMBA_DISABLE_JIT is set")
+    # numba.config sets its options at run time, out of mypy's sight.
+    MISSING = ImportError("NUMBA_DISABLE_JIT is set") if numba.config.DISABLE_JIT else None  # type: ignore[attr-defined]
 
 __all__ = ["DTYPES", "MISSING", "backward", "forward", "torch_forward_is_fast"]
 
@@ -82,11 +77,14 @@ SCALAR_BLOCK = 16384
 LINE_TILE = 16384
 
 
+_Function = TypeVar("_Function", bound=Callable[..., object])
+
+
 def _jit(**options):
     """``numba.njit`` with a disk cache where one can be written (else compile per process)."""
 
     def decorate(fn):
-        if njit is None:
+        if not simd.NUMBA:
             return fn
         try:
             return njit(cache=True, **options)(fn)
@@ -96,10 +94,19 @@ def _jit(**options):
     return decorate
 
 
+def _overload(function: Callable[..., object]) -> Callable[[_Function], _Function]:
+    """``numba.extending.overload``; without Numba the implementation stays a plain function."""
+
+    def unchanged(implementation: _Function) -> _Function:
+        return implementation
+
+    return overload(function) if simd.NUMBA else unchanged
+
+
 # --- bfloat16 as raw bits ------------------------------------------------------------------------
 
 
-@intrinsic
+@simd.intrinsic
 def _bits_to_f32(typingctx, bits):
     """uint16 bfloat16 bits -> float32 (exact: the bits become the float's upper half)."""
     if bits != types.uint16:
@@ -112,7 +119,7 @@ def _bits_to_f32(typingctx, bits):
     return types.float32(bits), codegen
 
 
-@intrinsic
+@simd.intrinsic
 def _f32_to_bits(typingctx, value):
     """float32 -> uint32 bits, unchanged."""
     if value != types.float32:
@@ -136,7 +143,7 @@ def _zero(array):  # pragma: no cover - replaced by the overload below inside Nu
     raise NotImplementedError
 
 
-@overload(_zero)
+@_overload(_zero)
 def _zero_impl(array):
     # A zero of the computing type, so selects and sums stay in float32 for float32 data (and
     # bfloat16 bits, uint16, compute in float32).
@@ -148,7 +155,7 @@ def _zero_impl(array):
     return zero
 
 
-@overload(_widen)
+@_overload(_widen)
 def _widen_impl(value):
     if value == types.uint16:
         return lambda value: _bits_to_f32(value)
@@ -157,7 +164,7 @@ def _widen_impl(value):
     return None
 
 
-@overload(_put)
+@_overload(_put)
 def _put_impl(array, index, value):
     if array.dtype == types.uint16:
 
@@ -642,7 +649,8 @@ STREAM_MIN_BYTES = int(os.environ.get("WLNET_STREAM_MIN_BYTES", 0)) or _last_lev
 
 def _threads() -> None:
     """Use as many threads as PyTorch does (within Numba's pool)."""
-    wanted = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
+    # numba.config sets its options at run time, out of mypy's sight.
+    wanted = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
     if numba.get_num_threads() != wanted:
         numba.set_num_threads(wanted)
 
