@@ -712,9 +712,8 @@ def _forward_by_lines(
     xs, ys = _storage(x.permute(plan.perm)), _storage(y.permute(plan.perm))
     # In the computing dtype: a bfloat16 table would save cache traffic but cost widening every
     # line, and bfloat16 lines are bound by arithmetic while the output stays in the cache.
-    table = plan.table(slope, _compute_dtype(x.dtype))
     pad = lanes if plan.contiguous else 0
-    table = torch.nn.functional.pad(table, (pad, pad)).numpy()
+    table = torch.nn.functional.pad(plan.table(slope, _compute_dtype(x.dtype)), (pad, pad)).numpy()
     _forward_lines(xs, ys, table, plan.row_offset.numpy(), plan.inner, pad, not plan.contiguous, streaming)
     return y
 
