@@ -187,15 +187,32 @@ def _put_impl(array, index, value):
 # --- kernels -------------------------------------------------------------------------------------
 
 
+# The row kernels' tiles: each of ``rows`` rows (or chunks of rows) of ``inner`` elements cut into
+# ``blocks`` column blocks of at most ``block`` elements, numbered row after row. Both helpers are
+# inlined by Numba, so the kernels compile as if they had them written out.
+
+
+@_jit(inline="always")
+def _tiling(rows, inner, block):  # pragma: no cover - compiled
+    """(tiles, column blocks per row)."""
+    blocks = (inner + block - 1) // block
+    return rows * blocks, blocks
+
+
+@_jit(inline="always")
+def _tile_span(tile, blocks, block, inner):  # pragma: no cover - compiled
+    """Tile ``tile``'s row (or chunk), first column and length."""
+    row = tile // blocks
+    start = (tile - row * blocks) * block
+    return row, start, min(block, inner - start)
+
+
 @_jit(parallel=True, nogil=True)
 def _forward_scalar(x, y, table, row_offset, inner, block):  # pragma: no cover - compiled
     """Scalar rows: tiles of one row (or one column block of a long row) in memory order."""
-    rows = row_offset.size
-    blocks = (inner + block - 1) // block
-    for tile in prange(rows * blocks):
-        row = tile // blocks
-        start = (tile - row * blocks) * block
-        n = min(block, inner - start)
+    tiles, blocks = _tiling(row_offset.size, inner, block)
+    for tile in prange(tiles):
+        row, start, n = _tile_span(tile, blocks, block, inner)
         xs = x[row * inner + start : row * inner + start + n]
         ys = y[row * inner + start : row * inner + start + n]
         zero = _zero(table)
@@ -212,12 +229,9 @@ def _forward_table(x, y, table, row_offset, inner, block):  # pragma: no cover -
     Streaming in memory order beats reusing table segments across the rows of a group: tried,
     that order was 1.3-1.6x slower. The table may hold bfloat16 bits to halve its traffic.
     """
-    rows = row_offset.size
-    blocks = (inner + block - 1) // block
-    for tile in prange(rows * blocks):
-        row = tile // blocks
-        start = (tile - row * blocks) * block
-        n = min(block, inner - start)
+    tiles, blocks = _tiling(row_offset.size, inner, block)
+    for tile in prange(tiles):
+        row, start, n = _tile_span(tile, blocks, block, inner)
         xs = x[row * inner + start : row * inner + start + n]
         ys = y[row * inner + start : row * inner + start + n]
         ts = table[row_offset[row] + start : row_offset[row] + start + n]
@@ -290,13 +304,9 @@ def _backward_scalar(
     x, g, gx, table, row_offset, inner, need_gx, need_gs, block, partial
 ):  # pragma: no cover - compiled
     """Scalar rows: tiles in memory order, one partial sum per (row, column block)."""
-    rows = row_offset.size
-    blocks = (inner + block - 1) // block
-    for tile in prange(rows * blocks):
-        row = tile // blocks
-        column_block = tile - row * blocks
-        start = column_block * block
-        n = min(block, inner - start)
+    tiles, blocks = _tiling(row_offset.size, inner, block)
+    for tile in prange(tiles):
+        row, start, n = _tile_span(tile, blocks, block, inner)
         zero = _zero(table)
         s = table[row_offset[row]]
         xs = x[row * inner + start : row * inner + start + n]
@@ -319,7 +329,7 @@ def _backward_scalar(
                 v = _widen(xs[j])
                 total += zero if v > zero else v * _widen(gs[j])
         if need_gs:  # without it, ``partial`` is a (1, 1) placeholder
-            partial[row, column_block] = total
+            partial[row, tile - row * blocks] = total  # the tile's column block
 
 
 @_jit(parallel=True, nogil=True)
@@ -327,13 +337,10 @@ def _backward_table(
     x, g, gx, table, order, chunk_start, chunk_group, inner, need_gx, need_gs, block, partial
 ):  # pragma: no cover - compiled
     """Table rows: tiles of one chunk of rows (all of one group); a partial sum per column."""
-    chunks = chunk_group.size
-    blocks = (inner + block - 1) // block
-    for tile in prange(chunks * blocks):
-        chunk = tile // blocks
+    tiles, blocks = _tiling(chunk_group.size, inner, block)
+    for tile in prange(tiles):
+        chunk, start, n = _tile_span(tile, blocks, block, inner)
         group = chunk_group[chunk]
-        start = (tile - chunk * blocks) * block
-        n = min(block, inner - start)
         zero = _zero(table)
         ts = table[group * inner + start : group * inner + start + n]
         acc = partial[chunk if need_gs else 0, start : start + n]  # (1, 1) without need_gs
@@ -381,14 +388,12 @@ def _backward_scalar_lines(x, g, gx, table, row_offset, inner, need_gx, block, p
     same tiles, one partial sum each in ``partial`` (flat). A tile that does not start or end on a
     line (runs of 56 float32) does its first and last few elements one by one; its sum adds those
     and the lines' in a fixed order."""
-    rows = row_offset.size
-    blocks = (inner + block - 1) // block
+    tiles, blocks = _tiling(row_offset.size, inner, block)
     lanes = simd.LINE // gx.itemsize
-    for tile in prange(rows * blocks):
-        row = tile // blocks
-        start = (tile - row * blocks) * block
+    for tile in prange(tiles):
+        row, start, n = _tile_span(tile, blocks, block, inner)
         begin = row * inner + start
-        stop = begin + min(block, inner - start)
+        stop = begin + n
         first = min(stop, begin + (-begin) % lanes)  # the first element on a line
         count = (stop - first) // lanes
         last = first + count * lanes
@@ -455,13 +460,10 @@ def _backward_table_lines(
 ):  # pragma: no cover - compiled
     """``_backward_table`` as whole lines, when runs are a whole number of lines: the same tiles
     and the same order of every sum (rows of a chunk in turn), into ``partial`` (flat)."""
-    chunks = chunk_group.size
-    blocks = (inner + block - 1) // block
+    tiles, blocks = _tiling(chunk_group.size, inner, block)
     lanes = simd.LINE // gx.itemsize
-    for tile in prange(chunks * blocks):
-        chunk = tile // blocks
-        start = (tile - chunk * blocks) * block
-        n = min(block, inner - start)
+    for tile in prange(tiles):
+        chunk, start, n = _tile_span(tile, blocks, block, inner)
         sums = chunk * inner + start
         partial[sums : sums + n] = 0
         table_index = chunk_group[chunk] * inner + start
