@@ -42,7 +42,7 @@ import numpy as np
 import torch
 
 from . import simd
-from .layout import Plan, kernel_plan
+from .layout import Gradients, Plan, compute_dtype, gradients, kernel_plan
 
 # Without Numba these names stay unbound: nothing here may be called then, and the decorators
 # (_jit, _overload, simd.intrinsic) leave the kernels plain, never-called Python functions.
@@ -516,10 +516,6 @@ def _storage(t: torch.Tensor) -> np.ndarray:
     return t.view(-1).numpy()  # view, never reshape: a copy would lose what the kernel writes
 
 
-def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
-    return torch.float32 if dtype == torch.bfloat16 else dtype
-
-
 def _block(plan: Plan) -> int:
     """Columns per tile: rows cut into equal blocks of at most the limit, multiples of 64."""
     limit = TABLE_BLOCK if plan.contiguous else SCALAR_BLOCK
@@ -540,7 +536,7 @@ def _ensure_compiled(dtype: torch.dtype) -> None:
             return
         x = _storage(torch.zeros(8, dtype=dtype))
         out = _storage(torch.zeros(8, dtype=dtype))
-        table = torch.zeros(8, dtype=_compute_dtype(dtype)).numpy()
+        table = torch.zeros(8, dtype=compute_dtype(dtype)).numpy()
         index = np.zeros(1, dtype=np.int64)
         partial = np.zeros((1, 8), dtype=table.dtype)
         with warnings.catch_warnings():
@@ -715,7 +711,7 @@ def _forward_by_lines(
     # In the computing dtype: a bfloat16 table would save cache traffic but cost widening every
     # line, and bfloat16 lines are bound by arithmetic while the output stays in the cache.
     pad = lanes if plan.contiguous else 0
-    table = torch.nn.functional.pad(plan.table(slope, _compute_dtype(x.dtype)), (pad, pad)).numpy()
+    table = torch.nn.functional.pad(plan.table(slope, compute_dtype(x.dtype)), (pad, pad)).numpy()
     _forward_lines(xs, ys, table, plan.row_offset.numpy(), plan.inner, pad, not plan.contiguous, streaming)
     return y
 
@@ -734,23 +730,18 @@ def _forward_by_rows(x: torch.Tensor, y: torch.Tensor, slope: torch.Tensor, axes
         table = _storage(plan.table(slope, x.dtype)) if bfloat16 else plan.table(slope, x.dtype).numpy()
         _forward_table(xs, ys, table, plan.row_offset.numpy(), plan.inner, _block(plan))
     else:
-        table = plan.table(slope, _compute_dtype(x.dtype)).numpy()
+        table = plan.table(slope, compute_dtype(x.dtype)).numpy()
         _forward_scalar(xs, ys, table, plan.row_offset.numpy(), plan.inner, _block(plan))
     return y
 
 
 def backward(
-    x: torch.Tensor,
-    slope: torch.Tensor,
-    grad: torch.Tensor,
-    plan: Plan,
-    need_gx: bool,
-    need_gs: bool,
-) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    x: torch.Tensor, slope: torch.Tensor, grad: torch.Tensor, plan: Plan, need_gx: bool, need_gs: bool
+) -> Gradients:
     """The input and slope gradients, in one pass. ``grad`` must have ``x``'s strides."""
     _ensure_compiled(x.dtype)
     _threads()
-    table = plan.table(slope, _compute_dtype(x.dtype)).numpy()
+    table = plan.table(slope, compute_dtype(x.dtype)).numpy()
     block = _block(plan)
     blocks = -(-plan.inner // block)
     gx, memory = _new_output(x) if need_gx else (x, "reused")  # x is never written when need_gx is False
@@ -802,10 +793,7 @@ def backward(
     else:
         partial = np.empty((plan.rows, blocks) if need_gs else (1, 1), dtype=table.dtype)
         _backward_scalar(*args, plan.row_offset.numpy(), plan.inner, need_gx, need_gs, block, partial)
-    gs = None
-    if need_gs:
-        gs = torch.from_numpy(_reduce(plan, partial)).to(slope.dtype).reshape(slope.shape)
-    return (gx if need_gx else None), gs
+    return gradients(gx, need_gx, torch.from_numpy(_reduce(plan, partial)) if need_gs else None, slope)
 
 
 def _reduce(plan: Plan, partial: np.ndarray) -> np.ndarray:
