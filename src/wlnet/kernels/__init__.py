@@ -53,16 +53,25 @@ _told: set[str] = set()
 def _load(device_type: str) -> types.ModuleType | None:
     """The kernel module for a device type, imported on first use; None if its JIT is missing."""
     if device_type not in _backends:
-        module = None
-        if device_type == "cpu":
-            from . import cpu as module
-        elif device_type == "cuda":
-            from . import cuda as module
+        module = _import(device_type)
         if module is not None and module.MISSING is not None:
             _errors[device_type] = module.MISSING
             module = None
         _backends[device_type] = module
     return _backends[device_type]
+
+
+def _import(device_type: str) -> types.ModuleType | None:
+    """The kernel module for a device type (imported here: each imports its JIT), or None."""
+    if device_type == "cpu":
+        from . import cpu
+
+        return cpu
+    if device_type == "cuda":
+        from . import cuda
+
+        return cuda
+    return None
 
 
 def _unavailable(device_type: str) -> None:
@@ -138,8 +147,8 @@ def parametric_ramp(x: torch.Tensor, slope: torch.Tensor, axes: Sequence[int]) -
         A tensor of ``x``'s shape, dtype and (for dense inputs) memory layout.
     """
     axes = tuple(axes)
-    backend = _load(x.device.type)
-    if x.numel() >= max(MIN_FUSED_NUMEL, 2) and x.dtype in backend.DTYPES:
+    backend = _load(x.device.type)  # None only when supports() was not asked: then PyTorch's kernel
+    if backend is not None and x.numel() >= max(MIN_FUSED_NUMEL, 2) and x.dtype in backend.DTYPES:
         if _wants_grad(x, slope):
             return _FusedRamp.apply(x, slope, axes, backend)
         if is_dense(x.shape, x.stride()):

@@ -34,35 +34,30 @@ import os
 import sys
 import threading
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
 
 from . import simd
-from .layout import Plan, plan_for
+from .layout import Gradients, Plan, compute_dtype, gradients, kernel_plan
 
+# Without Numba these names stay unbound: nothing here may be called then, and the decorators
+# (_jit, _overload, simd.intrinsic) leave the kernels plain, never-called Python functions.
 try:
     import numba
     from llvmlite import ir
     from numba import njit, prange, types
     from numba.core.errors import NumbaWarning
-    from numba.extending import intrinsic, overload
+    from numba.extending import overload
 except ImportError as error:
     #: Why the kernels cannot run, or None when they can.
     MISSING: ImportError | None = error
-    numba = njit = types = ir = None
-    prange = range
-    NumbaWarning = Warning
-
-    def intrinsic(fn):  # the kernels below stay plain, never-called Python functions
-        return fn
-
-    def overload(fn):
-        return lambda impl: impl
-
 else:
-    MISSING = None if not numba.config.DISABLE_JIT else ImportError("NUMBA_DISABLE_JIT is set")
+    # numba.config sets its options at run time, out of mypy's sight.
+    MISSING = ImportError("NUMBA_DISABLE_JIT is set") if numba.config.DISABLE_JIT else None  # type: ignore[attr-defined]
 
 __all__ = ["DTYPES", "MISSING", "backward", "forward", "torch_forward_is_fast"]
 
@@ -82,11 +77,14 @@ SCALAR_BLOCK = 16384
 LINE_TILE = 16384
 
 
+_Function = TypeVar("_Function", bound=Callable[..., object])
+
+
 def _jit(**options):
     """``numba.njit`` with a disk cache where one can be written (else compile per process)."""
 
     def decorate(fn):
-        if njit is None:
+        if not simd.NUMBA:
             return fn
         try:
             return njit(cache=True, **options)(fn)
@@ -96,10 +94,19 @@ def _jit(**options):
     return decorate
 
 
+def _overload(function: Callable[..., object]) -> Callable[[_Function], _Function]:
+    """``numba.extending.overload``; without Numba the implementation stays a plain function."""
+
+    def unchanged(implementation: _Function) -> _Function:
+        return implementation
+
+    return overload(function) if simd.NUMBA else unchanged
+
+
 # --- bfloat16 as raw bits ------------------------------------------------------------------------
 
 
-@intrinsic
+@simd.intrinsic
 def _bits_to_f32(typingctx, bits):
     """uint16 bfloat16 bits -> float32 (exact: the bits become the float's upper half)."""
     if bits != types.uint16:
@@ -112,7 +119,7 @@ def _bits_to_f32(typingctx, bits):
     return types.float32(bits), codegen
 
 
-@intrinsic
+@simd.intrinsic
 def _f32_to_bits(typingctx, value):
     """float32 -> uint32 bits, unchanged."""
     if value != types.float32:
@@ -136,7 +143,7 @@ def _zero(array):  # pragma: no cover - replaced by the overload below inside Nu
     raise NotImplementedError
 
 
-@overload(_zero)
+@_overload(_zero)
 def _zero_impl(array):
     # A zero of the computing type, so selects and sums stay in float32 for float32 data (and
     # bfloat16 bits, uint16, compute in float32).
@@ -148,7 +155,7 @@ def _zero_impl(array):
     return zero
 
 
-@overload(_widen)
+@_overload(_widen)
 def _widen_impl(value):
     if value == types.uint16:
         return lambda value: _bits_to_f32(value)
@@ -157,7 +164,7 @@ def _widen_impl(value):
     return None
 
 
-@overload(_put)
+@_overload(_put)
 def _put_impl(array, index, value):
     if array.dtype == types.uint16:
 
@@ -180,15 +187,32 @@ def _put_impl(array, index, value):
 # --- kernels -------------------------------------------------------------------------------------
 
 
+# The row kernels' tiles: each of ``rows`` rows (or chunks of rows) of ``inner`` elements cut into
+# ``blocks`` column blocks of at most ``block`` elements, numbered row after row. Both helpers are
+# inlined by Numba, so the kernels compile as if they had them written out.
+
+
+@_jit(inline="always")
+def _tiling(rows, inner, block):  # pragma: no cover - compiled
+    """(tiles, column blocks per row)."""
+    blocks = (inner + block - 1) // block
+    return rows * blocks, blocks
+
+
+@_jit(inline="always")
+def _tile_span(tile, blocks, block, inner):  # pragma: no cover - compiled
+    """Tile ``tile``'s row (or chunk), first column and length."""
+    row = tile // blocks
+    start = (tile - row * blocks) * block
+    return row, start, min(block, inner - start)
+
+
 @_jit(parallel=True, nogil=True)
 def _forward_scalar(x, y, table, row_offset, inner, block):  # pragma: no cover - compiled
     """Scalar rows: tiles of one row (or one column block of a long row) in memory order."""
-    rows = row_offset.size
-    blocks = (inner + block - 1) // block
-    for tile in prange(rows * blocks):
-        row = tile // blocks
-        start = (tile - row * blocks) * block
-        n = min(block, inner - start)
+    tiles, blocks = _tiling(row_offset.size, inner, block)
+    for tile in prange(tiles):
+        row, start, n = _tile_span(tile, blocks, block, inner)
         xs = x[row * inner + start : row * inner + start + n]
         ys = y[row * inner + start : row * inner + start + n]
         zero = _zero(table)
@@ -205,12 +229,9 @@ def _forward_table(x, y, table, row_offset, inner, block):  # pragma: no cover -
     Streaming in memory order beats reusing table segments across the rows of a group: tried,
     that order was 1.3-1.6x slower. The table may hold bfloat16 bits to halve its traffic.
     """
-    rows = row_offset.size
-    blocks = (inner + block - 1) // block
-    for tile in prange(rows * blocks):
-        row = tile // blocks
-        start = (tile - row * blocks) * block
-        n = min(block, inner - start)
+    tiles, blocks = _tiling(row_offset.size, inner, block)
+    for tile in prange(tiles):
+        row, start, n = _tile_span(tile, blocks, block, inner)
         xs = x[row * inner + start : row * inner + start + n]
         ys = y[row * inner + start : row * inner + start + n]
         ts = table[row_offset[row] + start : row_offset[row] + start + n]
@@ -283,13 +304,9 @@ def _backward_scalar(
     x, g, gx, table, row_offset, inner, need_gx, need_gs, block, partial
 ):  # pragma: no cover - compiled
     """Scalar rows: tiles in memory order, one partial sum per (row, column block)."""
-    rows = row_offset.size
-    blocks = (inner + block - 1) // block
-    for tile in prange(rows * blocks):
-        row = tile // blocks
-        column_block = tile - row * blocks
-        start = column_block * block
-        n = min(block, inner - start)
+    tiles, blocks = _tiling(row_offset.size, inner, block)
+    for tile in prange(tiles):
+        row, start, n = _tile_span(tile, blocks, block, inner)
         zero = _zero(table)
         s = table[row_offset[row]]
         xs = x[row * inner + start : row * inner + start + n]
@@ -312,7 +329,7 @@ def _backward_scalar(
                 v = _widen(xs[j])
                 total += zero if v > zero else v * _widen(gs[j])
         if need_gs:  # without it, ``partial`` is a (1, 1) placeholder
-            partial[row, column_block] = total
+            partial[row, tile - row * blocks] = total  # the tile's column block
 
 
 @_jit(parallel=True, nogil=True)
@@ -320,13 +337,10 @@ def _backward_table(
     x, g, gx, table, order, chunk_start, chunk_group, inner, need_gx, need_gs, block, partial
 ):  # pragma: no cover - compiled
     """Table rows: tiles of one chunk of rows (all of one group); a partial sum per column."""
-    chunks = chunk_group.size
-    blocks = (inner + block - 1) // block
-    for tile in prange(chunks * blocks):
-        chunk = tile // blocks
+    tiles, blocks = _tiling(chunk_group.size, inner, block)
+    for tile in prange(tiles):
+        chunk, start, n = _tile_span(tile, blocks, block, inner)
         group = chunk_group[chunk]
-        start = (tile - chunk * blocks) * block
-        n = min(block, inner - start)
         zero = _zero(table)
         ts = table[group * inner + start : group * inner + start + n]
         acc = partial[chunk if need_gs else 0, start : start + n]  # (1, 1) without need_gs
@@ -374,14 +388,12 @@ def _backward_scalar_lines(x, g, gx, table, row_offset, inner, need_gx, block, p
     same tiles, one partial sum each in ``partial`` (flat). A tile that does not start or end on a
     line (runs of 56 float32) does its first and last few elements one by one; its sum adds those
     and the lines' in a fixed order."""
-    rows = row_offset.size
-    blocks = (inner + block - 1) // block
+    tiles, blocks = _tiling(row_offset.size, inner, block)
     lanes = simd.LINE // gx.itemsize
-    for tile in prange(rows * blocks):
-        row = tile // blocks
-        start = (tile - row * blocks) * block
+    for tile in prange(tiles):
+        row, start, n = _tile_span(tile, blocks, block, inner)
         begin = row * inner + start
-        stop = begin + min(block, inner - start)
+        stop = begin + n
         first = min(stop, begin + (-begin) % lanes)  # the first element on a line
         count = (stop - first) // lanes
         last = first + count * lanes
@@ -448,13 +460,10 @@ def _backward_table_lines(
 ):  # pragma: no cover - compiled
     """``_backward_table`` as whole lines, when runs are a whole number of lines: the same tiles
     and the same order of every sum (rows of a chunk in turn), into ``partial`` (flat)."""
-    chunks = chunk_group.size
-    blocks = (inner + block - 1) // block
+    tiles, blocks = _tiling(chunk_group.size, inner, block)
     lanes = simd.LINE // gx.itemsize
-    for tile in prange(chunks * blocks):
-        chunk = tile // blocks
-        start = (tile - chunk * blocks) * block
-        n = min(block, inner - start)
+    for tile in prange(tiles):
+        chunk, start, n = _tile_span(tile, blocks, block, inner)
         sums = chunk * inner + start
         partial[sums : sums + n] = 0
         table_index = chunk_group[chunk] * inner + start
@@ -507,10 +516,6 @@ def _storage(t: torch.Tensor) -> np.ndarray:
     return t.view(-1).numpy()  # view, never reshape: a copy would lose what the kernel writes
 
 
-def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
-    return torch.float32 if dtype == torch.bfloat16 else dtype
-
-
 def _block(plan: Plan) -> int:
     """Columns per tile: rows cut into equal blocks of at most the limit, multiples of 64."""
     limit = TABLE_BLOCK if plan.contiguous else SCALAR_BLOCK
@@ -531,7 +536,7 @@ def _ensure_compiled(dtype: torch.dtype) -> None:
             return
         x = _storage(torch.zeros(8, dtype=dtype))
         out = _storage(torch.zeros(8, dtype=dtype))
-        table = torch.zeros(8, dtype=_compute_dtype(dtype)).numpy()
+        table = torch.zeros(8, dtype=compute_dtype(dtype)).numpy()
         index = np.zeros(1, dtype=np.int64)
         partial = np.zeros((1, 8), dtype=table.dtype)
         with warnings.catch_warnings():
@@ -642,7 +647,8 @@ STREAM_MIN_BYTES = int(os.environ.get("WLNET_STREAM_MIN_BYTES", 0)) or _last_lev
 
 def _threads() -> None:
     """Use as many threads as PyTorch does (within Numba's pool)."""
-    wanted = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
+    # numba.config sets its options at run time, out of mypy's sight.
+    wanted = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
     if numba.get_num_threads() != wanted:
         numba.set_num_threads(wanted)
 
@@ -677,7 +683,7 @@ def forward(x: torch.Tensor, slope: torch.Tensor, axes: tuple[int, ...]) -> torc
         axes: the axes of ``x`` that the slope's dims sit on.
     """
     lanes = simd.LINE // x.element_size()
-    plan = plan_for(x.shape, x.stride(), axes, line=lanes)
+    plan = kernel_plan(x.shape, x.stride(), axes, line=lanes)
     y, memory = _new_output(x)
     # A big output on fresh huge pages is ours to write: PyTorch would allocate its own, on 4 KiB pages.
     ours = memory == "huge" or not torch_forward_is_fast(plan, x.dtype)
@@ -704,9 +710,8 @@ def _forward_by_lines(
     xs, ys = _storage(x.permute(plan.perm)), _storage(y.permute(plan.perm))
     # In the computing dtype: a bfloat16 table would save cache traffic but cost widening every
     # line, and bfloat16 lines are bound by arithmetic while the output stays in the cache.
-    table = plan.table(slope, _compute_dtype(x.dtype))
     pad = lanes if plan.contiguous else 0
-    table = torch.nn.functional.pad(table, (pad, pad)).numpy()
+    table = torch.nn.functional.pad(plan.table(slope, compute_dtype(x.dtype)), (pad, pad)).numpy()
     _forward_lines(xs, ys, table, plan.row_offset.numpy(), plan.inner, pad, not plan.contiguous, streaming)
     return y
 
@@ -719,29 +724,24 @@ def _forward_by_rows(x: torch.Tensor, y: torch.Tensor, slope: torch.Tensor, axes
     # bfloat16 takes long rows: LLVM vectorises its loop 128 elements at a time, so runs of 56
     # would spend most of their time in the scalar remainder.
     bfloat16 = x.dtype == torch.bfloat16
-    plan = plan_for(x.shape, x.stride(), axes, long_rows=bfloat16)
+    plan = kernel_plan(x.shape, x.stride(), axes, long_rows=bfloat16)
     xs, ys = _storage(x.permute(plan.perm)), _storage(y.permute(plan.perm))
     if plan.contiguous:
         table = _storage(plan.table(slope, x.dtype)) if bfloat16 else plan.table(slope, x.dtype).numpy()
         _forward_table(xs, ys, table, plan.row_offset.numpy(), plan.inner, _block(plan))
     else:
-        table = plan.table(slope, _compute_dtype(x.dtype)).numpy()
+        table = plan.table(slope, compute_dtype(x.dtype)).numpy()
         _forward_scalar(xs, ys, table, plan.row_offset.numpy(), plan.inner, _block(plan))
     return y
 
 
 def backward(
-    x: torch.Tensor,
-    slope: torch.Tensor,
-    grad: torch.Tensor,
-    plan: Plan,
-    need_gx: bool,
-    need_gs: bool,
-) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    x: torch.Tensor, slope: torch.Tensor, grad: torch.Tensor, plan: Plan, need_gx: bool, need_gs: bool
+) -> Gradients:
     """The input and slope gradients, in one pass. ``grad`` must have ``x``'s strides."""
     _ensure_compiled(x.dtype)
     _threads()
-    table = plan.table(slope, _compute_dtype(x.dtype)).numpy()
+    table = plan.table(slope, compute_dtype(x.dtype)).numpy()
     block = _block(plan)
     blocks = -(-plan.inner // block)
     gx, memory = _new_output(x) if need_gx else (x, "reused")  # x is never written when need_gx is False
@@ -793,10 +793,7 @@ def backward(
     else:
         partial = np.empty((plan.rows, blocks) if need_gs else (1, 1), dtype=table.dtype)
         _backward_scalar(*args, plan.row_offset.numpy(), plan.inner, need_gx, need_gs, block, partial)
-    gs = None
-    if need_gs:
-        gs = torch.from_numpy(_reduce(plan, partial)).to(slope.dtype).reshape(slope.shape)
-    return (gx if need_gx else None), gs
+    return gradients(gx, need_gx, torch.from_numpy(_reduce(plan, partial)) if need_gs else None, slope)
 
 
 def _reduce(plan: Plan, partial: np.ndarray) -> np.ndarray:

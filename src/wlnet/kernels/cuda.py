@@ -27,7 +27,7 @@ import types
 
 import torch
 
-from .layout import Plan, plan_for
+from .layout import Gradients, Plan, compute_dtype, gradients, kernel_plan
 
 try:
     import triton
@@ -124,19 +124,15 @@ def _backward_kernel(
             tl.store(partial_ptr + pid, tl.sum(tl.sum(acc, axis=1), axis=0))
 
 
-def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
-    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
-
-
 def _flat(t: torch.Tensor, plan: Plan) -> torch.Tensor:
     return t.detach().permute(plan.perm).view(-1)
 
 
 def forward(x: torch.Tensor, slope: torch.Tensor, axes: tuple[int, ...]) -> torch.Tensor:
     """``where(x > 0, x, slope * x)`` for a dense GPU tensor of at least two elements."""
-    plan = plan_for(x.shape, x.stride(), axes)
+    plan = kernel_plan(x.shape, x.stride(), axes)
     y = torch.empty_like(x)
-    table = plan.table(slope, _compute_dtype(x.dtype))
+    table = plan.table(slope, compute_dtype(x.dtype))
     tile_rows, tile_columns = _tile(plan.inner)
     blocks = -(-plan.inner // tile_columns)
     _forward_kernel[(-(-plan.rows // tile_rows) * blocks,)](
@@ -148,15 +144,10 @@ def forward(x: torch.Tensor, slope: torch.Tensor, axes: tuple[int, ...]) -> torc
 
 
 def backward(
-    x: torch.Tensor,
-    slope: torch.Tensor,
-    grad: torch.Tensor,
-    plan: Plan,
-    need_gx: bool,
-    need_gs: bool,
-) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    x: torch.Tensor, slope: torch.Tensor, grad: torch.Tensor, plan: Plan, need_gx: bool, need_gs: bool
+) -> Gradients:
     """The input and slope gradients in one pass. ``grad`` must have ``x``'s strides."""
-    work = _compute_dtype(x.dtype)
+    work = compute_dtype(x.dtype)
     table = plan.table(slope, work)
     tile_rows, tile_columns = _tile(plan.inner)
     blocks = -(-plan.inner // tile_columns)
@@ -175,10 +166,7 @@ def backward(
         CONTIGUOUS=plan.contiguous, NEED_GX=need_gx, NEED_GS=need_gs,
         TILE_ROWS=tile_rows, TILE_COLUMNS=tile_columns,
     )  # fmt: skip
-    gs = None
-    if need_gs:
-        gs = _reduce(plan, partial, x.device).to(slope.dtype).reshape(slope.shape)
-    return (gx if need_gx else None), gs
+    return gradients(gx, need_gx, _reduce(plan, partial, x.device) if need_gs else None, slope)
 
 
 def _reduce(plan: Plan, partial: torch.Tensor, device: torch.device) -> torch.Tensor:

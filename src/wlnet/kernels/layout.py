@@ -19,7 +19,8 @@ Rows with the same slope offset form a *group*; every group has the same number 
 slope gradient is summed per (row, column block) for scalar rows and per column over fixed chunks
 of at most :data:`CHUNK_ROWS` rows of one group for table rows, and those partial sums are added
 per slope element in a fixed order: nothing depends on thread count or timing. All sizes here are
-plain Python and NumPy; nothing in this module needs a JIT.
+plain Python and NumPy; nothing in this module needs a JIT. It also holds what both backends do
+alike around their kernels: :func:`kernel_plan`, :func:`compute_dtype` and :func:`gradients`.
 """
 
 from __future__ import annotations
@@ -28,19 +29,24 @@ import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 import numpy as np
 import torch
 
 __all__ = [
     "CHUNK_ROWS",
+    "Gradients",
     "SCALAR_MIN_INNER",
     "TABLE_BUDGET_DIVISOR",
     "TABLE_MIN_INNER",
     "LONG_SCALAR_MIN_INNER",
     "LONG_TABLE_MIN_INNER",
     "Plan",
+    "compute_dtype",
+    "gradients",
     "is_dense",
+    "kernel_plan",
     "plan_for",
 ]
 
@@ -167,6 +173,43 @@ def plan_for(
     """
     limits = (LONG_SCALAR_MIN_INNER, LONG_TABLE_MIN_INNER) if long_rows else (SCALAR_MIN_INNER, TABLE_MIN_INNER)
     return _plan(tuple(int(n) for n in shape), tuple(int(s) for s in strides), tuple(axes), *limits, line)
+
+
+def kernel_plan(
+    shape: Sequence[int], strides: Sequence[int], axes: Sequence[int], long_rows: bool = False, line: int = 1
+) -> Plan:
+    """The plan of an input that the kernels are given: :func:`plan_for`, never None.
+
+    :mod:`wlnet.kernels` hands the backends only dense inputs of at least two elements, which
+    always have a plan; anything else is a caller's mistake, said here rather than as an error
+    about ``None`` deep in a backend.
+    """
+    plan = plan_for(shape, strides, axes, long_rows, line)
+    if plan is None:
+        raise ValueError(
+            f"the fused kernels need a dense input of at least two elements, not shape {tuple(shape)} "
+            f"with strides {tuple(strides)}"
+        )
+    return plan
+
+
+#: What every backend's ``backward`` returns: the input and slope gradients, each None when not
+#: asked for.
+Gradients: TypeAlias = tuple[torch.Tensor | None, torch.Tensor | None]
+
+
+def compute_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype the kernels compute in (their slope tables and partial sums too): float32 for
+    16-bit floats, rounded once at the end as PyTorch's own arithmetic does; else ``dtype``."""
+    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
+
+
+def gradients(gx: torch.Tensor, need_gx: bool, slope_grad: torch.Tensor | None, slope: torch.Tensor) -> Gradients:
+    """A backend's backward result, the same for all: ``gx`` when it was asked for (else it is a
+    never-written placeholder), and the slope gradient, summed flat in float64 (None when not
+    asked for), in the slope's dtype and shape."""
+    gs = None if slope_grad is None else slope_grad.to(slope.dtype).reshape(slope.shape)
+    return (gx if need_gx else None), gs
 
 
 def is_dense(shape: Sequence[int], strides: Sequence[int]) -> bool:

@@ -27,20 +27,35 @@ after editing this module, delete the ``*.nbi``/``*.nbc`` files of ``kernels/__p
 from __future__ import annotations
 
 import platform
+from collections.abc import Callable
+from typing import Any, Concatenate, ParamSpec, cast
 
 try:
     from llvmlite import ir
     from numba import types
     from numba.core import cgutils
-    from numba.extending import intrinsic
-except ImportError:  # cpu.MISSING says why; nothing here may be called then
-    ir = types = cgutils = None
+    from numba.extending import intrinsic as numba_intrinsic
+except ImportError:  # cpu.MISSING says why; nothing here may be called then, only defined
+    NUMBA = False
+else:
+    NUMBA = True
 
-    def intrinsic(fn):
-        return fn
+__all__ = [
+    "LINE", "NUMBA", "STREAMING_STORES", "backward_line", "backward_lines", "intrinsic", "line", "store_fence",
+]  # fmt: skip
+
+_Arguments = ParamSpec("_Arguments")
 
 
-__all__ = ["LINE", "STREAMING_STORES", "backward_line", "backward_lines", "line", "store_fence"]
+def intrinsic(typer: Callable[Concatenate[Any, _Arguments], object]) -> Callable[_Arguments, Any]:
+    """``numba.extending.intrinsic``, typed as compiled code calls it; without Numba, ``typer``.
+
+    Numba's stubs type an intrinsic as the Python object it is, called with the typing function's
+    parameters (``typingctx`` first) and never returning (from Python it raises). Kernels call it
+    from compiled code, without ``typingctx``, and get the value its signature says.
+    """
+    return cast("Callable[_Arguments, Any]", numba_intrinsic(typer) if NUMBA else typer)
+
 
 #: Bytes per line: one cache line, one AVX-512 vector (two AVX2 or four SSE/NEON vectors, which
 #: LLVM splits it into by itself).
