@@ -27,7 +27,7 @@ from ..errors import NetInitializationError, NetOptionError
 from ..evaluate import apply_net
 from ..lower import array_slots, lower
 from ..symbols import Automatic
-from ..types import TensorT, describe, port_spec
+from ..types import TensorT, port_spec
 
 __all__ = ["Layer", "parse_multiplier", "position_text"]
 
@@ -273,9 +273,6 @@ class Layer:
         if given:
             parts.append(f"LearningRateMultipliers={_number_text(min(given))}")
         return parts
-
-    def _port_text(self, name: str) -> str:
-        return describe(self._ports[name])
 
 
 _REPR_MAX_ELEMENTS = 16
