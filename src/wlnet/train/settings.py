@@ -101,7 +101,7 @@ def parse_settings(options: dict) -> Settings:
             NetTrainWarning(
                 "NetTrain: TrainingStoppingCriterion is checked on the training loss, as there is no ValidationSet."
             ),
-            stacklevel=4,
+            stacklevel=3,
         )
     return Settings(
         batch_size, max_rounds, time_goal, method, method_settings, learning_rate, dtype, device, seed,
