@@ -79,8 +79,9 @@ def examples(net: Any, data: Any, ports: Ports, what: str) -> Examples:
         return Examples(x, None, what, ports.output)
     targets = values[ports.output]
     decoder = net._coder(ports.output)
-    if isinstance(decoder, NetDecoder) and decoder.encoder().accepts(targets):
-        targets = decoder.encoder()(targets)
+    encoder = decoder.encoder() if isinstance(decoder, NetDecoder) else None  # True/False targets
+    if encoder is not None and encoder.accepts(targets):
+        targets = encoder(targets)
     y = as_data(targets, f'NetTrain: {what} for port "{ports.output}"', np.float32)
     nx, ny = _count(x), _count(y)
     if nx != ny:
