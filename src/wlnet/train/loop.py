@@ -91,13 +91,14 @@ class Run:
         self.best_state: dict[str, torch.Tensor] | None = None  # kept by validation: the TrainedNet
         self._batch_losses: list[torch.Tensor] = []
         self._progress: dict[str, Any] | None = None
+        self._state: dict[str, torch.Tensor] | None = None
         if max_rounds is not Automatic:
             optimizer.total_steps = max_rounds * batches.per_round
 
     # -- the loop's steps -----------------------------------------------------------------------
     def begin_round(self) -> None:
         self.round += 1
-        self._batch_losses, self._progress, self.validation_loss = [], None, None
+        self._batch_losses, self._progress, self._state, self.validation_loss = [], None, None, None
 
     def step(self, x: torch.Tensor, y: torch.Tensor | None) -> None:
         """One optimizer step on one batch."""
@@ -144,8 +145,11 @@ class Run:
         return time.perf_counter() - self.start
 
     def state(self) -> dict[str, torch.Tensor]:
-        """A copy of the trained arrays' current values, by array key."""
-        return {key: p.detach().clone() for key, p in self.parameters.items()}
+        """A copy of the trained arrays' values at the end of this round, by array key (one copy a
+        round, shared by the callbacks that keep one; none of them writes into it)."""
+        if self._state is None:
+            self._state = {key: p.detach().clone() for key, p in self.parameters.items()}
+        return self._state
 
     @torch.no_grad()
     def restore(self, state: dict[str, torch.Tensor]) -> None:
