@@ -155,6 +155,14 @@ class Layer:
         """An evaluable constructor expression, without arrays too large to print."""
         raise NotImplementedError
 
+    def _arguments(self) -> tuple[tuple, dict[str, Any]]:
+        """``(args, options)`` such that ``type(self)(*args, **options)`` is this net without its
+        arrays (its ports, levels, sizes, coders, multipliers and parts, as given or inferred).
+        The values are those the net file's description stores (:mod:`wlnet.serialize`): numbers,
+        strings, tuples, dicts, ``Automatic``/``All``, ``Span``, functions of :mod:`wlnet.functions`,
+        coders, NetPorts and layers. Saving a net and NetTrain's checkpoints rely on it."""
+        raise NotImplementedError
+
     # -- the net protocol -----------------------------------------------------------------------
     @property
     def _where(self) -> str:
@@ -273,6 +281,19 @@ class Layer:
         if given:
             parts.append(f"LearningRateMultipliers={_number_text(min(given))}")
         return parts
+
+    def _port_arguments(self) -> dict[str, Any]:
+        """The options of :meth:`_arguments` that a leaf layer shares: its input ports' dims as
+        inferred, and its learning-rate multiplier when one is set (one for all its arrays)."""
+        options: dict[str, Any] = {}
+        for name in self._input_names:
+            spec = port_spec(self._ports[name])
+            if spec is not Automatic:
+                options[name] = spec
+        given = {value for value in self._multipliers.values() if value is not Automatic}
+        if given:
+            options["LearningRateMultipliers"] = min(given)
+        return options
 
 
 _REPR_MAX_ELEMENTS = 16

@@ -60,6 +60,9 @@ class ElementwiseLayer(Layer):
     def _torch_module(self) -> Elementwise:
         return Elementwise(self.function)
 
+    def _arguments(self) -> tuple[tuple, dict]:
+        return (self.function,), self._port_arguments()
+
     def _constructor(self) -> str:
         function = self.function
         # A function known by a string name only ("ELU") is written as that string, so the

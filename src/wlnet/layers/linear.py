@@ -136,6 +136,15 @@ class LinearLayer(Layer):
             tuple(dims),
         )
 
+    def _arguments(self) -> tuple[tuple, dict]:
+        options = self._port_arguments()
+        out = port_spec(self._ports["Output"])
+        if out is not Automatic:
+            options["Output"] = out
+        if not self._params["biases"]:
+            options["Biases"] = None
+        return (), options
+
     def _constructor(self) -> str:
         out = port_spec(self._ports["Output"])
         size = "[]" if out == "Real" else ("" if out is Automatic else repr(out))

@@ -127,6 +127,9 @@ class ParametricRampLayer(Layer):
     def _torch_module(self) -> ParametricRamp:
         return ParametricRamp(torch.tensor(self._arrays["Slope"]), self._params["levels"])
 
+    def _arguments(self) -> tuple[tuple, dict]:
+        return (self._params["levels"],), self._port_arguments()
+
     def _constructor(self) -> str:
         args = [_levels_text(self._params["levels"]), *self._repr_options()]
         return f"ParametricRampLayer({', '.join(args)})"

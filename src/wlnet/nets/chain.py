@@ -12,8 +12,17 @@ from ..layers.elementwise import ElementwiseLayer
 from ..layers.linear import LinearLayer
 from ..lower import key_step
 from ..symbols import Automatic
-from ..types import as_int, describe, unify
-from .container import Container, Key, layer_text, layers_text, narrow, port_option, with_multiplier
+from ..types import as_int, describe, port_spec, unify
+from .container import (
+    Container,
+    Key,
+    layer_text,
+    layers_argument,
+    layers_text,
+    narrow,
+    port_option,
+    with_multiplier,
+)
 
 __all__ = ["Chain", "NetChain"]
 
@@ -142,6 +151,14 @@ class NetChain(Container):
 
     def _torch_module(self) -> Chain:
         return Chain({key_step(k): layer._torch_module() for k, layer in self._children()})
+
+    def _arguments(self) -> tuple[tuple, dict]:
+        options = {}
+        for port in ("Input", "Output"):
+            value = self._params["coders"].get(port) or port_spec(self._params["port_specs"][port])
+            if value is not Automatic:
+                options[port] = value
+        return (layers_argument(self._params["layers"]),), options
 
     def _constructor(self) -> str:
         options = []

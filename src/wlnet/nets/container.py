@@ -16,7 +16,7 @@ from ..symbols import Automatic
 from ..types import TensorT, as_int, describe, parse_port, unify
 
 __all__ = [
-    "Container", "Key", "layer_text", "layers_text", "narrow", "port_option", "position_text",
+    "Container", "Key", "layer_text", "layers_argument", "layers_text", "narrow", "port_option", "position_text",
     "with_multiplier",
 ]
 
@@ -70,6 +70,13 @@ def with_multiplier(items: list[tuple[Key, Layer]], value, where: str) -> list[t
         return leaf._evolve(multipliers={name: multiplier for name in leaf._array_names})
 
     return [(key, layer._map_leaves(set_multiplier)) for key, layer in items]
+
+
+def layers_argument(items) -> list[Layer] | dict[str, Layer]:
+    """The layers argument of a container's constructor: a list, or a dict by name."""
+    if isinstance(items[0][0], int):
+        return [layer for _, layer in items]
+    return dict(items)
 
 
 def layers_text(items) -> str:

@@ -23,7 +23,7 @@ from ..lower import key_step
 from ..symbols import Automatic
 from ..types import port_spec
 from .chain import NetChain, as_layer, as_layers
-from .container import Container, Key, layers_text, port_option, with_multiplier
+from .container import Container, Key, layers_argument, layers_text, port_option, with_multiplier
 from .wiring import NetPort, Wiring, infer, parse_edges, wire
 
 __all__ = ["Graph", "GraphPlan", "NetGraph", "NetPort"]
@@ -190,6 +190,15 @@ class NetGraph(Container):
         outputs = tuple((name, slot(source[NetPort(name)])) for name in self._wiring.outputs)
         modules = {key_step(key): layer._torch_module() for key, layer in self._inferred}
         return Graph(modules, GraphPlan(self._wiring.inputs, steps, outputs))
+
+    def _arguments(self) -> tuple[tuple, dict]:
+        options = {}
+        coders = self._params["coders"]
+        for name, t in self._params["port_specs"].items():
+            value = coders.get(name) or port_spec(t)
+            if value is not Automatic:
+                options[name] = value
+        return (layers_argument(self._params["layers"]), list(self._params["edges"])), options
 
     def _constructor(self) -> str:
         body = layers_text(self._inferred)
