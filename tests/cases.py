@@ -135,6 +135,8 @@ CASES = [
     Case("elementwise-tanh", lambda: ElementwiseLayer(Tanh, Input=(2, 3)), batch(2, 3)),
     Case("elementwise-sigmoid", lambda: ElementwiseLayer(LogisticSigmoid, Input=4), batch(4)),
     Case("elementwise-elu", lambda: ElementwiseLayer("ELU", Input=(2, 3)), batch(2, 3)),
+    Case("elementwise-lambda", lambda: ElementwiseLayer(lambda x: 2 * Tanh(x) - Exp(-x ** 2) / 3, Input=(2, 3)),
+         batch(2, 3), unlike=lambda: ElementwiseLayer(lambda x: 2 * Tanh(x) - Exp(-x ** 2) / 4, Input=(2, 3))),
     # NetChain.
     Case("chain-mlp", initialized(mlp), batch(2, n=3)),
     Case("chain-named", initialized(lambda: NetChain(

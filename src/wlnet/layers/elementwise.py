@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from ..errors import NetSpecificationError, check_options, closest
-from ..functions import NAMED_FUNCTIONS, SYMBOLS, WolframFunction
+from ..functions import NAMED_FUNCTIONS, SYMBOLS, Expression, WolframFunction, trace
 from ..symbols import Automatic
 from ..types import parse_port, unify
 from .base import Layer
@@ -23,7 +23,10 @@ class ElementwiseLayer(Layer):
         f: ``Ramp``, ``LogisticSigmoid``, ``Tanh``, ``Exp``, ``Log``, ``Sin``, ``Cos``, ``Sqrt``,
             ``Abs`` (from ``wlnet``), a name such as ``"ReLU"``, ``"ELU"``, ``"SELU"``, ``"GELU"``,
             ``"Swish"``, ``"Mish"``, ``"SoftPlus"``, ``"SoftSign"``, ``"HardTanh"``, or a Python
-            callable of torch arithmetic built from them, e.g. ``lambda x: 2 * Tanh(x)``.
+            callable built from them, numbers and arithmetic, e.g. ``lambda x: 2 * Tanh(x) + 1``:
+            it is traced into a :class:`wlnet.functions.Expression` (Wolfram's ``2 Tanh[#] + 1 &``),
+            which compares by structure, prints as the lambda, and can be saved and exported. Any
+            other callable of torch tensors works too, but a net holding it cannot be saved.
         Input, Output: the port's dims, as for every layer.
 
     Ports:
@@ -46,7 +49,8 @@ class ElementwiseLayer(Layer):
 
     @property
     def function(self):
-        """The function applied (a WolframFunction or the callable given)."""
+        """The function applied: a WolframFunction, an Expression (a traced lambda), or the
+        callable given."""
         return self._params["function"]
 
     @property
@@ -89,6 +93,8 @@ class Elementwise(nn.Module):
 def _function_text(function) -> str:
     if isinstance(function, WolframFunction):
         return function.name
+    if isinstance(function, Expression):
+        return repr(function)
     return getattr(function, "__name__", repr(function))
 
 
@@ -103,6 +109,8 @@ def _parse_function(f):
             f"The named functions are: {', '.join(NAMED_FUNCTIONS)}."
         )
     if callable(f):
+        traced = trace(f)  # built from wlnet's functions and arithmetic: a value that can be saved
+        f = f if traced is None else traced
         probe = torch.tensor([[0.5, -0.5]])
         try:
             out = f(probe)
