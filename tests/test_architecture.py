@@ -15,14 +15,15 @@ SRC = pathlib.Path(__file__).resolve().parent.parent / "src"
 PACKAGE = SRC / "wlnet"
 
 RANKS = {
-    "wlnet.symbols": 0, "wlnet.errors": 0,
+    "wlnet.symbols": 0, "wlnet.errors": 0, "wlnet.version": 0,
     "wlnet.types": 1, "wlnet.arrays": 1,
     "wlnet.options": 2, "wlnet.coders": 2, "wlnet.functions": 2, "wlnet.optimizers": 2, "wlnet.kernels": 2,
     "wlnet.functional": 3, "wlnet.lower": 3,
     "wlnet.evaluate": 4,
     "wlnet.layers": 5,
     "wlnet.nets": 6,
-    "wlnet.initialize": 7, "wlnet.extract": 7, "wlnet.information": 7,
+    "wlnet.initialize": 7, "wlnet.extract": 7, "wlnet.information": 7, "wlnet.serialize": 7, "wlnet.files": 7,
+    "wlnet.onnx": 7, "wlnet.convert": 7,
     "wlnet.train": 8,
     "wlnet": 9, "wlnet.tour": 9, "wlnet.__main__": 9,
 }

@@ -2,7 +2,6 @@
 
 import math
 import os
-import pickle
 
 import numpy as np
 import pytest
@@ -13,6 +12,7 @@ from wlnet import (
     All,
     Automatic,
     CrossEntropyLossLayer,
+    Import,
     LinearLayer,
     LogisticSigmoid,
     MeanAbsoluteLossLayer,
@@ -284,10 +284,9 @@ def test_checkpointing_writes_loadable_nets(tmp_path):
     X = np.ones((4, 2))
     files = NetTrain(ParametricRampLayer(Input=2), (X, -X), "CheckpointingFiles", MaxTrainingRounds=4,
                      TrainingProgressCheckpointing=("Directory", str(tmp_path), {"Interval": 2}))
-    assert [os.path.basename(f) for f in files] == ["checkpoint-round-00002.wlnet", "checkpoint-round-00004.wlnet"]
-    with open(files[-1], "rb") as handle:
-        net = pickle.load(handle)
-    assert NetExtract(net, "Slope").shape == (2,)
+    assert [os.path.basename(f) for f in files] == [
+        "checkpoint-round-00002.safetensors", "checkpoint-round-00004.safetensors"]
+    assert NetExtract(Import(files[-1]), "Slope").shape == (2,)
 
 
 def test_reproducible_with_a_seed_and_real64():

@@ -13,6 +13,7 @@ True
 from .coders import NetDecoder, NetEncoder
 from .errors import NetError
 from .extract import NetExtract, NetReplacePart, Normal
+from .files import Export, ExportByteArray, Import, ImportByteArray
 from .functions import Abs, Cos, Exp, Log, LogisticSigmoid, Ramp, Sin, Sqrt, Tanh
 from .information import Information
 from .initialize import NetInitialize
@@ -21,8 +22,7 @@ from .layers.loss import CrossEntropyLossLayer, MeanAbsoluteLossLayer, MeanSquar
 from .nets import NetChain, NetGraph, NetPort
 from .symbols import All, Automatic, Inherited, Scaled, Span
 from .train import NetTrain, NetTrainResults
-
-__version__ = "0.1.0"
+from .version import __version__ as __version__
 
 __all__ = [
     "NetTrainResults",
@@ -37,6 +37,10 @@ __all__ = [
     "Cos",
     "ElementwiseLayer",
     "Exp",
+    "Export",
+    "ExportByteArray",
+    "Import",
+    "ImportByteArray",
     "Inherited",
     "Information",
     "LinearLayer",

@@ -203,6 +203,13 @@ class Optimizer:
             if clip is not None:
                 p.clamp_(-clip, clip)
 
+    def state(self) -> dict[str, list[torch.Tensor]]:
+        """The method's running statistics by name, one tensor per parameter (in ``params``
+        order): ADAM's ``m`` and ``v``, RMSProp's ``n``, ``gbar`` and ``delta``, the ``momentum``
+        of SGD and SignSGD with momentum; none for plain SGD. ``t`` is the step count."""
+        names = {"ADAM": ("m", "v"), "RMSProp": ("n", "gbar", "delta")}.get(self.method, ("momentum",))
+        return {name: getattr(self, name) for name in names if hasattr(self, name)}
+
     def zero_grad(self) -> None:
         for p in self.params:
             p.grad = None

@@ -119,7 +119,12 @@ class Layer:
         return self
 
     def __reduce__(self):
-        return (_rebuild, (type(self), self._params, self._ports, self._arrays, self._multipliers))
+        # wlnet's own layers are pickled as their net file (wlnet.files registers that with
+        # copyreg), so that unpickling runs nothing but wlnet's loader; any other is refused.
+        raise TypeError(
+            f"{self._where}: a {type(self).__name__} cannot be pickled; save it with Export(path, net) "
+            "or ExportByteArray(net)."
+        )
 
     # -- what subclasses provide --------------------------------------------------------------
     @property
@@ -313,12 +318,3 @@ def _array_text(array: np.ndarray) -> str:
         return "[" + ", ".join(text(x) for x in a) + "]"
 
     return text(array)
-
-
-def _rebuild(cls, params, ports, arrays, multipliers):
-    layer = object.__new__(cls)
-    for array in arrays.values():
-        if isinstance(array, np.ndarray):
-            array.flags.writeable = False  # unpickled arrays come back writeable
-    layer._set_state(dict(params), dict(ports), dict(arrays), dict(multipliers))
-    return layer

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import math
 import os
-import pickle
 import warnings
 from typing import Any
 
 import torch
 
 from ..errors import NetTrainWarning
+from ..files import net_bytes, write_atomically
 from .data import Examples
 from .loop import Callback, Run
 from .loss import batch_loss
@@ -147,28 +147,33 @@ def _postfix(progress: dict) -> str:
 
 class Checkpointing(Callback):
     """TrainingProgressCheckpointing: the net as trained so far, every ``interval`` rounds, in a
-    directory (a file per round) or one file. A file is written under a temporary name and
-    renamed, so a crash mid-write never leaves a truncated checkpoint."""
+    directory (a file per round, ``checkpoint-round-00005.safetensors``) or one file.
+
+    A checkpoint is a net file (:mod:`wlnet.files`: ``Import(file)`` gives the net) that also holds
+    the optimizer's state, as tensors keyed ``%optimizer.<statistic>.<array path>`` (ADAM's ``m``
+    and ``v``, ...), and, under ``"Checkpoint"`` in its description's extra data, the round, the
+    batch count, the method and its step count. It is written under a temporary name, synced
+    and renamed, so a crash mid-write never leaves a truncated checkpoint."""
 
     def __init__(self, kind: str, path: str, interval: int):
         self.kind, self.path, self.interval = kind, path, interval
 
     def on_round_end(self, run: Run) -> None:
         if run.round % self.interval == 0:
-            run.record.checkpoints.append(self._write(run.net_with(), run.round))
+            run.record.checkpoints.append(self._write(run))
 
-    def _write(self, net: Any, round_number: int) -> str:
+    def _write(self, run: Run) -> str:
         if self.kind == "Directory":
-            os.makedirs(self.path, exist_ok=True)
-            file = os.path.join(self.path, f"checkpoint-round-{round_number:05d}.wlnet")
+            file = os.path.join(self.path, f"checkpoint-round-{run.round:05d}.safetensors")
         else:
-            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
             file = self.path
-        tmp = file + ".tmp"
-        with open(tmp, "wb") as handle:
-            pickle.dump(net, handle)
-        os.replace(tmp, file)
-        return file
+        optimizer = run.optimizer
+        tensors = {f"%optimizer.{name}.{key}": value
+                   for name, values in optimizer.state().items()
+                   for key, value in zip(run.parameters, values)}
+        extra = {"Checkpoint": {"Round": run.round, "AbsoluteBatch": run.absolute_batch,
+                                "Method": optimizer.method, "Step": optimizer.t}}
+        return write_atomically(file, net_bytes(run.net_with(), tensors, extra))
 
 
 class ProgressFunction(Callback):

@@ -147,7 +147,13 @@ def parse_checkpointing(value: Any) -> tuple | None:
             interval = value[2].get("Interval", 1) if isinstance(value[2], dict) else None
         if not isinstance(interval, int) or interval < 1:
             raise NetOptionError("NetTrain: the checkpointing Interval should be a positive number of rounds.")
-        return (value[0], os.fspath(value[1]), interval)
+        path = os.fspath(value[1])
+        if value[0] == "File" and not path.lower().endswith(".safetensors"):
+            raise NetOptionError(
+                f"NetTrain: the checkpoint file {path!r} should end in .safetensors: checkpoints are "
+                "wlnet net files (Import reads them)."
+            )
+        return (value[0], path, interval)
     raise NetOptionError(
         "NetTrain: TrainingProgressCheckpointing should be None, a directory, "
         f'("Directory", path, {{"Interval": k}}) or ("File", path), but was {value!r}.'

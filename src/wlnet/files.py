@@ -1,0 +1,411 @@
+"""Export and Import: nets in wlnet's own file format (and ONNX, through :mod:`wlnet.onnx`).
+
+wlnet's format is one safetensors file (extension ``.safetensors``; see ``docs/format.md``): its
+tensors are the net's initialized arrays, keyed by array path (``"2.Slope"``), stored bit for bit
+as float32; its metadata holds, under the key ``"wlnet"``, a JSON description of the net
+(:mod:`wlnet.serialize`: layers, options, ports, levels, multipliers, coders), the list of its
+arrays with their dims and a SHA-256 of each tensor's bytes, and the format version. Loading
+builds the net with its public constructors and never runs code from the file; a truncated,
+corrupted or hand-edited file is refused with a :class:`~wlnet.errors.NetError` that says what is
+wrong. Files are written under a temporary name in the same directory, synced, then renamed, so a
+crash never leaves a half-written file where a net was.
+
+>>> import os, tempfile
+>>> from wlnet import NetInitialize, ParametricRampLayer, NetExtract
+>>> net = NetInitialize(ParametricRampLayer(Input=3))
+>>> path = os.path.join(tempfile.mkdtemp(), "ramp.safetensors")
+>>> Export(path, net) == path, Import(path) == net
+(True, True)
+>>> Import(path, "ArrayAssociation")["Slope"].tolist()
+[0.10000000149011612, 0.10000000149011612, 0.10000000149011612]
+"""
+
+from __future__ import annotations
+
+import copyreg
+import hashlib
+import json
+import os
+import struct
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import NetError, NetOptionError, NetSpecificationError, closest
+from .layers.base import Layer
+from .lower import array_slots, with_arrays
+from .serialize import LAYER_TYPES, json_net, net_json
+from .symbols import Automatic
+from .version import __version__
+
+__all__ = [
+    "FORMAT_VERSION", "Export", "ExportByteArray", "Import", "ImportByteArray", "NetFile", "net_bytes",
+    "read_net_bytes", "write_atomically",
+]
+
+FORMAT_VERSION = 1  # the version of the description this wlnet writes; it reads this one and older
+_FORMATS = {"wlnet": ".safetensors", "ONNX": ".onnx"}
+_NET_ELEMENTS = ("Net", "UninitializedNet", "ArrayList", "ArrayAssociation", "WLNetVersion", "FormatVersion")
+_EXTRA_PREFIX = "%"  # keys of extra tensors (a checkpoint's optimizer state) start with "%" and a
+# letter; an array key never does, since every "%" in it is followed by two hex digits (wlnet.lower)
+
+
+# -- writing -----------------------------------------------------------------------------------------
+def net_bytes(net: Layer, extra_tensors: Mapping[str, Any] | None = None, extra: Mapping[str, Any] | None = None
+              ) -> bytes:
+    """``net`` in wlnet's format, as bytes. ``extra_tensors`` (keys starting with ``"%"`` and a
+    letter, e.g. ``"%optimizer.m.2.Slope"``) and ``extra`` (JSON data) travel beside the net:
+    NetTrain's checkpoints keep the optimizer state there."""
+    from safetensors.numpy import save
+
+    description = net_json(net)
+    tensors: dict[str, np.ndarray] = {}
+    arrays = []
+    for slot in array_slots(net):
+        dims = slot.dims
+        entry: dict[str, Any] = {"Key": slot.key, "Dims": None if dims is None else list(dims)}
+        if slot.value is not Automatic:
+            tensors[slot.key] = np.asarray(slot.value, order="C")
+            entry["SHA256"] = _digest(tensors[slot.key])
+        arrays.append(entry)
+    extras = []
+    for key, value in (extra_tensors or {}).items():
+        if not (key.startswith(_EXTRA_PREFIX) and key[1:2].isalpha()):
+            raise NetSpecificationError(
+                f"{net._where}: the extra tensor key {key!r} should start with '%' and a letter."
+            )
+        tensors[key] = np.asarray(value.detach().cpu().numpy() if hasattr(value, "detach") else value, order="C")
+        extras.append({"Key": key, "SHA256": _digest(tensors[key])})
+    metadata = {
+        "Format": "wlnet", "FormatVersion": FORMAT_VERSION, "WLNetVersion": __version__,
+        "Net": description, "Arrays": arrays, "ExtraTensors": extras, "Extra": dict(extra or {}),
+    }
+    return save(tensors, metadata={"wlnet": json.dumps(metadata, allow_nan=False)})
+
+
+def _digest(array: np.ndarray) -> str:
+    return hashlib.sha256(np.asarray(array, order="C").tobytes()).hexdigest()
+
+
+def write_atomically(path: str | os.PathLike, data: bytes) -> str:
+    """Write ``data`` to ``path`` through a temporary file in the same directory, synced and
+    renamed over ``path``: a reader sees the old file or the whole new one, never a part."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    _sync_directory(directory)
+    return path
+
+
+def _sync_directory(directory: str) -> None:
+    """Make the rename durable where the system allows (POSIX); elsewhere nothing to do."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# -- reading -----------------------------------------------------------------------------------------
+@dataclass
+class NetFile:
+    """What a wlnet file holds, checked: its description, its net without arrays, its arrays by
+    key (in ``ArraysPositionList`` order) and the extra tensors and data beside them."""
+
+    metadata: dict
+    skeleton: Layer
+    arrays: dict[str, np.ndarray]
+    extra_tensors: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def net(self) -> Layer:
+        """The net with its arrays."""
+        return with_arrays(self.skeleton, self.arrays, partial=True) if self.arrays else self.skeleton
+
+    @property
+    def extra(self) -> dict:
+        return self.metadata.get("Extra", {})
+
+
+def read_net_bytes(data: bytes, where: str = "the data") -> NetFile:
+    """Read and check wlnet's format; ``where`` (the file's name) starts every error message.
+
+    Raises:
+        NetError: not a safetensors file, truncated, not a wlnet net, a newer format, a tensor
+            that does not match its checksum, arrays that do not match the description, or a
+            description that does not describe a net.
+    """
+    header = _header(data, where)
+    metadata = _wlnet_metadata(header, where)
+    tensors = _tensors(data, where)
+    arrays, extras = _checked_tensors(metadata, tensors, where)
+    skeleton = json_net(metadata["Net"], where)
+    _check_arrays(skeleton, metadata["Arrays"], arrays, where)
+    return NetFile(metadata, skeleton, arrays, extras)
+
+
+def _header(data: bytes, where: str) -> dict:
+    """The safetensors header (a JSON object after its 8-byte length), checked against the size."""
+    if len(data) < 8:
+        raise NetError(f"{where}: the file is empty or truncated ({len(data)} bytes): it is not a wlnet net file.")
+    (size,) = struct.unpack("<Q", data[:8])
+    if size > len(data) - 8:
+        raise NetError(
+            f"{where}: the file is truncated: its header says {size} bytes follow, but only "
+            f"{len(data) - 8} do. It is not a whole wlnet net file."
+        )
+    try:
+        header = json.loads(data[8:8 + size])
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise NetError(f"{where}: the file is not a safetensors file (its header is not JSON), so not a "
+                       "wlnet net file.") from None
+    if not isinstance(header, dict):
+        raise NetError(f"{where}: the file's header is not a JSON object: it is not a wlnet net file.")
+    return header
+
+
+def _wlnet_metadata(header: dict, where: str) -> dict:
+    text = (header.get("__metadata__") or {}).get("wlnet")
+    if text is None:
+        raise NetError(
+            f"{where}: the file is a safetensors file without wlnet's description, so it holds arrays "
+            'but no net. Import(path, "ArrayAssociation") reads its arrays.'
+        )
+    try:
+        metadata = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise NetError(f"{where}: the file's net description is not valid JSON ({error}).") from None
+    if not isinstance(metadata, dict) or metadata.get("Format") != "wlnet":
+        raise NetError(f"{where}: the file's description is not a wlnet net description.")
+    version = metadata.get("FormatVersion")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise NetError(f"{where}: the file's format version {version!r} is not a version of wlnet's format.")
+    if version > FORMAT_VERSION:
+        raise NetError(
+            f"{where}: the file is in version {version} of wlnet's format, written by wlnet "
+            f"{metadata.get('WLNetVersion', '?')}; this wlnet ({__version__}) reads versions up to "
+            f"{FORMAT_VERSION}. Upgrade wlnet to read it."
+        )
+    for key, kind in (("Net", dict), ("Arrays", list), ("ExtraTensors", list), ("Extra", dict)):
+        if not isinstance(metadata.get(key), kind):
+            raise NetError(f"{where}: the file's description has no {key} {kind.__name__}: it was edited or damaged.")
+    return metadata
+
+
+def _tensors(data: bytes, where: str) -> dict[str, np.ndarray]:
+    from safetensors.numpy import load
+
+    try:
+        return load(data)
+    except Exception as error:  # safetensors reports damage with its own error types
+        raise NetError(f"{where}: the file's tensors cannot be read: it is truncated or damaged ({error}).") from None
+
+
+def _checked_tensors(metadata: dict, tensors: dict[str, np.ndarray], where: str
+                     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The arrays and the extra tensors, each checked against its SHA-256; every tensor listed once."""
+    listed: dict[str, dict] = {}
+    for entry in [*metadata["Arrays"], *metadata["ExtraTensors"]]:
+        if not isinstance(entry, dict) or not isinstance(entry.get("Key"), str):
+            raise NetError(f"{where}: the file's list of arrays has a malformed entry {entry!r}.")
+        if "SHA256" in entry:
+            listed[entry["Key"]] = entry
+    unlisted = sorted(set(tensors) - set(listed))
+    absent = [key for key in listed if key not in tensors]
+    if unlisted or absent:
+        what = (f"holds the tensor {unlisted[0]!r}, which its description does not list" if unlisted
+                else f"lacks the array {absent[0]!r}, which its description lists")
+        raise NetError(f"{where}: the file {what}: it was edited or damaged.")
+    for key, entry in listed.items():
+        if _digest(tensors[key]) != entry["SHA256"]:
+            raise NetError(
+                f'{where}: the values of the array "{key}" do not match their checksum: the file is '
+                "damaged (or was edited by hand)."
+            )
+    extra_keys = {entry["Key"] for entry in metadata["ExtraTensors"]}
+    arrays = {entry["Key"]: tensors[entry["Key"]] for entry in metadata["Arrays"] if entry["Key"] in listed}
+    return arrays, {key: tensors[key] for key in extra_keys}
+
+
+def _check_arrays(net: Layer, entries: list[dict], arrays: dict[str, np.ndarray], where: str) -> None:
+    """The description's arrays are the net's, in order, with consistent dims; every one float32."""
+    slots = array_slots(net)
+    keys = [slot.key for slot in slots]
+    listed = [entry["Key"] for entry in entries]
+    if listed != keys:
+        raise NetError(
+            f"{where}: the file lists the arrays {listed}, but the net it describes has the arrays "
+            f"{keys}: it was edited or damaged."
+        )
+    for slot, entry in zip(slots, entries):
+        array = arrays.get(slot.key)
+        if array is None:
+            continue
+        if array.dtype != np.float32:
+            raise NetError(f'{where}: the array "{slot.key}" is {array.dtype}, but a net file holds float32 arrays.')
+        expected = slot.known_dims
+        if tuple(array.shape) != tuple(entry.get("Dims") or ()) or expected is not None and array.shape != expected:
+            raise NetError(
+                f'{where}: the array "{slot.key}" has dims {tuple(array.shape)}, but the net it belongs to '
+                f"needs {expected if expected is not None else tuple(entry.get('Dims') or ())}: the file "
+                "was edited or damaged."
+            )
+
+
+# -- the Wolfram verbs ---------------------------------------------------------------------------
+def Export(path: str | os.PathLike, net: Layer, format: Any = Automatic, **options: Any) -> str:
+    """Save ``net`` to a file; return the file's path.
+
+    Wolfram: ``Export["file.ext", net]``, ``Export["file", net, "format"]``.
+
+    Args:
+        path: the file. Its extension chooses the format: ``.safetensors`` for wlnet's own
+            format (the net with its arrays, see ``docs/format.md``), ``.onnx`` for ONNX.
+        net: a layer or container (uninitialized ones too, in wlnet's format).
+        format: ``"wlnet"`` or ``"ONNX"`` to choose the format whatever the extension.
+        **options: ONNX's export options (``OperatorSetVersion``, ``Description``,
+            ``GraphName``, ``ModelVersion``); wlnet's format takes none.
+
+    The file is written under a temporary name and renamed, so a crash never leaves a partly
+    written file at ``path``.
+    """
+    kind = _format(path, format, "Export")
+    if not isinstance(net, Layer):
+        raise NetSpecificationError(f"Export: the second argument should be a net, but was {type(net).__name__}.")
+    if kind == "ONNX":
+        from .onnx import export_onnx
+
+        return export_onnx(path, net, **options)
+    if options:
+        raise NetOptionError(f"Export: wlnet's format takes no options, but {', '.join(options)} were given.")
+    return write_atomically(path, net_bytes(net))
+
+
+def Import(path: str | os.PathLike, element: Any = Automatic) -> Any:
+    """Load a net, or one of its elements, from a file.
+
+    Wolfram: ``Import["file.ext"]``, ``Import["file", elem]``, ``Import["file", {"format", elem}]``.
+
+    Args:
+        path: a ``.safetensors`` file written by wlnet (or a ``.onnx`` model).
+        element: ``"Net"`` (the default: the net with its arrays), ``"UninitializedNet"``,
+            ``"ArrayList"`` (the arrays in ``ArraysPositionList`` order, None for one not
+            initialized), ``"ArrayAssociation"`` (array path -> array), ``"WLNetVersion"`` (the
+            wlnet that wrote it), ``"FormatVersion"``; a format name (``"wlnet"``, ``"ONNX"``); or
+            ``(format, element)``. ONNX files have their own elements (see ``docs/onnx.md``).
+
+    Loading runs no code from the file. Raises NetError for a file that is not a whole, unedited
+    wlnet net file.
+    """
+    fmt, element = _import_spec(element)
+    kind = _format(path, fmt, "Import")
+    if kind == "ONNX":
+        from .onnx import import_onnx
+
+        return import_onnx(path, "Net" if element is Automatic else element)
+    where = f"Import: {os.fspath(path)}"
+    try:
+        with open(path, "rb") as file:
+            data = file.read()
+    except OSError as error:
+        raise NetError(f"{where}: the file cannot be read ({error.strerror or error}).") from None
+    return _element(data, element, where)
+
+
+def ExportByteArray(net: Layer, format: str = "wlnet") -> bytes:
+    """``net`` in wlnet's format as bytes (Wolfram: ``ExportByteArray[net, "WLNet"]``); for a
+    database, a message queue, or another process."""
+    if format != "wlnet":
+        raise NetSpecificationError(f'ExportByteArray: the format should be "wlnet", not {format!r}.')
+    return net_bytes(net)
+
+
+def ImportByteArray(data: bytes, element: Any = Automatic) -> Any:
+    """The net (or an element, as in :func:`Import`) from bytes written by :func:`ExportByteArray`."""
+    fmt, element = _import_spec(element)
+    if fmt not in (Automatic, "wlnet"):
+        raise NetSpecificationError(f'ImportByteArray: the format should be "wlnet", not {fmt!r}.')
+    return _element(bytes(data), element, "ImportByteArray")
+
+
+def _pickled(net: Layer) -> tuple:
+    """How pickle sends a net (to another process, say): as its net file, read back by
+    :func:`ImportByteArray`, so that unpickling a net runs nothing but wlnet's loader."""
+    return ImportByteArray, (ExportByteArray(net),)
+
+
+for _type in LAYER_TYPES.values():
+    copyreg.pickle(_type, _pickled)
+
+
+def _format(path: Any, fmt: Any, verb: str) -> str:
+    if fmt is not Automatic:
+        for name in _FORMATS:
+            if isinstance(fmt, str) and fmt.lower() == name.lower():
+                return name
+        raise NetSpecificationError(
+            f"{verb}: {fmt!r} is not a format wlnet knows.{closest(str(fmt), _FORMATS)} The formats are: "
+            f"{', '.join(_FORMATS)}."
+        )
+    text = os.fspath(path) if isinstance(path, (str, os.PathLike)) else None
+    if text is None:
+        raise NetSpecificationError(f"{verb}: the file should be a path, but was {type(path).__name__}.")
+    for name, extension in _FORMATS.items():
+        if str(text).lower().endswith(extension):
+            return name
+    raise NetSpecificationError(
+        f"{verb}: the format of {text!r} cannot be told from its extension; use .safetensors (wlnet's format) "
+        'or .onnx, or name the format: Export(path, net, "wlnet").'
+        + (" (.wlnet is the Wolfram Language's own binary format, which wlnet does not write.)"
+           if str(text).lower().endswith(".wlnet") else "")
+    )
+
+
+def _import_spec(element: Any) -> tuple[Any, Any]:
+    """(format, element) from Import's second argument."""
+    if isinstance(element, tuple) and len(element) == 2:
+        return element
+    if isinstance(element, str) and element.lower() in {name.lower() for name in _FORMATS}:
+        return element, Automatic
+    return Automatic, element
+
+
+def _element(data: bytes, element: Any, where: str) -> Any:
+    if element is Automatic:
+        element = "Net"
+    if element not in _NET_ELEMENTS:
+        raise NetSpecificationError(
+            f"{where}: {element!r} is not an element of a wlnet file.{closest(str(element), _NET_ELEMENTS)} "
+            f"The elements are: {', '.join(_NET_ELEMENTS)}."
+        )
+    if element == "ArrayAssociation" and "wlnet" not in (_header(data, where).get("__metadata__") or {}):
+        return _tensors(data, where)  # a plain safetensors file: its arrays, as they are
+    file = read_net_bytes(data, where)
+    if element == "Net":
+        return file.net
+    if element == "UninitializedNet":
+        return file.skeleton
+    if element == "ArrayList":
+        return [file.arrays.get(slot.key) for slot in array_slots(file.skeleton)]
+    if element == "ArrayAssociation":
+        return dict(file.arrays)
+    return file.metadata["WLNetVersion"] if element == "WLNetVersion" else file.metadata["FormatVersion"]
