@@ -194,3 +194,30 @@ def test_gradcheck_float64(case):
 def test_arrays_count_is_the_state_dict_length(case):
     net = case.net()
     assert Information(net, "ArraysCount") == len(net.to_torch().state_dict())
+
+
+def same_outputs(a, b) -> bool:
+    """Whether two results (arrays, lists of sequences, decoded values, dicts of them) are equal bit for bit."""
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same_outputs(a[k], b[k]) for k in a)
+    if isinstance(a, list) and a and isinstance(a[0], np.ndarray):
+        return len(a) == len(b) and all(same_outputs(x, y) for x, y in zip(a, b))
+    return np.asarray(a).tobytes() == np.asarray(b).tobytes() and np.shape(a) == np.shape(b)
+
+
+@rows
+@pytest.mark.parametrize("initialized", [True, False], ids=["initialized", "uninitialized"])
+def test_export_import_gives_back_an_equal_net(case, initialized, tmp_path):
+    net = case.net() if initialized else NetInitialize(case.net(), None)
+    path = wlnet.Export(tmp_path / "net.safetensors", net)
+    back = wlnet.Import(path)
+    assert back == net and hash(back) == hash(net) and repr(back) == repr(net)
+    assert wlnet.Import(path, "UninitializedNet") == NetInitialize(net, None)
+    assert wlnet.ImportByteArray(wlnet.ExportByteArray(net)) == net
+    for got, want in zip(wlnet.Import(path, "ArrayList"), Information(net, "ArraysList")):
+        assert (got is None) == (want is wlnet.Automatic)
+        assert got is None or (got.dtype == want.dtype and got.tobytes() == want.tobytes())
+    if initialized:
+        data = case.example()
+        for precision in ("Real32", "Real64"):
+            assert same_outputs(back(data, WorkingPrecision=precision), net(data, WorkingPrecision=precision))
