@@ -13,6 +13,7 @@ def test_tour_runs_every_example_with_the_page_results():
     assert "result : [[-0.3 -0.2 -0.1]\n            [ 0.   1.   2. ]]" in text
     assert "'[1, 3]': (2, 4)" in text
     assert 'NetExtract(trained, [2, "Slope"])\n  result : 0.1' in text  # the frozen slope
+    assert "loaded == trained, [loaded(x) for x in (1, 2, 3, 4)]\n  result : (True, [" in text  # saved, loaded
 
 
 def test_command_line_entry_point(capsys, monkeypatch):

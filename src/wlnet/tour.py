@@ -5,6 +5,9 @@ Each step shows the Wolfram Language input, the same in wlnet, and the result.
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import numpy as np
 
 # (caption, Wolfram Language input, wlnet statements; the last line's value is shown)
@@ -75,6 +78,11 @@ EXAMPLES = [
     ("The layer as a plain torch module",
      "(no Wolfram counterpart)",
      "NetInitialize(ParametricRampLayer(Input=(64, 8, 8))).to_torch()"),
+    ("Save the trained Boolean net (one safetensors file, no code in it) and load it back",
+     'Export["boolean-net.wlnet", trained]; Import["boolean-net.wlnet"] === trained',
+     'path = Export(os.path.join(tempfile.mkdtemp(), "boolean-net.safetensors"), trained)\n'
+     "loaded = Import(path)\n"
+     "loaded == trained, [loaded(x) for x in (1, 2, 3, 4)]"),
 ]
 
 
@@ -83,7 +91,7 @@ def run(out=print) -> None:
     import wlnet
 
     namespace = {name: getattr(wlnet, name) for name in wlnet.__all__}
-    namespace["np"] = np
+    namespace.update(np=np, os=os, tempfile=tempfile)
     with np.printoptions(precision=6, suppress=True):
         for number, (caption, wolfram, python) in enumerate(EXAMPLES, 1):
             out(f"\n[{number}] {caption}")
