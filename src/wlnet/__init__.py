@@ -16,7 +16,7 @@ from .extract import NetExtract, NetReplacePart, Normal
 from .functions import Abs, Cos, Exp, Log, LogisticSigmoid, Ramp, Sin, Sqrt, Tanh
 from .information import Information
 from .initialize import NetInitialize
-from .layers import ElementwiseLayer, LinearLayer, ParametricRampLayer
+from .layers import ElementwiseLayer, FlattenLayer, LinearLayer, ParametricRampLayer
 from .layers.loss import CrossEntropyLossLayer, MeanAbsoluteLossLayer, MeanSquaredLossLayer
 from .nets import NetChain, NetGraph, NetPort
 from .symbols import All, Automatic, Inherited, Scaled, Span
@@ -37,6 +37,7 @@ __all__ = [
     "Cos",
     "ElementwiseLayer",
     "Exp",
+    "FlattenLayer",
     "Inherited",
     "Information",
     "LinearLayer",
