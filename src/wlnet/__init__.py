@@ -11,6 +11,7 @@ True
 """
 
 from .coders import NetDecoder, NetEncoder
+from .convert import from_torch
 from .errors import NetError
 from .extract import NetExtract, NetReplacePart, Normal
 from .functions import Abs, Cos, Exp, Log, LogisticSigmoid, Ramp, Sin, Sqrt, Tanh
@@ -38,6 +39,7 @@ __all__ = [
     "ElementwiseLayer",
     "Exp",
     "FlattenLayer",
+    "from_torch",
     "Inherited",
     "Information",
     "LinearLayer",
