@@ -12,8 +12,10 @@ import numpy as np
 
 from wlnet import (
     All,
+    Automatic,
     ElementwiseLayer,
     Exp,
+    FlattenLayer,
     LinearLayer,
     LogisticSigmoid,
     NetChain,
@@ -137,6 +139,14 @@ CASES = [
     Case("elementwise-elu", lambda: ElementwiseLayer("ELU", Input=(2, 3)), batch(2, 3)),
     Case("elementwise-lambda", lambda: ElementwiseLayer(lambda x: 2 * Tanh(x) - Exp(-x ** 2) / 3, Input=(2, 3)),
          batch(2, 3), unlike=lambda: ElementwiseLayer(lambda x: 2 * Tanh(x) - Exp(-x ** 2) / 4, Input=(2, 3))),
+    # FlattenLayer: no arrays; every form of n, and a sequence whose later levels are merged.
+    Case("flatten-all", lambda: FlattenLayer(Input=(2, 3, 4)), batch(2, 3, 4),
+         unlike=lambda: FlattenLayer(2, Input=(2, 3, 4))),
+    Case("flatten-first-2", lambda: FlattenLayer(1, Input=(2, 3, 4)), batch(2, 3, 4)),
+    Case("flatten-last-2", lambda: FlattenLayer(-1, Input=(2, 3, 4)), batch(2, 3, 4)),
+    Case("flatten-varying", lambda: FlattenLayer(-1, Input=("Varying", 2, 3)),
+         lambda: [x.reshape(len(x), 2, 3) for x in sequences(1, 4, 2, 4, width=6)()]),
+    Case("flatten-output-given", lambda: FlattenLayer(1, Input=(Automatic, 3, 4), Output=(6, 4)), batch(2, 3, 4)),
     # NetChain.
     Case("chain-mlp", initialized(mlp), batch(2, n=3)),
     Case("chain-named", initialized(lambda: NetChain(
@@ -153,6 +163,11 @@ CASES = [
         {"forward": LinearLayer(3), "50%": ParametricRampLayer([])}, Input=2)), batch(2)),
     Case("chain-varying", initialized(lambda: NetChain([Tanh, ParametricRampLayer(2)], Input=("Varying", 3))),
          sequences(2, 3, 2)),
+    Case("chain-flatten-linear", initialized(lambda: NetChain([FlattenLayer(), LinearLayer(2)], Input=(2, 3))),
+         batch(2, 3)),
+    Case("chain-flatten-varying", initialized(lambda: NetChain(
+        [FlattenLayer(-1), ParametricRampLayer(2), Tanh], Input=("Varying", 2, 3))),
+        lambda: [x.reshape(len(x), 2, 3) for x in sequences(2, 3, 2, width=6)()]),
     Case("chain-of-graph", initialized(lambda: NetChain(
         [NetGraph({"a": LinearLayer(3), "b": Tanh}, [("a", "b")]), ParametricRampLayer(), LinearLayer(2)],
         Input=2)), batch(2)),

@@ -1,7 +1,7 @@
 """The contract every layer and container keeps, checked on every row of ``cases.CASES``.
 
 Ports, NetInitialize, repr, evaluation, the lowering (``to_torch()``, its state dict and the way
-back) and gradients. Nothing here is about one row: a new layer adds rows to ``cases.py``.
+back, ``from_torch``) and gradients. Nothing here is about one row: a new layer adds rows to ``cases.py``.
 """
 
 from urllib.parse import unquote
@@ -12,8 +12,19 @@ import torch
 
 import wlnet
 from cases import CASES
-from wlnet import Information, NetEncoder, NetExtract, NetInitialize, NetPort
+from wlnet import (
+    Information,
+    NetDecoder,
+    NetEncoder,
+    NetExtract,
+    NetInitialize,
+    NetPort,
+    NetReplacePart,
+    from_torch,
+)
+from wlnet.errors import NetSpecificationError
 from wlnet.lower import path_key, with_arrays
+from wlnet.nets.graph import Graph
 
 NAMESPACE = {**{name: getattr(wlnet, name) for name in wlnet.__all__}, "NetPort": NetPort}
 REPR_MAX_ELEMENTS = 16  # arrays larger than this are summarized in a comment, not printed
@@ -221,3 +232,34 @@ def test_export_import_gives_back_an_equal_net(case, initialized, tmp_path):
         data = case.example()
         for precision in ("Real32", "Real64"):
             assert same_outputs(back(data, WorkingPrecision=precision), net(data, WorkingPrecision=precision))
+
+
+def without_coders(net):
+    """``net`` with every NetEncoder and NetDecoder replaced by its port's dims (what ``to_torch()`` keeps)."""
+    ports = {**Information(net, "InputPorts"), **Information(net, "OutputPorts")}
+    for port, spec in ports.items():
+        if isinstance(NetExtract(net, port), (NetEncoder, NetDecoder)):
+            net = NetReplacePart(net, port, spec)
+    return net
+
+
+@rows
+def test_from_torch_of_to_torch_gives_the_net_back(case):
+    net, data = case.net(), case.example()
+    module = net.to_torch()
+    if any(isinstance(m, Graph) for m in module.modules()):
+        with pytest.raises(NetSpecificationError, match="torch form of a NetGraph"):
+            from_torch(module)
+        return
+    (spec,) = Information(net, "InputPorts").values()
+    back = from_torch(module, Input=spec)
+    assert back == without_coders(net)  # same layers, dims, bit-identical arrays and multipliers
+    again = back.to_torch()
+    for _, inputs in module_batches(net, data):
+        with torch.no_grad():
+            want = forward(module, net, inputs)
+            got = forward(again, back, inputs)
+            direct = outputs_of(back, back(inputs[0]))
+        for port, value in want.items():
+            torch.testing.assert_close(got[port], value, msg=port)
+            torch.testing.assert_close(direct[port], value, msg=port)

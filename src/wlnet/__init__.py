@@ -11,13 +11,14 @@ True
 """
 
 from .coders import NetDecoder, NetEncoder
+from .convert import from_torch
 from .errors import NetError
 from .extract import NetExtract, NetReplacePart, Normal
 from .files import Export, ExportByteArray, Import, ImportByteArray
 from .functions import Abs, Cos, Exp, Log, LogisticSigmoid, Ramp, Sin, Sqrt, Tanh
 from .information import Information
 from .initialize import NetInitialize
-from .layers import ElementwiseLayer, LinearLayer, ParametricRampLayer
+from .layers import ElementwiseLayer, FlattenLayer, LinearLayer, ParametricRampLayer
 from .layers.loss import CrossEntropyLossLayer, MeanAbsoluteLossLayer, MeanSquaredLossLayer
 from .nets import NetChain, NetGraph, NetPort
 from .symbols import All, Automatic, Inherited, Scaled, Span
@@ -41,6 +42,8 @@ __all__ = [
     "ExportByteArray",
     "Import",
     "ImportByteArray",
+    "FlattenLayer",
+    "from_torch",
     "Inherited",
     "Information",
     "LinearLayer",

@@ -39,7 +39,7 @@ from typing import Any
 from .coders import NetDecoder, NetEncoder
 from .errors import NetError, NetSpecificationError, closest
 from .functions import NAMED_FUNCTIONS, Expression, WolframFunction
-from .layers import ElementwiseLayer, LinearLayer, ParametricRampLayer
+from .layers import ElementwiseLayer, FlattenLayer, LinearLayer, ParametricRampLayer
 from .layers.base import Layer
 from .nets import NetChain, NetGraph, NetPort
 from .symbols import All, Automatic, Inherited, Span
@@ -49,7 +49,8 @@ __all__ = ["LAYER_TYPES", "json_net", "net_json"]
 #: The layer types a description may name; a new layer joins here (the contract table's
 #: round-trip test fails for one that does not).
 LAYER_TYPES: dict[str, type[Layer]] = {
-    cls.__name__: cls for cls in (ParametricRampLayer, LinearLayer, ElementwiseLayer, NetChain, NetGraph)
+    cls.__name__: cls
+    for cls in (ParametricRampLayer, LinearLayer, ElementwiseLayer, FlattenLayer, NetChain, NetGraph)
 }
 _SYMBOLS = {"Automatic": Automatic, "All": All, "Inherited": Inherited}
 _CODERS = {"NetEncoder": NetEncoder, "NetDecoder": NetDecoder}

@@ -8,6 +8,8 @@ differs from example to example). Dims never include the batch axis.
 TensorT(dims=(2, 3))
 >>> describe(parse_port(("Varying", 3), "Input"))
 'a sequence of length-3 vectors'
+>>> describe(TensorT(("Varying", 2, 3))), describe(TensorT(("Varying", 2, 3, 4)))
+('a sequence of 2×3 matrices', 'a sequence of arrays of dims (2, 3, 4)')
 >>> unify(TensorT(None), TensorT((3,)), "Input").dims
 (3,)
 """
@@ -110,14 +112,21 @@ def describe(t: TensorT) -> str:
         rest = TensorT(dims[1:])
         if rest.dims == ():
             return "a sequence of real numbers"
-        inner = describe(rest)
-        inner = inner[2:] if inner.startswith("a ") else inner[3:]
-        return f"a sequence of {inner}s"
+        return f"a sequence of {_plural(describe(rest))}"
     if len(dims) == 1:
         return "a vector" if dims[0] is None else f"a length-{dims[0]} vector"
     if len(dims) == 2 and None not in dims:
         return f"a {dims[0]}\u00d7{dims[1]} matrix"
     return f"an array of dims {_dims_text(dims)}"
+
+
+def _plural(text: str) -> str:
+    """ "a length-3 vector" -> "length-3 vectors", "a 2×3 matrix" -> "2×3 matrices",
+    "an array of dims (2, 3, 4)" -> "arrays of dims (2, 3, 4)"."""
+    text = text.removeprefix("an ").removeprefix("a ")
+    noun, _, rest = text.partition(" of ")
+    noun = noun[:-2] + "ices" if noun.endswith("matrix") else noun + "s"
+    return f"{noun} of {rest}" if rest else noun
 
 
 def unify(a: TensorT, b: TensorT, where: str) -> TensorT:

@@ -2,7 +2,8 @@
 
 from .base import Layer
 from .elementwise import ElementwiseLayer
+from .flatten import FlattenLayer
 from .linear import LinearLayer
 from .ramp import ParametricRamp, ParametricRampLayer
 
-__all__ = ["ElementwiseLayer", "Layer", "LinearLayer", "ParametricRamp", "ParametricRampLayer"]
+__all__ = ["ElementwiseLayer", "FlattenLayer", "Layer", "LinearLayer", "ParametricRamp", "ParametricRampLayer"]

@@ -1,0 +1,354 @@
+"""from_torch: a PyTorch module as the wlnet net that computes the same, its arrays copied.
+
+The way back from ``to_torch()``, and the way in for a model built or trained in PyTorch. Each
+supported module type has one small converter in the table :data:`CONVERTERS` (exact types only:
+a subclass may compute something else in its ``forward``, so it is refused).
+
+* ``nn.PReLU(num_parameters=1)`` -> ``ParametricRampLayer([], Slope=s)`` (a 0-d slope);
+  ``nn.PReLU(num_parameters=C)`` -> ``ParametricRampLayer(1, Slope=[...])``: PyTorch's slope sits on
+  dim 1, the first level after the batch axis.
+* ``nn.LeakyReLU(a)`` -> ``ParametricRampLayer([], Slope=a, LearningRateMultipliers=0)``, the fixed
+  leaky ReLU.
+* ``nn.ReLU``, ``nn.Sigmoid``, ``nn.Tanh`` -> ``ElementwiseLayer`` of ``Ramp``, ``LogisticSigmoid``,
+  ``Tanh``; with their default settings, ``nn.ELU``, ``nn.SELU``, ``nn.GELU``, ``nn.SiLU``,
+  ``nn.Mish``, ``nn.Softsign``, ``nn.Softplus``, ``nn.Hardtanh`` -> ``ElementwiseLayer`` of "ELU",
+  "SELU", "GELU", "Swish", "Mish", "SoftSign", "SoftPlus", "HardTanh".
+* ``nn.Linear(n_in, n_out)`` -> ``LinearLayer(n_out, Weights=..., Biases=..., Input=n_in)``.
+  ``nn.Linear`` acts on the last dim of any input, LinearLayer on a whole example (flattened), so
+  the converted layer takes vectors of ``n_in`` only; put an ``nn.Flatten`` before it.
+* ``nn.Flatten(1, -1)`` -> ``FlattenLayer()``; ``nn.Flatten(1, k)`` -> ``FlattenLayer(k - 1)``;
+  ``nn.Flatten(-k, -1)`` -> ``FlattenLayer(-(k - 1))``. Other dims (the batch axis, or levels in
+  the middle) have no FlattenLayer; one that merges a single dim does nothing and is dropped
+  (PyTorch would only check that the dim exists).
+* ``nn.Sequential`` (nested too) -> ``NetChain``: a list when its parts are numbered (the default),
+  a dict of the names given otherwise. ``nn.Identity`` computes nothing and is dropped.
+* wlnet's own torch forms (what ``to_torch()`` gives): ``ParametricRamp``, ``Linear``,
+  ``Elementwise``, ``Flatten`` and ``Chain`` -> the layer or NetChain they came from, with the
+  module's (perhaps trained) arrays. NetGraph's ``Graph`` is refused: give its state dict to
+  ``wlnet.lower.with_arrays`` with the NetGraph it came from instead.
+
+Arrays become float32 (as every wlnet array is), copied from any device. A parameter with
+``requires_grad=False`` makes its layer's LearningRateMultipliers 0; one that carries an
+``lr_multiplier`` (as ``to_torch()`` sets) keeps that multiplier. A layer has one multiplier for
+all its arrays, so nn.Linear's weight and bias must agree.
+
+>>> import torch
+>>> from torch import nn
+>>> module = nn.Sequential(nn.Linear(3, 2), nn.PReLU(2))
+>>> net = from_torch(module, Input=3)
+>>> from wlnet import NetExtract
+>>> NetExtract(net, 2)
+ParametricRampLayer(1, Input=2, Slope=[0.25, 0.25])
+>>> x = torch.randn(4, 3)
+>>> torch.allclose(net(x), module(x))
+True
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import unquote
+
+import torch
+from torch import nn
+
+from .errors import NetError, NetShapeError, NetSpecificationError, check_options
+from .functions import NAMED_FUNCTIONS, LogisticSigmoid, Ramp, Tanh, WolframFunction
+from .layers.base import Layer, position_text
+from .layers.elementwise import Elementwise, ElementwiseLayer
+from .layers.flatten import Flatten, FlattenLayer
+from .layers.linear import Linear, LinearLayer
+from .layers.ramp import ParametricRamp, ParametricRampLayer
+from .nets.chain import Chain, NetChain
+from .nets.graph import Graph
+from .symbols import Automatic
+from .types import describe, parse_port, unify
+
+__all__ = ["CONVERTERS", "from_torch"]
+
+
+def from_torch(module: nn.Module, *, Input=Automatic, **unknown) -> Layer:
+    """The wlnet net that computes what a PyTorch module does, with the module's arrays.
+
+    Args:
+        module: a supported ``torch.nn.Module`` (see :mod:`wlnet.convert` for the list and how
+            each maps), or a module that ``to_torch()`` gave.
+        Input: the dims of one example (the batch axis not counted), as for a layer's Input
+            option: ``3``, ``(3, 5)``, ``"Real"``, ``("Varying", 3)``. With it every dim is known
+            and the net is ready to evaluate; without it the dims are those the arrays fix.
+
+    Returns:
+        An initialized layer or NetChain. Its arrays are float32 copies (PyTorch float64 or
+        float16 values are rounded to float32); ``requires_grad=False`` gives
+        LearningRateMultipliers 0.
+
+    Raises:
+        NetSpecificationError: a module (or a part, named by its 1-based position in the
+            nn.Sequential) without a wlnet equivalent; a malformed Input.
+        NetShapeError: an Input that the module's arrays contradict.
+
+    >>> from torch import nn
+    >>> from_torch(nn.LeakyReLU(0.2), Input=3)
+    ParametricRampLayer([], Input=3, Slope=0.2, LearningRateMultipliers=0)
+    """
+    check_options("from_torch", unknown, ("Input",))
+    if not isinstance(module, nn.Module):
+        raise NetSpecificationError(
+            f"from_torch: the argument should be a torch.nn.Module, not {type(module).__name__}."
+        )
+    port = parse_port(Input, 'from_torch: the "Input" option')
+    net = _convert(module, ())
+    if net is None:
+        raise NetSpecificationError(f"from_torch: {_type_text(module)} computes nothing; there is no net to make.")
+    return net if Input is Automatic else _with_input(net, Input, port)
+
+
+def _convert(module: nn.Module, position: tuple) -> Layer | None:
+    """The layer for ``module`` found at ``position`` (1-based steps in the nn.Sequential, () for
+    the top), or None for a module that computes nothing (nn.Identity)."""
+    converter = CONVERTERS.get(type(module))
+    if converter is None:
+        raise _unsupported(module, position)
+    try:
+        return converter(module, position)
+    except NetError as error:
+        if str(error).startswith("from_torch"):
+            raise
+        raise type(error)(f"from_torch: {_site(module, position)}: {error}") from None
+
+
+def _with_input(net: Layer, given: Any, t) -> Layer:
+    old = net._ports["Input"]
+    try:
+        new = unify(old, t, "")
+    except NetShapeError:
+        raise NetShapeError(
+            f"from_torch: Input={given!r} is {describe(t)}, but the converted net ({net._where}) takes "
+            f"{describe(old)}."
+        ) from None
+    try:
+        return net._with_input_type("Input", new)
+    except NetShapeError as error:
+        raise NetShapeError(f"from_torch: with Input={given!r}: {error}") from None
+
+
+# -- where, and what is refused ----------------------------------------------------------------
+def _type_text(module: nn.Module) -> str:
+    """A module's type as a PyTorch user writes it: ``nn.Conv2d``, or the class's full name."""
+    cls = type(module)
+    if getattr(nn, cls.__name__, None) is cls:
+        return f"nn.{cls.__name__}"
+    if cls.__module__.startswith("wlnet."):
+        return f"wlnet's {cls.__name__}"
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _site(module: nn.Module, position: tuple) -> str:
+    if not position:
+        return _type_text(module)
+    return f"the module at position {position_text(position)} ({_type_text(module)})"
+
+
+def _supported_text() -> str:
+    names = [f"nn.{cls.__name__}" for cls in CONVERTERS if getattr(nn, cls.__name__, None) is cls]
+    return ", ".join(names) + ", and the modules that to_torch() gives (but NetGraph's)"
+
+
+def _unsupported(module: nn.Module, position: tuple) -> NetSpecificationError:
+    site = _site(module, position)
+    if isinstance(module, Graph):
+        return NetSpecificationError(
+            f"from_torch: {site} is the torch form of a NetGraph, which cannot be converted back; to "
+            "put its arrays into the NetGraph it came from, use "
+            "wlnet.lower.with_arrays(graph, module.state_dict())."
+        )
+    subclass = next((cls for cls in type(module).__mro__[1:] if cls in CONVERTERS), None)
+    why = (f" (it is a subclass of {subclass.__name__}, whose forward may compute something else)"
+           if subclass is not None else "")
+    return NetSpecificationError(
+        f"from_torch: {site} has no wlnet equivalent{why}; supported: {_supported_text()}."
+    )
+
+
+def _no_equivalent(module: nn.Module, position: tuple, reason: str) -> NetSpecificationError:
+    return NetSpecificationError(f"from_torch: {_site(module, position)} has no wlnet equivalent: {reason}")
+
+
+# -- learning-rate multipliers ------------------------------------------------------------------
+def _multiplier(module: nn.Module, position: tuple, parameters: Mapping[str, torch.Tensor]) -> Any:
+    """The one LearningRateMultipliers value of a layer with these parameters (Automatic for 1)."""
+    values = {name: _parameter_multiplier(p) for name, p in parameters.items()}
+    if len(set(values.values())) > 1:
+        found = ", ".join(f"{name} {value:g}" for name, value in values.items())
+        raise _no_equivalent(
+            module, position,
+            f"its parameters have different learning-rate multipliers ({found}; requires_grad=False "
+            "is 0), but the layer has one LearningRateMultipliers value for all its arrays. Freeze "
+            "all of them or none, or give per-array multipliers to NetTrain's LearningRateMultipliers."
+        )
+    value = next(iter(values.values()))
+    return Automatic if value == 1 else value
+
+
+def _parameter_multiplier(parameter: torch.Tensor) -> float:
+    if not parameter.requires_grad:
+        return 0.0
+    value = getattr(parameter, "lr_multiplier", 1.0)  # set by to_torch()
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value) and value != 0
+    return float(value) if ok else 1.0
+
+
+# -- PyTorch's modules --------------------------------------------------------------------------
+def _prelu(module: nn.PReLU, position: tuple) -> Layer:
+    multiplier = _multiplier(module, position, {"weight": module.weight})
+    if module.weight.numel() == 1 and module.num_parameters == 1:
+        return ParametricRampLayer([], Slope=module.weight.reshape(()), LearningRateMultipliers=multiplier)
+    return ParametricRampLayer(1, Slope=module.weight, LearningRateMultipliers=multiplier)
+
+
+def _leaky_relu(module: nn.LeakyReLU, position: tuple) -> Layer:
+    return ParametricRampLayer([], Slope=module.negative_slope, LearningRateMultipliers=0)
+
+
+#: PyTorch's activations that are wlnet functions, with the settings that make them so.
+ACTIVATIONS: dict[type, tuple[WolframFunction, dict[str, Any]]] = {
+    nn.ReLU: (Ramp, {}),
+    nn.Sigmoid: (LogisticSigmoid, {}),
+    nn.Tanh: (Tanh, {}),
+    nn.ELU: (NAMED_FUNCTIONS["ELU"], {"alpha": 1.0}),
+    nn.SELU: (NAMED_FUNCTIONS["SELU"], {}),
+    nn.GELU: (NAMED_FUNCTIONS["GELU"], {"approximate": "none"}),
+    nn.SiLU: (NAMED_FUNCTIONS["Swish"], {}),
+    nn.Mish: (NAMED_FUNCTIONS["Mish"], {}),
+    nn.Softsign: (NAMED_FUNCTIONS["SoftSign"], {}),
+    nn.Softplus: (NAMED_FUNCTIONS["SoftPlus"], {"beta": 1.0, "threshold": 20.0}),
+    nn.Hardtanh: (NAMED_FUNCTIONS["HardTanh"], {"min_val": -1.0, "max_val": 1.0}),
+}
+
+
+def _activation(module: nn.Module, position: tuple) -> Layer:
+    function, settings = ACTIVATIONS[type(module)]
+    for name, value in settings.items():
+        if getattr(module, name) != value:
+            raise _no_equivalent(
+                module, position,
+                f'{name}={getattr(module, name)!r}, but ElementwiseLayer("{function.name}") is '
+                f"{type(module).__name__} with {name}={value!r}.",
+            )
+    return ElementwiseLayer(function)
+
+
+def _linear(module: nn.Linear, position: tuple) -> Layer:
+    biases = module.bias
+    parameters = {"weight": module.weight, **({"bias": biases} if biases is not None else {})}
+    return LinearLayer(
+        module.out_features,
+        Weights=module.weight,
+        Biases=biases,
+        LearningRateMultipliers=_multiplier(module, position, parameters),
+        Input=module.in_features,
+    )
+
+
+def _flatten(module: nn.Flatten, position: tuple) -> Layer | None:
+    start, end = module.start_dim, module.end_dim
+    if start == 0 or end == 0:
+        raise _no_equivalent(
+            module, position,
+            f"it flattens dims {start} to {end}, which include the batch axis (dim 0); a net keeps "
+            "the examples of a batch apart.",
+        )
+    if start == end:
+        return None  # merges one dim: changes nothing (PyTorch would only check that the dim exists)
+    if start == 1 and end == -1:
+        return FlattenLayer()
+    if start == 1 and end > 1:
+        return FlattenLayer(end - 1)
+    if start < -1 and end == -1:
+        return FlattenLayer(start + 1)
+    raise _no_equivalent(
+        module, position,
+        f"nn.Flatten(start_dim={module.start_dim}, end_dim={module.end_dim}) merges levels that are "
+        "neither all, the first n + 1 (nn.Flatten(1, n + 1), FlattenLayer(n)) nor the last n + 1 "
+        "(nn.Flatten(-n - 1, -1), FlattenLayer(-n)) of every input. For inputs of known rank r, "
+        "nn.Flatten(s) is FlattenLayer(-(r - s)).",
+    )
+
+
+def _identity(module: nn.Identity, position: tuple) -> None:
+    return None
+
+
+def _sequential(module: nn.Sequential, position: tuple) -> Layer:
+    names = [name for name, _ in module.named_children()]
+    numbered = names == [str(i) for i in range(len(names))]
+    steps = [i if numbered else name for i, name in enumerate(names, 1)]
+    return _chain(module, position, steps, numbered)
+
+
+def _chain(module: nn.Module, position: tuple, steps: list, numbered: bool) -> Layer:
+    """A NetChain of the converted children of ``module``, whose positions are ``steps``."""
+    parts = []
+    for step, child in zip(steps, module.children()):
+        layer = _convert(child, (*position, step))
+        if layer is not None:
+            parts.append((step, layer))
+    if not parts:
+        raise NetSpecificationError(
+            f"from_torch: {_site(module, position)} has no module that computes something; there is no net "
+            "to make."
+        )
+    return NetChain([layer for _, layer in parts] if numbered else dict(parts))
+
+
+# -- wlnet's torch forms ------------------------------------------------------------------------
+def _wlnet_ramp(module: ParametricRamp, position: tuple) -> Layer:
+    multiplier = _multiplier(module, position, {"Slope": module.Slope})
+    return ParametricRampLayer(module.levels, Slope=module.Slope, LearningRateMultipliers=multiplier)
+
+
+def _wlnet_linear(module: Linear, position: tuple) -> Layer:
+    dims = tuple(module.out_dims)
+    size = [] if dims == () else dims[0] if len(dims) == 1 else dims
+    parameters = dict(module.named_parameters())
+    return LinearLayer(
+        size,
+        Weights=module.Weights,
+        Biases=module.bias,
+        LearningRateMultipliers=_multiplier(module, position, parameters),
+    )
+
+
+def _wlnet_elementwise(module: Elementwise, position: tuple) -> Layer:
+    return ElementwiseLayer(module.function)
+
+
+def _wlnet_flatten(module: Flatten, position: tuple) -> Layer:
+    return FlattenLayer() if module.level is None else FlattenLayer(module.level)
+
+
+def _wlnet_chain(module: Chain, position: tuple) -> Layer:
+    names = [unquote(name) for name, _ in module.named_children()]
+    numbered = names == [str(i) for i in range(1, len(names) + 1)]
+    steps = [int(name) if numbered else name for name in names]
+    return _chain(module, position, steps, numbered)
+
+
+#: Module type -> converter(module, position): the layer, or None for a module that does nothing.
+CONVERTERS: dict[type, Callable[[Any, tuple], Layer | None]] = {
+    nn.PReLU: _prelu,
+    nn.LeakyReLU: _leaky_relu,
+    **{cls: _activation for cls in ACTIVATIONS},
+    nn.Linear: _linear,
+    nn.Flatten: _flatten,
+    nn.Sequential: _sequential,
+    nn.Identity: _identity,
+    ParametricRamp: _wlnet_ramp,
+    Linear: _wlnet_linear,
+    Elementwise: _wlnet_elementwise,
+    Flatten: _wlnet_flatten,
+    Chain: _wlnet_chain,
+}
