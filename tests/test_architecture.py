@@ -22,7 +22,7 @@ RANKS = {
     "wlnet.evaluate": 4,
     "wlnet.layers": 5,
     "wlnet.nets": 6,
-    "wlnet.initialize": 7, "wlnet.extract": 7, "wlnet.information": 7,
+    "wlnet.initialize": 7, "wlnet.extract": 7, "wlnet.information": 7, "wlnet.onnx": 7,
     "wlnet.train": 8,
     "wlnet": 9, "wlnet.tour": 9, "wlnet.__main__": 9,
 }
