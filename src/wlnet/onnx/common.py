@@ -1,0 +1,64 @@
+"""What export and import share: the lazy imports of onnx and onnxruntime, the metadata keys, the
+newest opset the installed onnxruntime runs, and the version of wlnet that writes models."""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import sys
+from types import ModuleType
+
+__all__ = [
+    "CODERS_KEY", "FUNCTIONS_KEY", "NET_KEY", "PRODUCER", "newest_runtime_opset", "require", "wlnet_version",
+]
+
+PRODUCER = "wlnet"
+#: ``metadata_props`` keys of a model wlnet writes: the coders of its ports (JSON), the type of
+#: the net exported (so that import gives back a bare layer or a NetGraph), and the functions of
+#: its ElementwiseLayers (JSON, by layer), which import reads back.
+CODERS_KEY = "wlnet.coders"
+NET_KEY = "wlnet.net"
+FUNCTIONS_KEY = "wlnet.functions"
+
+_INSTALL = 'ONNX support needs the onnx package (and onnxruntime to pick the opset); pip install "wlnet[onnx]".'
+
+
+def require(name: str = "onnx") -> ModuleType:
+    """The module ``name`` (onnx or onnxruntime), imported on first use; ImportError saying how to
+    install it when it is missing."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as error:
+        raise ImportError(f"{name} is not installed. {_INSTALL}") from error
+
+
+def wlnet_version() -> str:
+    """wlnet's version, as the model's producer_version (read from the package, which is always
+    imported before this subpackage)."""
+    return str(getattr(sys.modules.get("wlnet"), "__version__", "0"))
+
+
+@functools.cache
+def newest_runtime_opset() -> int:
+    """The newest ONNX opset that the installed onnxruntime loads, found once by building a
+    one-node model at descending opsets; onnx's newest when onnxruntime is not installed."""
+    onnx = require()
+    newest = onnx.defs.onnx_opset_version()
+    try:
+        runtime = importlib.import_module("onnxruntime")
+    except ImportError:
+        return newest
+    helper = onnx.helper
+    x = helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])
+    y = helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "probe", [x], [y])
+    for version in range(newest, 6, -1):
+        opsets = [helper.make_opsetid("", version)]
+        model = helper.make_model(graph, opset_imports=opsets)
+        model.ir_version = helper.find_min_ir_version_for(opsets, ignore_unknown=True)
+        try:
+            runtime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        except Exception:  # onnxruntime refuses an opset it does not know with various errors
+            continue
+        return version
+    return newest

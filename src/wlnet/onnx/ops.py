@@ -1,0 +1,289 @@
+"""An ONNX graph read as wlnet layers: each node (or short run of nodes) becomes one layer.
+
+:class:`GraphReader` walks the nodes in their (topological) order. ``Constant`` nodes and
+initializers are constants; ``Flatten``/``Reshape`` directly before a ``Gemm``/``MatMul`` are
+absorbed (LinearLayer flattens its input itself), and so are a ``Reshape`` of a Gemm's output (the
+LinearLayer's output dims) and an ``Add`` of a constant after a ``MatMul`` (its biases). Every
+other supported node becomes a layer (:data:`READERS`); anything else is an error naming the node.
+
+PRelu's slope becomes levels: it is aligned with the input's shape as ONNX broadcasts it (at the
+last axis, the batch axis first), and the levels are the dims, after the batch axis, where the
+slope's size is not 1. A dim of size 1 is always shared (also where the input's dim is 1: the
+same computation). A slope that varies along the first axis fits no wlnet slope over a batch;
+such a graph (of fixed-shape inputs and elementwise nodes only) is read as a net on single
+examples, the first axis a level like the others.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import NetSpecificationError
+from ..functions import NAMED_FUNCTIONS, Expression
+from ..layers.base import Layer
+from ..layers.elementwise import ElementwiseLayer
+from ..layers.linear import LinearLayer
+from ..layers.ramp import ParametricRampLayer
+from .common import FUNCTIONS_KEY
+
+__all__ = ["GraphReader", "Part", "READ_OPS", "functions_of"]
+
+
+@dataclass
+class Part:
+    """One layer read from the graph: its ONNX node's name, the layer, and the tensors it reads and
+    writes."""
+
+    name: str
+    layer: Layer
+    source: str
+    output: str
+
+
+_ELEMENTWISE = {"Relu": "Ramp", "Sigmoid": "LogisticSigmoid", "Tanh": "Tanh", "Exp": "Exp", "Log": "Log",
+                "Abs": "Abs", "Sqrt": "Sqrt", "Sin": "Sin", "Cos": "Cos", "Elu": "ELU", "Selu": "SELU",
+                "Softplus": "SoftPlus", "Softsign": "SoftSign"}
+#: Every op wlnet reads, for the error naming what is supported.
+READ_OPS = ("PRelu", "LeakyRelu", "Gemm", "MatMul", "Add (after MatMul)", "Flatten/Reshape (around Gemm/MatMul)",
+            *_ELEMENTWISE, "Identity", "Constant")
+_LINEAR_OPS = ("Gemm", "MatMul")
+
+
+class GraphReader:
+    """Reads a graph's nodes as layers (see the module doc). ``parts`` holds the layers in node order."""
+
+    def __init__(self, onnx: Any, model: Any, functions: dict[str, Any]):
+        self.onnx, self.graph = onnx, model.graph
+        self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
+        self.constants = {t.name: onnx.numpy_helper.to_array(t) for t in self.graph.initializer}
+        self.inputs = [v.name for v in self.graph.input if v.name not in self.constants]
+        self.shapes = _shapes(onnx, model)
+        self.consumers: dict[str, list[Any]] = {}
+        for node in self.graph.node:
+            for name in node.input:
+                self.consumers.setdefault(name, []).append(node)
+            if node.op_type == "Constant":
+                self.constants[node.output[0]] = _constant_value(onnx, node)
+        self.alias: dict[str, str] = {}
+        self.parts: list[Part] = []
+        self.done: set[int] = set()
+        self.functions = functions  # wlnet-made: layer position key -> its function (JSON)
+        self.batched = self._batched()
+
+    # -- helpers ---------------------------------------------------------------------------------------
+    def source(self, name: str) -> str:
+        while name in self.alias:
+            name = self.alias[name]
+        return name
+
+    def const(self, node: Any, index: int, what: str) -> np.ndarray:
+        if index >= len(node.input) or node.input[index] not in self.constants:
+            raise self.unsupported(node, f"its {what} is not a constant (an initializer or a Constant node)")
+        return np.asarray(self.constants[node.input[index]])
+
+    def unsupported(self, node: Any, why: str = "") -> NetSpecificationError:
+        reason = f": {why}" if why else ""
+        return NetSpecificationError(
+            f'Import: the ONNX node "{node.name}" ({node.op_type}, opset {self.opset}) has no wlnet '
+            f"equivalent{reason}; wlnet reads {', '.join(READ_OPS)}."
+        )
+
+    def only_consumer(self, tensor: str) -> Any | None:
+        users = self.consumers.get(tensor, [])
+        outputs = {v.name for v in self.graph.output}
+        return users[0] if len(users) == 1 and tensor not in outputs else None
+
+    def add(self, node: Any, layer: Layer, source: str, output: str) -> None:
+        self.parts.append(Part(node.name, layer, self.source(source), output))
+
+    # -- the walk --------------------------------------------------------------------------------------
+    def read(self) -> list[Part]:
+        for index, node in enumerate(self.graph.node):
+            if index in self.done or node.op_type == "Constant":
+                continue
+            key = node.name.rpartition("/")[0]
+            if key in self.functions:
+                self._read_function(key)
+                continue
+            self.done.add(index)
+            reader = READERS.get(node.op_type)
+            if reader is None:
+                raise self.unsupported(node)
+            reader(self, node)
+        return self.parts
+
+    def _read_function(self, key: str) -> None:
+        """In a model wlnet wrote, the nodes of an ElementwiseLayer (named ``"<key>/..."``) are that
+        layer, its function recorded in the metadata."""
+        indices = [i for i, n in enumerate(self.graph.node)
+                   if n.name.rpartition("/")[0] == key and n.op_type != "Constant"]
+        nodes = [self.graph.node[i] for i in indices]
+        made = {out for n in nodes for out in n.output}
+        source = next(x for n in nodes for x in n.input if x not in made and x not in self.constants)
+        data = self.functions[key]
+        function = NAMED_FUNCTIONS[data] if isinstance(data, str) else Expression.from_json(data, "Import")
+        self.done.update(indices)
+        self.parts.append(Part(nodes[0].name, ElementwiseLayer(function), self.source(source), nodes[-1].output[0]))
+
+    def _batched(self) -> bool:
+        """False when a PRelu slope varies along the first axis (see the module doc)."""
+        for node in self.graph.node:
+            if node.op_type != "PRelu" or len(node.input) < 2 or node.input[1] not in self.constants:
+                continue
+            slope, shape = np.asarray(self.constants[node.input[1]]), self.shapes.get(node.input[0])
+            if shape is not None and slope.ndim == len(shape) and slope.shape[0] != 1:
+                fixed = all(isinstance(d, int) for name in self.inputs for d in self.shapes.get(name) or [None])
+                simple = all(n.op_type in (*_ELEMENTWISE, "PRelu", "LeakyRelu", "Identity", "Constant")
+                             for n in self.graph.node)
+                if not (fixed and simple):
+                    raise self.unsupported(node, f"its slope (dims {slope.shape}) varies along the batch axis")
+                return False
+        return True
+
+
+# -- readers ------------------------------------------------------------------------------------------------
+def _prelu(r: GraphReader, node: Any) -> None:
+    slope = r.const(node, 1, "slope").astype(np.float32)
+    shape = r.shapes.get(node.input[0])
+    if shape is None:
+        raise r.unsupported(node, "the rank of its input is not known")
+    if slope.ndim > len(shape):
+        raise r.unsupported(node, f"its slope (dims {slope.shape}) has a higher rank than its input")
+    aligned = (1,) * (len(shape) - slope.ndim) + slope.shape
+    if r.batched:
+        aligned = aligned[1:]
+    levels = [i + 1 for i, size in enumerate(aligned) if size != 1]
+    value = slope.reshape([size for size in aligned if size != 1])
+    r.add(node, ParametricRampLayer(levels, Slope=value), node.input[0], node.output[0])
+
+
+def _leaky(r: GraphReader, node: Any) -> None:
+    alpha = next((a.f for a in node.attribute if a.name == "alpha"), 0.01)
+    layer = ParametricRampLayer([], Slope=np.float32(alpha), LearningRateMultipliers=0)
+    r.add(node, layer, node.input[0], node.output[0])
+
+
+def _elementwise(r: GraphReader, node: Any) -> None:
+    attributes = {a.name: r.onnx.helper.get_attribute_value(a) for a in node.attribute}
+    if node.op_type == "Elu" and attributes.get("alpha", 1.0) != 1.0 or node.op_type == "Selu" and attributes:
+        raise r.unsupported(node, f"wlnet's {_ELEMENTWISE[node.op_type]} has the default attributes, not {attributes}")
+    r.add(node, ElementwiseLayer(NAMED_FUNCTIONS[_ELEMENTWISE[node.op_type]]), node.input[0], node.output[0])
+
+
+def _identity(r: GraphReader, node: Any) -> None:
+    r.alias[node.output[0]] = node.input[0]
+
+
+def _flatten(r: GraphReader, node: Any) -> None:
+    """A Flatten or Reshape to a matrix right before a Gemm or MatMul: absorbed."""
+    user = r.only_consumer(node.output[0])
+    if user is None or user.op_type not in _LINEAR_OPS or user.input[0] != node.output[0]:
+        raise r.unsupported(node, "wlnet reads a Flatten or Reshape only directly before a Gemm or MatMul")
+    if node.op_type == "Flatten" and any(a.name == "axis" and a.i != 1 for a in node.attribute):
+        raise r.unsupported(node, "only axis=1 (everything but the batch axis) flattens as LinearLayer does")
+    if node.op_type == "Reshape" and r.const(node, 1, "shape").size != 2:
+        raise r.unsupported(node, "only a reshape to a matrix (batch, n) flattens as LinearLayer does")
+    r.alias[node.output[0]] = node.input[0]
+
+
+def _gemm(r: GraphReader, node: Any) -> None:
+    attributes = {a.name: r.onnx.helper.get_attribute_value(a) for a in node.attribute}
+    if attributes.get("transA", 0):
+        raise r.unsupported(node, "transA=1 transposes the batch away")
+    b = r.const(node, 1, "B").astype(np.float64)
+    weights = (b if attributes.get("transB", 0) else b.T) * attributes.get("alpha", 1.0)
+    biases = None
+    if len(node.input) > 2 and node.input[2]:
+        c = r.const(node, 2, "C").astype(np.float64)
+        if c.ndim > 2 or c.ndim == 2 and c.shape[0] != 1:
+            raise r.unsupported(node, f"its C (dims {c.shape}) varies along the batch axis")
+        biases = np.broadcast_to(c.reshape(-1) if c.ndim == 2 else c, weights.shape[:1]) * attributes.get("beta", 1.0)
+    _linear(r, node, weights, biases, node.output[0])
+
+
+def _matmul(r: GraphReader, node: Any) -> None:
+    """MatMul of a constant matrix, with the Add of a constant vector that follows it, if any."""
+    shape = r.shapes.get(r.source(node.input[0]))
+    absorbed = r.source(node.input[0]) != node.input[0]
+    if not absorbed and shape is not None and len(shape) != 2:
+        raise r.unsupported(node, "only a MatMul of a matrix (batch, n) is a LinearLayer")
+    weights = r.const(node, 1, "second factor").astype(np.float64).T
+    if weights.ndim != 2:
+        raise r.unsupported(node, "its second factor is not a matrix")
+    output, biases = node.output[0], None
+    add = r.only_consumer(output)
+    if add is not None and add.op_type == "Add":
+        other = add.input[1] if add.input[0] == output else add.input[0]
+        if other in r.constants and np.asarray(r.constants[other]).size == weights.shape[0]:
+            biases = np.asarray(r.constants[other], dtype=np.float64).reshape(-1)
+            r.done.add(list(r.graph.node).index(add))
+            output = add.output[0]
+    _linear(r, node, weights, biases, output)
+
+
+def _linear(r: GraphReader, node: Any, weights: np.ndarray, biases: np.ndarray | None, output: str) -> None:
+    """The LinearLayer, with the Reshape of its output that follows, if any, as its output dims."""
+    size: Any = weights.shape[0]
+    reshape = r.only_consumer(output)
+    if reshape is not None and reshape.op_type == "Reshape" and reshape.input[1] in r.constants:
+        shape = [int(d) for d in np.asarray(r.constants[reshape.input[1]]).reshape(-1)]
+        absorbed = True
+        if shape == [-1] and size == 1:
+            size = []
+        elif len(shape) > 1 and shape[0] in (0, -1) and min(shape[1:]) > 0 and int(np.prod(shape[1:])) == size:
+            size = tuple(shape[1:]) if len(shape) > 2 else size
+        else:
+            absorbed = False
+        if absorbed:
+            r.done.add(list(r.graph.node).index(reshape))
+            output = reshape.output[0]
+    layer = LinearLayer(size, Weights=weights.astype(np.float32),
+                        Biases=None if biases is None else biases.astype(np.float32))
+    r.add(node, layer, node.input[0], output)
+
+
+READERS: dict[str, Callable[[GraphReader, Any], None]] = {
+    "PRelu": _prelu, "LeakyRelu": _leaky, "Identity": _identity, "Flatten": _flatten, "Reshape": _flatten,
+    "Gemm": _gemm, "MatMul": _matmul, **dict.fromkeys(_ELEMENTWISE, _elementwise),
+}
+
+
+# -- constants and shapes -----------------------------------------------------------------------------
+def _constant_value(onnx: Any, node: Any) -> np.ndarray:
+    attribute = node.attribute[0]
+    value = onnx.helper.get_attribute_value(attribute)
+    if attribute.name in ("value", "sparse_value"):
+        return onnx.numpy_helper.to_array(value)
+    return np.asarray(value)
+
+
+def _dims(value_info: Any) -> tuple | None:
+    """A tensor's shape: ints, names of symbolic dims, None for unknown ones; None without a shape."""
+    tensor = value_info.type.tensor_type
+    if not tensor.HasField("shape"):
+        return None
+    return tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in tensor.shape.dim)
+
+
+def _shapes(onnx: Any, model: Any) -> dict[str, tuple]:
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model)
+    except Exception:  # a graph shape inference cannot follow: what the model itself says
+        inferred = model
+    graph = inferred.graph
+    shapes = {}
+    for value in (*graph.value_info, *graph.input, *graph.output):
+        dims = _dims(value)
+        if dims is not None:
+            shapes[value.name] = dims
+    return shapes
+
+
+def functions_of(metadata: dict[str, str]) -> dict[str, Any]:
+    """The ElementwiseLayer functions a wlnet-made model records, by layer position key."""
+    return json.loads(metadata[FUNCTIONS_KEY]) if FUNCTIONS_KEY in metadata else {}
