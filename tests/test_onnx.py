@@ -19,6 +19,7 @@ from wlnet import (  # noqa: E402
     All,
     ElementwiseLayer,
     Exp,
+    FlattenLayer,
     Information,
     LinearLayer,
     NetChain,
@@ -194,7 +195,8 @@ def make_model(nodes, inputs, outputs, initializers=(), opset=17):
         nodes, "g",
         [helper.make_tensor_value_info(name, TensorProto.FLOAT, shape) for name, shape in inputs],
         [helper.make_tensor_value_info(name, TensorProto.FLOAT, shape) for name, shape in outputs],
-        initializer=[numpy_helper.from_array(np.asarray(v, dtype=np.float32), name=k) for k, v in initializers],
+        initializer=[numpy_helper.from_array(v if np.asarray(v).dtype == np.int64 else np.asarray(v, np.float32),
+                                             name=k) for k, v in initializers],
     )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=8)
 
@@ -216,7 +218,7 @@ def test_import_prelu_slopes_become_levels(slope_shape, levels):
     model = make_model([helper.make_node("PRelu", ["x", "s"], ["y"], name="p")],
                        [("x", ["N", 3, 4, 5])], [("y", ["N", 3, 4, 5])], [("s", slope)])
     net = assert_imports_as_runtime(model, {"x": RNG.standard_normal((2, 3, 4, 5))})
-    assert net._children()[0][1]._params["levels"] == tuple(levels)
+    assert net._children()[0][1]._params["levels"] == (tuple(levels) if len(levels) != 1 else levels[0])
 
 
 def test_import_leaky_relu_is_a_frozen_shared_slope():
@@ -351,3 +353,32 @@ def test_graph_port_fed_to_two_outputs_and_a_graph_input_output():
     model = onnx_model(net)
     assert [o.name for o in model.graph.output] == ["a", "b"]
     assert_same_as_runtime(net, RNG.standard_normal((3, 2)), model)
+
+
+@pytest.mark.parametrize(("node", "level"), [
+    (lambda: helper.make_node("Flatten", ["x"], ["y"], axis=1, name="f"), None),
+    (lambda: helper.make_node("Reshape", ["x", "shape"], ["y"], name="f"), 1),
+])
+def test_import_a_flatten_of_levels_is_a_flatten_layer(node, level):
+    shape = {"shape": np.array([0, 6, 4], dtype=np.int64)} if level else {}
+    out = ["N", 24] if level is None else ["N", 6, 4]
+    model = make_model([node()], [("x", ["N", 2, 3, 4])], [("y", out)], list(shape.items()))
+    net = assert_imports_as_runtime(model, {"x": RNG.standard_normal((2, 2, 3, 4))})
+    flatten = FlattenLayer(Input=(2, 3, 4)) if level is None else FlattenLayer(level, Input=(2, 3, 4))
+    assert net == NetChain({"f": flatten})
+
+
+@pytest.mark.parametrize(("target", "expected"), [([0, 2, 12], -1), ([-1, 24], None), ([0, 0, -1], -1)])
+def test_import_a_reshape_merging_trailing_levels(target, expected):
+    model = make_model([helper.make_node("Reshape", ["x", "shape"], ["y"], name="r")], [("x", ["N", 2, 3, 4])],
+                       [("y", None)], [("shape", np.array(target, dtype=np.int64))])
+    net = assert_imports_as_runtime(model, {"x": RNG.standard_normal((3, 2, 3, 4))})
+    flatten = FlattenLayer(Input=(2, 3, 4)) if expected is None else FlattenLayer(expected, Input=(2, 3, 4))
+    assert net == NetChain({"r": flatten})
+
+
+def test_import_a_reshape_that_is_no_flatten_is_refused():
+    model = make_model([helper.make_node("Reshape", ["x", "shape"], ["y"], name="r")], [("x", ["N", 2, 3, 4])],
+                       [("y", ["N", 4, 6])], [("shape", np.array([0, 4, 6], dtype=np.int64))])
+    with pytest.raises(NetSpecificationError, match=r'"r" \(Reshape.*merges no leading or trailing levels'):
+        import_onnx(model.SerializeToString())

@@ -18,9 +18,11 @@ from ..errors import NetSpecificationError
 from ..functions import Expression, WolframFunction
 from ..layers.base import Layer
 from ..layers.elementwise import ElementwiseLayer
+from ..layers.flatten import FlattenLayer
 from ..layers.linear import LinearLayer
 from ..layers.ramp import ParametricRampLayer, resolve_levels
 from ..lower import path_key
+from ..types import VARYING
 from .builder import Builder
 
 __all__ = ["EMITTERS", "Emitter", "FUNCTIONS"]
@@ -65,6 +67,16 @@ def emit_linear(b: Builder, layer: Layer, prefix: str, inputs: dict[str, str]) -
         shape = [-1] if len(out_dims) == 0 else [0, *out_dims]
         y = b.node(prefix, "Reshape", [y, b.constant(prefix, shape, np.int64)], since=5, where=where)
     return {"Output": y}
+
+
+def emit_flatten(b: Builder, layer: Layer, prefix: str, inputs: dict[str, str]) -> dict[str, str]:
+    """A Reshape to (batch, *output dims), a 0 copying the input's dim where the output's is a
+    "Varying" one (which FlattenLayer never merges, so it keeps its place)."""
+    dims = layer._ports["Output"].dims
+    assert dims is not None
+    shape = [0, *(0 if d == VARYING else d for d in dims)]
+    x = b.node(prefix, "Reshape", [inputs["Input"], b.constant(prefix, shape, np.int64)], since=5, where=layer._where)
+    return {"Output": x}
 
 
 # -- functions -----------------------------------------------------------------------------------------
@@ -164,6 +176,7 @@ EMITTERS: dict[type, Emitter] = {
     ParametricRampLayer: emit_ramp,
     LinearLayer: emit_linear,
     ElementwiseLayer: emit_elementwise,
+    FlattenLayer: emit_flatten,
 }
 
 

@@ -5,6 +5,8 @@ initializers are constants; ``Flatten``/``Reshape`` directly before a ``Gemm``/`
 absorbed (LinearLayer flattens its input itself), and so are a ``Reshape`` of a Gemm's output (the
 LinearLayer's output dims) and an ``Add`` of a constant after a ``MatMul`` (its biases). Every
 other supported node becomes a layer (:data:`READERS`); anything else is an error naming the node.
+A ``Flatten`` (axis 1) or ``Reshape`` elsewhere, or one that a model wlnet wrote names as a layer
+of its own, is a FlattenLayer when it merges leading or trailing levels of one example.
 
 PRelu's slope becomes levels: it is aligned with the input's shape as ONNX broadcasts it (at the
 last axis, the batch axis first), and the levels are the dims, after the batch axis, where the
@@ -27,6 +29,7 @@ from ..errors import NetSpecificationError
 from ..functions import NAMED_FUNCTIONS, Expression
 from ..layers.base import Layer
 from ..layers.elementwise import ElementwiseLayer
+from ..layers.flatten import FlattenLayer
 from ..layers.linear import LinearLayer
 from ..layers.ramp import ParametricRampLayer
 from .common import FUNCTIONS_KEY
@@ -49,7 +52,7 @@ _ELEMENTWISE = {"Relu": "Ramp", "Sigmoid": "LogisticSigmoid", "Tanh": "Tanh", "E
                 "Abs": "Abs", "Sqrt": "Sqrt", "Sin": "Sin", "Cos": "Cos", "Elu": "ELU", "Selu": "SELU",
                 "Softplus": "SoftPlus", "Softsign": "SoftSign"}
 #: Every op wlnet reads, for the error naming what is supported.
-READ_OPS = ("PRelu", "LeakyRelu", "Gemm", "MatMul", "Add (after MatMul)", "Flatten/Reshape (around Gemm/MatMul)",
+READ_OPS = ("PRelu", "LeakyRelu", "Gemm", "MatMul", "Add (after MatMul)", "Flatten", "Reshape (of levels)",
             *_ELEMENTWISE, "Identity", "Constant")
 _LINEAR_OPS = ("Gemm", "MatMul")
 
@@ -74,6 +77,7 @@ class GraphReader:
         self.done: set[int] = set()
         self.functions = functions  # wlnet-made: layer position key -> its function (JSON)
         self.batched = self._batched()
+        self.made_by_wlnet = model.producer_name == "wlnet"  # its nodes are named "<layer key>/<op>"
 
     # -- helpers ---------------------------------------------------------------------------------------
     def source(self, name: str) -> str:
@@ -157,8 +161,9 @@ def _prelu(r: GraphReader, node: Any) -> None:
     aligned = (1,) * (len(shape) - slope.ndim) + slope.shape
     if r.batched:
         aligned = aligned[1:]
-    levels = [i + 1 for i, size in enumerate(aligned) if size != 1]
+    levels: Any = [i + 1 for i, size in enumerate(aligned) if size != 1]
     value = slope.reshape([size for size in aligned if size != 1])
+    levels = levels[0] if len(levels) == 1 else levels  # one level as an int, as ParametricRampLayer(2)
     r.add(node, ParametricRampLayer(levels, Slope=value), node.input[0], node.output[0])
 
 
@@ -180,15 +185,57 @@ def _identity(r: GraphReader, node: Any) -> None:
 
 
 def _flatten(r: GraphReader, node: Any) -> None:
-    """A Flatten or Reshape to a matrix right before a Gemm or MatMul: absorbed."""
+    """A Flatten or Reshape to a matrix right before a Gemm or MatMul: absorbed; anywhere else, a
+    FlattenLayer when it merges leading or trailing levels of one example."""
     user = r.only_consumer(node.output[0])
-    if user is None or user.op_type not in _LINEAR_OPS or user.input[0] != node.output[0]:
-        raise r.unsupported(node, "wlnet reads a Flatten or Reshape only directly before a Gemm or MatMul")
+    own_layer = r.made_by_wlnet and user is not None and node.name.rpartition("/")[0] != user.name.rpartition("/")[0]
+    if user is None or user.op_type not in _LINEAR_OPS or user.input[0] != node.output[0] or own_layer:
+        r.add(node, _flatten_layer(r, node), node.input[0], node.output[0])
+        return
     if node.op_type == "Flatten" and any(a.name == "axis" and a.i != 1 for a in node.attribute):
         raise r.unsupported(node, "only axis=1 (everything but the batch axis) flattens as LinearLayer does")
     if node.op_type == "Reshape" and r.const(node, 1, "shape").size != 2:
         raise r.unsupported(node, "only a reshape to a matrix (batch, n) flattens as LinearLayer does")
     r.alias[node.output[0]] = node.input[0]
+
+
+def _flatten_layer(r: GraphReader, node: Any) -> Layer:
+    """The FlattenLayer a Flatten (axis 1) or a Reshape of one example's levels is."""
+    if node.op_type == "Flatten":
+        if any(a.name == "axis" and a.i != 1 for a in node.attribute):
+            raise r.unsupported(node, "a Flatten other than axis=1 merges the batch axis")
+        return FlattenLayer()
+    shape = r.shapes.get(node.input[0])
+    target = [int(d) for d in r.const(node, 1, "shape").reshape(-1)]
+    if shape is None or not target or target[0] not in (0, -1):
+        raise r.unsupported(node, "wlnet reads a Reshape that keeps the batch axis (0 or -1 first) of an input "
+                                  "whose rank is known")
+    dims_in = list(shape[1:])
+    dims_out = [dims_in[i] if d == 0 and i < len(dims_in) else d for i, d in enumerate(target[1:])]
+    n = _merged_levels(dims_in, dims_out)
+    if n is None:
+        raise r.unsupported(node, f"reshaping dims {tuple(dims_in)} to {tuple(dims_out)} merges no leading or "
+                                  "trailing levels")
+    return FlattenLayer() if n == 0 else FlattenLayer(n)
+
+
+def _merged_levels(dims_in: list, dims_out: list) -> int | None:
+    """FlattenLayer's n for dims_in -> dims_out (0 for every level), or None when it is not one."""
+    merged = len(dims_in) - len(dims_out) + 1
+    if merged < 2 and not (len(dims_out) == 1 and dims_in):
+        return None
+
+    def size(dims: list) -> int | None:
+        return int(np.prod(dims)) if all(isinstance(d, int) and d > 0 for d in dims) else None
+
+    if len(dims_out) == 1 and dims_out[0] in (-1, size(dims_in)):
+        return 0
+    if dims_in[merged:] == dims_out[1:] and dims_out[0] in (-1, size(dims_in[:merged])):
+        return merged - 1
+    keep = len(dims_out) - 1
+    if dims_in[:keep] == dims_out[:keep] and dims_out[-1] in (-1, size(dims_in[keep:])):
+        return -(merged - 1)
+    return None
 
 
 def _gemm(r: GraphReader, node: Any) -> None:
