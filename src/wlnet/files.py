@@ -27,7 +27,6 @@ import hashlib
 import json
 import os
 import struct
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,10 +39,11 @@ from .lower import array_slots, with_arrays
 from .serialize import LAYER_TYPES, json_net, net_json
 from .symbols import Automatic
 from .version import __version__
+from .writing import write_atomically
 
 __all__ = [
     "FORMAT_VERSION", "Export", "ExportByteArray", "Import", "ImportByteArray", "NetFile", "net_bytes",
-    "read_net_bytes", "write_atomically",
+    "read_net_bytes",
 ]
 
 FORMAT_VERSION = 1  # the version of the description this wlnet writes; it reads this one and older
@@ -88,41 +88,6 @@ def net_bytes(net: Layer, extra_tensors: Mapping[str, Any] | None = None, extra:
 
 def _digest(array: np.ndarray) -> str:
     return hashlib.sha256(np.asarray(array, order="C").tobytes()).hexdigest()
-
-
-def write_atomically(path: str | os.PathLike, data: bytes) -> str:
-    """Write ``data`` to ``path`` through a temporary file in the same directory, synced and
-    renamed over ``path``: a reader sees the old file or the whole new one, never a part."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    _sync_directory(directory)
-    return path
-
-
-def _sync_directory(directory: str) -> None:
-    """Make the rename durable where the system allows (POSIX); elsewhere nothing to do."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # -- reading -----------------------------------------------------------------------------------------

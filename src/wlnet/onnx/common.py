@@ -1,15 +1,14 @@
-"""What export and import share: the lazy imports of onnx and onnxruntime, the metadata keys, the
-newest opset the installed onnxruntime runs, and the version of wlnet that writes models."""
+"""What export and import share: the lazy imports of onnx and onnxruntime, the metadata keys, and
+the newest opset the installed onnxruntime runs."""
 
 from __future__ import annotations
 
 import functools
 import importlib
-import sys
 from types import ModuleType
 
 __all__ = [
-    "CODERS_KEY", "FUNCTIONS_KEY", "NET_KEY", "PRODUCER", "newest_runtime_opset", "require", "wlnet_version",
+    "CODERS_KEY", "FUNCTIONS_KEY", "NET_KEY", "PRODUCER", "newest_runtime_opset", "require",
 ]
 
 PRODUCER = "wlnet"
@@ -30,12 +29,6 @@ def require(name: str = "onnx") -> ModuleType:
         return importlib.import_module(name)
     except ImportError as error:
         raise ImportError(f"{name} is not installed. {_INSTALL}") from error
-
-
-def wlnet_version() -> str:
-    """wlnet's version, as the model's producer_version (read from the package, which is always
-    imported before this subpackage)."""
-    return str(getattr(sys.modules.get("wlnet"), "__version__", "0"))
 
 
 @functools.cache

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from typing import Any
 
 from ..errors import NetOptionError, NetShapeError, NetSpecificationError, check_options
@@ -22,8 +21,10 @@ from ..nets.graph import NetGraph
 from ..nets.wiring import NetPort
 from ..symbols import Automatic
 from ..types import VARYING, TensorT, describe
+from ..version import __version__
+from ..writing import write_atomically
 from .builder import Builder
-from .common import CODERS_KEY, FUNCTIONS_KEY, NET_KEY, PRODUCER, newest_runtime_opset, require, wlnet_version
+from .common import CODERS_KEY, FUNCTIONS_KEY, NET_KEY, PRODUCER, newest_runtime_opset, require
 from .emit import EMITTERS, position_key
 
 __all__ = ["export_onnx", "onnx_model"]
@@ -59,7 +60,7 @@ def onnx_model(net: Layer, *, OperatorSetVersion=Automatic, Description=None, Gr
     )
     opsets = [onnx.helper.make_opsetid("", opset)]
     model = onnx.helper.make_model(graph, opset_imports=opsets, producer_name=PRODUCER,
-                                   producer_version=wlnet_version(), doc_string=description, model_version=version)
+                                   producer_version=__version__, doc_string=description, model_version=version)
     model.ir_version = onnx.helper.find_min_ir_version_for(opsets, ignore_unknown=True)
     metadata = {NET_KEY: type(net).__name__, **_coders(net)}
     if b.functions:
@@ -93,20 +94,7 @@ def export_onnx(path: str | os.PathLike, net: Layer, *, OperatorSetVersion=Autom
     """
     model = onnx_model(net, OperatorSetVersion=OperatorSetVersion, Description=Description, GraphName=GraphName,
                        ModelVersion=ModelVersion, **unknown)
-    target = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(target))
-    handle, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(model.SerializeToString())
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
-    return target
+    return write_atomically(path, model.SerializeToString())
 
 
 # -- the graph ---------------------------------------------------------------------------------------

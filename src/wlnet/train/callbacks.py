@@ -15,7 +15,8 @@ from typing import Any
 import torch
 
 from ..errors import NetTrainWarning
-from ..files import net_bytes, write_atomically
+from ..files import net_bytes
+from ..writing import write_atomically
 from .data import Examples
 from .loop import Callback, Run
 from .loss import batch_loss
