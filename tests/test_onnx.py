@@ -289,13 +289,31 @@ def test_onnx_prelu_test_vectors(name):
 
 
 # -- round trip --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_export_import_export_gives_the_same_graph_and_the_same_net(case):
+    net = case.net()
+    model = onnx_model(net)
+    back = import_onnx(model.SerializeToString())
+    assert back == net  # nesting, levels, multipliers and coders too: the description it records
+    assert onnx_model(back).graph == model.graph
+    arrays = import_onnx(model.SerializeToString(), "ArrayAssociation")
+    assert list(arrays) == [i.name for i in model.graph.initializer]
+    assert all(a.dtype == np.float32 for a in arrays.values())
+    assert len(import_onnx(model.SerializeToString(), "ArrayList")) == len(arrays)
+    bare = import_onnx(model.SerializeToString(), "UninitializedNet")
+    assert NetInitialize(bare, None) == NetInitialize(back, None)
+
+
 NESTED = ("chain-of-graph", "graph-of-chain", "graph-of-graph")
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_export_import_export_gives_the_same_graph(case):
+def test_a_model_without_wlnet_description_is_read_from_its_graph(case):
     net = case.net()
     model = onnx_model(net)
+    for prop in model.metadata_props:
+        if prop.key == "wlnet.description":
+            prop.value = "{}"
     back = import_onnx(model.SerializeToString())
     again = onnx_model(back)
     if case.id in NESTED:  # nesting is flattened: the layers keep their positions as names ("1.a")
@@ -304,12 +322,20 @@ def test_export_import_export_gives_the_same_graph(case):
         assert_same_as_runtime(back, case.example(), model)
         return
     assert again.graph == model.graph
-    arrays = import_onnx(model.SerializeToString(), "ArrayAssociation")
-    assert list(arrays) == [i.name for i in model.graph.initializer]
-    assert all(a.dtype == np.float32 for a in arrays.values())
-    assert len(import_onnx(model.SerializeToString(), "ArrayList")) == len(arrays)
-    bare = import_onnx(model.SerializeToString(), "UninitializedNet")
-    assert NetInitialize(bare, None) == NetInitialize(back, None)
+
+
+def test_an_edited_graph_is_read_from_the_graph_not_from_the_description():
+    net = NetInitialize(NetChain([LinearLayer(3), ParametricRampLayer(), LinearLayer(2)], Input=2))
+    model = onnx_model(net)
+    for node in model.graph.node:
+        if node.op_type == "PRelu":
+            node.op_type, node.input[:] = "Relu", node.input[:1]  # someone swapped the activation
+    model.graph.initializer.remove(next(i for i in model.graph.initializer if i.name == "2.Slope"))
+    back = import_onnx(model.SerializeToString())
+    assert isinstance(back, NetChain) and back != net
+    assert Information(back, "LayerTypeCounts") == {"LinearLayer": 2, "ElementwiseLayer": 1}
+    x = RNG.standard_normal((4, 2))
+    np.testing.assert_allclose(back(x), run(model, {"Input": x})["Output"], **TOLERANCE)
 
 
 # -- errors ------------------------------------------------------------------------------------------

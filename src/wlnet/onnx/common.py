@@ -8,7 +8,7 @@ import importlib
 from types import ModuleType
 
 __all__ = [
-    "CODERS_KEY", "FUNCTIONS_KEY", "NET_KEY", "PRODUCER", "newest_runtime_opset", "require",
+    "CODERS_KEY", "DESCRIPTION_KEY", "FUNCTIONS_KEY", "NET_KEY", "PRODUCER", "newest_runtime_opset", "require",
 ]
 
 PRODUCER = "wlnet"
@@ -18,6 +18,9 @@ PRODUCER = "wlnet"
 CODERS_KEY = "wlnet.coders"
 NET_KEY = "wlnet.net"
 FUNCTIONS_KEY = "wlnet.functions"
+#: The net's whole description (wlnet.serialize), which import uses when the graph is exactly
+#: what exporting that description gives (so a model that was edited since is read from its graph).
+DESCRIPTION_KEY = "wlnet.description"
 
 _INSTALL = 'ONNX support needs the onnx package (and onnxruntime to pick the opset); pip install "wlnet[onnx]".'
 

@@ -5,7 +5,9 @@ NetGraph follows its wiring in topological order, and each leaf layer is emitted
 :data:`.emit.EMITTERS`. The graph's inputs and outputs are the net's ports, float32, the batch
 dim symbolic (``"batch"``), a "Varying" dim symbolic too (``"Input_length"``); a NetEncoder or
 NetDecoder is left out (the model computes the raw numbers) and recorded in the model's
-``metadata_props`` so that import restores it.
+``metadata_props`` so that import restores it. The metadata also holds the net's whole
+description (:mod:`wlnet.serialize`), with which import gives back the very net exported (nesting,
+levels, multipliers) as long as the graph is still exactly what that net exports to.
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ from ..layers.base import Layer
 from ..nets.chain import NetChain
 from ..nets.graph import NetGraph
 from ..nets.wiring import NetPort
+from ..serialize import net_json
 from ..symbols import Automatic
 from ..types import VARYING, TensorT, describe
 from ..version import __version__
 from ..writing import write_atomically
 from .builder import Builder
-from .common import CODERS_KEY, FUNCTIONS_KEY, NET_KEY, PRODUCER, newest_runtime_opset, require
+from .common import CODERS_KEY, DESCRIPTION_KEY, FUNCTIONS_KEY, NET_KEY, PRODUCER, newest_runtime_opset, require
 from .emit import EMITTERS, position_key
 
 __all__ = ["export_onnx", "onnx_model"]
@@ -62,7 +65,7 @@ def onnx_model(net: Layer, *, OperatorSetVersion=Automatic, Description=None, Gr
     model = onnx.helper.make_model(graph, opset_imports=opsets, producer_name=PRODUCER,
                                    producer_version=__version__, doc_string=description, model_version=version)
     model.ir_version = onnx.helper.find_min_ir_version_for(opsets, ignore_unknown=True)
-    metadata = {NET_KEY: type(net).__name__, **_coders(net)}
+    metadata = {NET_KEY: type(net).__name__, DESCRIPTION_KEY: json.dumps(net_json(net)), **_coders(net)}
     if b.functions:
         metadata[FUNCTIONS_KEY] = json.dumps(b.functions)
     onnx.helper.set_model_props(model, metadata)

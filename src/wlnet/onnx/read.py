@@ -3,9 +3,10 @@
 The graph's nodes are read as layers (:mod:`.ops`); a graph that is a single line from one input
 to one output becomes a NetChain, any other a NetGraph wired by NetPort (its ports named after the
 graph's inputs and outputs, its layers after the ONNX nodes when their names are unique). A model
-wlnet wrote keeps its layer keys (read from its node names, ``"2/PRelu"`` is layer 2), the type of
-its net (a bare layer, a NetChain or a NetGraph) and its ports' coders, so that exporting the
-imported net gives the same graph.
+wlnet wrote gives back the very net exported (from the description it records, as long as its
+graph is exactly what that net exports to); failing that, it keeps its layer keys (read from its
+node names, ``"2/PRelu"`` is layer 2), the type of its net (a bare layer, a NetChain or a
+NetGraph) and its ports' coders, so that exporting the imported net gives the same graph.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from ..lower import array_slots, with_arrays
 from ..nets.chain import NetChain
 from ..nets.graph import NetGraph
 from ..nets.wiring import NetPort
+from ..serialize import json_net
 from ..symbols import Automatic
 from ..types import VARYING, TensorT
-from .common import CODERS_KEY, NET_KEY, PRODUCER, require
+from .common import CODERS_KEY, DESCRIPTION_KEY, NET_KEY, PRODUCER, require
+from .export import onnx_model
 from .ops import GraphReader, Part, functions_of
 
 __all__ = ["ELEMENTS", "import_onnx"]
@@ -90,6 +93,9 @@ def model_net(onnx: Any, model: Any) -> Layer:
     """The net of an ONNX model (see the module doc)."""
     metadata = {p.key: p.value for p in model.metadata_props}
     made_here = model.producer_name == PRODUCER and NET_KEY in metadata
+    described = _described_net(onnx, model, metadata) if made_here else None
+    if described is not None:
+        return described
     reader = GraphReader(onnx, model, functions_of(metadata) if made_here else {})
     parts = reader.read()
     if not parts:
@@ -109,6 +115,24 @@ def model_net(onnx: Any, model: Any) -> Layer:
             options["Output"] = coders["Output"]
         return NetChain(layers, **options)
     return _graph(reader, parts, keys, ports, coders)
+
+
+def _described_net(onnx: Any, model: Any, metadata: dict[str, str]) -> Layer | None:
+    """The net wlnet exported to ``model``, from the description it recorded, when exporting that
+    net again gives exactly the model's graph (a model edited since is read from its graph)."""
+    try:
+        skeleton = json_net(json.loads(metadata[DESCRIPTION_KEY]), "Import")
+        initializers = {t.name: onnx.numpy_helper.to_array(t) for t in model.graph.initializer}
+        arrays = {}
+        for slot in array_slots(skeleton):
+            value = initializers[slot.key]
+            arrays[slot.key] = value.reshape(slot.known_dims) if slot.known_dims is not None else value
+        net = with_arrays(skeleton, arrays)
+        opset = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
+        again = onnx_model(net, OperatorSetVersion=opset, GraphName=model.graph.name)
+    except (KeyError, ValueError, TypeError, StopIteration):  # NetError is a ValueError
+        return None
+    return net if again.graph == model.graph else None
 
 
 def _graph(reader: GraphReader, parts: list[Part], keys: list, ports: dict, coders: dict) -> NetGraph:
