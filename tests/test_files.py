@@ -243,3 +243,16 @@ def test_a_checkpoint_file_must_be_a_net_file():
     with pytest.raises(NetOptionError, match=r"should end in \.safetensors"):
         NetTrain(ParametricRampLayer(Input=2), (np.ones((2, 2)), np.ones((2, 2))), MaxTrainingRounds=1,
                  TrainingProgressCheckpointing=("File", "run.wlnet"))
+
+
+def test_export_and_import_choose_onnx_by_extension_or_by_name(tmp_path):
+    pytest.importorskip("onnxruntime")
+    net = page_net()
+    path = Export(tmp_path / "page.onnx", net, Description="the page's Boolean net", ModelVersion=3)
+    assert Import(path) == net
+    assert Import(path, "Description") == "the page's Boolean net" and Import(path, "ModelVersion") == 3
+    assert Import(path, ("ONNX", "ProducerName")) == "wlnet"
+    copy = Export(tmp_path / "page.model", net, "ONNX")
+    assert Import(copy, "ONNX") == net
+    with pytest.raises(NetError, match="cannot read .* as an ONNX model"):
+        Import(Export(tmp_path / "net.safetensors", net), "ONNX")
