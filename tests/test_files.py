@@ -4,6 +4,7 @@ The round trip of every kind of net is in the contract table (``test_contract.py
 file's layout, its elements, damaged and edited files, atomic writing, pickling, checkpoints.
 """
 
+import hashlib
 import json
 import os
 import pickle
@@ -12,6 +13,8 @@ import struct
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cases import boolean_chain
 from wlnet import (
@@ -55,7 +58,8 @@ def edited(data: bytes, edit) -> bytes:
     header, body = split(data)
     description = json.loads(header["__metadata__"]["wlnet"])
     edit(description)
-    header["__metadata__"]["wlnet"] = json.dumps(description)
+    text = json.dumps(description)
+    header["__metadata__"].update({"wlnet": text, "wlnet.sha256": hashlib.sha256(text.encode()).hexdigest()})
     return joined(header, body)
 
 
@@ -131,6 +135,14 @@ def test_a_truncated_file_is_refused(keep, tmp_path):
     path.write_bytes(data[:keep] if keep >= 0 else data[:-3])
     with pytest.raises(NetError, match="truncated|empty"):
         Import(path)
+
+
+def test_a_changed_byte_in_the_description_is_caught_by_its_checksum():
+    net = ElementwiseLayer(lambda x: 2 * Tanh(x) + 3, Input=3)
+    header, body = split(ExportByteArray(net))
+    header["__metadata__"]["wlnet"] = header["__metadata__"]["wlnet"].replace("3.0", "8.0")
+    with pytest.raises(NetError, match="net description does not match its checksum"):
+        ImportByteArray(joined(header, body))
 
 
 def test_a_flipped_byte_in_an_array_is_caught_by_its_checksum():
@@ -256,3 +268,30 @@ def test_export_and_import_choose_onnx_by_extension_or_by_name(tmp_path):
     assert Import(copy, "ONNX") == net
     with pytest.raises(NetError, match="cannot read .* as an ONNX model"):
         Import(Export(tmp_path / "net.safetensors", net), "ONNX")
+
+
+DAMAGE = [("flip", st.integers(0, 10**6), st.integers(0, 255)), ("cut", st.integers(0, 10**6)),
+          ("drop", st.integers(0, 10**6), st.integers(1, 20))]
+
+
+@settings(max_examples=300, deadline=None)
+@given(how=st.one_of(*(st.tuples(st.just(name), *args) for name, *args in DAMAGE)))
+def test_a_damaged_file_loads_as_the_same_net_or_is_refused_with_a_net_error(how):
+    net = FUZZED
+    data = bytearray(ExportByteArray(net))
+    where = how[1] % len(data)
+    if how[0] == "flip":
+        data[where] = how[2]
+    elif how[0] == "cut":
+        del data[where:]
+    else:
+        del data[where:where + how[2]]
+    try:
+        back = ImportByteArray(bytes(data))
+    except NetError:
+        return
+    assert back == net  # the damage fell where it changes nothing (a byte set to its own value)
+
+
+FUZZED = NetInitialize(NetChain([LinearLayer(2), ParametricRampLayer(Span(1, 1)),
+                                 ElementwiseLayer(lambda x: 2 * Tanh(x) + 3)], Input=3))

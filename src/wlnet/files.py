@@ -83,7 +83,12 @@ def net_bytes(net: Layer, extra_tensors: Mapping[str, Any] | None = None, extra:
         "Format": "wlnet", "FormatVersion": FORMAT_VERSION, "WLNetVersion": __version__,
         "Net": description, "Arrays": arrays, "ExtraTensors": extras, "Extra": dict(extra or {}),
     }
-    return save(tensors, metadata={"wlnet": json.dumps(metadata, allow_nan=False)})
+    text = json.dumps(metadata, allow_nan=False)
+    return save(tensors, metadata={"wlnet": text, "wlnet.sha256": _text_digest(text)})
+
+
+def _text_digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _digest(array: np.ndarray) -> str:
@@ -149,11 +154,17 @@ def _header(data: bytes, where: str) -> dict:
 
 
 def _wlnet_metadata(header: dict, where: str) -> dict:
-    text = (header.get("__metadata__") or {}).get("wlnet")
+    texts = header.get("__metadata__") or {}
+    text = texts.get("wlnet")
     if text is None:
         raise NetError(
             f"{where}: the file is a safetensors file without wlnet's description, so it holds arrays "
             'but no net. Import(path, "ArrayAssociation") reads its arrays.'
+        )
+    if not isinstance(text, str) or texts.get("wlnet.sha256") != _text_digest(text):
+        raise NetError(
+            f"{where}: the file's net description does not match its checksum: the file is damaged "
+            "(or was edited by hand)."
         )
     try:
         metadata = json.loads(text)
