@@ -7,6 +7,8 @@ import os
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 ort = pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")
@@ -35,6 +37,7 @@ from wlnet import (  # noqa: E402
 )
 from wlnet.errors import NetError, NetInitializationError, NetOptionError, NetShapeError, NetSpecificationError  # noqa: E402
 from wlnet.functions import NAMED_FUNCTIONS  # noqa: E402
+from wlnet.layers.base import Layer  # noqa: E402
 from wlnet.onnx import export_onnx, import_onnx, onnx_model  # noqa: E402
 from wlnet.onnx.common import newest_runtime_opset, require  # noqa: E402
 
@@ -408,3 +411,24 @@ def test_import_a_reshape_that_is_no_flatten_is_refused():
                        [("y", ["N", 4, 6])], [("shape", np.array([0, 4, 6], dtype=np.int64))])
     with pytest.raises(NetSpecificationError, match=r'"r" \(Reshape.*merges no leading or trailing levels'):
         import_onnx(model.SerializeToString())
+
+
+@settings(max_examples=200, deadline=None)
+@given(where=st.integers(0, 10**6), value=st.integers(0, 255), cut=st.booleans())
+def test_a_damaged_model_imports_or_is_refused_with_a_net_error(where, value, cut):
+    data = bytearray(DAMAGED)
+    where %= len(data)
+    if cut:
+        del data[where:]
+    else:
+        data[where] = value
+    try:
+        net = import_onnx(bytes(data))
+    except NetError as error:
+        assert str(error).startswith("Import:")
+    else:  # ONNX files carry no checksum: the damage may leave another valid model
+        assert isinstance(net, Layer)
+
+
+DAMAGED = onnx_model(NetInitialize(NetChain([LinearLayer(3), ParametricRampLayer(), FlattenLayer(), LinearLayer([])],
+                                            Input=(2, 2)))).SerializeToString()

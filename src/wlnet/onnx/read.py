@@ -70,7 +70,12 @@ def import_onnx(source: str | os.PathLike | bytes, element: str = "Net") -> Any:
     }
     if element in metadata:
         return metadata[element]
-    net = model_net(onnx, model)
+    try:
+        net = model_net(onnx, model)
+    except NetError:
+        raise
+    except Exception as error:  # a model that decodes but is inconsistent (a damaged file, a bad tool)
+        raise NetError(f"Import: the ONNX model is malformed ({type(error).__name__}: {error}).") from error
     if element == "Net":
         return net
     if element == "UninitializedNet":
