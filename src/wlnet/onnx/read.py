@@ -72,8 +72,10 @@ def import_onnx(source: str | os.PathLike | bytes, element: str = "Net") -> Any:
         return metadata[element]
     try:
         net = model_net(onnx, model)
-    except NetError:
-        raise
+    except NetError as error:
+        if str(error).startswith("Import"):
+            raise
+        raise type(error)(f"Import: the ONNX model's net: {error}") from None
     except Exception as error:  # a model that decodes but is inconsistent (a damaged file, a bad tool)
         raise NetError(f"Import: the ONNX model is malformed ({type(error).__name__}: {error}).") from error
     if element == "Net":
