@@ -242,9 +242,15 @@ def test_checkpoints_are_net_files_with_the_optimizer_state(tmp_path):
     assert Import(file) == results["TrainedNet"]
     with open(file, "rb") as handle:
         contents = read_net_bytes(handle.read())
-    assert contents.extra["Checkpoint"] == {"Round": 3, "AbsoluteBatch": 6, "Method": "ADAM", "Step": 6}
+    state = contents.extra["Checkpoint"]
+    assert {k: state[k] for k in ("Round", "AbsoluteBatch", "Method", "Step", "Reason", "BatchLossCounts")} == {
+        "Round": 3, "AbsoluteBatch": 6, "Method": "ADAM", "Step": 6, "Reason": "MaxTrainingRounds",
+        "BatchLossCounts": [2, 2, 2]}
     keys = ["1.Weights", "1.Biases", "2.Slope"]
-    assert sorted(contents.extra_tensors) == sorted(f"%optimizer.{s}.{k}" for s in ("m", "v") for k in keys)
+    assert sorted(contents.extra_tensors) == sorted(
+        [f"%optimizer.{s}.{k}" for s in ("m", "v") for k in keys]
+        + ["%losses.batch", "%losses.round", "%losses.validation", "%random.torch"])
+    np.testing.assert_array_equal(contents.extra_tensors["%losses.round"], results["RoundLossList"])
     for key in keys:
         assert contents.extra_tensors[f"%optimizer.m.{key}"].shape == contents.arrays[key].shape
         assert np.all(contents.extra_tensors[f"%optimizer.v.{key}"] >= 0)

@@ -210,6 +210,18 @@ class Optimizer:
         names = {"ADAM": ("m", "v"), "RMSProp": ("n", "gbar", "delta")}.get(self.method, ("momentum",))
         return {name: getattr(self, name) for name in names if hasattr(self, name)}
 
+    @torch.no_grad()
+    def load_state(self, state: dict[str, list[torch.Tensor]], t: int) -> None:
+        """Continue from :meth:`state` and the step count ``t`` of an earlier run of the same
+        method over the same parameters (a checkpoint's), the values copied in place."""
+        mine = self.state()
+        if set(state) != set(mine) or any(len(state[k]) != len(mine[k]) for k in mine):
+            raise ValueError(f"the {self.method} state has {sorted(mine)}, not {sorted(state)}")
+        for name, tensors in mine.items():
+            for tensor, value in zip(tensors, state[name]):
+                tensor.copy_(value)
+        self.t = t
+
     def zero_grad(self) -> None:
         for p in self.params:
             p.grad = None

@@ -21,9 +21,12 @@ costs.
 
 from __future__ import annotations
 
+import os
+
 from ..errors import NetSpecificationError
 from ..layers.base import Layer
 from ..symbols import All
+from .checkpoint import find_checkpoint
 from .properties import check_property
 from .results import NetTrainResults
 from .settings import parse_settings
@@ -39,7 +42,13 @@ def NetTrain(net, data, prop="TrainedNet", **options):
 
     Args:
         net: a layer or container. It is not changed; missing arrays are initialized first
-            (``RandomSeeding``), and unknown dims are inferred from the data.
+            (``RandomSeeding``), and unknown dims are inferred from the data. Or a checkpoint
+            that TrainingProgressCheckpointing wrote (a file, or the directory: its newest
+            readable file, a damaged newer one skipped with a warning): the run that wrote it
+            continues, with its optimizer state, data order and loss history, and returns what
+            it would have returned had it never stopped (given the same data and options).
+            This goes beyond the Wolfram Language, which starts a new run from a checkpoint's
+            net.
         data: ``(inputs, targets)`` (the rule ``inputs -> targets``); a list of ``(input,
             target)`` pairs; a dict of non-string keys ``{input: target}``; a dict of port names
             to equal-length lists ``{"Input": X, "Output": Y}``; a list of such dicts; or a
@@ -81,7 +90,11 @@ def NetTrain(net, data, prop="TrainedNet", **options):
         TrainingProgressFunction: a function called with the progress dict after each round;
             returning "StopTraining" stops training.
         TrainingProgressCheckpointing: a directory (a checkpoint file per round), or
-            ``("Directory", path, {"Interval": k})`` / ``("File", path)``.
+            ``("Directory", path, {"Interval": k})`` / ``("File", path)`` (a .safetensors file).
+
+    Ctrl-C stops training after the current batch and returns what was asked for, with
+    "ReasonTrainingStopped" "ManualStop" (as the Wolfram Language does); a second Ctrl-C
+    raises KeyboardInterrupt at once.
 
     Returns:
         The property asked for; the trained net by default.
@@ -91,13 +104,18 @@ def NetTrain(net, data, prop="TrainedNet", **options):
     for p in props:
         if not (p is All and props is not prop):
             check_property(p, "NetTrain")
+    resume = None
+    if isinstance(net, (str, os.PathLike)):
+        resume = find_checkpoint(net)
+        net = resume.net
     if not isinstance(net, Layer):
         raise NetSpecificationError(
-            f"NetTrain: the first argument should be a net (a layer or container), not {type(net).__name__}."
+            f"NetTrain: the first argument should be a net (a layer or container) or a checkpoint, not "
+            f"{type(net).__name__}."
         )
     if prop == []:
         return []
-    results = train(net, data, settings)
+    results = train(net, data, settings, resume)
     if isinstance(prop, list):
         return [results[p] for p in props]
     return results if prop is All else results[prop]

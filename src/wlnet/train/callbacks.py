@@ -2,21 +2,23 @@
 
 :func:`callbacks` gives them in the order they act at the end of a round: divergence first (it may
 discard the round), then validation (its loss is part of the progress), then those that report
-the progress, then the stopping rules.
+the progress, then the stopping rules, and last the checkpoints (which keep what all the others
+carry).
 """
 
 from __future__ import annotations
 
 import math
 import os
+import tempfile
 import warnings
 from typing import Any
 
 import torch
 
-from ..errors import NetTrainWarning
-from ..files import net_bytes
-from ..writing import write_atomically
+from ..errors import NetOptionError, NetTrainWarning
+from ..symbols import Automatic
+from .checkpoint import checkpoint_file, write_checkpoint
 from .data import Examples
 from .loop import Callback, Run
 from .loss import batch_loss
@@ -41,11 +43,11 @@ def callbacks(settings: Settings, validation: Examples | None, batch: int) -> li
         Divergence(),
         None if validation is None else Validation(validation, batch),
         None if settings.reporting is None else ProgressReporting(settings.reporting),
-        None if settings.checkpointing is None else Checkpointing(*settings.checkpointing),
         None if settings.progress_function is None else ProgressFunction(settings.progress_function),
         None if settings.stopping is None else StoppingCriterion(settings.stopping),
         RoundLimit(),
         None if settings.time_goal is None else TimeGoal(settings.time_goal),
+        None if settings.checkpointing is None else Checkpointing(*settings.checkpointing),
     ]
     return [callback for callback in chosen if callback is not None]
 
@@ -89,6 +91,12 @@ class Validation(Callback):
         if loss < self.best:
             self.best, run.best_state = loss, run.state()
             run.record.best_round = run.round
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"Best": _json_number(self.best)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best = float(state.get("Best", math.inf))
 
     @torch.no_grad()
     def _loss(self, run: Run) -> float:
@@ -147,34 +155,48 @@ def _postfix(progress: dict) -> str:
 
 
 class Checkpointing(Callback):
-    """TrainingProgressCheckpointing: the net as trained so far, every ``interval`` rounds, in a
-    directory (a file per round, ``checkpoint-round-00005.safetensors``) or one file.
-
-    A checkpoint is a net file (:mod:`wlnet.files`: ``Import(file)`` gives the net) that also holds
-    the optimizer's state, as tensors keyed ``%optimizer.<statistic>.<array path>`` (ADAM's ``m``
-    and ``v``, ...), and, under ``"Checkpoint"`` in its description's extra data, the round, the
-    batch count, the method and its step count. It is written under a temporary name, synced
-    and renamed, so a crash mid-write never leaves a truncated checkpoint."""
+    """TrainingProgressCheckpointing: the run's state every ``interval`` rounds, in a directory (a
+    file per round, ``checkpoint-round-00005.safetensors``) or one file: a net file that also
+    holds what the run needs to continue exactly (:mod:`.checkpoint`). Written under a temporary
+    name, synced and renamed, so a crash mid-write never leaves a truncated checkpoint; the
+    temporary files a killed run left are removed, and a place that cannot be written is
+    reported before the first round. It acts last at a round's end, once the other callbacks have
+    updated what they carry."""
 
     def __init__(self, kind: str, path: str, interval: int):
         self.kind, self.path, self.interval = kind, path, interval
 
+    def on_train_start(self, run: Run) -> None:
+        directory = self.path if self.kind == "Directory" else os.path.dirname(os.path.abspath(self.path))
+        name = None if self.kind == "Directory" else os.path.basename(self.path)
+        try:
+            os.makedirs(directory, exist_ok=True)
+            for stale in os.listdir(directory):  # what a run killed while writing left behind
+                if _is_temporary(stale, name):
+                    os.unlink(os.path.join(directory, stale))
+            with tempfile.TemporaryFile(dir=directory):
+                pass
+        except OSError as error:
+            raise NetOptionError(
+                f"NetTrain: checkpoints cannot be written to {self.path} ({error.strerror or error}); "
+                "give TrainingProgressCheckpointing a place that can be written."
+            ) from None
+
     def on_round_end(self, run: Run) -> None:
         if run.round % self.interval == 0:
-            run.record.checkpoints.append(self._write(run))
+            file = checkpoint_file(self.path, run.round) if self.kind == "Directory" else self.path
+            run.record.checkpoints.append(write_checkpoint(run, file))
 
-    def _write(self, run: Run) -> str:
-        if self.kind == "Directory":
-            file = os.path.join(self.path, f"checkpoint-round-{run.round:05d}.safetensors")
-        else:
-            file = self.path
-        optimizer = run.optimizer
-        tensors = {f"%optimizer.{name}.{key}": value
-                   for name, values in optimizer.state().items()
-                   for key, value in zip(run.parameters, values)}
-        extra = {"Checkpoint": {"Round": run.round, "AbsoluteBatch": run.absolute_batch,
-                                "Method": optimizer.method, "Step": optimizer.t}}
-        return write_atomically(file, net_bytes(run.net_with(), tensors, extra))
+
+def _is_temporary(name: str, file: str | None) -> bool:
+    """Whether ``name`` is a temporary file of a checkpoint (of ``file``, or of any round)."""
+    if not (name.startswith(".") and name.endswith(".tmp")):
+        return False
+    return name.startswith(f".{file}.") if file is not None else name.startswith(".checkpoint-round-")
+
+
+def _json_number(value: float) -> Any:
+    return value if math.isfinite(value) else str(value)
 
 
 class ProgressFunction(Callback):
@@ -202,6 +224,12 @@ class StoppingCriterion(Callback):
         if run.reason is None and self._stop(run):
             run.stop("TrainingStoppingCriterion")
 
+    def state_dict(self) -> dict[str, Any]:
+        return {"Best": _json_number(self.best), "Waited": self.waited}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best, self.waited = float(state.get("Best", math.inf)), int(state.get("Waited", 0))
+
     def _stop(self, run: Run) -> bool:
         progress = run.progress()
         if self.spec.function is not None:
@@ -218,10 +246,14 @@ class StoppingCriterion(Callback):
 
 
 class RoundLimit(Callback):
-    """MaxTrainingRounds: stops after the last round (Automatic is resolved after the first)."""
+    """MaxTrainingRounds: stops after the last round (Automatic is resolved in the first rounds);
+    a continued run that has trained them all already trains none."""
+
+    def on_train_start(self, run: Run) -> None:
+        self.on_round_end(run)
 
     def on_round_end(self, run: Run) -> None:
-        if run.round >= run.max_rounds:
+        if run.max_rounds is not Automatic and run.round >= run.max_rounds:
             run.stop("MaxTrainingRounds")
 
 

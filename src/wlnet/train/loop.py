@@ -10,15 +10,23 @@ hooks, called in the order given, as Keras' and Lightning's callbacks are:
   the round (divergence) makes the loop skip the remaining ones;
 * ``on_train_end(run)`` once, also when the loop ends with an exception: for cleanup only.
 
+A callback that carries state from round to round (the best validation loss, a patience count)
+gives it with ``state_dict()`` and takes it back with ``load_state_dict()``, so that a run
+continued from a checkpoint (:mod:`.checkpoint`) goes on exactly.
+
 A callback stops the run with ``run.stop(reason)``; the first reason given wins and becomes
 ``"ReasonTrainingStopped"``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+import signal
+import statistics
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
@@ -49,28 +57,63 @@ class Callback:
     def on_train_end(self, run: Run) -> None:
         """After the last round, or when the loop raised: release what the callback holds."""
 
+    def state_dict(self) -> dict[str, Any]:
+        """What the callback carries from round to round, as JSON data, for checkpoints."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from :meth:`state_dict` (a checkpoint's)."""
+
 
 def fit(run: Run, callbacks: Sequence[Callback]) -> None:
-    """Train until a callback stops the run."""
+    """Train until a callback stops the run, or Ctrl-C does (see :func:`_interruptible`)."""
+    run.callbacks = list(callbacks)
     try:
-        for callback in callbacks:
-            callback.on_train_start(run)
-        while run.reason is None:
-            run.begin_round()
-            for x, y in run.batches.round(run.round, run.absolute_batch):
-                run.step(x, y)
-                for callback in callbacks:
-                    callback.on_batch_end(run)
-                if run.reason is not None:
-                    break
-            run.end_round()
+        with _interruptible(run):
             for callback in callbacks:
-                callback.on_round_end(run)
-                if run.discarded:
-                    break
+                callback.on_train_start(run)
+            while run.reason is None:
+                _round(run, callbacks)
     finally:
         for callback in callbacks:
             callback.on_train_end(run)
+
+
+def _round(run: Run, callbacks: Sequence[Callback]) -> None:
+    run.begin_round()
+    for x, y in run.batches.round(run.round, run.absolute_batch):
+        run.step(x, y)
+        for callback in callbacks:
+            callback.on_batch_end(run)
+        if run.reason is not None:
+            break
+    run.end_round()
+    for callback in callbacks:
+        callback.on_round_end(run)
+        if run.discarded:
+            break
+
+
+@contextlib.contextmanager
+def _interruptible(run: Run) -> Iterator[None]:
+    """Ctrl-C (SIGINT) stops the run after the current batch, as "ManualStop" (Wolfram's); a
+    second Ctrl-C raises KeyboardInterrupt at once. Only in the main thread, where Python
+    delivers signals; the handler that was there before is put back afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if run.interrupted:
+            raise KeyboardInterrupt
+        run.interrupted = True
+        run.stop("ManualStop")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class Run:
@@ -79,17 +122,21 @@ class Run:
 
     def __init__(self, net: Any, module: torch.nn.Module, parameters: dict[str, torch.nn.Parameter],
                  optimizer: Any, batches: Any, losses: Losses, record: Record, max_rounds: Any,
-                 time_goal: float | None, start: float):
+                 time_goal: float | None, start: float, seed: Any = None, fingerprint: str = ""):
         self.net, self.module, self.parameters = net, module, parameters  # parameters: the trained ones, by key
         self.optimizer, self.batches, self.losses, self.record = optimizer, batches, losses, record
         self.max_rounds, self.time_goal, self.start = max_rounds, time_goal, start
+        self.seed, self.fingerprint = seed, fingerprint  # what a checkpoint keeps to continue the run
+        self.callbacks: list[Callback] = []
         self.round = self.absolute_batch = 0
         self.reason: str | None = None
         self.discarded = False
+        self.interrupted = False  # Ctrl-C was pressed once
         self.round_loss = math.nan
         self.validation_loss: float | None = None
         self.best_state: dict[str, torch.Tensor] | None = None  # kept by validation: the TrainedNet
         self._batch_losses: list[torch.Tensor] = []
+        self._batch_seconds: list[float] = []  # the first rounds' batch times, for Automatic rounds
         self._progress: dict[str, Any] | None = None
         self._state: dict[str, torch.Tensor] | None = None
         if max_rounds is not Automatic:
@@ -102,31 +149,42 @@ class Run:
 
     def step(self, x: torch.Tensor, y: torch.Tensor | None) -> None:
         """One optimizer step on one batch."""
+        began = time.perf_counter()
         self.absolute_batch += 1
         loss = batch_loss(self.losses, self.module, x, y)
         self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step()
         self._batch_losses.append(loss.detach())  # stays on the device until the round ends
+        if self.max_rounds is Automatic:
+            self._batch_seconds.append(time.perf_counter() - began)
 
     def end_round(self) -> None:
         losses = torch.stack(self._batch_losses).double().cpu()
         self.record.batch_losses.append(losses)
         self.round_loss = float(losses.mean())
         self.record.round_losses.append(self.round_loss)
-        if self.max_rounds is Automatic and self.round == 1:
+        if self.max_rounds is Automatic:
             self._resolve_automatic_rounds()
 
     def _resolve_automatic_rounds(self) -> None:
-        """Automatic MaxTrainingRounds: as many rounds as take about 20 s, judged by the first
-        (10 to 10000), or no limit when a TimeGoal is given."""
+        """Automatic MaxTrainingRounds: as many rounds as take about 20 s (10 to 10000), or no
+        limit when a TimeGoal is given. A round's time is judged from warm batches: the median
+        batch after the first (which may wait for kernels to compile or caches to fill), so it
+        waits for a second batch when the first round had one."""
         if self.time_goal is not None:
-            self.max_rounds = math.inf
-            self.optimizer.total_steps = None
+            self.set_max_rounds(math.inf)
             return
-        rounds = math.ceil(_AUTOMATIC_SECONDS / max(self.elapsed(), 1e-9))
-        self.max_rounds = int(min(10000, max(10, rounds)))
-        self.optimizer.total_steps = self.max_rounds * self.batches.per_round
+        warm = self._batch_seconds[1:]
+        if not warm:
+            return
+        per_round = statistics.median(warm) * self.batches.per_round
+        self.set_max_rounds(int(min(10000, max(10, math.ceil(_AUTOMATIC_SECONDS / max(per_round, 1e-9))))))
+
+    def set_max_rounds(self, rounds: float) -> None:
+        """MaxTrainingRounds as resolved (a number of rounds, or inf for none)."""
+        self.max_rounds = rounds
+        self.optimizer.total_steps = None if rounds == math.inf else int(rounds) * self.batches.per_round
 
     # -- what callbacks use ---------------------------------------------------------------------
     def stop(self, reason: str) -> None:

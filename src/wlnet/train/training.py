@@ -20,6 +20,7 @@ from ..optimizers import Optimizer
 from ..options import per_array, rules
 from ..symbols import Scaled
 from .callbacks import callbacks
+from .checkpoint import Checkpoint, fingerprint, restore
 from .data import Examples, GeneratorBatches, Ports, TensorBatches, examples, fit_net
 from .loop import Run, fit
 from .loss import parse_loss
@@ -29,8 +30,12 @@ from .settings import Settings
 __all__ = ["train"]
 
 
-def train(net: Layer, data: Any, settings: Settings) -> NetTrainResults:
-    """Train ``net`` on ``data`` (any NetTrain data form, or a generator function)."""
+def train(net: Layer, data: Any, settings: Settings, resume: Checkpoint | None = None) -> NetTrainResults:
+    """Train ``net`` on ``data`` (any NetTrain data form, or a generator function); or, given a
+    checkpoint, continue the run that wrote it (its net, state and RandomSeeding)."""
+    seed = settings.seed
+    if resume is not None:
+        net, seed = resume.net, resume.state.get("Seed", settings.seed)
     ports = _ports(net, settings)
     generator = data if callable(data) and not isinstance(data, Layer) else None
     if generator is not None:
@@ -47,14 +52,15 @@ def train(net: Layer, data: Any, settings: Settings) -> NetTrainResults:
                 f"NetTrain: binary cross-entropy needs targets between 0 and 1 (or True/False) for port "
                 f'"{ports.output}", but some are outside.'
             )
-    rng = np.random.default_rng(np.frombuffer(repr(settings.seed).encode(), dtype=np.uint8))
+    rng = np.random.default_rng(np.frombuffer(repr(seed).encode(), dtype=np.uint8))
     training, validation = _split(fitted, first, settings, ports, rng)
 
     start = time.perf_counter()
     multipliers = array_multipliers(fitted, settings.multipliers)
     module = lower(fitted, multipliers).to(device=settings.device, dtype=settings.dtype).train()
     optimizer, parameters = _optimizer(fitted, module, multipliers, settings)
-    batch = settings.batch_size if isinstance(settings.batch_size, int) else min(64, training.n)
+    # A BatchSize beyond the data is the data: a batch never repeats an example to fill itself up.
+    batch = min(settings.batch_size if isinstance(settings.batch_size, int) else 64, training.n)
     training = training.to(settings.device, settings.dtype)
     if generator is None:
         batches: Any = TensorBatches(training, batch, rng)
@@ -77,13 +83,24 @@ def train(net: Layer, data: Any, settings: Settings) -> NetTrainResults:
     if validation is not None:
         validation = validation.to(settings.device, settings.dtype)
     run = Run(fitted, module, parameters, optimizer, batches, losses, record, settings.max_rounds,
-              settings.time_goal, start)
-    fit(run, callbacks(settings, validation, batch))
+              settings.time_goal, start, seed, _fingerprint(training, validation, settings, batch))
+    run.callbacks = callbacks(settings, validation, batch)
+    if resume is not None:
+        restore(run, resume)
+    fit(run, run.callbacks)
     record.reason, record.rounds = run.reason, run.round
     record.final_lr = optimizer.learning_rates[0]
     final = run.net_with()
     trained = final if run.best_state is None else run.net_with(run.best_state)
     return record.results(trained, final, time.perf_counter() - start)
+
+
+def _fingerprint(training: Examples, validation: Examples | None, settings: Settings, batch: int) -> str:
+    """What must be the same for a run continued from a checkpoint to be the run that wrote it."""
+    tensors = [t for data in (training, validation) if data is not None for group in data.groups
+               for t in group[:2] if t is not None]
+    method = sorted((k, v) for k, v in settings.method_settings.items() if not callable(v))
+    return fingerprint([*tensors, settings.method, method, settings.learning_rate, batch, settings.dtype])
 
 
 def _ports(net: Layer, settings: Settings) -> Ports:
