@@ -1,6 +1,8 @@
 """``python -m wlnet tour``: the ParametricRampLayer page's examples, run one by one.
 
-Each step shows the Wolfram Language input, the same in wlnet, and the result.
+Each step shows the Wolfram Language input, the same in wlnet, and the result. Training steps set
+MaxTrainingRounds (the Wolfram page leaves it Automatic, a time budget) and RandomSeeding (the
+order of the examples), so that the tour prints the same on every run and every machine.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ EXAMPLES = [
     ("Learn the slopes on some data (mean squared loss; act itself is unchanged)",
      "trained = NetTrain[act, RandomReal[{-1, 1}, {10, 3}] -> RandomReal[{-1, 1}, {10, 3}]]",
      "rng = np.random.default_rng(1234)\n"
-     "trained = NetTrain(act, (rng.uniform(-1, 1, (10, 3)), rng.uniform(-1, 1, (10, 3))))\n"
+     "trained = NetTrain(act, (rng.uniform(-1, 1, (10, 3)), rng.uniform(-1, 1, (10, 3))), MaxTrainingRounds=1000,\n"
+     "                   RandomSeeding=1)\n"
      "trained"),
     ("The learned slopes",
      'Normal@NetExtract[trained, "Slope"]',
@@ -56,7 +59,7 @@ EXAMPLES = [
      '"Output" -> NetDecoder["Boolean"]], {1 -> False, 2 -> True, 3 -> False, 4 -> True}]',
      "trained = NetTrain(NetChain([LinearLayer(3), leakyRelu, LinearLayer([]), LogisticSigmoid], "
      'Output=NetDecoder("Boolean")),\n'
-     "                   {1: False, 2: True, 3: False, 4: True})\n"
+     "                   {1: False, 2: True, 3: False, 4: True}, MaxTrainingRounds=2000, RandomSeeding=1)\n"
      "[trained(x) for x in (1, 2, 3, 4)]"),
     ("The leaky ReLU still has the same slope value after training",
      "NetExtract[trained, {2, \"Slope\"}]",

@@ -75,6 +75,10 @@ def examples(net: Any, data: Any, ports: Ports, what: str) -> Examples:
     if encoder is not None and encoder.accepts(inputs):
         inputs = encoder(inputs)
     x = as_data(inputs, f'NetTrain: {what} for port "{ports.input}"', np.float32)
+    t_in = net._input_types()[ports.input]
+    if isinstance(x, list) and t_in.dims is not None and (not t_in.dims or t_in.dims[0] != VARYING):
+        raise _mismatch(x, f'{what} for port "{ports.input}"',
+                        f'port "{ports.input}" takes {describe(t_in)}, the same for every example')
     if not ports.targets:
         return Examples(x, None, what, ports.output)
     targets = values[ports.output]
@@ -89,7 +93,34 @@ def examples(net: Any, data: Any, ports: Ports, what: str) -> Examples:
             f'NetTrain: {what} has {nx} examples for port "{ports.input}" but {ny} for port '
             f'"{ports.output}"; each port needs one value per example.'
         )
+    t_out = net._output_types().get(ports.output)
+    sequences_in = isinstance(x, list) or bool(t_in.dims) and t_in.dims[0] == VARYING
+    if sequences_in and t_out is not None and bool(t_out.dims) and t_out.dims[0] == VARYING:
+        _check_lengths(x, y, what, ports.output)
     return Examples(x, y, what, ports.output)
+
+
+def _mismatch(values: list, what: str, needed: str) -> NetDataError:
+    """The error for examples of different dims where every example needs the same: it names the
+    first that differs from the first example."""
+    first = np.shape(values[0])
+    index = next(i for i, value in enumerate(values) if np.shape(value) != first)
+    return NetDataError(
+        f"NetTrain: example {index + 1} of {what} is {describe(TensorT(np.shape(values[index])))}, but example 1 "
+        f"is {describe(TensorT(first))}; {needed}."
+    )
+
+
+def _check_lengths(x: list, y: Any, what: str, port: str) -> None:
+    """Sequence targets (of a "Varying" output) as long as their input sequences."""
+    for index, (sequence, target) in enumerate(zip(x, y)):
+        length = np.shape(target)[0] if np.ndim(target) else None
+        if length != len(sequence):
+            raise NetDataError(
+                f'NetTrain: example {index + 1} of {what}: its target for port "{port}" is a sequence of '
+                f"length {length}, but its input is a sequence of length {len(sequence)}; each target "
+                "sequence should be as long as its input."
+            )
 
 
 def fit_net(net: Any, data: Examples, ports: Ports) -> Any:
@@ -162,7 +193,7 @@ class Examples:
             self.groups = _length_groups(x, y, what, out_port)
         else:
             if isinstance(y, list):
-                raise NetDataError(f'NetTrain: the targets in {what} for port "{out_port}" are ragged.')
+                raise _mismatch(y, f'{what} for port "{out_port}"', "the targets should all have the same dims")
             gx = _as_tensor(x)
             self.groups = [(gx, None if y is None else _as_tensor(y), np.arange(gx.shape[0]))]
 
