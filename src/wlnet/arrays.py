@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from .errors import NetError, NetSpecificationError, non_numeric_text
+from .errors import NetDataError, NetError, NetSpecificationError, non_numeric_text
 from .symbols import Automatic
 
-__all__ = ["array_key", "as_array", "real_numbers", "same_arrays", "tensor_problem"]
+__all__ = ["array_key", "as_array", "floating_input", "real_numbers", "same_arrays", "tensor_problem"]
 
 _FLOAT32 = np.finfo(np.float32)
 
@@ -40,6 +40,17 @@ def tensor_problem(tensor: Any) -> str | None:
     if tensor.is_complex() or str(tensor.dtype) == "torch.bool":
         return f"it is a tensor of {tensor.dtype}"
     return None
+
+
+def floating_input(x: Any, dtype: Any, where: str) -> Any:
+    """A torch module's input ready to compute with: a floating tensor as it is; integers and
+    True/False promoted to ``dtype`` (the module's parameters' type, as PyTorch promotes an int
+    tensor times a float one); NetDataError for complex numbers, which a real layer cannot take."""
+    if x.is_floating_point():
+        return x
+    if x.is_complex():
+        raise NetDataError(f"{where}: the input should be real numbers, but it is a tensor of {x.dtype}.")
+    return x.to(dtype)
 
 
 def real_numbers(array: np.ndarray, fail: Callable[[str], NetError]) -> np.ndarray:
