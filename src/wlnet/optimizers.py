@@ -90,7 +90,9 @@ def _check_sub_option(method: str, key: str, value) -> None:
         ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
         ok = ok and (0 <= value < 1 if key in _UNIT_INTERVAL else 0 < value < math.inf)
         if not ok and not (key == "Momentum" and value is None):
-            wanted = "a number between 0 (included) and 1 (excluded)" if key in _UNIT_INTERVAL else "a positive finite number"
+            wanted = "a positive finite number"
+            if key in _UNIT_INTERVAL:
+                wanted = "a number between 0 (included) and 1 (excluded)"
             raise NetOptionError(f'NetTrain: the "{key}" of Method {method} should be {wanted}, but was {value!r}.')
 
 
