@@ -14,7 +14,7 @@ from .coders import NetDecoder, NetEncoder
 from .errors import NetShapeError, NetSpecificationError, closest
 from .layers.base import Layer
 from .nets.container import Container
-from .symbols import All, Automatic
+from .symbols import All, Automatic, as_int
 from .types import parse_port, port_spec
 
 __all__ = ["NetExtract", "NetReplacePart", "Normal"]
@@ -22,6 +22,19 @@ __all__ = ["NetExtract", "NetReplacePart", "Normal"]
 
 def _steps(spec) -> list:
     return list(spec) if isinstance(spec, list) else [spec]
+
+
+def _check_step(verb: str, step, spec) -> None:
+    """NetSpecificationError unless ``step`` can name a part, an array or a port: an integer
+    position (1-based; negative counts from the end; NumPy ints too) or a name."""
+    if isinstance(step, str) or (as_int(step) is not None) or step is All:
+        return
+    kind = "True/False" if isinstance(step, (bool, np.bool_)) else type(step).__name__
+    within = "" if spec is step else f"in the specification {spec!r:.80}, "
+    raise NetSpecificationError(
+        f"{verb}: {within}{step!r:.40} ({kind}) is not a position: a step is an integer (1-based, negative "
+        "from the end) or a name such as \"Slope\" or \"Input\"."
+    )
 
 
 def _is_multiple(spec) -> bool:
@@ -61,6 +74,7 @@ def NetExtract(net, spec):
     node = net
     steps = _steps(spec)
     for i, step in enumerate(steps):
+        _check_step("NetExtract", step, spec)
         last = i == len(steps) - 1
         if last:
             return _extract_here(node, step)
@@ -112,7 +126,13 @@ def NetReplacePart(net, spec, value=None):
     """
     if value is None and isinstance(spec, dict):
         rules = list(spec.items())
-    elif value is None and isinstance(spec, list) and spec and all(isinstance(r, tuple) and len(r) == 2 for r in spec):
+    elif value is None and isinstance(spec, list) and spec and all(isinstance(r, tuple) for r in spec):
+        bad = next((r for r in spec if len(r) != 2), None)
+        if bad is not None:
+            raise NetSpecificationError(
+                f"NetReplacePart: a list of rules should hold (spec, value) pairs, but it holds {bad!r:.80}, "
+                f"of length {len(bad)}."
+            )
         rules = spec
     else:
         rules = [(spec, value)]
@@ -120,6 +140,13 @@ def NetReplacePart(net, spec, value=None):
         raise NetSpecificationError(f"NetReplacePart: the first argument should be a net, not {type(net).__name__}.")
     for rule_spec, rule_value in rules:
         steps = list(rule_spec) if isinstance(rule_spec, (list, tuple)) else [rule_spec]
+        if not steps:
+            raise NetSpecificationError(
+                f"NetReplacePart: the specification {rule_spec!r} names nothing; give a position, a name or a path "
+                'such as [2, "Slope"].'
+            )
+        for step in steps:
+            _check_step("NetReplacePart", step, rule_spec)
         net = _replace(net, steps, rule_value, rule_spec)
     return net
 

@@ -93,7 +93,18 @@ def Information(net, prop=None):
     if prop is None:
         return InformationReport(net)
     if isinstance(prop, (list, tuple)):
+        for p in prop:
+            if not isinstance(p, str):
+                raise NetSpecificationError(
+                    f"Information: a list of properties should hold property names (strings), but it holds "
+                    f"{type(p).__name__} {p!r:.60}. The properties are: {', '.join(PROPERTIES)}."
+                )
         return [Information(net, p) for p in prop]
+    if not isinstance(prop, str):
+        raise NetSpecificationError(
+            f"Information: the property should be a name such as \"ArraysCount\" or a list of names, not "
+            f"{type(prop).__name__} {prop!r:.60}. The properties are: {', '.join(PROPERTIES)}."
+        )
     if prop not in PROPERTIES:
         raise NetSpecificationError(
             f"Information: {prop!r} is not a property of {net._where}.{closest(str(prop), PROPERTIES)} "

@@ -9,6 +9,7 @@ never changes the values of the others.
 from __future__ import annotations
 
 import hashlib
+import math
 import numbers
 import secrets
 
@@ -120,7 +121,16 @@ def initial_array(name: str, dims: tuple, method, rng: np.random.Generator, next
     if name == "Slope":
         return np.full(dims, 0.1, dtype=np.float32)
     if name == "Weights" or (len(dims) == 2 and name not in ("Biases", "Scaling")):
-        return _weights(dims, method, rng, _feeds_ramp(next_layer)).astype(np.float32)
+        with np.errstate(over="ignore"):  # checked just below
+            weights = _weights(dims, method, rng, _feeds_ramp(next_layer)).astype(np.float32)
+        if not np.isfinite(weights).all():
+            raise NetOptionError(
+                f"NetInitialize: Method {method[0]} with {method[1]} gives the array \"{name}\" values beyond "
+                "the range of float32 (the arrays' type); choose a smaller standard deviation."
+            )
+        return weights
+    if name == "Biases" and method[0] == "Random" and method[1]["Biases"]:
+        return rng.normal(0.0, float(method[1]["Biases"]), dims).astype(np.float32)
     return np.full(dims, 1.0 if name == "Scaling" else 0.0, dtype=np.float32)
 
 
@@ -187,13 +197,21 @@ def parse_method(method) -> tuple[str, dict]:
                 f'NetInitialize: the "FactorType" of Method Xavier should be "In", "Out" or '
                 f'"Mean", but was {value!r}.'
             )
-        if key in ("Weights", "Identity", "Distribution") and method in ("Random", "Identity"):
-            if not (isinstance(value, numbers.Real) and not isinstance(value, bool) and float(value) >= 0):
-                raise NetOptionError(
-                    f'NetInitialize: the "{key}" of Method {method} should be a standard '
-                    f"deviation (a non-negative number), but was {value!r}."
-                )
+        if key in ("Weights", "Biases", "Scaling", "Distribution") and method in ("Random", "Identity"):
+            _check_deviation(method, key, value)
     return method, {**defaults, **options}
+
+
+def _check_deviation(method: str, key: str, value) -> None:
+    """A sub-option that is a standard deviation: a finite non-negative number (None where it may be)."""
+    if value is None and key in ("Biases", "Scaling"):
+        return
+    if not (isinstance(value, numbers.Real) and not isinstance(value, bool) and 0 <= float(value) < math.inf):
+        none = " or None" if key in ("Biases", "Scaling") else ""
+        raise NetOptionError(
+            f'NetInitialize: the "{key}" of Method {method} should be a standard deviation (a finite '
+            f"non-negative number){none}, but was {value!r}."
+        )
 
 
 def parse_seeding(value, where: str):

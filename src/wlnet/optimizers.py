@@ -29,6 +29,7 @@ import numbers
 import torch
 
 from .errors import NetOptionError, closest
+from .symbols import Automatic
 
 __all__ = ["METHODS", "Optimizer", "parse_method"]
 
@@ -47,6 +48,52 @@ COMMON = {
     "WeightClipping": None,
 }
 _UNIT_INTERVAL = ("Beta1", "Beta2", "Beta", "Momentum")
+
+
+# Common sub-options that are numbers (or per-array rules of numbers): what each value must be.
+_COMMON_NUMBERS = {
+    "LearningRate": ("a positive number", lambda v: v > 0),
+    "L2Regularization": ("a non-negative number", lambda v: v >= 0),
+    "GradientClipping": ("a positive number (the bound c of [-c, c])", lambda v: v > 0),
+    "WeightClipping": ("a positive number (the bound c of [-c, c])", lambda v: v > 0),
+}
+
+
+def _check_common(method: str, key: str, value) -> None:
+    """NetOptionError unless ``value`` (None, a number, or rules ``{part: value}`` / ``[(part, value)]``)
+    gives each array None or a finite number of the right sign."""
+    wanted, ok = _COMMON_NUMBERS[key]
+    if isinstance(value, (dict, list)):
+        if key == "LearningRate":
+            raise NetOptionError(
+                f'NetTrain: the "LearningRate" of Method {method} should be None or {wanted}, but was {value!r:.60}; '
+                "per-array learning rates are given with LearningRateMultipliers."
+            )
+        rules = value.items() if isinstance(value, dict) else value
+        values = [rule[1] for rule in rules if isinstance(rule, tuple) and len(rule) == 2]
+    else:
+        values = [value]
+    for v in values:
+        if v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v) or not ok(v):
+            rules_text = " in its rules" if v is not value else ""
+            raise NetOptionError(
+                f'NetTrain: the "{key}" of Method {method} should be None or {wanted}{rules_text}, but was {v!r}.'
+            )
+
+
+def _check_sub_option(method: str, key: str, value) -> None:
+    if key in _COMMON_NUMBERS:
+        _check_common(method, key, value)
+    elif key in _UNIT_INTERVAL or key == "Epsilon":
+        ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+        ok = ok and (0 <= value < 1 if key in _UNIT_INTERVAL else 0 < value < math.inf)
+        if not ok and not (key == "Momentum" and value is None):
+            wanted = "a positive finite number"
+            if key in _UNIT_INTERVAL:
+                wanted = "a number between 0 (included) and 1 (excluded)"
+            raise NetOptionError(f'NetTrain: the "{key}" of Method {method} should be {wanted}, but was {value!r}.')
 
 
 def parse_method(method) -> tuple[str, dict]:
@@ -72,14 +119,10 @@ def parse_method(method) -> tuple[str, dict]:
                 f"NetTrain: Method {method} has no sub-option {key!r}.{closest(str(key), allowed)} "
                 f"Its sub-options are: {', '.join(allowed)}."
             )
-        if key in _UNIT_INTERVAL or key == "Epsilon":
-            ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-            ok = ok and (0 <= value < 1 if key in _UNIT_INTERVAL else value > 0)
-            if not ok and not (key == "Momentum" and value is None):
-                wanted = (
-                    "a number between 0 (included) and 1 (excluded)" if key in _UNIT_INTERVAL else "a positive number"
-                )
-                raise NetOptionError(f'NetTrain: the "{key}" of Method {method} should be {wanted}, but was {value!r}.')
+        if key == "LearningRate" and value is Automatic:
+            options = {**options, key: None}
+        else:
+            _check_sub_option(method, key, value)
     settings = {**allowed, **options}
     if settings.get("Momentum") is None and "Momentum" in own:
         settings["Momentum"] = 0.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..arrays import floating_input
 from ..errors import NetSpecificationError, check_options, closest
 from ..functions import NAMED_FUNCTIONS, SYMBOLS, Expression, WolframFunction, trace
 from ..symbols import Automatic
@@ -77,13 +78,19 @@ class ElementwiseLayer(Layer):
 
 
 class Elementwise(nn.Module):
-    """The torch form of ElementwiseLayer."""
+    """The torch form of ElementwiseLayer.
+
+    An integer or True/False input is computed in torch's default floating type (float32 unless
+    changed), as ``torch.tanh`` does, so ``Ramp`` too gives floats; a complex input is a NetDataError.
+    """
 
     def __init__(self, function):
         super().__init__()
         self.function = function
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not x.is_floating_point():
+            x = floating_input(x, torch.get_default_dtype(), f"ElementwiseLayer ({self.extra_repr()})")
         return self.function(x)
 
     def extra_repr(self) -> str:

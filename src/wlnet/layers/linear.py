@@ -6,8 +6,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..arrays import as_array
-from ..errors import NetShapeError, NetSpecificationError, check_options
+from ..arrays import as_array, floating_input
+from ..errors import NetDataError, NetShapeError, NetSpecificationError, check_options
 from ..symbols import Automatic
 from ..types import VARYING, TensorT, as_int, describe, parse_port, port_spec, unify
 from .base import Layer, parse_multiplier
@@ -160,6 +160,10 @@ class Linear(nn.Module):
     Its parameters are ``Weights`` (n_out, n_in) and, unless the layer has none, ``Biases``
     (n_out): the Wolfram array names, which are the ``state_dict()`` keys (see
     :mod:`wlnet.lower`); ``weight`` and ``bias`` name the same parameters, as in ``nn.Linear``.
+
+    An integer or True/False input is computed in the weights' floating type; a floating input
+    of another type than the weights' (float64 into a float32 module) is a NetDataError that says
+    how to convert one of them, where ``nn.Linear`` raises a RuntimeError; a complex input too.
     """
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, out_dims: tuple):
@@ -180,6 +184,13 @@ class Linear(nn.Module):
         return self._parameters.get("Biases")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        dtype = self.weight.dtype
+        x = floating_input(x, dtype, "LinearLayer")
+        if x.dtype != dtype:
+            raise NetDataError(
+                f"LinearLayer: the input is a tensor of {x.dtype}, but the weights are {dtype}; convert the "
+                f"input (x.to({dtype})) or the module (module.to({x.dtype}))."
+            )
         y = nn.functional.linear(x.reshape(x.shape[0], -1), self.weight, self.bias)
         return y.reshape((x.shape[0], *self.out_dims))
 

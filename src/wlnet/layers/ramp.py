@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..arrays import as_array
+from ..arrays import as_array, floating_input
 from ..errors import NetShapeError, NetSpecificationError, check_options
 from ..functional import parametric_ramp
 from ..symbols import All, Automatic, Span
@@ -144,6 +144,10 @@ class ParametricRamp(nn.Module):
     learning-rate multiplier is 0 has ``requires_grad=False``, and the multiplier is kept as
     ``slope.lr_multiplier`` for training loops that scale learning rates per parameter.
 
+    An integer or True/False input is computed in the slope's floating type (the output has that
+    type, as ``int_tensor * float_tensor`` has in PyTorch); a floating input keeps its type (the
+    slope is converted to it); a complex input is a NetDataError.
+
     >>> module = ParametricRamp(torch.tensor([0.5, 0.25]), levels=1)
     >>> list(module.state_dict()), module(torch.tensor([[-2.0, -2.0]])).tolist()
     (['Slope'], [[-1.0, -0.5]])
@@ -161,6 +165,8 @@ class ParametricRamp(nn.Module):
         return self.Slope
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not x.is_floating_point():
+            x = floating_input(x, self.Slope.dtype, _where(self.levels))
         axes = self._axes.get(x.ndim)
         if axes is None:
             where = _where(self.levels)
