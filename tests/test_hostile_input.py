@@ -56,8 +56,6 @@ TWO_PORTS = NetGraph([ParametricRampLayer([], Slope=0.5), ParametricRampLayer([]
                      [(NetPort("a"), 1), (NetPort("b"), 2)], a=3, b=3)
 X10 = np.linspace(-1, 1, 30, dtype=np.float32).reshape(10, 3)
 QUIET = {"MaxTrainingRounds": 1, "TrainingProgressReporting": None}
-TRAIN_DATA = "train/data.py: being fixed in parallel"
-FILES = "files.py: owned by the engineer working on files in parallel"
 
 
 @dataclass(frozen=True)
@@ -331,24 +329,25 @@ ROWS = [
         r"0 is not a part"),
     bad("NetReplacePart -3", lambda: NetReplacePart(CHAIN, [-3, "Slope"], [1, 2]), NetSpecificationError,
         r"-3 is not a part"),
-    # -- 5. training data (fixed in parallel in train/data.py) ----------------------------------
+    # -- 5. training data ---------------------------------------------------------------------------
     good("BatchSize beyond the data is capped", lambda: NetTrain(VECTOR, (X10, X10), All, BatchSize=10**7,
-         **QUIET)["BatchSize"], 10, pytest.mark.xfail(strict=False, reason=TRAIN_DATA)),
+         **QUIET)["BatchSize"], 10),
     bad("pairs with targets of different shapes name the example",
         lambda: NetTrain(VECTOR, [([1, 2, 3], [1, 2, 3]), ([1, 2, 3], [1, 2]), ([1, 2, 3], [1, 2, 3])], **QUIET),
-        NetDataError, r"example 2", pytest.mark.xfail(strict=False, reason=TRAIN_DATA)),
+        NetDataError, r"example 2"),
     bad("pairs with inputs of different shapes name the example",
         lambda: NetTrain(VECTOR, [([1, 2, 3], [1, 2, 3]), ([1, 2], [1, 2, 3])], **QUIET),
-        NetDataError, r"example 2", pytest.mark.xfail(strict=False, reason=TRAIN_DATA)),
+        NetDataError, r"example 2"),
     bad("Varying targets of other lengths than their sequences",
         lambda: NetTrain(SEQUENCES, [(np.ones((2, 3)), np.ones((3, 3))), (np.ones((4, 3)), np.ones((4, 3)))],
                          **QUIET),
-        NetDataError, r"targets for port \"Output\" should be sequences as long as their input sequences"),
+        NetDataError, r"example 1 of the training data: its target for port \"Output\" is a sequence of length 3, "
+                      r"but its input is a sequence of length 2"),
     # -- files, ONNX, from_torch ----------------------------------------------------------------
     bad("Export to a directory", lambda: Export(scratch(), VECTOR), NetSpecificationError,
         r"Export: the format of .* cannot be told from its extension"),
     bad("Export onto a directory named .safetensors", lambda: Export(a_directory(scratch()), VECTOR), NetError,
-        r"directory", pytest.mark.xfail(strict=False, reason=FILES)),
+        r"directory"),
     bad("Import a directory", lambda: Import(a_directory(scratch())), NetError,
         r"the file cannot be read \(Is a directory\)"),
     bad("Import a missing file", lambda: Import(os.path.join(scratch(), "missing.safetensors")), NetError,
@@ -361,12 +360,9 @@ ROWS = [
         NetError, r'cannot read ".*junk\.onnx" as an ONNX model'),
     bad("ImportByteArray of junk", lambda: ImportByteArray(b"\x00\x01"), NetError,
         r"ImportByteArray: the file is empty or truncated \(2 bytes\)"),
-    bad("ImportByteArray of a str", lambda: ImportByteArray("abc"), NetError, r"bytes",
-        pytest.mark.xfail(strict=False, reason=FILES)),
-    bad("ImportByteArray of None", lambda: ImportByteArray(None), NetError, r"bytes",
-        pytest.mark.xfail(strict=False, reason=FILES)),
-    bad("ExportByteArray of a list", lambda: ExportByteArray([1, 2]), NetError, r"net",
-        pytest.mark.xfail(strict=False, reason=FILES)),
+    bad("ImportByteArray of a str", lambda: ImportByteArray("abc"), NetError, r"bytes"),
+    bad("ImportByteArray of None", lambda: ImportByteArray(None), NetError, r"bytes"),
+    bad("ExportByteArray of a list", lambda: ExportByteArray([1, 2]), NetError, r"net"),
     bad("from_torch of a Conv2d", lambda: from_torch(torch.nn.Conv2d(1, 1, 3)), NetSpecificationError,
         r"from_torch: nn\.Conv2d has no wlnet equivalent; supported: nn\.PReLU"),
     bad("from_torch of a Sequential with a Conv2d",

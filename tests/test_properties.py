@@ -216,12 +216,6 @@ def only_net_errors(data: bytes, original) -> None:
 
 
 FUZZ = settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-FILES_BUG = pytest.mark.xfail(
-    strict=False, reason="files.py (owned in parallel): a well-formed JSON of the wrong shape escapes as "
-    "TypeError/AttributeError, e.g. a description whose Arrays entry has Dims=1, or __metadata__=True")
-
-
-@FILES_BUG
 @FUZZ
 @given(which=st.integers(0, len(FILES) - 1), path=st.lists(st.integers(0, 50), max_size=6), value=json_values)
 def test_a_mutated_description_with_its_checksum_gives_a_net_error(which, path, value):
@@ -232,7 +226,6 @@ def test_a_mutated_description_with_its_checksum_gives_a_net_error(which, path, 
     only_net_errors(joined(header, body), FUZZ_NETS[which])
 
 
-@FILES_BUG
 @FUZZ
 @given(which=st.integers(0, len(FILES) - 1), path=st.lists(st.integers(0, 50), max_size=4), value=json_values)
 def test_a_mutated_safetensors_header_gives_a_net_error(which, path, value):

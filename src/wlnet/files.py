@@ -124,12 +124,23 @@ def read_net_bytes(data: bytes, where: str = "the data") -> NetFile:
             that does not match its checksum, arrays that do not match the description, or a
             description that does not describe a net.
     """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise NetError(f"{where}: a net file's contents are bytes, not {type(data).__name__}.")
+    data = bytes(data)
     header = _header(data, where)
     metadata = _wlnet_metadata(header, where)
     tensors = _tensors(data, where)
-    arrays, extras = _checked_tensors(metadata, tensors, where)
-    skeleton = json_net(metadata["Net"], where)
-    _check_arrays(skeleton, metadata["Arrays"], arrays, where)
+    try:
+        arrays, extras = _checked_tensors(metadata, tensors, where)
+        skeleton = json_net(metadata["Net"], where)
+        _check_arrays(skeleton, metadata["Arrays"], arrays, where)
+    except NetError:
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError) as error:  # a description of odd shape
+        raise NetError(
+            f"{where}: the file's description is malformed ({type(error).__name__}: {error}): it was edited or "
+            "damaged."
+        ) from None
     return NetFile(metadata, skeleton, arrays, extras)
 
 
@@ -155,7 +166,7 @@ def _header(data: bytes, where: str) -> dict:
 
 def _wlnet_metadata(header: dict, where: str) -> dict:
     texts = header.get("__metadata__") or {}
-    text = texts.get("wlnet")
+    text = texts.get("wlnet") if isinstance(texts, dict) else None
     if text is None:
         raise NetError(
             f"{where}: the file is a safetensors file without wlnet's description, so it holds arrays "
@@ -238,11 +249,12 @@ def _check_arrays(net: Layer, entries: list[dict], arrays: dict[str, np.ndarray]
             continue
         if array.dtype != np.float32:
             raise NetError(f'{where}: the array "{slot.key}" is {array.dtype}, but a net file holds float32 arrays.')
-        expected = slot.known_dims
-        if tuple(array.shape) != tuple(entry.get("Dims") or ()) or expected is not None and array.shape != expected:
+        expected, dims = slot.known_dims, entry.get("Dims")
+        if not isinstance(dims, list) or tuple(array.shape) != tuple(dims) or (
+                expected is not None and array.shape != expected):
             raise NetError(
                 f'{where}: the array "{slot.key}" has dims {tuple(array.shape)}, but the net it belongs to '
-                f"needs {expected if expected is not None else tuple(entry.get('Dims') or ())}: the file "
+                f"needs {expected if expected is not None else dims}: the file "
                 "was edited or damaged."
             )
 
@@ -265,6 +277,8 @@ def Export(path: str | os.PathLike, net: Layer, format: Any = Automatic, **optio
     written file at ``path``.
     """
     kind = _format(path, format, "Export")
+    if os.path.isdir(path):
+        raise NetError(f"Export: {os.fspath(path)} is a directory; give the name of a file to write.")
     if not isinstance(net, Layer):
         raise NetSpecificationError(f"Export: the second argument should be a net, but was {type(net).__name__}.")
     if kind == "ONNX":
@@ -312,6 +326,10 @@ def ExportByteArray(net: Layer, format: str = "wlnet") -> bytes:
     database, a message queue, or another process."""
     if format != "wlnet":
         raise NetSpecificationError(f'ExportByteArray: the format should be "wlnet", not {format!r}.')
+    if not isinstance(net, Layer):
+        raise NetSpecificationError(
+            f"ExportByteArray: the first argument should be a net, but was {type(net).__name__}."
+        )
     return net_bytes(net)
 
 
@@ -320,6 +338,8 @@ def ImportByteArray(data: bytes, element: Any = Automatic) -> Any:
     fmt, element = _import_spec(element)
     if fmt not in (Automatic, "wlnet"):
         raise NetSpecificationError(f'ImportByteArray: the format should be "wlnet", not {fmt!r}.')
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise NetError(f"ImportByteArray: the data should be bytes (from ExportByteArray), not {type(data).__name__}.")
     return _element(bytes(data), element, "ImportByteArray")
 
 
