@@ -155,3 +155,11 @@ def test_torch_jit_trace_and_export_replay_the_module():
     chain = MLP.to_torch().eval()
     small = torch.randn(5, 3)
     torch.testing.assert_close(torch.jit.trace(chain, small)(small + 1), chain(small + 1))
+
+
+def test_with_arrays_rounds_computed_values_too_small_for_float32_only_when_asked():
+    net = ParametricRampLayer([], Slope=0.5)
+    with pytest.raises(NetSpecificationError, match="too small for float32"):
+        with_arrays(net, {"Slope": torch.tensor(1e-50, dtype=torch.float64)})
+    rounded = with_arrays(net, {"Slope": torch.tensor(1e-50, dtype=torch.float64)}, rounding=True)
+    assert NetExtract(rounded, "Slope") == 0.0

@@ -76,11 +76,13 @@ def _short(number: Any) -> str:
     return text if len(text) <= 20 else f"{text[:8]}...{text[-4:]} ({len(text)} digits)"
 
 
-def as_array(value: Any, where: str) -> np.ndarray:
+def as_array(value: Any, where: str, *, rounding: bool = False) -> np.ndarray:
     """A user-given array (number, nested lists, NumPy, torch) as a read-only float32 NumPy array.
 
     Raises NetSpecificationError (naming ``where``) for anything that is not a non-empty,
-    rectangular array of finite real numbers that float32 can hold.
+    rectangular array of finite real numbers that float32 can hold. With ``rounding`` (values a
+    computation produced, such as a Real64 training run's arrays), a nonzero value too small for
+    float32 becomes 0 as rounding makes it, instead of being an error.
     """
     if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor
         problem = tensor_problem(value)
@@ -112,12 +114,12 @@ def as_array(value: Any, where: str) -> np.ndarray:
         raise NetSpecificationError(f"{where} should be a real number or an array of them, but it is empty.")
     with np.errstate(over="ignore", under="ignore"):  # overflow and underflow are checked below
         converted = np.array(array, dtype=np.float32)  # always a copy: the caller's array stays theirs
-    _check_float32(array, converted, where)
+    _check_float32(array, converted, where, rounding)
     converted.flags.writeable = False
     return converted
 
 
-def _check_float32(given: np.ndarray, converted: np.ndarray, where: str) -> None:
+def _check_float32(given: np.ndarray, converted: np.ndarray, where: str, rounding: bool) -> None:
     """NetSpecificationError if a value is NaN or infinite, or changed to one, or a nonzero value became 0."""
     finite = np.isfinite(converted)
     if not finite.all():
@@ -132,7 +134,7 @@ def _check_float32(given: np.ndarray, converted: np.ndarray, where: str) -> None
         raise NetSpecificationError(
             f"{where} should be finite real numbers, but the value{_at(index)} is {value!r}."
         )
-    if given.dtype != np.float32 and given.dtype.kind == "f":
+    if given.dtype != np.float32 and given.dtype.kind == "f" and not rounding:
         lost = (converted == 0) & (given != 0)
         if lost.any():
             index = np.unravel_index(int(np.argmax(lost)), converted.shape)

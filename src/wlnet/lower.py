@@ -161,12 +161,14 @@ def lower(net: Any, multipliers: Mapping[tuple, float] | None = None) -> nn.Modu
     return module
 
 
-def with_arrays(net: Any, arrays: Mapping[str, Any], *, partial: bool = False) -> Any:
+def with_arrays(net: Any, arrays: Mapping[str, Any], *, partial: bool = False, rounding: bool = False) -> Any:
     """``net`` with its arrays replaced by ``arrays``, a mapping from array keys to values.
 
     A value is anything :func:`wlnet.arrays.as_array` takes (a torch tensor of any float dtype,
     NumPy, nested lists) and becomes a read-only float32 array; ``Automatic`` uninitializes the
-    array. Every key of the net must be given unless ``partial``; no other key may be.
+    array. Every key of the net must be given unless ``partial``; no other key may be. With
+    ``rounding`` (arrays a computation produced, as NetTrain's), a value too small for float32
+    becomes 0 rather than an error (see :func:`wlnet.arrays.as_array`).
 
     Raises:
         NetSpecificationError: a key the net does not have, or (unless ``partial``) one it has
@@ -189,16 +191,16 @@ def with_arrays(net: Any, arrays: Mapping[str, Any], *, partial: bool = False) -
     by_layer: dict[tuple, dict[str, Any]] = {}
     for key, value in arrays.items():
         slot = slots[key]
-        by_layer.setdefault(slot.position[:-1], {})[slot.name] = _conformed(net, slot, value)
+        by_layer.setdefault(slot.position[:-1], {})[slot.name] = _conformed(net, slot, value, rounding)
     return net._map_leaves(lambda position, leaf: leaf._with_arrays(by_layer[position]) if position in by_layer
                            else leaf)
 
 
-def _conformed(net: Any, slot: ArraySlot, value: Any) -> Any:
+def _conformed(net: Any, slot: ArraySlot, value: Any, rounding: bool) -> Any:
     """``value`` as the array for ``slot``: a read-only float32 array of the slot's dims, or Automatic."""
     if value is Automatic:
         return value
-    array = as_array(value, f'{net._where}: the value for the array "{slot.key}"')
+    array = as_array(value, f'{net._where}: the value for the array "{slot.key}"', rounding=rounding)
     dims = slot.known_dims
     if dims is not None and array.shape != dims:
         raise NetShapeError(

@@ -216,7 +216,7 @@ class Run:
 
     def net_with(self, state: dict[str, torch.Tensor] | None = None) -> Any:
         """The net with the module's current arrays, or with ``state`` for the trained ones."""
-        return with_arrays(self.net, {**self.module.state_dict(), **(state or {})})
+        return with_arrays(self.net, {**self.module.state_dict(), **(state or {})}, rounding=True)
 
     def progress(self) -> dict[str, Any]:
         """This round's progress, as Wolfram's progress association (built once per round)."""
