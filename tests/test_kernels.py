@@ -234,7 +234,7 @@ def test_stream_threshold_from_cache_size(tmp_path):
     (tmp_path / "index3" / "size").write_text("1M\n")
     assert cpu._last_level_cache(tmp_path) == 1 << 20
     assert cpu._last_level_cache(tmp_path / "missing") == 32 << 20
-    assert cpu.STREAM_MIN_BYTES == (int(os.environ.get("WLNET_STREAM_MIN_BYTES", 0)) or cpu._last_level_cache() // 2)
+    assert cpu._stream_min_bytes() == (int(os.environ.get("WLNET_STREAM_MIN_BYTES", 0)) or cpu._last_level_cache() // 2)
 
 
 @needs_numba
@@ -565,3 +565,55 @@ def test_nettrain_goes_through_the_kernels(monkeypatch):
     inputs, targets = torch.rand(256, 32, generator=generator).numpy(), torch.rand(256, 8, generator=generator).numpy()
     wl.NetTrain(mlp, (inputs, targets), MaxTrainingRounds=1, BatchSize=64, RandomSeeding=1)
     assert len(calls) >= 2 * 4 and all(tuple(shape) == (64, 128) for shape in calls)
+
+
+def _zeros_under_infinite_grad(shape, axes, dtype):
+    """An input with many zeros (both signs) whose upstream gradient is +-inf exactly there, and
+    the slope gradient as select semantics give it, summed in float64."""
+    generator = torch.Generator().manual_seed(1)
+    x = torch.randn(shape, generator=generator, dtype=torch.float64)
+    grad = torch.randn(shape, generator=generator, dtype=torch.float64)
+    zero = torch.rand(shape, generator=generator) < 0.25
+    coin = torch.rand(shape, generator=generator) < 0.5
+    x[zero] = torch.where(coin, 0.0, -0.0).double()[zero]
+    grad[zero] = torch.where(coin, math.inf, -math.inf).double()[zero]
+    x, grad = x.to(dtype), grad.to(dtype)
+    x64, g64 = x.double(), grad.double()
+    per_element = torch.where(x64 < 0, x64 * torch.where(x64 < 0, g64, 0.0), 0.0)
+    others = tuple(d for d in range(len(shape)) if d not in axes)
+    expected = per_element.sum(dim=others) if others else per_element
+    return x, grad, expected
+
+
+@needs_numba
+@pytest.mark.parametrize("row_kernels", [False, True])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+@pytest.mark.parametrize(("shape", "axes"), LINE_CASES + [CASES[i] for i in (1, 8, 12, 13, 16, 19)])
+def test_slope_gradient_at_zero_under_infinite_grad(fused, monkeypatch, shape, axes, dtype, row_kernels):
+    """d/dslope at x = 0 is selected to 0, never 0 * inf = NaN: every kernel path (scalar rows,
+    table rows, whole lines, crossing lines, the row kernels for misaligned gradients), with and
+    without the input gradient, equals the float64 select-semantics sum."""
+    if row_kernels:
+        def misaligned(x):
+            return torch.empty(x.numel() + 1, dtype=x.dtype)[1:].view(x.shape), "reused"
+
+        monkeypatch.setattr(cpu, "_new_output", misaligned)
+    x, grad, expected = _zeros_under_infinite_grad(shape, axes, dtype)
+    slope = (torch.rand([shape[a] for a in axes], dtype=torch.float64) - 0.25).to(dtype)
+    tolerance = {"rtol": 1e-2, "atol": 1e-2} if dtype == torch.bfloat16 else _slope_grad_tolerance(dtype)
+    for x_grad in (True, False):
+        for function in (kernels.parametric_ramp, parametric_ramp_reference):
+            _, _, gs = _run(function, x, slope, axes, grad, x_grad=x_grad)
+            assert torch.isfinite(gs).all(), (function, x_grad)
+            if dtype != torch.bfloat16 or function is kernels.parametric_ramp:  # the reference sums in bfloat16
+                torch.testing.assert_close(gs.double(), expected.reshape(slope.shape), **tolerance)
+
+
+@needs_numba
+def test_slope_gradient_at_zero_in_double_backward(fused):
+    """The differentiable backward (create_graph=True) selects too."""
+    x, grad, expected = _zeros_under_infinite_grad((4, 6, 50), (1,), torch.float64)
+    slope = torch.rand(6, dtype=torch.float64, requires_grad=True)
+    y = kernels.parametric_ramp(x.requires_grad_(), slope, (1,))
+    (gs,) = torch.autograd.grad(y, slope, grad, create_graph=True)
+    torch.testing.assert_close(gs, expected, rtol=1e-10, atol=1e-10)

@@ -22,6 +22,8 @@ gives), run under ``torch.no_grad()``. This module knows nets only through the n
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,12 +45,45 @@ from .options import NUMPY_DTYPES, positive_int, precision, target_device
 from .symbols import Automatic
 from .types import VARYING, TensorT, describe, unify
 
-__all__ = ["apply_net", "as_data", "evaluation_module", "specialized"]
+__all__ = ["EvaluationCache", "apply_net", "as_data", "evaluation_module", "specialized"]
 
 _OPTIONS = ("BatchSize", "WorkingPrecision", "TargetDevice")
 # Automatic BatchSize runs the whole batch at once, in chunks of at most this many input
 # elements (256 MiB of float32), so a huge batch never needs more than a bounded working set.
 _AUTOMATIC_CHUNK_ELEMENTS = 1 << 26
+
+
+class EvaluationCache:
+    """A net's cache of what evaluation builds: specialized nets (one per input type) and lowered
+    modules (one per dtype and device). Bounded: beyond :attr:`LIMIT` entries the least recently
+    used goes, so that a process that sees many input shapes (sequences of every length, say)
+    does not keep a net and a module for each. Safe to use from several threads at once.
+    """
+
+    #: Entries kept per net: a few precisions and devices, and the input shapes in use lately.
+    LIMIT = 16
+
+    def __init__(self) -> None:
+        self._entries: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        """The entry for ``key`` (now the most recently used), or None."""
+        with self._lock:
+            value = self._entries.get(key)
+            if value is not None:
+                self._entries.move_to_end(key)
+            return value
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.LIMIT:
+                self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 @dataclass(frozen=True)
@@ -227,10 +262,9 @@ def _run(net, tensors: dict, batch_size, dtype, device) -> dict:
     if batch_size is Automatic:
         per_example = max(1, sum(t[0].numel() for t in inputs))
         batch_size = max(1, _AUTOMATIC_CHUNK_ELEMENTS // per_example)
-    outputs = net._output_names
     try:
         with torch.no_grad():
-            pieces = [module(*[t[i:i + batch_size] for t in inputs]) for i in range(0, n, batch_size)]
+            return _chunked(module, inputs, n, batch_size, net._output_names)
     except NetError:
         raise
     except RuntimeError as error:
@@ -240,10 +274,25 @@ def _run(net, tensors: dict, batch_size, dtype, device) -> dict:
             shapes = ", ".join(f'"{p}": {tuple(t.shape)}' for p, t in tensors.items())
             context = f"while evaluating {net._where} on inputs of shapes {shapes}"
         raise add_context(error, context) from None
-    pieces = [piece if isinstance(piece, dict) else {outputs[0]: piece} for piece in pieces]
-    if len(pieces) == 1:
-        return pieces[0]
-    return {name: torch.cat([piece[name] for piece in pieces]) for name in outputs}
+
+
+def _chunked(module, inputs: list, n: int, batch_size: int, outputs: list) -> dict:
+    """The module's outputs on ``n`` examples, ``batch_size`` at a time, each chunk written into
+    outputs allocated once: at most one chunk's outputs exist besides them (concatenating the
+    chunks at the end would need the outputs twice)."""
+    results: dict = {}
+    for i in range(0, n, batch_size):
+        piece = module(*[t[i:i + batch_size] for t in inputs])
+        piece = piece if isinstance(piece, dict) else {outputs[0]: piece}
+        if i == 0 and batch_size >= n:
+            return piece  # one chunk: its outputs are the results
+        for name in outputs:
+            value = piece[name]
+            if i == 0:
+                results[name] = value.new_empty((n, *value.shape[1:]))
+            results[name][i:i + value.shape[0]] = value
+        del piece, value  # before the next chunk is computed
+    return results
 
 
 def _run_ragged(net, examples: dict, batch_size, dtype, device, request: _Request):
@@ -430,5 +479,6 @@ def specialized(net, port: str, t: TensorT, data_type: TensorT):
     key = ("input", port, data_type)
     cached = net._cache.get(key)
     if cached is None:
-        cached = net._cache[key] = net._with_input_type(port, unify(t, data_type, port))
+        cached = net._with_input_type(port, unify(t, data_type, port))
+        net._cache[key] = cached
     return cached

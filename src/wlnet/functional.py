@@ -49,7 +49,8 @@ class _ParametricRamp(torch.autograd.Function):
 
     Written out rather than left to autograd of ``torch.where`` because that would give
     d/dslope = 0 * x = NaN at x = +inf, where the slope plays no part. At x == 0 the gradients
-    are d/dx = slope and d/dslope = 0, as in MXNet (which Wolfram ran on) and PyTorch.
+    are d/dx = slope and d/dslope = 0, as in MXNet (which Wolfram ran on) and PyTorch, and that 0
+    is selected, not computed as x * grad, so it stays 0 when the upstream gradient is infinite.
     """
 
     @staticmethod
@@ -68,7 +69,8 @@ class _ParametricRamp(torch.autograd.Function):
             s = slope.reshape(slope_view_shape(x.ndim, slope.shape, axes))
             grad_x = torch.where(positive, grad, grad * s)
         if ctx.needs_input_grad[1]:
-            per_element = torch.where(positive, torch.zeros((), dtype=x.dtype), x * grad)
+            # Selected on x >= 0: x * grad would be NaN at x = 0 for an infinite grad.
+            per_element = torch.where(x >= 0, torch.zeros((), dtype=x.dtype), x * grad)
             others = tuple(d for d in range(x.ndim) if d not in axes)
             summed = per_element.sum(dim=others) if others else per_element
             grad_slope = summed.reshape(slope.shape)

@@ -80,13 +80,24 @@ def _unavailable(device_type: str) -> None:
         return
     _told.add(device_type)
     error = _errors.get(device_type)
-    logger.warning(
+    # A JIT that is installed but cannot run here says what to do itself (``cpu.UnavailableError``).
+    hint = getattr(error, "hint", None) or _HINTS[device_type]
+    logger.log(
+        logging.INFO if getattr(error, "quiet", False) else logging.WARNING,
         "the fused ParametricRampLayer kernel is unavailable on %s (%s); using the plain "
         "PyTorch formulation, which is several times slower to train. To get it: %s.",
         device_type,
         error or "no JIT for this device",
-        _HINTS[device_type],
+        hint,
     )
+
+
+def _give_up(device_type: str, error: Exception) -> None:
+    """The kernels of ``device_type`` failed to start in this process (Numba's settings, a damaged
+    cache, a forked child): say so once and use PyTorch's ops from now on."""
+    _backends[device_type] = None
+    _errors[device_type] = error
+    _unavailable(device_type)
 
 
 def available() -> dict[str, bool]:
@@ -136,7 +147,8 @@ def parametric_ramp(x: torch.Tensor, slope: torch.Tensor, axes: Sequence[int]) -
     dtypes) run PyTorch's own PReLU kernel with the slope broadcast to ``x``, whose C++ autograd
     node costs the least per call. Both are autograd-aware and give the reference's gradients:
     d/dx = 1 where x > 0 else slope (so slope at x = 0 and x = -0.0), and d/dslope = x * grad
-    where x <= 0 else 0 (exactly 0 at x = +inf), summed over the broadcast axes.
+    where x < 0 else 0 (exactly 0 at x = 0 and x = +inf, whatever ``grad`` is there; NaN where x
+    is NaN), summed over the broadcast axes.
 
     Args:
         x: the input, batch axis included.
@@ -152,8 +164,23 @@ def parametric_ramp(x: torch.Tensor, slope: torch.Tensor, axes: Sequence[int]) -
         if _wants_grad(x, slope):
             return _FusedRamp.apply(x, slope, axes, backend)
         if is_dense(x.shape, x.stride()):
-            return backend.forward(x, slope, axes)
+            return _forward(backend, x, slope, axes)
     return _prelu(x, slope, axes)
+
+
+def _failures(backend: types.ModuleType) -> tuple[type[Exception], ...]:
+    """What a backend raises when its kernels cannot run in this process."""
+    unavailable = getattr(backend, "UnavailableError", None)
+    return (unavailable,) if unavailable is not None else ()
+
+
+def _forward(backend: types.ModuleType, x: torch.Tensor, slope: torch.Tensor, axes: tuple[int, ...]) -> torch.Tensor:
+    """``backend.forward``, or PyTorch's kernel when the backend cannot run here (said once)."""
+    try:
+        return backend.forward(x, slope, axes)
+    except _failures(backend) as error:
+        _give_up(x.device.type, error)
+        return _prelu(x, slope, axes)
 
 
 def _view_shape(x: torch.Tensor, slope: torch.Tensor, axes: tuple[int, ...]) -> list[int]:
@@ -190,7 +217,7 @@ class _FusedRamp(torch.autograd.Function):
         ctx.axes, ctx.plan, ctx.backend = axes, plan, backend
         if plan is None:  # a single element: nothing to fuse
             return _prelu(x, slope, axes)
-        return backend.forward(x, slope, axes)
+        return _forward(backend, x, slope, axes)
 
     @staticmethod
     def backward(ctx, grad):
@@ -199,20 +226,23 @@ class _FusedRamp(torch.autograd.Function):
         plan: Plan | None = ctx.plan
         if torch.is_grad_enabled() or plan is None:
             # create_graph=True: the gradients must themselves be differentiable.
-            gx, gs = _backward_torch(x, slope, ctx.axes, grad, need_gx, need_gs)
-        else:
+            return (*_backward_torch(x, slope, ctx.axes, grad, need_gx, need_gs), None, None)
+        try:
             gx, gs = ctx.backend.backward(x, slope, _dense(grad, x), plan, need_gx, need_gs)
+        except _failures(ctx.backend) as error:
+            _give_up(x.device.type, error)
+            gx, gs = _backward_torch(x, slope, ctx.axes, grad, need_gx, need_gs)
         return gx, gs, None, None
 
 
 def _backward_torch(x, slope, axes, grad, need_gx, need_gs):
     """The reference's backward in differentiable torch ops (for double backward)."""
-    positive = x > 0
     gx = gs = None
     if need_gx:
-        gx = torch.where(positive, grad, grad * slope.reshape(_view_shape(x, slope, axes)))
+        gx = torch.where(x > 0, grad, grad * slope.reshape(_view_shape(x, slope, axes)))
     if need_gs:
-        per_element = torch.where(positive, torch.zeros((), dtype=x.dtype, device=x.device), x * grad)
+        # Selected on x >= 0, not x > 0: x * grad is NaN at x = 0 when grad is infinite.
+        per_element = torch.where(x >= 0, torch.zeros((), dtype=x.dtype, device=x.device), x * grad)
         others = tuple(d for d in range(x.ndim) if d not in axes)
         gs = (per_element.sum(dim=others) if others else per_element).reshape(slope.shape)
     return gx, gs

@@ -9,7 +9,7 @@ Parallel loops over the tiles of a :class:`~wlnet.kernels.layout.Plan`:
   ``_forward_table`` remain for runs shorter than a line.
 * ``_backward_scalar_lines`` / ``_backward_scalar_crossing`` / ``_backward_table_lines``: one pass
   over ``x`` and the output gradient ``g``, explicit vectors again, that writes
-  ``gx = g if x > 0 else slope * g`` and sums ``0 if x > 0 else x * g`` into a small partial
+  ``gx = g if x > 0 else slope * g`` and sums ``0 if x >= 0 else x * g`` into a small partial
   buffer: one number per (row, column block) for scalar rows, one column vector per chunk of rows
   for table rows. ``_backward_scalar`` / ``_backward_table`` do the same with LLVM-vectorised
   loops, for table rows that are not whole lines and gradients that do not start on a line.
@@ -28,21 +28,50 @@ This module imports without Numba (so that tools that import every module keep w
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import hashlib
+import logging
 import math
 import os
+import pickle
 import sys
 import threading
+import time
+import traceback
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
 import torch
 
-from . import simd
+from . import settings, simd
 from .layout import Gradients, Plan, compute_dtype, gradients, kernel_plan
+
+logger = logging.getLogger("wlnet")
+
+
+class UnavailableError(RuntimeError):
+    """The kernels cannot run in this process; :mod:`wlnet.kernels` then uses PyTorch's ops.
+
+    Attributes:
+        hint: what the user can do about it (said with the reason, once).
+        quiet: True where nothing is wrong that the user could fix (a forked child): said at
+            INFO level only.
+    """
+
+    def __init__(self, reason: str, hint: str, quiet: bool = False) -> None:
+        super().__init__(reason)
+        self.hint = hint
+        self.quiet = quiet
+
+
+_SETTINGS_HINT = (
+    "check the NUMBA_* environment variables: NUMBA_NUM_THREADS must be a whole number > 0, "
+    "NUMBA_THREADING_LAYER one of default, safe, threadsafe, forksafe, tbb, omp, workqueue"
+)
 
 # Without Numba these names stay unbound: nothing here may be called then, and the decorators
 # (_jit, _overload, simd.intrinsic) leave the kernels plain, never-called Python functions.
@@ -54,10 +83,13 @@ try:
     from numba.extending import overload
 except ImportError as error:
     #: Why the kernels cannot run, or None when they can.
-    MISSING: ImportError | None = error
+    MISSING: Exception | None = error
+except Exception as error:  # Numba refusing its own settings: NUMBA_NUM_THREADS=0 is a ValueError
+    MISSING = UnavailableError(f"Numba failed to import: {type(error).__name__}: {error}", _SETTINGS_HINT)
 else:
     # numba.config sets its options at run time, out of mypy's sight.
-    MISSING = ImportError("NUMBA_DISABLE_JIT is set") if numba.config.DISABLE_JIT else None  # type: ignore[attr-defined]
+    disabled = numba.config.DISABLE_JIT  # type: ignore[attr-defined]
+    MISSING = UnavailableError("NUMBA_DISABLE_JIT is set", "unset NUMBA_DISABLE_JIT") if disabled else None
 
 __all__ = ["DTYPES", "MISSING", "backward", "forward", "torch_forward_is_fast"]
 
@@ -80,16 +112,93 @@ LINE_TILE = 16384
 _Function = TypeVar("_Function", bound=Callable[..., object])
 
 
+def user_cache_dir() -> Path:
+    """The per-user directory for compiled kernels when the package's own is read-only:
+    ``$XDG_CACHE_HOME/wlnet/numba`` (``~/.cache/wlnet/numba``; the platform's cache directory on
+    macOS and Windows)."""
+    try:
+        from numba.misc.appdirs import user_cache_dir as platform_cache_dir
+    except Exception:  # pragma: no cover - without Numba there is nothing to cache
+        return Path.home() / ".cache" / "wlnet" / "numba"
+    return Path(platform_cache_dir("wlnet", appauthor=False)) / "numba"
+
+
+def _cache_locators() -> list:
+    """Where Numba may cache the kernels, first that works: ``NUMBA_CACHE_DIR`` when the user set
+    it, the package's ``kernels/__pycache__`` when it is writable, else :func:`user_cache_dir`.
+
+    Numba's own last resort is its own user directory (``~/.cache/numba``); this one is wlnet's,
+    so that it can be named in messages and deleted alone. A locator must be writable to be chosen
+    (Numba checks by creating a file there), so a read-only system install caches per user
+    instead of compiling in every process.
+    """
+    from numba.core import caching
+
+    simd_source = hashlib.sha256(Path(simd.__file__).read_bytes()).hexdigest()
+
+    class Stamped:
+        """Numba keys a cache on ``cpu.py``'s source; the kernels inline :mod:`simd`'s code too."""
+
+        def get_source_stamp(self):
+            return (super().get_source_stamp(), simd_source)  # type: ignore[misc]
+
+    class UserProvided(Stamped, caching.UserProvidedCacheLocator):
+        pass
+
+    class InTree(Stamped, caching.InTreeCacheLocator):
+        pass
+
+    class PerUser(Stamped, caching.UserWideCacheLocator):
+        """:func:`user_cache_dir`, one subdirectory per installed copy of the package."""
+
+        def __init__(self, py_func, py_file):
+            self._py_file = py_file
+            self._lineno = py_func.__code__.co_firstlineno
+            self._cache_path = str(user_cache_dir() / self.get_suitable_cache_subpath(py_file))
+
+    return [UserProvided, InTree, PerUser]
+
+
+_FunctionCache = None  # Numba's FunctionCache with wlnet's locators, made at the first kernel
+
+
+def _cached(dispatcher):
+    """``dispatcher`` with its disk cache placed by :func:`_cache_locators` (what
+    ``Dispatcher.enable_caching`` does, with wlnet's locators); without any writable place, with
+    no disk cache: it then compiles in every process."""
+    from numba.core import caching
+
+    if numba.config.CACHE_LOCATOR_CLASSES:  # type: ignore[attr-defined]  # the user chose: Numba's way
+        try:
+            dispatcher.enable_caching()
+        except RuntimeError:  # "cannot cache function ...: no locator available"
+            pass
+        return dispatcher
+
+    global _FunctionCache
+    if _FunctionCache is None:
+
+        class Impl(caching.CompileResultCacheImpl):
+            _locator_classes = _cache_locators()
+
+        class Cache(caching.FunctionCache):
+            _impl_class = Impl
+
+        _FunctionCache = Cache
+    try:
+        dispatcher._cache = _FunctionCache(dispatcher.py_func)
+    except RuntimeError:  # "cannot cache function ...: no locator available"
+        pass
+    return dispatcher
+
+
 def _jit(**options):
     """``numba.njit`` with a disk cache where one can be written (else compile per process)."""
 
     def decorate(fn):
         if not simd.NUMBA:
             return fn
-        try:
-            return njit(cache=True, **options)(fn)
-        except RuntimeError:  # "cannot cache function ...: no locator available"
-            return njit(**options)(fn)
+        return _cached(njit(**options)(fn))
 
     return decorate
 
@@ -319,7 +428,7 @@ def _backward_scalar(
                 gj = _widen(gs[j])
                 positive = v > zero
                 _put(os, j, gj if positive else s * gj)
-                total += zero if positive else v * gj
+                total += zero if v >= zero else v * gj
         elif need_gx:
             for j in range(n):
                 gj = _widen(gs[j])
@@ -327,7 +436,7 @@ def _backward_scalar(
         else:
             for j in range(n):
                 v = _widen(xs[j])
-                total += zero if v > zero else v * _widen(gs[j])
+                total += zero if v >= zero else v * _widen(gs[j])
         if need_gs:  # without it, ``partial`` is a (1, 1) placeholder
             partial[row, tile - row * blocks] = total  # the tile's column block
 
@@ -357,7 +466,7 @@ def _backward_table(
                     gj = _widen(gs[j])
                     positive = v > zero
                     _put(os, j, gj if positive else ts[j] * gj)
-                    acc[j] += zero if positive else v * gj
+                    acc[j] += zero if v >= zero else v * gj
             elif need_gx:
                 for j in range(n):
                     gj = _widen(gs[j])
@@ -365,7 +474,7 @@ def _backward_table(
             else:
                 for j in range(n):
                     v = _widen(xs[j])
-                    acc[j] += zero if v > zero else v * _widen(gs[j])
+                    acc[j] += zero if v >= zero else v * _widen(gs[j])
 
 
 @_jit(inline="always")
@@ -378,7 +487,7 @@ def _backward_elements(x, g, gx, begin, stop, s, zero, need_gx):  # pragma: no c
         positive = v > zero
         if need_gx:
             _put(gx, j, gj if positive else s * gj)
-        total += zero if positive else v * gj
+        total += zero if v >= zero else v * gj
     return total
 
 
@@ -506,6 +615,18 @@ def _reduce_table(partial, table_sort, group_chunks, inner, per_group, expansion
 
 _compile_lock = threading.Lock()
 _compiled: set[torch.dtype] = set()
+#: Held around every parallel kernel launch when Numba's threading layer is ``workqueue``, which
+#: is not thread-safe (two launches at once terminate the process); the other layers run
+#: launches from several threads at once. Also held while compiling: the first launch chooses
+#: the layer.
+_launch_lock = threading.RLock()
+_serial_launches = False
+#: Why the kernels may not run in this process (a forked child), or None.
+_refused: UnavailableError | None = None
+#: Whether this process has announced a compile already.
+_announced = False
+#: About how long compiling one dtype's kernels takes (a 2-core x86-64 machine: 8 s for float32).
+COMPILE_SECONDS = 10
 
 
 def _storage(t: torch.Tensor) -> np.ndarray:
@@ -523,41 +644,124 @@ def _block(plan: Plan) -> int:
     return (-(-plan.inner // blocks) + 63) // 64 * 64 if blocks > 1 else plan.inner
 
 
+def cache_dir() -> str | None:
+    """Where the compiled kernels are cached on disk, or None when nowhere could be written."""
+    path = _forward_scalar.stats.cache_path
+    return None if path is None else str(path)
+
+
+def _announce_compiling(dtype: torch.dtype) -> None:
+    """Say once per process, on the ``wlnet`` logger, that the kernels are being compiled."""
+    global _announced
+    if _announced:
+        return
+    _announced = True
+    where = cache_dir()
+    logger.warning(
+        "wlnet: compiling the fast CPU kernels (%s), once, about %d s%s.",
+        str(dtype).removeprefix("torch."),
+        COMPILE_SECONDS,
+        f"; they are cached in {where}" if where else "; no cache directory is writable, so every process compiles",
+    )
+
+
+def _failure(error: Exception) -> UnavailableError:
+    """What a failure to load, compile or launch the kernels means for the user."""
+    reason = f"{type(error).__name__}: {error}".strip()
+    from_cache = isinstance(error, (pickle.UnpicklingError, EOFError)) or any(
+        frame.f_code.co_filename.endswith("caching.py") for frame, _ in traceback.walk_tb(error.__traceback__)
+    )
+    if from_cache:
+        return UnavailableError(reason, f"the kernel cache may be damaged: delete {cache_dir()} to recompile them")
+    return UnavailableError(reason, _SETTINGS_HINT)
+
+
 def _ensure_compiled(dtype: torch.dtype) -> None:
     """Compile (or load from cache) the kernels for ``dtype`` once, with Numba's warnings muted.
 
     pytest runs with warnings as errors and Numba may warn while compiling (about caching or
     deprecations); none of that concerns our callers. Later calls dispatch without compiling.
+
+    Raises:
+        UnavailableError: the kernels cannot run in this process (Numba's settings, a damaged cache,
+            a forked child): :mod:`wlnet.kernels` then uses PyTorch's ops.
     """
+    if _refused is not None:
+        raise _refused
     if dtype in _compiled:
         return
-    with _compile_lock:
+    global _serial_launches
+    with _compile_lock, _launch_lock:
         if dtype in _compiled:
             return
-        x = _storage(torch.zeros(8, dtype=dtype))
-        out = _storage(torch.zeros(8, dtype=dtype))
-        table = torch.zeros(8, dtype=compute_dtype(dtype)).numpy()
-        index = np.zeros(1, dtype=np.int64)
-        partial = np.zeros((1, 8), dtype=table.dtype)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NumbaWarning)
-            warnings.simplefilter("ignore", DeprecationWarning)
-            bounds = np.array([0, 1], dtype=np.int64)
-            _forward_scalar(x, out, table, index, 8, 8)
-            _forward_table(x, out, table, index, 8, 8)
-            if dtype == torch.bfloat16:  # the forward's table may hold bfloat16 bits too
-                _forward_table(x, out, x, index, 8, 8)
-            flat = partial.reshape(-1)
-            for streaming in (False, True):  # 7 elements: less than a line, nothing needs alignment
-                _forward_lines(x[:7], out[:7], table, index, 7, 0, True, streaming)
-                _backward_scalar_lines(x[:7], x[:7], out[:7], table, index, 7, True, 7, flat, streaming)
-                _backward_table_lines(x[:7], x[:7], out[:7], table, index, bounds, index, 7, True, 7, flat, streaming)
-                _backward_scalar_crossing(x[:7], x[:7], out[:7], table, index, 7, True, 1, flat, streaming)
-            _backward_scalar(x, x, out, table, index, 8, True, True, 8, partial)
-            _backward_table(x, x, out, table, index, bounds, index, 8, True, True, 8, partial)
-            _reduce_scalar(partial, index, 1, np.zeros(1))
-            _reduce_table(partial, index, index, 8, 1, 1, np.zeros(1))
+        try:
+            _warm_up(dtype)
+            # The first launch has chosen the threading layer (numba.threading_layer() says which).
+            _serial_launches = numba.threading_layer() == "workqueue"
+        except Exception as error:
+            raise _failure(error) from error
         _compiled.add(dtype)
+
+
+def _warm_up(dtype: torch.dtype) -> None:
+    """Call every kernel once on tiny arrays of ``dtype``: compiles them or loads them from cache."""
+    misses = sum(_forward_scalar.stats.cache_misses.values())
+    x = _storage(torch.zeros(8, dtype=dtype))
+    out = _storage(torch.zeros(8, dtype=dtype))
+    table = torch.zeros(8, dtype=compute_dtype(dtype)).numpy()
+    index = np.zeros(1, dtype=np.int64)
+    partial = np.zeros((1, 8), dtype=table.dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NumbaWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        started = time.perf_counter()
+        _forward_scalar(x, out, table, index, 8, 8)
+        if sum(_forward_scalar.stats.cache_misses.values()) > misses:  # not in the cache: all compile
+            _announce_compiling(dtype)
+        bounds = np.array([0, 1], dtype=np.int64)
+        _forward_table(x, out, table, index, 8, 8)
+        if dtype == torch.bfloat16:  # the forward's table may hold bfloat16 bits too
+            _forward_table(x, out, x, index, 8, 8)
+        flat = partial.reshape(-1)
+        for streaming in (False, True):  # 7 elements: less than a line, nothing needs alignment
+            _forward_lines(x[:7], out[:7], table, index, 7, 0, True, streaming)
+            _backward_scalar_lines(x[:7], x[:7], out[:7], table, index, 7, True, 7, flat, streaming)
+            _backward_table_lines(x[:7], x[:7], out[:7], table, index, bounds, index, 7, True, 7, flat, streaming)
+            _backward_scalar_crossing(x[:7], x[:7], out[:7], table, index, 7, True, 1, flat, streaming)
+        _backward_scalar(x, x, out, table, index, 8, True, True, 8, partial)
+        _backward_table(x, x, out, table, index, bounds, index, 8, True, True, 8, partial)
+        _reduce_scalar(partial, index, 1, np.zeros(1))
+        _reduce_table(partial, index, index, 8, 1, 1, np.zeros(1))
+    logger.debug("wlnet: CPU kernels for %s ready in %.1f s", dtype, time.perf_counter() - started)
+
+
+@contextlib.contextmanager
+def _launching() -> Iterator[None]:
+    """Around parallel kernel launches: serialised where the threading layer needs it."""
+    if _serial_launches:
+        with _launch_lock:
+            yield
+    else:
+        yield
+
+
+def _after_fork_in_child() -> None:
+    """In a forked child, refuse the kernels: no Numba threading layer survives a fork (GNU OpenMP
+    terminates the child at its next launch, or hangs when PyTorch's OpenMP ran in the parent;
+    workqueue's threads are gone), so the child uses PyTorch's ops. PyTorch's own ops need one
+    thread there (``torch.set_num_threads(1)``, as DataLoader workers do)."""
+    global _refused, _launch_lock, _compile_lock
+    _launch_lock, _compile_lock = threading.RLock(), threading.Lock()  # a parent's thread may have held them
+    if MISSING is None:
+        _refused = UnavailableError(
+            "this process is a forked child, and Numba's threads do not survive a fork",
+            "use the 'spawn' or 'forkserver' start method for worker processes to run the kernels there",
+            quiet=True,
+        )
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 #: Fresh outputs bigger than this are advised to Linux as huge pages before their first write.
@@ -566,11 +770,12 @@ def _ensure_compiled(dtype: torch.dtype) -> None:
 #: existing memory; 2 MiB pages cut that about 3x. Heap blocks are never advised: glibc trims
 #: its heap in pieces, which would split huge pages.
 HUGE_PAGE_MIN_BYTES = 32 << 20
-#: Whether to give that advice. The environment variable ``WLNET_HUGE_PAGES=0`` turns it off:
+#: Whether to give that advice; None: as the environment variable ``WLNET_HUGE_PAGES`` says
+#: (:func:`_huge_pages`), read at the first big output. ``WLNET_HUGE_PAGES=0`` turns it off:
 #: where the system compacts memory synchronously for such regions
 #: (``/sys/kernel/mm/transparent_hugepage/defrag`` set to ``madvise`` or ``always``), a
 #: fragmented machine can stall an allocation instead.
-HUGE_PAGES = os.environ.get("WLNET_HUGE_PAGES", "1") != "0"
+HUGE_PAGES: bool | None = None
 _HUGE_PAGE = 2 << 20
 _MADV_HUGEPAGE = 14  # Linux
 
@@ -615,7 +820,7 @@ def _new_output(x: torch.Tensor) -> tuple[torch.Tensor, str]:
     resident = ctypes.c_ubyte(1)
     if end <= start or _mincore(start, 1, ctypes.byref(resident)) != 0 or resident.value & 1:
         return y, "reused"
-    if HUGE_PAGES and _madvise(start, end - start, _MADV_HUGEPAGE) == 0:
+    if _huge_pages() and _madvise(start, end - start, _MADV_HUGEPAGE) == 0:
         return y, "huge"
     return y, "fresh"
 
@@ -641,8 +846,25 @@ def _last_level_cache(caches: Path = Path("/sys/devices/system/cpu/cpu0/cache"))
 #: stay in the cache for the next layer. The default is half this machine's last-level cache
 #: (:func:`_last_level_cache`): measured on (N, 64, 56, 56) float32 and bfloat16, streaming lost
 #: up to 2x below a quarter of it, broke even at about half and won 10-30% above.
-#: ``WLNET_STREAM_MIN_BYTES`` in the environment overrides it.
-STREAM_MIN_BYTES = int(os.environ.get("WLNET_STREAM_MIN_BYTES", 0)) or _last_level_cache() // 2
+#: ``WLNET_STREAM_MIN_BYTES`` in the environment overrides it (0: the default). None: read at
+#: the first kernel call (:func:`_stream_min_bytes`); tests set a number here.
+STREAM_MIN_BYTES: int | None = None
+
+
+def _huge_pages() -> bool:
+    """:data:`HUGE_PAGES`, from ``WLNET_HUGE_PAGES`` the first time (default: on)."""
+    global HUGE_PAGES
+    if HUGE_PAGES is None:
+        HUGE_PAGES = settings.flag("WLNET_HUGE_PAGES", True)
+    return HUGE_PAGES
+
+
+def _stream_min_bytes() -> int:
+    """:data:`STREAM_MIN_BYTES`, from ``WLNET_STREAM_MIN_BYTES`` the first time."""
+    global STREAM_MIN_BYTES
+    if STREAM_MIN_BYTES is None:
+        STREAM_MIN_BYTES = settings.whole_bytes("WLNET_STREAM_MIN_BYTES", 0) or _last_level_cache() // 2
+    return STREAM_MIN_BYTES
 
 
 def _threads() -> None:
@@ -668,10 +890,10 @@ def torch_forward_is_fast(plan: Plan, dtype: torch.dtype) -> bool:
 
 def _streams(output: torch.Tensor, memory: str) -> bool:
     """Whether a new output (``memory`` as :func:`_new_output` says) gets non-temporal stores: at
-    least :data:`STREAM_MIN_BYTES`, and not fresh 4 KiB pages, which Linux has just zeroed through
+    least :func:`_stream_min_bytes`, and not fresh 4 KiB pages, which Linux has just zeroed through
     the cache (streaming onto those lines measured 3-9% slower than PyTorch's kernel, float32
     (64, 64, 56, 56))."""
-    return memory != "fresh" and output.numel() * output.element_size() >= STREAM_MIN_BYTES
+    return memory != "fresh" and output.numel() * output.element_size() >= _stream_min_bytes()
 
 
 def forward(x: torch.Tensor, slope: torch.Tensor, axes: tuple[int, ...]) -> torch.Tensor:
@@ -712,7 +934,8 @@ def _forward_by_lines(
     # line, and bfloat16 lines are bound by arithmetic while the output stays in the cache.
     pad = lanes if plan.contiguous else 0
     table = torch.nn.functional.pad(plan.table(slope, compute_dtype(x.dtype)), (pad, pad)).numpy()
-    _forward_lines(xs, ys, table, plan.row_offset.numpy(), plan.inner, pad, not plan.contiguous, streaming)
+    with _launching():
+        _forward_lines(xs, ys, table, plan.row_offset.numpy(), plan.inner, pad, not plan.contiguous, streaming)
     return y
 
 
@@ -728,10 +951,12 @@ def _forward_by_rows(x: torch.Tensor, y: torch.Tensor, slope: torch.Tensor, axes
     xs, ys = _storage(x.permute(plan.perm)), _storage(y.permute(plan.perm))
     if plan.contiguous:
         table = _storage(plan.table(slope, x.dtype)) if bfloat16 else plan.table(slope, x.dtype).numpy()
-        _forward_table(xs, ys, table, plan.row_offset.numpy(), plan.inner, _block(plan))
+        kernel = _forward_table
     else:
         table = plan.table(slope, compute_dtype(x.dtype)).numpy()
-        _forward_scalar(xs, ys, table, plan.row_offset.numpy(), plan.inner, _block(plan))
+        kernel = _forward_scalar
+    with _launching():
+        kernel(xs, ys, table, plan.row_offset.numpy(), plan.inner, _block(plan))
     return y
 
 
@@ -741,6 +966,14 @@ def backward(
     """The input and slope gradients, in one pass. ``grad`` must have ``x``'s strides."""
     _ensure_compiled(x.dtype)
     _threads()
+    with _launching():
+        return _backward_kernels(x, slope, grad, plan, need_gx, need_gs)
+
+
+def _backward_kernels(
+    x: torch.Tensor, slope: torch.Tensor, grad: torch.Tensor, plan: Plan, need_gx: bool, need_gs: bool
+) -> Gradients:
+    """:func:`backward`'s kernels: the partial sums, then their reduction."""
     table = plan.table(slope, compute_dtype(x.dtype)).numpy()
     block = _block(plan)
     blocks = -(-plan.inner // block)

@@ -114,7 +114,7 @@ def _backward_kernel(
             gx = tl.where(positive, gv, s * gv)
             tl.store(gx_ptr + at, gx.to(gx_ptr.dtype.element_ty), mask=mask)
         if NEED_GS:
-            acc += tl.where(positive, 0.0, v * gv)
+            acc += tl.where(v >= 0, 0.0, v * gv)  # selected: 0, not 0 * inf, at x = 0
     if NEED_GS:
         if CONTIGUOUS:
             column_sums = tl.sum(acc, axis=0)

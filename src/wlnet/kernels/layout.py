@@ -42,6 +42,7 @@ __all__ = [
     "TABLE_MIN_INNER",
     "LONG_SCALAR_MIN_INNER",
     "LONG_TABLE_MIN_INNER",
+    "PLAN_CACHE_SIZE",
     "Plan",
     "compute_dtype",
     "gradients",
@@ -66,6 +67,9 @@ LONG_TABLE_MIN_INNER = 2048
 TABLE_BUDGET_DIVISOR = 32
 #: Rows summed into one partial slope gradient; the partial buffer is about numel / CHUNK_ROWS.
 CHUNK_ROWS = 32
+#: Plans kept (least recently used out): enough for the layers and batch sizes of a training
+#: loop; each holds a few int64 arrays per row, megabytes for big inputs.
+PLAN_CACHE_SIZE = 16
 
 
 @dataclass(frozen=True, eq=False)
@@ -222,7 +226,9 @@ def is_dense(shape: Sequence[int], strides: Sequence[int]) -> bool:
     return True
 
 
-@functools.lru_cache(maxsize=256)
+# Bounded: a plan holds arrays of its input's row count (megabytes for big inputs), and every
+# batch size makes a new one; the plans of the last few shapes are what a loop reuses.
+@functools.lru_cache(maxsize=PLAN_CACHE_SIZE)
 def _plan(
     shape: tuple[int, ...], strides: tuple[int, ...], axes: tuple[int, ...], scalar_min: int, table_min: int, line: int
 ) -> Plan | None:

@@ -20,8 +20,8 @@ bfloat16 travels as its raw 16 bits (``uint16`` arrays), widened to float32 and 
 nearest-even, as PyTorch's bfloat16 arithmetic does. A product of two bfloat16 values is exact
 in float32 and any NaN it makes has zero low bits, so the rounding needs no NaN case.
 
-Numba's on-disk cache of the kernels that use these intrinsics is keyed on ``cpu.py`` only:
-after editing this module, delete the ``*.nbi``/``*.nbc`` files of ``kernels/__pycache__``.
+Numba's on-disk cache of the kernels that use these intrinsics is keyed on ``cpu.py``'s source
+and, through wlnet's cache locators (``cpu._cache_locators``), on this module's too.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ try:
     from numba import types
     from numba.core import cgutils
     from numba.extending import intrinsic as numba_intrinsic
-except ImportError:  # cpu.MISSING says why; nothing here may be called then, only defined
+except Exception:  # cpu.MISSING says why (not installed, or refusing its settings); nothing here may be called
     NUMBA = False
 else:
     NUMBA = True
@@ -231,7 +231,7 @@ def backward_lines(
     typingctx, x, g, gx, at, count, table, slope_index, partial, partial_index, scalar, need_gx, streaming
 ):
     """``count`` whole lines of one run from element ``at`` (line-aligned in ``gx``): writes
-    ``gx = g if x > 0 else slope * g`` (when ``need_gx``) and adds up ``0 if x > 0 else x * g``.
+    ``gx = g if x > 0 else slope * g`` (when ``need_gx``) and adds up ``0 if x >= 0 else x * g``.
 
     Scalar rows (``scalar``): the slope is ``table[slope_index]``, and the sum of the lines is
     returned (a vector of running sums, then :func:`_sum_lanes`). Table rows: line ``k`` uses
@@ -267,7 +267,8 @@ def backward_lines(
                     result = _narrow(builder, builder.select(positive, grad, builder.fmul(slope, grad)), gx_type.dtype)
                     pointer = _vector_pointer(context, builder, gx_type, gx_, here, result.type)
                     _store_line(builder, result, pointer, is_streaming)
-                term = builder.select(positive, zeros, builder.fmul(value, grad))
+                # Select, not multiply: x * g is NaN at x = 0 when g is infinite; the term is 0 there.
+                term = builder.select(builder.fcmp_ordered(">=", value, zeros), zeros, builder.fmul(value, grad))
                 if is_scalar:
                     builder.store(builder.fadd(builder.load(running), term), running)
                 else:
@@ -289,7 +290,7 @@ def backward_line(typingctx, x, g, gx, at, table, index_a, index_b, boundary, ne
     """One line of scalar rows from element ``at`` (line-aligned in ``gx``) that may cross from
     one run into the next after ``boundary`` elements (``boundary >= lanes``: it does not): the
     first lanes use ``table[index_a]``, the others ``table[index_b]``. Writes ``gx`` (when
-    ``need_gx``) and returns the sums of ``0 if x > 0 else x * g`` over the lanes of each run."""
+    ``need_gx``) and returns the sums of ``0 if x >= 0 else x * g`` over the lanes of each run."""
     result = types.float64 if x.dtype == types.float64 else types.float32
     arguments = (x, g, gx, at, table, index_a, index_b, boundary, need_gx, streaming)
     signature = types.UniTuple(result, 2)(*arguments)
@@ -317,7 +318,8 @@ def backward_line(typingctx, x, g, gx, at, table, index_a, index_b, boundary, ne
 
         with builder.if_then(need_gx_):
             _two_ways(builder, streaming_, write)
-        term = builder.select(positive, zeros, builder.fmul(value, grad))
+        # Select, not multiply: x * g is NaN at x = 0 when g is infinite; the term is 0 there.
+        term = builder.select(builder.fcmp_ordered(">=", value, zeros), zeros, builder.fmul(value, grad))
         sums = [
             _sum_lanes(builder, builder.select(before, term, zeros)),
             _sum_lanes(builder, builder.select(before, zeros, term)),

@@ -4,7 +4,7 @@ A layer is a value. Its state lives in four dicts set once at construction (``_p
 ``_ports``, ``_arrays``, ``_multipliers``), after which the layer is frozen; verbs such as
 NetInitialize build a new layer with :meth:`Layer._evolve`, which re-runs shape inference, so a
 layer's types are always consistent with its arrays. The only mutable part is a private cache
-(``_cache``) that evaluation fills with specialized nets and lowered modules.
+(``_cache``, bounded) that evaluation fills with specialized nets and lowered modules.
 
 The methods below that start with one underscore are the net protocol that the verbs, the
 lowering (:mod:`wlnet.lower`) and evaluation (:mod:`wlnet.evaluate`) use; a new layer implements
@@ -24,7 +24,7 @@ import torch
 
 from ..arrays import array_key
 from ..errors import NetInitializationError, NetOptionError
-from ..evaluate import apply_net
+from ..evaluate import EvaluationCache, apply_net
 from ..lower import array_slots, lower
 from ..symbols import Automatic
 from ..types import TensorT, port_spec
@@ -58,7 +58,7 @@ class Layer:
     _ports: dict[str, TensorT]
     _arrays: dict[str, Any]  # array name -> read-only float32 ndarray, or Automatic
     _multipliers: dict[str, Any]  # array name -> float, or Automatic (1)
-    _cache: dict[Any, Any]
+    _cache: EvaluationCache  # bounded: see EvaluationCache.LIMIT
     _frozen: bool = False
 
     # -- immutability and equality --------------------------------------------------------------
@@ -78,7 +78,7 @@ class Layer:
         self._ports = ports
         self._arrays = arrays
         self._multipliers = multipliers
-        self._cache = {}
+        self._cache = EvaluationCache()
         self._infer()
         self._frozen = True
 

@@ -1,0 +1,69 @@
+"""The environment variables wlnet reads, parsed in this one place.
+
+* ``WLNET_STREAM_MIN_BYTES``: a whole number of bytes, ``0`` or more; outputs at least this big
+  are written with non-temporal stores. ``0`` (or unset) means half the last-level cache.
+* ``WLNET_HUGE_PAGES``: ``1`` (default) or ``0``, also ``true``/``false``, ``yes``/``no``,
+  ``on``/``off``: whether big fresh outputs are advised to Linux as huge pages.
+
+A value wlnet cannot read never fails an import or an evaluation: it gives one
+:class:`SettingWarning` per variable and process, naming the variable, the value and what it
+accepts, and the default is used. Each variable is read when it is first needed (at the first
+fused kernel call), not at import.
+
+>>> flag("WLNET_HUGE_PAGES", True, environ={"WLNET_HUGE_PAGES": "off"})
+False
+>>> whole_bytes("WLNET_STREAM_MIN_BYTES", 0, environ={})
+0
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from collections.abc import Mapping
+
+__all__ = ["SettingWarning", "flag", "whole_bytes"]
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+_warned: set[str] = set()
+
+
+class SettingWarning(UserWarning):
+    """A ``WLNET_*`` environment variable has a value wlnet does not accept; its default is used."""
+
+
+def _bad(name: str, value: str, accepted: str, default: object) -> None:
+    """Warn, once per variable and process, that ``value`` is not one ``name`` accepts."""
+    if name in _warned:
+        return
+    _warned.add(name)
+    warnings.warn(
+        f"wlnet: the environment variable {name}={value!r} is not {accepted}; using the default, {default}.",
+        SettingWarning,
+        stacklevel=3,
+    )
+
+
+def whole_bytes(name: str, default: int, environ: Mapping[str, str] | None = None) -> int:
+    """The variable ``name`` as a whole number of bytes >= 0 (digits only), else ``default``."""
+    value = (os.environ if environ is None else environ).get(name)
+    if value is None:
+        return default
+    if re.fullmatch(r"\s*\d+\s*", value):
+        return int(value)
+    _bad(name, value, "a whole number of bytes, 0 or more (such as 33554432)", default)
+    return default
+
+
+def flag(name: str, default: bool, environ: Mapping[str, str] | None = None) -> bool:
+    """The variable ``name`` as a yes/no flag (``1``/``0``, ``true``/``false``, ...), else ``default``."""
+    value = (os.environ if environ is None else environ).get(name)
+    if value is None:
+        return default
+    word = value.strip().lower()
+    if word in _TRUE or word in _FALSE:
+        return word in _TRUE
+    _bad(name, value, f"one of {', '.join(_TRUE + _FALSE)}", "1" if default else "0")
+    return default
