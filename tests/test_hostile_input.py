@@ -303,6 +303,10 @@ ROWS = [
     good("values beyond Real32 in Real64", lambda: VECTOR([1e300, -1, 2], WorkingPrecision="Real64").tolist(),
          lambda r: r[0] == 1e300 and np.isclose(r[1], -0.1)),
     bad("a huge int in data", lambda: VECTOR([10**400, 1, 2]), NetDataError, r"too large for a float"),
+    bad("a float64 tensor beyond Real32", lambda: VECTOR(torch.tensor([1.0, -5e38, 2.0], dtype=torch.float64)),
+        NetDataError, r"has the value -5e\+38 at position \[2\], beyond the range of float32"),
+    good("an infinity in a float64 tensor stays one", lambda: VECTOR(torch.tensor([1.0, -np.inf, 2.0],
+         dtype=torch.float64)).tolist(), lambda r: r[1] == -np.inf),
     # -- 4. odd positions ----------------------------------------------------------------------
     bad("NetExtract a float position", lambda: NetExtract(CHAIN, 1.0), NetSpecificationError,
         r"NetExtract: 1\.0 \(float\) is not a position: a step is an integer \(1-based"),

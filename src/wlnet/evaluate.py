@@ -326,7 +326,7 @@ def as_data(data, where: str, dtype=np.float32):
     A NumPy array comes back in ``dtype``, writable and with non-negative strides (a read-only
     or reversed array is copied, so torch can share it without a warning); values beyond
     ``dtype``'s range are a NetDataError rather than infinities. A torch tensor comes back as it
-    is (it is converted when it runs).
+    is (it is converted when it runs), after the same check of its range when it will be narrowed.
     """
     if isinstance(data, torch.Tensor):
         problem = tensor_problem(data)
@@ -336,6 +336,10 @@ def as_data(data, where: str, dtype=np.float32):
             raise NetDataError(
                 f"{where} is empty (shape {tuple(data.shape)}); empty inputs are not permitted."
             )
+        if data.is_floating_point() and data.element_size() > np.dtype(dtype).itemsize:  # it will be narrowed
+            values = data.detach()
+            if bool(((values.abs() > float(np.finfo(dtype).max)) & torch.isfinite(values)).any()):
+                raise _beyond_range(values.cpu().numpy(), where, dtype)
         return data
     return _array_data(data, where, dtype, ragged=True)
 
@@ -383,7 +387,7 @@ def _nesting(data) -> int:
 def _beyond_range(array: np.ndarray, where: str, dtype) -> NetDataError:
     limit = np.finfo(dtype).max
     with np.errstate(invalid="ignore"):
-        index = np.unravel_index(int(np.argmax(np.abs(array) > limit)), array.shape)
+        index = np.unravel_index(int(np.argmax((np.abs(array) > limit) & np.isfinite(array))), array.shape)
     at = f" at position [{', '.join(str(int(i) + 1) for i in index)}]" if index else ""
     return NetDataError(
         f"{where} has the value {array[index].item()!r}{at}, beyond the range of {np.dtype(dtype).name} "
