@@ -39,6 +39,7 @@ __all__ = [
     "precision",
     "rules",
     "target_device",
+    "training_devices",
 ]
 
 PRECISIONS = {"Real32": torch.float32, "Real64": torch.float64}
@@ -99,6 +100,28 @@ def target_device(spec: Any, where: str) -> torch.device:
     raise NetOptionError(
         f'{where}: the value of TargetDevice should be "CPU", "GPU" or ("GPU", n), but was {spec!r}.'
     )
+
+
+def training_devices(spec: Any, where: str = "NetTrain") -> tuple[torch.device, ...]:
+    """The devices NetTrain trains on, one process each: TargetDevice's values for one device,
+    ``("GPU", All)`` (every GPU), ``("GPU", [n1, n2, ...])`` (1-based), and, beyond the Wolfram
+    Language, ``("CPU", n)``: n processes on the CPU."""
+    if isinstance(spec, (tuple, list)) and len(spec) == 2 and spec[0] == "CPU":
+        count = spec[1]
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise NetOptionError(
+                f'{where}: TargetDevice ("CPU", n) takes a positive number of processes n, but was {spec!r}.'
+            )
+        return (torch.device("cpu"),) * count
+    if isinstance(spec, (tuple, list)) and len(spec) == 2 and spec[0] in ("GPU", "CUDA") and (
+            spec[1] is All or isinstance(spec[1], (list, tuple))):
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        chosen: Any = spec[1]
+        indices = list(range(1, count + 1)) if chosen is All else list(chosen)
+        if not indices:
+            target_device("GPU", where)  # the error for a machine without a GPU
+        return tuple(target_device(("GPU", i), where) for i in indices)
+    return (target_device(spec, where),)
 
 
 # -- part rules --------------------------------------------------------------------------------

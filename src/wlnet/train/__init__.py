@@ -23,10 +23,13 @@ from __future__ import annotations
 
 import os
 
+import torch.distributed as dist
+
 from ..errors import NetSpecificationError
 from ..layers.base import Layer
 from ..symbols import All
 from .checkpoint import find_checkpoint
+from .parallel import launch
 from .properties import check_property
 from .results import NetTrainResults
 from .settings import parse_settings
@@ -115,7 +118,12 @@ def NetTrain(net, data, prop="TrainedNet", **options):
         )
     if prop == []:
         return []
-    results = train(net, data, settings, resume)
+    devices = settings.devices
+    if len(devices) > 1 and not dist.is_initialized():  # TargetDevice ("CPU", n), ("GPU", All), ...
+        count = min(len(devices), settings.batch_size)  # no more devices than examples in a batch
+        results = launch(devices[:count], lambda: train(net, data, settings, resume))
+    else:
+        results = train(net, data, settings, resume)
     if isinstance(prop, list):
         return [results[p] for p in props]
     return results if prop is All else results[prop]

@@ -37,17 +37,18 @@ __all__ = [
 ]
 
 
-def callbacks(settings: Settings, validation: Examples | None, batch: int) -> list[Callback]:
-    """The callbacks a run with these settings needs, in the order they act."""
+def callbacks(settings: Settings, validation: Examples | None, batch: int, reporting: bool = True) -> list[Callback]:
+    """The callbacks a run with these settings needs, in the order they act; without those that
+    report progress or write checkpoints unless ``reporting`` (rank 0 of a data-parallel run)."""
     chosen: list[Callback | None] = [
         Divergence(),
         None if validation is None else Validation(validation, batch),
-        None if settings.reporting is None else ProgressReporting(settings.reporting),
-        None if settings.progress_function is None else ProgressFunction(settings.progress_function),
+        None if settings.reporting is None or not reporting else ProgressReporting(settings.reporting),
+        None if settings.progress_function is None or not reporting else ProgressFunction(settings.progress_function),
         None if settings.stopping is None else StoppingCriterion(settings.stopping),
         RoundLimit(),
         None if settings.time_goal is None else TimeGoal(settings.time_goal),
-        None if settings.checkpointing is None else Checkpointing(*settings.checkpointing),
+        None if settings.checkpointing is None or not reporting else Checkpointing(*settings.checkpointing),
     ]
     return [callback for callback in chosen if callback is not None]
 

@@ -85,6 +85,7 @@ def _round(run: Run, callbacks: Sequence[Callback]) -> None:
         run.step(x, y)
         for callback in callbacks:
             callback.on_batch_end(run)
+        run.agree()
         if run.reason is not None:
             break
     run.end_round()
@@ -92,6 +93,7 @@ def _round(run: Run, callbacks: Sequence[Callback]) -> None:
         callback.on_round_end(run)
         if run.discarded:
             break
+    run.agree()
 
 
 @contextlib.contextmanager
@@ -122,8 +124,12 @@ class Run:
 
     def __init__(self, net: Any, module: torch.nn.Module, parameters: dict[str, torch.nn.Parameter],
                  optimizer: Any, batches: Any, losses: Losses, record: Record, max_rounds: Any,
-                 time_goal: float | None, start: float, seed: Any = None, fingerprint: str = ""):
+                 time_goal: float | None, start: float, seed: Any = None, fingerprint: str = "",
+                 group: Any = None):
         self.net, self.module, self.parameters = net, module, parameters  # parameters: the trained ones, by key
+        # In a data-parallel run (train/parallel.py), the steps go through DDP's wrapper of the module.
+        self.group = group
+        self.stepped = module if group is None else group.wrap(module)
         self.optimizer, self.batches, self.losses, self.record = optimizer, batches, losses, record
         self.max_rounds, self.time_goal, self.start = max_rounds, time_goal, start
         self.seed, self.fingerprint = seed, fingerprint  # what a checkpoint keeps to continue the run
@@ -148,24 +154,41 @@ class Run:
         self._batch_losses, self._progress, self._state, self.validation_loss = [], None, None, None
 
     def step(self, x: torch.Tensor, y: torch.Tensor | None) -> None:
-        """One optimizer step on one batch."""
+        """One optimizer step on one batch (this process's share of it, in a data-parallel run)."""
         began = time.perf_counter()
         self.absolute_batch += 1
-        loss = batch_loss(self.losses, self.module, x, y)
+        share = 1.0
+        if self.group is not None:
+            x, y, share = self.group.split(x, y)
+        loss = batch_loss(self.losses, self.stepped, x, y)
         self.optimizer.zero_grad()
-        loss.backward()
+        # DDP averages the processes' gradients; weighted by its share, each is its part of the
+        # gradient of the global batch's mean loss.
+        (loss if self.group is None else loss * (share * self.group.world)).backward()
         self.optimizer.step()
-        self._batch_losses.append(loss.detach())  # stays on the device until the round ends
+        self._batch_losses.append(loss.detach() * share)  # stays on the device until the round ends
         if self.max_rounds is Automatic:
             self._batch_seconds.append(time.perf_counter() - began)
 
     def end_round(self) -> None:
-        losses = torch.stack(self._batch_losses).double().cpu()
+        losses = torch.stack(self._batch_losses).double()
+        if self.group is not None:
+            losses = self.group.sum(losses)  # the processes' parts of each batch's mean loss
+        losses = losses.cpu()
         self.record.batch_losses.append(losses)
         self.round_loss = float(losses.mean())
         self.record.round_losses.append(self.round_loss)
         if self.max_rounds is Automatic:
             self._resolve_automatic_rounds()
+            if self.group is not None:  # rank 0's judgement (it was timed on each process)
+                rounds = self.group.number(math.nan if self.max_rounds is Automatic else self.max_rounds)
+                if not math.isnan(rounds):
+                    self.set_max_rounds(rounds if rounds == math.inf else int(rounds))
+
+    def agree(self) -> None:
+        """In a data-parallel run, stop (or go on) as rank 0 does."""
+        if self.group is not None:
+            self.reason = self.group.reason(self.reason)
 
     def _resolve_automatic_rounds(self) -> None:
         """Automatic MaxTrainingRounds: as many rounds as take about 20 s (10 to 10000), or no

@@ -16,7 +16,7 @@ import torch
 from ..errors import NetOptionError, NetTrainWarning, check_options
 from ..initialize import parse_seeding
 from ..optimizers import parse_method
-from ..options import positive_int, positive_seconds, precision, target_device
+from ..options import positive_int, positive_seconds, precision, training_devices
 from ..symbols import Automatic, Inherited
 
 __all__ = ["OPTIONS", "Settings", "Stopping", "parse_settings"]
@@ -64,7 +64,8 @@ class Settings:
     method_settings: dict
     learning_rate: float
     dtype: torch.dtype
-    device: torch.device
+    device: torch.device  # the first of ``devices``
+    devices: tuple[torch.device, ...]  # one per process of a data-parallel run started by NetTrain
     seed: Any  # what RandomSeeding resolves to (an int, a str)
     seeding_given: bool
     reporting: Any  # None, "Print", "ProgressIndicator" or a function
@@ -86,7 +87,12 @@ def parse_settings(options: dict) -> Settings:
     default_rate = method_settings["LearningRate"] or method_settings["DefaultLearningRate"]
     learning_rate = _learning_rate(options.get("LearningRate", Automatic), default_rate)
     dtype = precision("NetTrain", options.get("WorkingPrecision", "Real32"))
-    device = target_device(options.get("TargetDevice", "CPU"), "NetTrain")
+    devices = training_devices(options.get("TargetDevice", "CPU"), "NetTrain")
+    if len(devices) > 1 and batch_size is Automatic:
+        raise NetOptionError(
+            f"NetTrain: training on {len(devices)} devices needs an explicit BatchSize (the global batch, "
+            "split between the devices)."
+        )
     seed = parse_seeding(options.get("RandomSeeding", Inherited), "NetTrain")
     if seed is Inherited:
         seed = int(np.random.randint(0, 2**31 - 1))
@@ -104,7 +110,7 @@ def parse_settings(options: dict) -> Settings:
             stacklevel=3,
         )
     return Settings(
-        batch_size, max_rounds, time_goal, method, method_settings, learning_rate, dtype, device, seed,
+        batch_size, max_rounds, time_goal, method, method_settings, learning_rate, dtype, devices[0], devices, seed,
         options.get("RandomSeeding") is not None, reporting, progress_function, checkpointing, stopping,
         loss=options.get("LossFunction", Automatic),
         validation=options.get("ValidationSet"),

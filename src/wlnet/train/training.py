@@ -24,6 +24,7 @@ from .checkpoint import Checkpoint, fingerprint, restore
 from .data import Examples, GeneratorBatches, Ports, TensorBatches, examples, fit_net
 from .loop import Run, fit
 from .loss import parse_loss
+from .parallel import Group, join
 from .results import NetTrainResults, Record
 from .settings import Settings
 
@@ -32,10 +33,24 @@ __all__ = ["train"]
 
 def train(net: Layer, data: Any, settings: Settings, resume: Checkpoint | None = None) -> NetTrainResults:
     """Train ``net`` on ``data`` (any NetTrain data form, or a generator function); or, given a
-    checkpoint, continue the run that wrote it (its net, state and RandomSeeding)."""
+    checkpoint, continue the run that wrote it (its net, state and RandomSeeding). In a process of
+    a data-parallel run (:mod:`.parallel`), train this process's share of every batch."""
+    group = join(settings.devices)
+    try:
+        return _train(net, data, settings, resume, group)
+    finally:
+        if group is not None:
+            group.close()
+
+
+def _train(net: Layer, data: Any, settings: Settings, resume: Checkpoint | None, group: Group | None
+           ) -> NetTrainResults:
     seed = settings.seed
     if resume is not None:
         net, seed = resume.net, resume.state.get("Seed", settings.seed)
+    device = settings.device
+    if group is not None:
+        seed, device = group.value(seed), group.device  # rank 0's seed: one order of the data
     ports = _ports(net, settings)
     generator = data if callable(data) and not isinstance(data, Layer) else None
     if generator is not None:
@@ -57,19 +72,19 @@ def train(net: Layer, data: Any, settings: Settings, resume: Checkpoint | None =
 
     start = time.perf_counter()
     multipliers = array_multipliers(fitted, settings.multipliers)
-    module = lower(fitted, multipliers).to(device=settings.device, dtype=settings.dtype).train()
+    module = lower(fitted, multipliers).to(device=device, dtype=settings.dtype).train()
     optimizer, parameters = _optimizer(fitted, module, multipliers, settings)
     # A BatchSize beyond the data is the data: a batch never repeats an example to fill itself up.
     batch = min(settings.batch_size if isinstance(settings.batch_size, int) else 64, training.n)
-    training = training.to(settings.device, settings.dtype)
+    training = training.to(device, settings.dtype)
     if generator is None:
         batches: Any = TensorBatches(training, batch, rng)
     else:
         make = lambda value: examples(fitted, value, ports, "the generator's batch")  # noqa: E731
         batches = GeneratorBatches(generator, make, batch, training.batches_per_round(batch),
-                                   settings.device, settings.dtype)
+                                   device, settings.dtype)
     record = Record(batch, batches.per_round, training.n, 0 if validation is None else validation.n, multipliers,
-                    settings.method, str(settings.device), settings.learning_rate)
+                    settings.method, str(device), settings.learning_rate)
     if not parameters:
         warnings.warn(
             NetTrainWarning(
@@ -81,10 +96,10 @@ def train(net: Layer, data: Any, settings: Settings, resume: Checkpoint | None =
         record.reason = "NoTrainableArrays"
         return record.results(net, net, time.perf_counter() - start)
     if validation is not None:
-        validation = validation.to(settings.device, settings.dtype)
+        validation = validation.to(device, settings.dtype)
     run = Run(fitted, module, parameters, optimizer, batches, losses, record, settings.max_rounds,
-              settings.time_goal, start, seed, _fingerprint(training, validation, settings, batch))
-    run.callbacks = callbacks(settings, validation, batch)
+              settings.time_goal, start, seed, _fingerprint(training, validation, settings, batch), group)
+    run.callbacks = callbacks(settings, validation, batch, reporting=group is None or group.rank == 0)
     if resume is not None:
         restore(run, resume)
     fit(run, run.callbacks)
