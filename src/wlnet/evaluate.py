@@ -41,7 +41,7 @@ from .errors import (
     closest,
 )
 from .lower import lower
-from .options import NUMPY_DTYPES, positive_int, precision, target_device
+from .options import NUMPY_DTYPES, computing, positive_int, precision, target_device
 from .symbols import Automatic
 from .types import VARYING, TensorT, describe, unify
 
@@ -106,7 +106,8 @@ def apply_net(net, data, *args, **options):
             value alone), or a decoder property such as ``"Probability"``.
         BatchSize: ``Automatic`` or a positive int: how many examples are computed at once
             (results do not depend on it).
-        WorkingPrecision: ``"Real32"`` (default) or ``"Real64"``.
+        WorkingPrecision: ``"Real32"`` (default), ``"Real64"``, or ``"Mixed"`` (computed in
+            bfloat16 under autocast, results in float32).
         TargetDevice: ``"CPU"`` (default) or ``"GPU"`` (CUDA; an error when torch sees none).
     """
     request = _request(net, args)
@@ -115,6 +116,13 @@ def apply_net(net, data, *args, **options):
     values = _bind(net, data)
     examples = {port: _prepared(net, port, value, dtype) for port, value in values.items()}
     net, batched = _fit_ports(net, examples)
+    if options.get("WorkingPrecision") == "Mixed":  # computed in bfloat16; results in float32
+        with computing(True, device):
+            return _apply_fitted(net, examples, batched, batch_size, dtype, device, request)
+    return _apply_fitted(net, examples, batched, batch_size, dtype, device, request)
+
+
+def _apply_fitted(net, examples: dict, batched: bool, batch_size, dtype, device, request: _Request):
     if any(isinstance(x, list) for x in examples.values()):
         return _run_ragged(net, examples, batch_size, dtype, device, request)
     tensors = {}
@@ -264,7 +272,9 @@ def _run(net, tensors: dict, batch_size, dtype, device) -> dict:
         batch_size = max(1, _AUTOMATIC_CHUNK_ELEMENTS // per_example)
     try:
         with torch.no_grad():
-            return _chunked(module, inputs, n, batch_size, net._output_names)
+            outputs = _chunked(module, inputs, n, batch_size, net._output_names)
+        # Under "Mixed" precision's autocast the outputs may be bfloat16: results are in ``dtype``.
+        return {name: value if value.dtype == dtype else value.to(dtype) for name, value in outputs.items()}
     except NetError:
         raise
     except RuntimeError as error:

@@ -17,6 +17,7 @@ below the part it names. The first matching rule gives an array's value.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 from collections.abc import Callable, Sequence
@@ -38,6 +39,7 @@ __all__ = [
     "positive_seconds",
     "precision",
     "rules",
+    "computing",
     "target_device",
     "training_devices",
 ]
@@ -70,12 +72,21 @@ def positive_seconds(where: str, name: str, value: Any) -> float | None:
 
 
 def precision(where: str, value: Any) -> torch.dtype:
-    """The torch dtype of a WorkingPrecision: "Real32" (float32) or "Real64" (float64)."""
+    """The torch dtype of a WorkingPrecision's arrays: "Real32" (float32), "Real64" (float64), or
+    "Mixed" (float32 arrays, computed in bfloat16 where autocast allows: see :func:`computing`)."""
+    if isinstance(value, str) and value == "Mixed":
+        return torch.float32
     if not isinstance(value, str) or value not in PRECISIONS:
         raise NetOptionError(
-            f'{where}: the value of WorkingPrecision should be "Real32" or "Real64", but was {value!r}.'
+            f'{where}: the value of WorkingPrecision should be "Real32", "Real64" or "Mixed", but was {value!r}.'
         )
     return PRECISIONS[value]
+
+
+def computing(mixed: bool, device: torch.device) -> Any:
+    """The context a net computes in: bfloat16 autocast for WorkingPrecision -> "Mixed" (the
+    Wolfram Language's mixed precision; wlnet allows it on the CPU too), else nothing."""
+    return torch.autocast(device.type, dtype=torch.bfloat16) if mixed else contextlib.nullcontext()
 
 
 def target_device(spec: Any, where: str) -> torch.device:

@@ -186,7 +186,7 @@ class Linear(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         dtype = self.weight.dtype
         x = floating_input(x, dtype, "LinearLayer")
-        if x.dtype != dtype:
+        if x.dtype != dtype and not torch.is_autocast_enabled(x.device.type):  # autocast casts for itself
             raise NetDataError(
                 f"LinearLayer: the input is a tensor of {x.dtype}, but the weights are {dtype}; convert the "
                 f"input (x.to({dtype})) or the module (module.to({x.dtype}))."

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from ..errors import NetOptionError, NetTrainWarning
+from ..options import computing
 from ..symbols import Automatic
 from .checkpoint import checkpoint_file, write_checkpoint
 from .data import Examples
@@ -105,7 +106,8 @@ class Validation(Callback):
         run.module.eval()
         total, count = 0.0, 0
         for x, y in self.data.chunks(self.chunk):
-            total += float(batch_loss(run.losses, run.module, x, y)) * x.shape[0]
+            with computing(run.mixed, x.device):
+                total += float(batch_loss(run.losses, run.module, x, y)) * x.shape[0]
             count += x.shape[0]
         run.module.train()
         return total / count

@@ -32,6 +32,7 @@ from typing import Any
 import torch
 
 from ..lower import with_arrays
+from ..options import computing
 from ..symbols import Automatic
 from .loss import Losses, batch_loss
 from .results import Record
@@ -130,6 +131,7 @@ class Run:
         # In a data-parallel run (train/parallel.py), the steps go through DDP's wrapper of the module.
         self.group = group
         self.stepped = module if group is None else group.wrap(module)
+        self.mixed = False  # WorkingPrecision -> "Mixed": the steps compute under bfloat16 autocast
         self.optimizer, self.batches, self.losses, self.record = optimizer, batches, losses, record
         self.max_rounds, self.time_goal, self.start = max_rounds, time_goal, start
         self.seed, self.fingerprint = seed, fingerprint  # what a checkpoint keeps to continue the run
@@ -160,7 +162,8 @@ class Run:
         share = 1.0
         if self.group is not None:
             x, y, share = self.group.split(x, y)
-        loss = batch_loss(self.losses, self.stepped, x, y)
+        with computing(self.mixed, x.device):
+            loss = batch_loss(self.losses, self.stepped, x, y)
         self.optimizer.zero_grad()
         # DDP averages the processes' gradients; weighted by its share, each is its part of the
         # gradient of the global batch's mean loss.

@@ -64,6 +64,7 @@ class Settings:
     method_settings: dict
     learning_rate: float
     dtype: torch.dtype
+    mixed: bool  # WorkingPrecision -> "Mixed": bfloat16 autocast over float32 arrays
     device: torch.device  # the first of ``devices``
     devices: tuple[torch.device, ...]  # one per process of a data-parallel run started by NetTrain
     seed: Any  # what RandomSeeding resolves to (an int, a str)
@@ -110,7 +111,8 @@ def parse_settings(options: dict) -> Settings:
             stacklevel=3,
         )
     return Settings(
-        batch_size, max_rounds, time_goal, method, method_settings, learning_rate, dtype, devices[0], devices, seed,
+        batch_size, max_rounds, time_goal, method, method_settings, learning_rate, dtype,
+        options.get("WorkingPrecision") == "Mixed", devices[0], devices, seed,
         options.get("RandomSeeding") is not None, reporting, progress_function, checkpointing, stopping,
         loss=options.get("LossFunction", Automatic),
         validation=options.get("ValidationSet"),

@@ -99,6 +99,7 @@ def _train(net: Layer, data: Any, settings: Settings, resume: Checkpoint | None,
         validation = validation.to(device, settings.dtype)
     run = Run(fitted, module, parameters, optimizer, batches, losses, record, settings.max_rounds,
               settings.time_goal, start, seed, _fingerprint(training, validation, settings, batch), group)
+    run.mixed = settings.mixed
     run.callbacks = callbacks(settings, validation, batch, reporting=group is None or group.rank == 0)
     if resume is not None:
         restore(run, resume)
@@ -115,7 +116,8 @@ def _fingerprint(training: Examples, validation: Examples | None, settings: Sett
     tensors = [t for data in (training, validation) if data is not None for group in data.groups
                for t in group[:2] if t is not None]
     method = sorted((k, v) for k, v in settings.method_settings.items() if not callable(v))
-    return fingerprint([*tensors, settings.method, method, settings.learning_rate, batch, settings.dtype])
+    return fingerprint([*tensors, settings.method, method, settings.learning_rate, batch, settings.dtype,
+                        settings.mixed])
 
 
 def _ports(net: Layer, settings: Settings) -> Ports:
