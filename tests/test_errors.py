@@ -142,7 +142,7 @@ CASES = [
     ("BatchSize 0", lambda: VECTOR([1, 2, 3], BatchSize=0), NetOptionError,
      r"BatchSize should be Automatic or a positive integer, but was 0"),
     ("WorkingPrecision", lambda: VECTOR([1, 2, 3], WorkingPrecision="Real16"), NetOptionError,
-     r'WorkingPrecision should be "Real32" or "Real64"'),
+     r'WorkingPrecision should be "Real32", "Real64" or "Mixed"'),
     ("TargetDevice", lambda: VECTOR([1, 2, 3], TargetDevice="TPU"), NetOptionError,
      r'TargetDevice should be "CPU", "GPU" or \("GPU", n\)'),
     ("module on wrong input", lambda: VECTOR.to_torch()(torch.zeros(2, 4)), NetShapeError,
