@@ -86,8 +86,9 @@ def _round(run: Run, callbacks: Sequence[Callback]) -> None:
         run.step(x, y)
         for callback in callbacks:
             callback.on_batch_end(run)
-        run.agree()
-        if run.reason is not None:
+        if run.time_goal is not None:  # the only batch-level stop: in a data-parallel run, rank 0's clock
+            run.agree()
+        if run.reason is not None and run.group is None or run.reason == "TimeGoal":
             break
     run.end_round()
     for callback in callbacks:
