@@ -108,8 +108,10 @@ def target_device(spec: Any, where: str) -> torch.device:
                 f"{torch.cuda.device_count()}."
             )
         return torch.device("cuda", index - 1)
+    several = isinstance(spec, (tuple, list)) and len(spec) == 2 and spec[0] in ("CPU", "GPU", "CUDA")
     raise NetOptionError(
         f'{where}: the value of TargetDevice should be "CPU", "GPU" or ("GPU", n), but was {spec!r}.'
+        + (" Several devices (\"CPU\", n), (\"GPU\", All) are for NetTrain." if several else "")
     )
 
 
