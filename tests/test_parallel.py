@@ -142,3 +142,15 @@ def test_devices_need_an_explicit_batch_size_and_valid_counts():
     if not torch.cuda.is_available():
         with pytest.raises(NetOptionError, match="needs a CUDA GPU"):
             NetTrain(mlp(), data(), TargetDevice=("GPU", All), BatchSize=4)
+
+
+def test_only_rank_0_reports_progress(tmp_path):
+    log = tmp_path / "progress"
+
+    def progress(state):
+        with open(log, "a") as handle:
+            handle.write(f"{os.getpid()} {state['Round']}\n")
+
+    NetTrain(mlp(), data(), TargetDevice=("CPU", 2), TrainingProgressFunction=progress, **options("SGD", None))
+    lines = log.read_text().split()
+    assert lines == [word for r in range(1, 5) for word in (str(os.getpid()), str(r))]
