@@ -80,23 +80,26 @@ SCRIPT = textwrap.dedent("""
     Y = np.tanh(X @ rng.standard_normal((4, 2)))
     net = NetChain([LinearLayer(8), ParametricRampLayer(), LinearLayer(8), ParametricRampLayer(), LinearLayer(2)],
                    Input=4)
-    trained = NetTrain(net, (X, Y), Method=sys.argv[2], BatchSize=12, MaxTrainingRounds=5, RandomSeeding=3,
-                       ValidationSet=Scaled(0.2))
+    validation = {"ValidationSet": Scaled(0.2), "MaxTrainingRounds": 5} if sys.argv[3] == "scaled" else {
+        "MaxTrainingRounds": 4}
+    trained = NetTrain(net, (X, Y), Method=sys.argv[2], BatchSize=12, RandomSeeding=3, **validation)
     Export(os.path.join(sys.argv[1], "rank" + os.environ["RANK"] + ".safetensors"), trained)
 """)
 
 
 @pytest.mark.parametrize("method", ["SGD", "ADAM"])
-def test_the_same_script_under_torchrun_trains_what_one_process_does(method, tmp_path):
+@pytest.mark.parametrize("validation", [None, "scaled"], ids=["no-validation", "validation"])
+def test_the_same_script_under_torchrun_trains_what_one_process_does(method, validation, tmp_path):
     script = tmp_path / "train.py"
     script.write_text(SCRIPT)
     env = {**os.environ, "PYTHONPATH": str(SRC), "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                           str(script), str(tmp_path), method], env=env, capture_output=True, text=True, timeout=240)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(script),
+               str(tmp_path), method, str(validation)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
     ranks = [Import(tmp_path / f"rank{r}.safetensors") for r in (0, 1)]
     assert ranks[0] == ranks[1]  # every process returns the same trained net
-    single = NetTrain(mlp(), data(), **options(method, "scaled"))
+    single = NetTrain(mlp(), data(), **options(method, validation))
     for x, y in zip(Information(ranks[0], "ArraysList"), Information(single, "ArraysList")):
         np.testing.assert_allclose(x, y, rtol=0, atol=1e-5)
 
