@@ -84,8 +84,9 @@ def _unavailable(device_type: str) -> None:
     hint = getattr(error, "hint", None) or _HINTS[device_type]
     logger.log(
         logging.INFO if getattr(error, "quiet", False) else logging.WARNING,
-        "the fused ParametricRampLayer kernel is unavailable on %s (%s); using the plain "
-        "PyTorch formulation, which is several times slower to train. To get it: %s.",
+        "the fused ParametricRampLayer kernel is unavailable on %s (%s); using PyTorch's own PReLU "
+        "kernel, as fast as torch.nn.PReLU, which the fused kernel trains about 4x faster than. To get "
+        "it: %s.",
         device_type,
         error or "no JIT for this device",
         hint,
@@ -119,8 +120,10 @@ def _wants_grad(x: torch.Tensor, slope: torch.Tensor) -> bool:
 def supports(x: torch.Tensor, slope: torch.Tensor, axes: Sequence[int]) -> bool:
     """Whether :func:`parametric_ramp` handles these tensors (else use the reference).
 
-    True for floating-point tensors on a device whose JIT is available; on a device without one,
-    False, and the logger ``"wlnet"`` says so once.
+    True for floating-point tensors whose slope is on their device. Where the device's JIT is not
+    available (no numba, a broken one, a forked process), :func:`parametric_ramp` runs PyTorch's own
+    PReLU kernel at every size, as fast as ``torch.nn.PReLU``, and the logger ``"wlnet"`` says once
+    what is missing.
 
     Args:
         x: the input, batch axis included.
@@ -129,10 +132,8 @@ def supports(x: torch.Tensor, slope: torch.Tensor, axes: Sequence[int]) -> bool:
     """
     if x.numel() == 0 or not x.dtype.is_floating_point or slope.device != x.device:
         return False
-    if _load(x.device.type) is None:
-        if x.numel() >= MIN_FUSED_NUMEL:
-            _unavailable(x.device.type)
-        return False
+    if _load(x.device.type) is None and x.numel() >= MIN_FUSED_NUMEL:
+        _unavailable(x.device.type)
     return True
 
 
