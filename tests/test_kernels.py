@@ -542,11 +542,13 @@ def test_cuda_matches_reference(fused, shape, axes, dtype):
 
 @needs_numba
 def test_nettrain_goes_through_the_kernels(monkeypatch):
-    """NetTrain (the page's example and a 3-layer MLP) evaluates the ramp through wlnet.kernels."""
+    """NetTrain (the page's example and a 3-layer MLP) evaluates the ramp through wlnet.kernels, or,
+    for inputs below MIN_FUSED_NUMEL, through PyTorch's PReLU kernel directly from the module."""
     wl = pytest.importorskip("wlnet")
     calls = []
-    fast = kernels.parametric_ramp
+    fast, prelu = kernels.parametric_ramp, torch._prelu_kernel
     monkeypatch.setattr(kernels, "parametric_ramp", lambda *a: calls.append(a[0].shape) or fast(*a))
+    monkeypatch.setattr(torch, "_prelu_kernel", lambda *a: calls.append(a[0].shape) or prelu(*a))
     generator = torch.Generator().manual_seed(0)
     data = (torch.rand(10, 3, generator=generator) * 2 - 1).numpy(), (torch.rand(10, 3) * 2 - 1).numpy()
     act = wl.NetInitialize(wl.ParametricRampLayer(Input=3))

@@ -172,6 +172,7 @@ class Linear(nn.Module):
         if bias is not None:
             self.Biases = nn.Parameter(torch.as_tensor(bias))
         self.out_dims = out_dims
+        self._vector_out = len(out_dims) == 1
 
     @property
     def weight(self) -> nn.Parameter:
@@ -184,7 +185,10 @@ class Linear(nn.Module):
         return self._parameters.get("Biases")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        dtype = self.weight.dtype
+        weight = self.Weights
+        dtype = weight.dtype
+        if x.dtype == dtype and x.ndim == 2 and self._vector_out:  # vectors in and out: no reshapes
+            return nn.functional.linear(x, weight, self._parameters.get("Biases"))
         x = floating_input(x, dtype, "LinearLayer")
         if x.dtype != dtype and not torch.is_autocast_enabled(x.device.type):  # autocast casts for itself
             raise NetDataError(

@@ -8,7 +8,8 @@ from torch import nn
 
 from ..arrays import as_array, floating_input
 from ..errors import NetShapeError, NetSpecificationError, check_options
-from ..functional import parametric_ramp
+from ..functional import parametric_ramp, slope_view_shape
+from ..kernels import MIN_FUSED_NUMEL
 from ..symbols import All, Automatic, Span
 from ..types import VARYING, TensorT, as_int, describe, parse_port, unify
 from .base import Layer, parse_multiplier
@@ -157,7 +158,7 @@ class ParametricRamp(nn.Module):
         super().__init__()
         self.levels = _parse_levels(levels)
         self.Slope = nn.Parameter(torch.as_tensor(slope))
-        self._axes: dict[int, tuple[int, ...]] = {}
+        self._plans: dict[tuple, tuple[tuple[int, ...], list[int]]] = {}  # (rank, slope dims) -> axes, view
 
     @property
     def slope(self) -> nn.Parameter:
@@ -167,22 +168,45 @@ class ParametricRamp(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not x.is_floating_point():
             x = floating_input(x, self.Slope.dtype, _where(self.levels))
-        axes = self._axes.get(x.ndim)
-        if axes is None:
-            where = _where(self.levels)
-            if x.ndim < 1:
-                raise NetShapeError(f"{where}: the input needs a batch axis first, but is a 0-d tensor.")
-            example = resolve_levels(self.levels, x.ndim - 1, where)
-            axes = self._axes[x.ndim] = tuple(a + 1 for a in example)
         slope = self.Slope
-        # Under torch.jit.trace sizes are traced values; the check would only warn there.
-        if not torch.jit.is_tracing() and tuple(x.shape[a] for a in axes) != slope.shape:
-            raise NetShapeError(
-                f"{_where(self.levels)}: an input of shape {tuple(x.shape)} (batch first) has dims "
-                f"{tuple(x.shape[a] for a in axes)} at levels {_levels_text(self.levels)}, but "
-                f"the slope has dims {tuple(slope.shape)}."
-            )
+        if torch.jit.is_tracing() or torch.compiler.is_compiling():
+            # Sizes may be traced or symbolic values here: nothing is cached from them (and under
+            # torch.jit.trace the check would only warn).
+            axes = self._plan(x.ndim, slope)[0]
+            if not torch.jit.is_tracing() and tuple(x.shape[a] for a in axes) != slope.shape:
+                raise self._mismatch(x, axes)
+            return parametric_ramp(x, slope, axes)
+        plan = self._plans.get((x.ndim, slope.shape))
+        if plan is None:
+            plan = self._plans[(x.ndim, slope.shape)] = self._plan(x.ndim, slope)
+        axes, view = plan
+        if tuple(x.shape[a] for a in axes) != slope.shape:
+            raise self._mismatch(x, axes)
+        if x.numel() < MIN_FUSED_NUMEL and x.dtype == slope.dtype:
+            # What the dispatch picks for a small input (PyTorch's own PReLU kernel), without its
+            # general checks: a small input's step is mostly per-call cost.
+            return torch._prelu_kernel(x, slope.reshape(view))
         return parametric_ramp(x, slope, axes)
+
+    def _plan(self, ndim: int, slope: torch.Tensor) -> tuple[tuple[int, ...], list[int]]:
+        """The axes of a batch of rank ``ndim`` that the levels name, and the slope's view shape."""
+        where = _where(self.levels)
+        if ndim < 1:
+            raise NetShapeError(f"{where}: the input needs a batch axis first, but is a 0-d tensor.")
+        axes = tuple(a + 1 for a in resolve_levels(self.levels, ndim - 1, where))
+        if len(axes) != slope.ndim:
+            raise NetShapeError(
+                f"{where}: the levels name {len(axes)} dims of an input of rank {ndim} (batch first), but the "
+                f"slope has {slope.ndim}."
+            )
+        return axes, slope_view_shape(ndim, slope.shape, axes)
+
+    def _mismatch(self, x: torch.Tensor, axes: tuple[int, ...]) -> NetShapeError:
+        return NetShapeError(
+            f"{_where(self.levels)}: an input of shape {tuple(x.shape)} (batch first) has dims "
+            f"{tuple(x.shape[a] for a in axes)} at levels {_levels_text(self.levels)}, but "
+            f"the slope has dims {tuple(self.Slope.shape)}."
+        )
 
     def extra_repr(self) -> str:
         return f"levels={_levels_text(self.levels)}, slope_shape={tuple(self.slope.shape)}"
