@@ -169,6 +169,51 @@ def case_a(repeats: int) -> list[dict]:
     return [_row("A step (64,64,56,56) level 1", t["ours"], t["torch"], "nn.PReLU(64)", t["copy"], x.numel(), 4, 5)]
 
 
+def case_sum(repeats: int) -> list[dict]:
+    """A step that ends in ``y.sum().backward()`` (an expanded, stride-0 output gradient) against
+    one with a dense gradient, and against the same step with the gradient made dense first (what
+    the backward did before it read expanded gradients in place: ``ANY_GRAD_LAYOUT`` off)."""
+    from wlnet.kernels import cpu
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(SHAPE_A, generator=gen).requires_grad_()
+    grad = torch.randn(SHAPE_A, generator=gen)
+    slope = torch.full((64,), 0.25, requires_grad=True)
+    prelu = torch.nn.PReLU(64)
+
+    def summed(forward, params):
+        def run():
+            for p in params:
+                p.grad = None
+            forward().sum().backward()
+
+        return run
+
+    def densified():
+        cpu.ANY_GRAD_LAYOUT = False
+        try:
+            summed(_ours(x, slope, (1,)), [x, slope])()
+        finally:
+            cpu.ANY_GRAD_LAYOUT = True
+
+    t = medians(
+        {
+            "dense": _step(_ours(x, slope, (1,)), grad, [x, slope]),
+            "sum": summed(_ours(x, slope, (1,)), [x, slope]),
+            "sum densified": densified,
+            "torch sum": summed(lambda: prelu(x), [x, prelu.weight]),
+            "copy": _copy(x),
+        },
+        repeats,
+    )
+    name = "A step (64,64,56,56) level 1, y.sum().backward()"
+    return [
+        _row(name, t["sum"], t["torch sum"], "nn.PReLU(64), sum", t["copy"], x.numel(), 4, 5),
+        _row(name, t["sum"], t["sum densified"], "ours, gradient made dense", t["copy"], x.numel(), 4, 5),
+        _row(name, t["sum"], t["dense"], "ours, dense gradient", t["copy"], x.numel(), 4, 5),
+    ]
+
+
 def _eager_candidates(x: torch.Tensor, w: torch.Tensor) -> dict[str, Callable[[], torch.Tensor]]:
     """Eager formulations of a slope on the last axis (not all exact at 0; speed only)."""
     relu = torch.nn.functional.relu
@@ -364,20 +409,37 @@ def _proc_status() -> dict[str, int]:
     return values
 
 
+def _summed_step(forward: Callable[[], torch.Tensor], params: list[torch.Tensor]):
+    def run():
+        for p in params:
+            p.grad = None
+        forward().sum().backward()
+
+    return run
+
+
 def memory_probe(variant: str) -> dict:
     """Peak extra resident memory of one training step, in a fresh process (run as a subprocess)."""
     label, shape, axes = {"A": ("A", SHAPE_A, (1,)), "B": ("B", SHAPE_B, (1,))}[variant[0]]
-    ours = variant.endswith("ours")
+    ours = "ours" in variant
+    summed = variant.endswith("sum")
+    if variant.endswith("densified"):  # the gradient of a sum made dense first, as before
+        from wlnet.kernels import cpu
+
+        cpu.ANY_GRAD_LAYOUT = False
+        summed = True
     gen = torch.Generator().manual_seed(5)
     x = torch.randn(shape, generator=gen).requires_grad_()
     grad = torch.randn(shape, generator=gen)
     channels = shape[axes[0]]
     if ours:
         slope = torch.full((channels,), 0.25, requires_grad=True)
-        step = _step(_ours(x, slope, axes), grad, [x, slope])
+        forward, params = _ours(x, slope, axes), [x, slope]
+        kernels.wait_ready(x.dtype, timeout=600)
     else:
         prelu = torch.nn.PReLU(channels)
-        step = _step(lambda: prelu(x), grad, [x, prelu.weight])
+        forward, params = (lambda: prelu(x)), [x, prelu.weight]
+    step = _summed_step(forward, params) if summed else _step(forward, grad, params)
     # A first step pays one-time costs (about 38 MiB appears at the first big backward, whatever
     # the operation); the steady state of a training loop is the second step.
     step()
@@ -393,9 +455,15 @@ def memory_probe(variant: str) -> dict:
 
 def memory_table() -> list[dict]:
     rows = []
-    for case, name in (("A", "A step (64,64,56,56) level 1"), ("B", "B step (4096,4096) last level")):
+    cases = (
+        ("A", "A step (64,64,56,56) level 1"),
+        ("A", "A step (64,64,56,56) level 1, y.sum().backward()"),
+        ("B", "B step (4096,4096) last level"),
+    )
+    for case, name in cases:
         found = {}
-        for who in ("ours", "torch"):
+        whos = ("ours-sum", "torch-sum", "ours-densified") if "sum" in name else ("ours", "torch")
+        for who in whos:
             done = subprocess.run(
                 [sys.executable, __file__, "--memory-probe", f"{case}-{who}"],
                 capture_output=True,
@@ -408,7 +476,15 @@ def memory_table() -> list[dict]:
                 found[who] = None
             else:
                 found[who] = json.loads(done.stdout.strip().splitlines()[-1])["extra_over_input"]
-        rows.append({"case": name, "ours": found["ours"], "torch": found["torch"]})
+        tail = "-sum" if "sum" in name else ""
+        rows.append(
+            {
+                "case": name,
+                "ours": found[f"ours{tail}"],
+                "torch": found[f"torch{tail}"],
+                "before": found.get("ours-densified"),
+            }
+        )
     return rows
 
 
@@ -439,9 +515,11 @@ def machine() -> str:
 def run_mode(quick: bool) -> dict:
     """All timing cases in this process's memory mode."""
     repeats = 3 if quick else 21
+    for dtype in (torch.float32, torch.float64, torch.bfloat16):
+        kernels.wait_ready(dtype, timeout=600)  # loaded in the background: time the kernels, not PyTorch's
     if not kernels.available()["cpu"]:
         print("# the fused CPU kernels are unavailable: 'ours' is the reference formulation", file=sys.stderr)
-    rows = case_a(repeats) + case_b(repeats) + case_levels(repeats) + case_small(repeats)
+    rows = case_a(repeats) + case_sum(repeats) + case_b(repeats) + case_levels(repeats) + case_small(repeats)
     for dtype in (torch.float32, torch.float64, torch.bfloat16):
         rows += case_forward(repeats, dtype)
     rows += case_forward_sizes(repeats)
@@ -482,10 +560,11 @@ def print_tables(results: dict[str, dict], memory: list[dict]) -> None:
         print()
     if memory:
         print("### Peak extra memory of one training step (resident, default malloc), in input sizes\n")
-        print("| case | ours | torch.nn.PReLU |")
-        print("|---|---:|---:|")
+        print("| case | ours | torch.nn.PReLU | ours, gradient made dense (before) |")
+        print("|---|---:|---:|---:|")
         for r in memory:
-            print(f"| {r['case']} | {_fmt(r['ours'], '.2f')} | {_fmt(r['torch'], '.2f')} |")
+            found = " | ".join(_fmt(r[key], ".2f") for key in ("ours", "torch", "before"))
+            print(f"| {r['case']} | {found} |")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -15,6 +15,12 @@ Tensors below :data:`MIN_FUSED_NUMEL` elements, or of a dtype the JIT kernels do
 PyTorch's own PReLU kernel with the slope broadcast to the input: the same formula and gradients,
 the least overhead per call. The design and measurements: ``docs/kernel.md``.
 
+No call waits for a compile: the first big call of a dtype starts loading (or compiling) the CPU
+kernels in a background thread and runs PyTorch's PReLU kernel meanwhile; later calls take the
+kernels once :func:`ready` says so. :func:`wait_ready` waits for them (tests, benchmarks);
+``WLNET_COMPILE_IN_BACKGROUND=0`` (or :data:`COMPILE_IN_BACKGROUND` = False) makes the first call
+compile them itself, as before.
+
 >>> import torch
 >>> x = torch.tensor([[-2.0, 0.0, 3.0]])
 >>> parametric_ramp(x, torch.tensor([0.5, 0.5, 0.5]), (1,))
@@ -24,15 +30,25 @@ tensor([[-1.,  0.,  3.]])
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import types
 from collections.abc import Sequence
 
 import torch
 
-from . import simd
-from .layout import Plan, is_dense, plan_for
+from . import settings, simd
+from .layout import Plan, is_dense, plan_for, same_layout
 
-__all__ = ["MIN_FUSED_NUMEL", "available", "parametric_ramp", "supports"]
+__all__ = [
+    "COMPILE_IN_BACKGROUND",
+    "MIN_FUSED_NUMEL",
+    "available",
+    "parametric_ramp",
+    "ready",
+    "supports",
+    "wait_ready",
+]
 
 #: Inputs with fewer elements take PyTorch's own PReLU kernel (a C++ autograd node: the least
 #: overhead per call) instead of a JIT kernel. Below this size its slope-gradient reduction runs
@@ -48,6 +64,19 @@ _HINTS = {
 _backends: dict[str, types.ModuleType | None] = {}
 _errors: dict[str, Exception] = {}
 _told: set[str] = set()
+_told_lock = threading.Lock()
+
+#: Whether the CPU kernels are loaded or compiled in a background thread while PyTorch's PReLU
+#: kernel serves the calls; None: as ``WLNET_COMPILE_IN_BACKGROUND`` says (default yes), read at
+#: the first big call. False: the first big call of a dtype loads or compiles them itself.
+COMPILE_IN_BACKGROUND: bool | None = None
+#: The dtypes whose CPU kernels are loaded: calls of these dtypes run them.
+_ready: set[torch.dtype] = set()
+#: The background thread per dtype, started by the first big call of that dtype.
+_preparing: dict[torch.dtype, threading.Thread] = {}
+_preparing_lock = threading.Lock()
+#: True in a child forked from this process: no thread started, no kernels (see ``cpu``).
+_forked = False
 
 
 def _load(device_type: str) -> types.ModuleType | None:
@@ -76,9 +105,10 @@ def _import(device_type: str) -> types.ModuleType | None:
 
 def _unavailable(device_type: str) -> None:
     """Say once, on the ``wlnet`` logger, that the fused kernels are missing for this device."""
-    if device_type in _told or device_type not in _HINTS:
-        return
-    _told.add(device_type)
+    with _told_lock:  # the background thread may say it too
+        if device_type in _told or device_type not in _HINTS:
+            return
+        _told.add(device_type)
     error = _errors.get(device_type)
     # A JIT that is installed but cannot run here says what to do itself (``cpu.UnavailableError``).
     hint = getattr(error, "hint", None) or _HINTS[device_type]
@@ -99,6 +129,90 @@ def _give_up(device_type: str, error: Exception) -> None:
     _backends[device_type] = None
     _errors[device_type] = error
     _unavailable(device_type)
+
+
+def _in_background() -> bool:
+    """:data:`COMPILE_IN_BACKGROUND`, from ``WLNET_COMPILE_IN_BACKGROUND`` the first time."""
+    global COMPILE_IN_BACKGROUND
+    if COMPILE_IN_BACKGROUND is None:
+        COMPILE_IN_BACKGROUND = settings.flag("WLNET_COMPILE_IN_BACKGROUND", True)
+    return COMPILE_IN_BACKGROUND
+
+
+def ready(dtype: torch.dtype) -> bool:
+    """Whether the CPU kernels for ``dtype`` are loaded, so that big calls of it run them.
+
+    >>> ready(torch.int64)
+    False
+    """
+    return dtype in _ready
+
+
+def wait_ready(dtype: torch.dtype, timeout: float | None = None) -> bool:
+    """Load or compile the CPU kernels for ``dtype`` now (in the background thread, started if need
+    be) and wait at most ``timeout`` seconds for them; returns :func:`ready`. False at once where
+    they cannot run (no Numba, a dtype they do not take, a forked child).
+
+    >>> wait_ready(torch.float16)
+    False
+    """
+    if dtype not in _ready and (thread := _prepare(dtype)) is not None:
+        thread.join(timeout)
+    return dtype in _ready
+
+
+def _prepare(dtype: torch.dtype) -> threading.Thread | None:
+    """The thread that makes the CPU kernels for ``dtype`` ready, started the first time."""
+    if _forked or _backends.get("cpu", True) is None:
+        return None
+    with _preparing_lock:
+        thread = _preparing.get(dtype)
+        if thread is None:
+            # A daemon: an interpreter that ends while the kernels compile does not wait for them.
+            name = f"wlnet-kernels-{dtype}"
+            thread = threading.Thread(target=_make_ready, args=(dtype,), name=name, daemon=True)
+            _preparing[dtype] = thread
+            thread.start()
+    return thread
+
+
+def _make_ready(dtype: torch.dtype) -> None:
+    """Import the CPU backend (and Numba) and load or compile its kernels for ``dtype``; on success
+    calls of ``dtype`` take them. A failure: one log line, PyTorch's kernel from then on."""
+    backend = _load("cpu")
+    if backend is None:
+        _unavailable("cpu")
+        return
+    if dtype not in backend.DTYPES:
+        return
+    try:
+        backend.prepare(dtype, background=True)
+    except _failures(backend) as error:
+        _give_up("cpu", error)
+        return
+    _ready.add(dtype)
+
+
+def _cpu_backend(dtype: torch.dtype) -> types.ModuleType | None:
+    """The CPU backend where its kernels for ``dtype`` may run now, else None (PyTorch's kernel)."""
+    if dtype in _ready:
+        return _backends.get("cpu")  # None once the kernels failed to run
+    if _in_background():
+        _prepare(dtype)
+        return None
+    return _load("cpu")  # the kernels load or compile at their first call
+
+
+def _after_fork_in_child() -> None:
+    """A forked child starts no thread and runs PyTorch's ops (the CPU kernels refuse a fork too)."""
+    global _forked, _preparing_lock, _told_lock
+    _forked = True
+    _preparing_lock, _told_lock = threading.Lock(), threading.Lock()  # a parent's thread may have held them
+    _ready.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def available() -> dict[str, bool]:
@@ -132,7 +246,8 @@ def supports(x: torch.Tensor, slope: torch.Tensor, axes: Sequence[int]) -> bool:
     """
     if x.numel() == 0 or not x.dtype.is_floating_point or slope.device != x.device:
         return False
-    if _load(x.device.type) is None and x.numel() >= MIN_FUSED_NUMEL:
+    background = x.device.type == "cpu" and _in_background()  # the background thread says it
+    if x.numel() >= MIN_FUSED_NUMEL and not background and _load(x.device.type) is None:
         _unavailable(x.device.type)
     return True
 
@@ -144,8 +259,10 @@ def parametric_ramp(x: torch.Tensor, slope: torch.Tensor, axes: Sequence[int]) -
     batched input that ``levels`` names.
 
     Call only when :func:`supports` says True. Inputs of at least :data:`MIN_FUSED_NUMEL`
-    elements, of a dtype the JIT kernels take, run the fused kernels; smaller ones (and other
-    dtypes) run PyTorch's own PReLU kernel with the slope broadcast to ``x``, whose C++ autograd
+    elements, of a dtype the JIT kernels take, run the fused kernels (on CPU once they are
+    :func:`ready`: the first such call starts loading them in the background); smaller ones (and
+    other dtypes, and big calls until the kernels are ready) run PyTorch's own PReLU kernel
+    with the slope broadcast to ``x``, whose C++ autograd
     node costs the least per call. Both are autograd-aware and give the reference's gradients:
     d/dx = 1 where x > 0 else slope (so slope at x = 0 and x = -0.0), and d/dslope = x * grad
     where x < 0 else 0 (exactly 0 at x = 0 and x = +inf, whatever ``grad`` is there; NaN where x
@@ -160,8 +277,10 @@ def parametric_ramp(x: torch.Tensor, slope: torch.Tensor, axes: Sequence[int]) -
         A tensor of ``x``'s shape, dtype and (for dense inputs) memory layout.
     """
     axes = tuple(axes)
-    backend = _load(x.device.type)  # None only when supports() was not asked: then PyTorch's kernel
-    if backend is not None and x.numel() >= max(MIN_FUSED_NUMEL, 2) and x.dtype in backend.DTYPES:
+    if x.numel() < max(MIN_FUSED_NUMEL, 2):
+        return _prelu(x, slope, axes)
+    backend = _cpu_backend(x.dtype) if x.device.type == "cpu" else _load(x.device.type)
+    if backend is not None and x.dtype in backend.DTYPES:
         if _wants_grad(x, slope):
             return _FusedRamp.apply(x, slope, axes, backend)
         if is_dense(x.shape, x.stride()):
@@ -202,8 +321,7 @@ def _dense(t: torch.Tensor, like: torch.Tensor | None = None) -> torch.Tensor:
     """``t`` itself if its memory is dense (and laid out as ``like``'s), else a dense copy."""
     if like is None:
         return t if is_dense(t.shape, t.stride()) else t.contiguous()
-    same = all(a == b for a, b, n in zip(t.stride(), like.stride(), like.shape) if n > 1)
-    return t if same else torch.empty_like(like).copy_(t)
+    return t if same_layout(t, like) else torch.empty_like(like).copy_(t)
 
 
 class _FusedRamp(torch.autograd.Function):
@@ -211,14 +329,16 @@ class _FusedRamp(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, slope, axes, backend):
-        x = _dense(x)
+        dense = _dense(x)
         # Runs a whole number of lines where the plan can choose: the CPU kernels' vectors.
-        plan = plan_for(x.shape, x.stride(), axes, line=simd.LINE // x.element_size())
+        plan = plan_for(dense.shape, dense.stride(), axes, line=simd.LINE // x.element_size())
+        # The input itself, not a dense copy of a strided one: the backward copies it again rather
+        # than keep a full-size copy alive between the passes.
         ctx.save_for_backward(x, slope)
         ctx.axes, ctx.plan, ctx.backend = axes, plan, backend
         if plan is None:  # a single element: nothing to fuse
-            return _prelu(x, slope, axes)
-        return _forward(backend, x, slope, axes)
+            return _prelu(dense, slope, axes)
+        return _forward(backend, dense, slope, axes)
 
     @staticmethod
     def backward(ctx, grad):
@@ -228,8 +348,13 @@ class _FusedRamp(torch.autograd.Function):
         if torch.is_grad_enabled() or plan is None:
             # create_graph=True: the gradients must themselves be differentiable.
             return (*_backward_torch(x, slope, ctx.axes, grad, need_gx, need_gs), None, None)
+        x = _dense(x)
+        # The CPU kernels take any gradient layout (the expanded one of y.sum().backward() too)
+        # without a full-size copy of their own; others need x's.
+        if not getattr(ctx.backend, "ANY_GRAD_LAYOUT", False):
+            grad = _dense(grad, x)
         try:
-            gx, gs = ctx.backend.backward(x, slope, _dense(grad, x), plan, need_gx, need_gs)
+            gx, gs = ctx.backend.backward(x, slope, grad, plan, need_gx, need_gs)
         except _failures(ctx.backend) as error:
             _give_up(x.device.type, error)
             gx, gs = _backward_torch(x, slope, ctx.axes, grad, need_gx, need_gs)

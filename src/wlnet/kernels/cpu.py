@@ -48,7 +48,7 @@ import numpy as np
 import torch
 
 from . import settings, simd
-from .layout import Gradients, Plan, compute_dtype, gradients, kernel_plan
+from .layout import Gradients, Plan, compute_dtype, gradients, kernel_plan, same_layout
 
 logger = logging.getLogger("wlnet")
 
@@ -91,10 +91,12 @@ else:
     disabled = numba.config.DISABLE_JIT  # type: ignore[attr-defined]
     MISSING = UnavailableError("NUMBA_DISABLE_JIT is set", "unset NUMBA_DISABLE_JIT") if disabled else None
 
-__all__ = ["DTYPES", "MISSING", "backward", "forward", "torch_forward_is_fast"]
+__all__ = ["ANY_GRAD_LAYOUT", "DTYPES", "MISSING", "backward", "forward", "prepare", "torch_forward_is_fast"]
 
 #: The dtypes these kernels take.
 DTYPES = (torch.float32, torch.float64, torch.bfloat16)
+#: :func:`backward` takes an output gradient of any strides, and copies none whole.
+ANY_GRAD_LAYOUT = True
 
 #: Most columns per tile in table rows: the table and partial-sum segments of a tile stay in
 #: L1/L2 while the tile's rows stream through.
@@ -617,8 +619,8 @@ _compile_lock = threading.Lock()
 _compiled: set[torch.dtype] = set()
 #: Held around every parallel kernel launch when Numba's threading layer is ``workqueue``, which
 #: is not thread-safe (two launches at once terminate the process); the other layers run
-#: launches from several threads at once. Also held while compiling: the first launch chooses
-#: the layer.
+#: launches from several threads at once. Also held around each warm-up launch (not while
+#: compiling): the first launch chooses the layer.
 _launch_lock = threading.RLock()
 _serial_launches = False
 #: Why the kernels may not run in this process (a forked child), or None.
@@ -650,7 +652,7 @@ def cache_dir() -> str | None:
     return None if path is None else str(path)
 
 
-def _announce_compiling(dtype: torch.dtype) -> None:
+def _announce_compiling(dtype: torch.dtype, background: bool) -> None:
     """Say once per process, on the ``wlnet`` logger, that the kernels are being compiled."""
     global _announced
     if _announced:
@@ -658,8 +660,9 @@ def _announce_compiling(dtype: torch.dtype) -> None:
     _announced = True
     where = cache_dir()
     logger.warning(
-        "wlnet: compiling the fast CPU kernels (%s), once, about %d s%s.",
+        "wlnet: compiling the fast CPU kernels (%s)%s, once, about %d s%s.",
         str(dtype).removeprefix("torch."),
+        " in the background (PyTorch's PReLU kernel runs meanwhile)" if background else "",
         COMPILE_SECONDS,
         f"; they are cached in {where}" if where else "; no cache directory is writable, so every process compiles",
     )
@@ -676,11 +679,23 @@ def _failure(error: Exception) -> UnavailableError:
     return UnavailableError(reason, _SETTINGS_HINT)
 
 
-def _ensure_compiled(dtype: torch.dtype) -> None:
+def prepare(dtype: torch.dtype, background: bool = False) -> None:
+    """Load the kernels for ``dtype`` from the cache, or compile them: :mod:`wlnet.kernels` calls
+    this in its background thread (``background``: said so when they compile).
+
+    Raises:
+        UnavailableError: as :func:`_ensure_compiled`.
+    """
+    _ensure_compiled(dtype, background)
+
+
+def _ensure_compiled(dtype: torch.dtype, background: bool = False) -> None:
     """Compile (or load from cache) the kernels for ``dtype`` once, with Numba's warnings muted.
 
     pytest runs with warnings as errors and Numba may warn while compiling (about caching or
     deprecations); none of that concerns our callers. Later calls dispatch without compiling.
+    Kernels of other dtypes keep running meanwhile: the launch lock is held per warm-up launch,
+    not while compiling.
 
     Raises:
         UnavailableError: the kernels cannot run in this process (Numba's settings, a damaged cache,
@@ -690,20 +705,27 @@ def _ensure_compiled(dtype: torch.dtype) -> None:
         raise _refused
     if dtype in _compiled:
         return
-    global _serial_launches
-    with _compile_lock, _launch_lock:
+    with _compile_lock:
         if dtype in _compiled:
             return
         try:
-            _warm_up(dtype)
-            # The first launch has chosen the threading layer (numba.threading_layer() says which).
-            _serial_launches = numba.threading_layer() == "workqueue"
+            _warm_up(dtype, background)
         except Exception as error:
             raise _failure(error) from error
         _compiled.add(dtype)
 
 
-def _warm_up(dtype: torch.dtype) -> None:
+def _launch(kernel, *args) -> None:
+    """One warm-up call of ``kernel``: compiled (or loaded) first, then launched under the launch
+    lock, which also learns whether launches must be serialised (the first chooses the layer)."""
+    global _serial_launches
+    kernel.compile(tuple(numba.typeof(arg) for arg in args))
+    with _launch_lock:
+        kernel(*args)
+        _serial_launches = numba.threading_layer() == "workqueue"
+
+
+def _warm_up(dtype: torch.dtype, background: bool = False) -> None:
     """Call every kernel once on tiny arrays of ``dtype``: compiles them or loads them from cache."""
     misses = sum(_forward_scalar.stats.cache_misses.values())
     x = _storage(torch.zeros(8, dtype=dtype))
@@ -711,27 +733,33 @@ def _warm_up(dtype: torch.dtype) -> None:
     table = torch.zeros(8, dtype=compute_dtype(dtype)).numpy()
     index = np.zeros(1, dtype=np.int64)
     partial = np.zeros((1, 8), dtype=table.dtype)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NumbaWarning)
-        warnings.simplefilter("ignore", DeprecationWarning)
+    # warnings.catch_warnings is not thread-safe: it would change (and might leave changed) the
+    # filters of every thread, so the background thread leaves them alone (Numba gave no warning
+    # while compiling these kernels; one turned into an error there is a failure like any other).
+    with contextlib.nullcontext() if background else warnings.catch_warnings():
+        if not background:
+            warnings.simplefilter("ignore", NumbaWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
         started = time.perf_counter()
-        _forward_scalar(x, out, table, index, 8, 8)
+        _launch(_forward_scalar, x, out, table, index, 8, 8)
         if sum(_forward_scalar.stats.cache_misses.values()) > misses:  # not in the cache: all compile
-            _announce_compiling(dtype)
+            _announce_compiling(dtype, background)
         bounds = np.array([0, 1], dtype=np.int64)
-        _forward_table(x, out, table, index, 8, 8)
+        _launch(_forward_table, x, out, table, index, 8, 8)
         if dtype == torch.bfloat16:  # the forward's table may hold bfloat16 bits too
-            _forward_table(x, out, x, index, 8, 8)
+            _launch(_forward_table, x, out, x, index, 8, 8)
         flat = partial.reshape(-1)
         for streaming in (False, True):  # 7 elements: less than a line, nothing needs alignment
-            _forward_lines(x[:7], out[:7], table, index, 7, 0, True, streaming)
-            _backward_scalar_lines(x[:7], x[:7], out[:7], table, index, 7, True, 7, flat, streaming)
-            _backward_table_lines(x[:7], x[:7], out[:7], table, index, bounds, index, 7, True, 7, flat, streaming)
-            _backward_scalar_crossing(x[:7], x[:7], out[:7], table, index, 7, True, 1, flat, streaming)
-        _backward_scalar(x, x, out, table, index, 8, True, True, 8, partial)
-        _backward_table(x, x, out, table, index, bounds, index, 8, True, True, 8, partial)
-        _reduce_scalar(partial, index, 1, np.zeros(1))
-        _reduce_table(partial, index, index, 8, 1, 1, np.zeros(1))
+            _launch(_forward_lines, x[:7], out[:7], table, index, 7, 0, True, streaming)
+            _launch(_backward_scalar_lines, x[:7], x[:7], out[:7], table, index, 7, True, 7, flat, streaming)
+            _launch(
+                _backward_table_lines, x[:7], x[:7], out[:7], table, index, bounds, index, 7, True, 7, flat, streaming
+            )  # fmt: skip
+            _launch(_backward_scalar_crossing, x[:7], x[:7], out[:7], table, index, 7, True, 1, flat, streaming)
+        _launch(_backward_scalar, x, x, out, table, index, 8, True, True, 8, partial)
+        _launch(_backward_table, x, x, out, table, index, bounds, index, 8, True, True, 8, partial)
+        _launch(_reduce_scalar, partial, index, 1, np.zeros(1))
+        _launch(_reduce_table, partial, index, index, 8, 1, 1, np.zeros(1))
     logger.debug("wlnet: CPU kernels for %s ready in %.1f s", dtype, time.perf_counter() - started)
 
 
@@ -752,6 +780,7 @@ def _after_fork_in_child() -> None:
     thread there (``torch.set_num_threads(1)``, as DataLoader workers do)."""
     global _refused, _launch_lock, _compile_lock
     _launch_lock, _compile_lock = threading.RLock(), threading.Lock()  # a parent's thread may have held them
+    _compiled.clear()
     if MISSING is None:
         _refused = UnavailableError(
             "this process is a forked child, and Numba's threads do not survive a fork",
@@ -963,7 +992,13 @@ def _forward_by_rows(x: torch.Tensor, y: torch.Tensor, slope: torch.Tensor, axes
 def backward(
     x: torch.Tensor, slope: torch.Tensor, grad: torch.Tensor, plan: Plan, need_gx: bool, need_gs: bool
 ) -> Gradients:
-    """The input and slope gradients, in one pass. ``grad`` must have ``x``'s strides."""
+    """The input and slope gradients, in one pass.
+
+    ``grad`` may have any strides. One laid out as ``x`` is read in place; any other (the expanded,
+    stride-0 gradient of ``y.sum().backward()``, a broadcast one, another memory order) is first
+    written into the input gradient's own buffer, which the kernels then read and overwrite element
+    by element: no full-size copy besides the input gradient (without an input gradient, one).
+    """
     _ensure_compiled(x.dtype)
     _threads()
     with _launching():
@@ -978,6 +1013,11 @@ def _backward_kernels(
     block = _block(plan)
     blocks = -(-plan.inner // block)
     gx, memory = _new_output(x) if need_gx else (x, "reused")  # x is never written when need_gx is False
+    if not same_layout(grad, x):
+        if need_gx:  # every kernel reads an element of grad before it writes that element of gx
+            grad, memory = gx.copy_(grad), "reused"
+        else:
+            grad = torch.empty_like(x).copy_(grad)
     lanes = simd.LINE // x.element_size()
     args = (
         _storage(x.permute(plan.perm)),

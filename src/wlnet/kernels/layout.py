@@ -48,6 +48,7 @@ __all__ = [
     "gradients",
     "is_dense",
     "kernel_plan",
+    "same_layout",
     "plan_for",
 ]
 
@@ -214,6 +215,11 @@ def gradients(gx: torch.Tensor, need_gx: bool, slope_grad: torch.Tensor | None, 
     asked for), in the slope's dtype and shape."""
     gs = None if slope_grad is None else slope_grad.to(slope.dtype).reshape(slope.shape)
     return (gx if need_gx else None), gs
+
+
+def same_layout(t: torch.Tensor, like: torch.Tensor) -> bool:
+    """Whether ``t`` has ``like``'s strides (along every axis longer than 1)."""
+    return all(a == b for a, b, n in zip(t.stride(), like.stride(), like.shape) if n > 1)
 
 
 def is_dense(shape: Sequence[int], strides: Sequence[int]) -> bool:

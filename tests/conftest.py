@@ -1,0 +1,11 @@
+"""Suite-wide settings.
+
+The fused CPU kernels load in a background thread by default, and calls run PyTorch's PReLU kernel
+until they are ready. Tests that check the kernels need them at once, so the suite (and the
+subprocesses it starts, which inherit the environment) compiles them at the first call, as before;
+``tests/test_kernel_paths.py`` checks the background path in subprocesses that unset this.
+"""
+
+import os
+
+os.environ.setdefault("WLNET_COMPILE_IN_BACKGROUND", "0")
