@@ -6,10 +6,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from .. import kernels
 from ..arrays import as_array, floating_input
 from ..errors import NetShapeError, NetSpecificationError, check_options
 from ..functional import parametric_ramp, slope_view_shape
-from ..kernels import MIN_FUSED_NUMEL
 from ..symbols import All, Automatic, Span
 from ..types import VARYING, TensorT, as_int, describe, parse_port, unify
 from .base import Layer, parse_multiplier
@@ -158,7 +158,8 @@ class ParametricRamp(nn.Module):
         super().__init__()
         self.levels = _parse_levels(levels)
         self.Slope = nn.Parameter(torch.as_tensor(slope))
-        self._plans: dict[tuple, tuple[tuple[int, ...], list[int]]] = {}  # (rank, slope dims) -> axes, view
+        # input rank -> (axes, the slope's view shape, (axis, size) pairs to check, the slope planned for)
+        self._plans: dict[int, tuple] = {}
 
     @property
     def slope(self) -> nn.Parameter:
@@ -176,15 +177,18 @@ class ParametricRamp(nn.Module):
             if not torch.jit.is_tracing() and tuple(x.shape[a] for a in axes) != slope.shape:
                 raise self._mismatch(x, axes)
             return parametric_ramp(x, slope, axes)
-        plan = self._plans.get((x.ndim, slope.shape))
-        if plan is None:
-            plan = self._plans[(x.ndim, slope.shape)] = self._plan(x.ndim, slope)
-        axes, view = plan
-        if tuple(x.shape[a] for a in axes) != slope.shape:
-            raise self._mismatch(x, axes)
-        if x.numel() < MIN_FUSED_NUMEL and x.dtype == slope.dtype:
-            # What the dispatch picks for a small input (PyTorch's own PReLU kernel), without its
-            # general checks: a small input's step is mostly per-call cost.
+        plan = self._plans.get(x.ndim)
+        if plan is None or plan[3] is not slope:  # planned for this rank, with this very parameter
+            axes, view = self._plan(x.ndim, slope)
+            plan = self._plans[x.ndim] = (axes, view, tuple(zip(axes, slope.shape)), slope)
+        axes, view, sizes, _ = plan
+        shape = x.shape
+        for axis, size in sizes:
+            if shape[axis] != size:
+                raise self._mismatch(x, axes)
+        if x.dtype == slope.dtype and _prelu_kernel_wins(x, slope):
+            # What the dispatch picks here (PyTorch's own PReLU kernel), without its general
+            # checks: for such inputs a call is mostly per-call cost.
             return torch._prelu_kernel(x, slope.reshape(view))
         return parametric_ramp(x, slope, axes)
 
@@ -210,6 +214,16 @@ class ParametricRamp(nn.Module):
 
     def extra_repr(self) -> str:
         return f"levels={_levels_text(self.levels)}, slope_shape={tuple(self.slope.shape)}"
+
+
+def _prelu_kernel_wins(x: torch.Tensor, slope: torch.Tensor) -> bool:
+    """Whether :mod:`wlnet.kernels` would run PyTorch's PReLU kernel on ``x``: a small input, or an
+    inference whose output is below the size where the fused forward's stores pay off."""
+    numel = x.numel()
+    if numel < kernels.MIN_FUSED_NUMEL:
+        return True
+    inference = not torch.is_grad_enabled() or not (x.requires_grad or slope.requires_grad)
+    return inference and numel * x.element_size() <= kernels.MIN_FUSED_FORWARD_BYTES
 
 
 def _where(levels) -> str:
