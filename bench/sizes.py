@@ -1,0 +1,84 @@
+"""The ramp's torch module against ``torch.nn.PReLU`` at small and mid sizes: forward and step, level 1.
+
+Below about 1e5 elements a call is mostly per-call cost, so these cases show the module's own
+overhead and the path the dispatch picks for each size. The variants of a size are interleaved in
+a shuffled order; medians of 15 repetitions, each timing enough calls for about 2e6 elements.
+Ratios are PReLU / ours (above 1: ours is faster). Nothing here asserts a time.
+
+    python bench/sizes.py
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))  # run from a checkout
+
+from wlnet import kernels  # noqa: E402
+from wlnet.layers.ramp import ParametricRamp  # noqa: E402
+
+SHAPES = [(16, 64), (64, 256), (8, 64, 14, 14), (32, 64, 14, 14), (64, 64, 28, 28)]
+
+
+def step(module: torch.nn.Module, x0: torch.Tensor) -> Callable[[], None]:
+    def call() -> None:
+        x = x0.detach().requires_grad_()
+        y = module(x)
+        y.backward(torch.ones_like(y))
+
+    return call
+
+
+def forward(module: torch.nn.Module, x0: torch.Tensor) -> Callable[[], None]:
+    def call() -> None:
+        with torch.no_grad():
+            module(x0)
+
+    return call
+
+
+def measure(shape: tuple) -> dict[str, float]:
+    """Median microseconds per call of each variant on an input of ``shape``."""
+    channels = shape[1]
+    ours, ref = ParametricRamp(torch.full((channels,), 0.25), 1), torch.nn.PReLU(channels)
+    x0 = torch.randn(*shape)
+    cases = {"step ours": step(ours, x0), "step torch": step(ref, x0), "forward ours": forward(ours, x0),
+             "forward torch": forward(ref, x0)}
+    calls = max(1, int(2e6 // x0.numel()))
+    for call in cases.values():  # warm-up
+        for _ in range(3):
+            call()
+    samples: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(15):
+        for name in random.sample(list(cases), len(cases)):
+            start = time.perf_counter()
+            for _ in range(calls):
+                cases[name]()
+            samples[name].append((time.perf_counter() - start) / calls * 1e6)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def main() -> None:
+    kernels.COMPILE_IN_BACKGROUND = False  # time the kernels, not the torch path they start on
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; load average before: "
+          f"{os.getloadavg()[0]:.2f}")
+    print(f"{'shape':<18} {'elements':>9} {'step ours':>10} {'torch':>9} {'ratio':>6} {'fwd ours':>9} {'torch':>8} "
+          f"{'ratio':>6}   (microseconds)")
+    for shape in SHAPES:
+        m = measure(shape)
+        print(f"{str(shape):<18} {torch.Size(shape).numel():>9} {m['step ours']:10.1f} {m['step torch']:9.1f} "
+              f"{m['step torch'] / m['step ours']:6.2f} {m['forward ours']:9.1f} {m['forward torch']:8.1f} "
+              f"{m['forward torch'] / m['forward ours']:6.2f}")
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
