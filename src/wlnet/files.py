@@ -43,7 +43,7 @@ from .writing import write_atomically
 
 __all__ = [
     "FORMAT_VERSION", "Export", "ExportByteArray", "Import", "ImportByteArray", "NetFile", "net_bytes",
-    "read_net_bytes",
+    "read_file", "read_net_bytes",
 ]
 
 FORMAT_VERSION = 1  # the version of the description this wlnet writes; it reads this one and older
@@ -313,12 +313,16 @@ def Import(path: str | os.PathLike, element: Any = Automatic) -> Any:
 
         return import_onnx(path, "Net" if element is Automatic else element)
     where = f"Import: {os.fspath(path)}"
+    return _element(read_file(path, where), element, where)
+
+
+def read_file(path: str | os.PathLike, where: str) -> bytes:
+    """The bytes of the file ``path``; NetError starting with ``where`` when it cannot be read."""
     try:
         with open(path, "rb") as file:
-            data = file.read()
+            return file.read()
     except OSError as error:
         raise NetError(f"{where}: the file cannot be read ({error.strerror or error}).") from None
-    return _element(data, element, where)
 
 
 def ExportByteArray(net: Layer, format: str = "wlnet") -> bytes:

@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from ..errors import NetError, NetTrainWarning
-from ..files import net_bytes, read_net_bytes
+from ..files import net_bytes, read_file, read_net_bytes
 from ..layers.base import Layer
 from ..symbols import Automatic
 from ..writing import write_atomically
@@ -161,12 +161,7 @@ def find_checkpoint(path: str | os.PathLike) -> Checkpoint:
 
 def _read(file: str) -> Checkpoint:
     where = f"NetTrain: the checkpoint {file}"
-    try:
-        with open(file, "rb") as handle:
-            data = handle.read()
-    except OSError as error:
-        raise NetError(f"{where} cannot be read ({error.strerror or error}).") from None
-    contents = read_net_bytes(data, where)
+    contents = read_net_bytes(read_file(file, where), where)
     state = contents.extra.get("Checkpoint")
     if not isinstance(state, dict) or "Round" not in state:
         raise NetError(f"{where} is a net file, not a checkpoint; NetTrain(Import(path), ...) trains that net anew.")
