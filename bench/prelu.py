@@ -9,8 +9,9 @@ is freed, so each new output of a big tensor is faulted in and zeroed again: PyT
 both pay this for their outputs (PyTorch once more, for its full-size slope-gradient temporary).
 Our kernels advise their fresh outputs as huge pages, which makes that about 3x cheaper;
 ``default-4k`` turns that off (``WLNET_HUGE_PAGES=0``). ``reuse`` keeps freed blocks for reuse
-(``GLIBC_TUNABLES`` below), which is what a caching allocator such as jemalloc or tcmalloc gives.
-Each mode runs in its own subprocess.
+(``GLIBC_TUNABLES`` below), which is what a caching allocator such as jemalloc or tcmalloc gives;
+``reuse_memory()`` gets the same from Python, with one call (``wlnet.kernels.reuse_memory()``, here
+through ``WLNET_REUSE_MEMORY=1``). Each mode runs in its own subprocess.
 
 Columns: ``ours`` and ``torch`` are median milliseconds; ``ratio`` is torch / ours (higher is
 better for us); ``copy GB/s`` is a copy into an existing buffer of the input's size (memory speed);
@@ -47,11 +48,13 @@ MODES = {
     "default": {},
     "default-4k": {"WLNET_HUGE_PAGES": "0"},
     "reuse": {"GLIBC_TUNABLES": REUSE_ENV},
+    "reuse_memory()": {"WLNET_REUSE_MEMORY": "1"},
 }
 TITLES = {
     "default": "default glibc malloc",
     "default-4k": "default glibc malloc, no huge-page advice for our outputs (WLNET_HUGE_PAGES=0)",
     "reuse": f"reused memory (GLIBC_TUNABLES={REUSE_ENV})",
+    "reuse_memory()": "reused memory from Python: wlnet.kernels.reuse_memory() (WLNET_REUSE_MEMORY=1)",
 }
 
 SHAPE_A = (64, 64, 56, 56)
@@ -571,7 +574,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few repetitions: a smoke run")
     parser.add_argument(
-        "--modes", default="default,default-4k,reuse", help="comma-separated: default, default-4k, reuse"
+        "--modes", default="default,default-4k,reuse,reuse_memory()",
+        help="comma-separated: default, default-4k, reuse, reuse_memory()"
     )
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory probes")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)

@@ -303,3 +303,27 @@ def test_chunks_are_written_into_one_output(monkeypatch):
     monkeypatch.setattr(torch, "cat", no_cat)
     for size in (1, 3, 4, 10):
         np.testing.assert_array_equal(net(x, BatchSize=size), whole)
+
+
+REUSE_PROBE = """
+import os, torch, wlnet
+def resident():
+    return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+x = torch.ones(64 << 18)  # 64 MiB
+before = resident()
+del x
+print(before - resident())
+"""
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs Linux's /proc")
+@pytest.mark.parametrize("setting, kept", [("0", False), ("1", True)])
+def test_reuse_memory_keeps_freed_blocks_in_the_process(setting, kept):
+    env = {**os.environ, "WLNET_REUSE_MEMORY": setting, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run([sys.executable, "-c", REUSE_PROBE], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    returned = int(done.stdout.split()[-1])
+    if kept:
+        assert returned < 8 << 20  # the 64 MiB stay in the process for the next allocation
+    else:
+        assert returned > 48 << 20  # glibc's default: a big block goes back to the kernel when freed

@@ -24,7 +24,6 @@ needs_numba = pytest.mark.skipif(cpu.MISSING is not None, reason=f"numba unavail
 @pytest.fixture
 def fused(monkeypatch):
     monkeypatch.setattr(kernels, "MIN_FUSED_NUMEL", 0)
-    monkeypatch.setattr(kernels, "MIN_FUSED_FORWARD_BYTES", 0)
 
 
 # --- the background compile ----------------------------------------------------------------------

@@ -18,12 +18,15 @@ from .files import Export, ExportByteArray, Import, ImportByteArray
 from .functions import Abs, Cos, Exp, Log, LogisticSigmoid, Ramp, Sin, Sqrt, Tanh
 from .information import Information
 from .initialize import NetInitialize
+from .kernels.memory import from_environment as _reuse_memory_if_asked
 from .layers import ElementwiseLayer, FlattenLayer, LinearLayer, ParametricRampLayer
 from .layers.loss import CrossEntropyLossLayer, MeanAbsoluteLossLayer, MeanSquaredLossLayer
 from .nets import NetChain, NetGraph, NetPort
 from .symbols import All, Automatic, Inherited, Scaled, Span
 from .train import NetTrain, NetTrainResults
 from .version import __version__ as __version__
+
+_reuse_memory_if_asked()  # WLNET_REUSE_MEMORY=1
 
 __all__ = [
     "NetTrainResults",

@@ -39,14 +39,15 @@ import torch
 
 from . import settings, simd
 from .layout import Plan, is_dense, plan_for, same_layout
+from .memory import reuse_memory
 
 __all__ = [
     "COMPILE_IN_BACKGROUND",
-    "MIN_FUSED_FORWARD_BYTES",
     "MIN_FUSED_NUMEL",
     "available",
     "parametric_ramp",
     "ready",
+    "reuse_memory",
     "supports",
     "wait_ready",
 ]
@@ -55,12 +56,6 @@ __all__ = [
 #: overhead per call) instead of a JIT kernel. Below this size its slope-gradient reduction runs
 #: on one thread, so it is deterministic too. Tests lower it to 0 to reach the kernels.
 MIN_FUSED_NUMEL = 1 << 15
-#: Inference (no gradient wanted) takes the fused forward only for outputs over this many bytes:
-#: there its non-temporal stores and huge-page advice make it 3-4x faster than PyTorch's PReLU
-#: kernel (with glibc's default malloc); below it, where the output comes from glibc's heap and the
-#: data fits the caches, PyTorch's kernel was 1.1-2x faster (bench/prelu.py, BENCHMARKS.md). Tests
-#: lower it to 0 to reach the fused forward.
-MIN_FUSED_FORWARD_BYTES = 32 << 20
 
 logger = logging.getLogger("wlnet")
 
@@ -290,7 +285,7 @@ def parametric_ramp(x: torch.Tensor, slope: torch.Tensor, axes: Sequence[int]) -
     if backend is not None and x.dtype in backend.DTYPES:
         if _wants_grad(x, slope):
             return _FusedRamp.apply(x, slope, axes, backend)
-        if x.numel() * x.element_size() > MIN_FUSED_FORWARD_BYTES and is_dense(x.shape, x.stride()):
+        if is_dense(x.shape, x.stride()):
             return _forward(backend, x, slope, axes)
     return _prelu(x, slope, axes)
 

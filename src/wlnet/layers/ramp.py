@@ -186,9 +186,9 @@ class ParametricRamp(nn.Module):
         for axis, size in sizes:
             if shape[axis] != size:
                 raise self._mismatch(x, axes)
-        if x.dtype == slope.dtype and _prelu_kernel_wins(x, slope):
-            # What the dispatch picks here (PyTorch's own PReLU kernel), without its general
-            # checks: for such inputs a call is mostly per-call cost.
+        if x.numel() < kernels.MIN_FUSED_NUMEL and x.dtype == slope.dtype:
+            # What the dispatch picks for a small input (PyTorch's own PReLU kernel), without its
+            # general checks: a small input's call is mostly per-call cost.
             return torch._prelu_kernel(x, slope.reshape(view))
         return parametric_ramp(x, slope, axes)
 
@@ -214,16 +214,6 @@ class ParametricRamp(nn.Module):
 
     def extra_repr(self) -> str:
         return f"levels={_levels_text(self.levels)}, slope_shape={tuple(self.slope.shape)}"
-
-
-def _prelu_kernel_wins(x: torch.Tensor, slope: torch.Tensor) -> bool:
-    """Whether :mod:`wlnet.kernels` would run PyTorch's PReLU kernel on ``x``: a small input, or an
-    inference whose output is below the size where the fused forward's stores pay off."""
-    numel = x.numel()
-    if numel < kernels.MIN_FUSED_NUMEL:
-        return True
-    inference = not torch.is_grad_enabled() or not (x.requires_grad or slope.requires_grad)
-    return inference and numel * x.element_size() <= kernels.MIN_FUSED_FORWARD_BYTES
 
 
 def _where(levels) -> str:
