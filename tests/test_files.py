@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cases import boolean_chain
+from netfiles import joined, split
 from wlnet import (
     All,
     ElementwiseLayer,
@@ -41,16 +42,6 @@ from wlnet.files import FORMAT_VERSION, read_net_bytes
 def page_net():
     return NetInitialize(boolean_chain())
 
-
-def split(data: bytes) -> tuple[dict, bytes]:
-    """A safetensors file as (header, tensor bytes)."""
-    (size,) = struct.unpack("<Q", data[:8])
-    return json.loads(data[8:8 + size]), data[8 + size:]
-
-
-def joined(header: dict, body: bytes) -> bytes:
-    text = json.dumps(header).encode()
-    return struct.pack("<Q", len(text)) + text + body
 
 
 def edited(data: bytes, edit) -> bytes:

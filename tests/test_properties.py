@@ -6,13 +6,13 @@ Bounded: each test has a small ``max_examples`` and no deadline, so the file run
 
 import hashlib
 import json
-import struct
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from netfiles import joined, split
 from wlnet import (
     All,
     Automatic,
@@ -178,15 +178,6 @@ FUZZ_NETS = [
 ]
 FILES = [ExportByteArray(net) for net in FUZZ_NETS]
 
-
-def split(data: bytes) -> tuple[dict, bytes]:
-    (size,) = struct.unpack("<Q", data[:8])
-    return json.loads(data[8:8 + size]), data[8 + size:]
-
-
-def joined(header: dict, body: bytes) -> bytes:
-    text = json.dumps(header).encode()
-    return struct.pack("<Q", len(text)) + text + body
 
 
 json_values = st.recursive(
