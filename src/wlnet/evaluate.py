@@ -116,10 +116,8 @@ def apply_net(net, data, *args, **options):
     values = _bind(net, data)
     examples = {port: _prepared(net, port, value, dtype) for port, value in values.items()}
     net, batched = _fit_ports(net, examples)
-    if options.get("WorkingPrecision") == "Mixed":  # computed in bfloat16; results in float32
-        with computing(True, device):
-            return _apply_fitted(net, examples, batched, batch_size, dtype, device, request)
-    return _apply_fitted(net, examples, batched, batch_size, dtype, device, request)
+    with computing(options.get("WorkingPrecision") == "Mixed", device):  # "Mixed": bfloat16, results float32
+        return _apply_fitted(net, examples, batched, batch_size, dtype, device, request)
 
 
 def _apply_fitted(net, examples: dict, batched: bool, batch_size, dtype, device, request: _Request):

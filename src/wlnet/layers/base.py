@@ -273,18 +273,15 @@ class Layer:
 
     def _repr_options(self) -> list[str]:
         """``Name=value`` texts for the ports and arrays, shared by the subclasses' constructors."""
-        parts = []
-        for name in self._input_names:
-            spec = port_spec(self._ports[name])
-            if spec is not Automatic:
-                parts.append(f"{name}={spec!r}")
+        options = self._port_arguments()
+        multiplier = options.pop("LearningRateMultipliers", None)
+        parts = [f"{name}={spec!r}" for name, spec in options.items()]
         for name in self._array_names:
             value = self._arrays[name]
             if value is not Automatic and value.size <= _REPR_MAX_ELEMENTS:
                 parts.append(f"{name}={_array_text(value)}")
-        given = {value for value in self._multipliers.values() if value is not Automatic}
-        if given:
-            parts.append(f"LearningRateMultipliers={_number_text(min(given))}")
+        if multiplier is not None:
+            parts.append(f"LearningRateMultipliers={_number_text(multiplier)}")
         return parts
 
     def _port_arguments(self) -> dict[str, Any]:

@@ -19,7 +19,7 @@ import torch
 from ..errors import NetOptionError, NetTrainWarning
 from ..options import computing
 from ..symbols import Automatic
-from .checkpoint import checkpoint_file, write_checkpoint
+from .checkpoint import checkpoint_file, json_number, write_checkpoint
 from .data import Examples
 from .loop import Callback, Run
 from .loss import batch_loss
@@ -95,7 +95,7 @@ class Validation(Callback):
             run.record.best_round = run.round
 
     def state_dict(self) -> dict[str, Any]:
-        return {"Best": _json_number(self.best)}
+        return {"Best": json_number(self.best)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.best = float(state.get("Best", math.inf))
@@ -198,10 +198,6 @@ def _is_temporary(name: str, file: str | None) -> bool:
     return name.startswith(f".{file}.") if file is not None else name.startswith(".checkpoint-round-")
 
 
-def _json_number(value: float) -> Any:
-    return value if math.isfinite(value) else str(value)
-
-
 class ProgressFunction(Callback):
     """TrainingProgressFunction: called with the progress after each round; "StopTraining" stops."""
 
@@ -228,7 +224,7 @@ class StoppingCriterion(Callback):
             run.stop("TrainingStoppingCriterion")
 
     def state_dict(self) -> dict[str, Any]:
-        return {"Best": _json_number(self.best), "Waited": self.waited}
+        return {"Best": json_number(self.best), "Waited": self.waited}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.best, self.waited = float(state.get("Best", math.inf)), int(state.get("Waited", 0))

@@ -43,7 +43,7 @@ from ..layers.base import Layer
 from ..symbols import Automatic
 from ..writing import write_atomically
 
-__all__ = ["Checkpoint", "checkpoint_file", "find_checkpoint", "restore", "write_checkpoint"]
+__all__ = ["Checkpoint", "checkpoint_file", "find_checkpoint", "json_number", "restore", "write_checkpoint"]
 
 _NAME = re.compile(r"checkpoint-round-(\d+)\.safetensors$")
 #: Reasons a run stopped that a continued run does not inherit: it was stopped from outside, or
@@ -99,7 +99,7 @@ def write_checkpoint(run: Any, file: str) -> str:
         "AbsoluteBatch": run.absolute_batch,
         "Method": optimizer.method,
         "Step": optimizer.t,
-        "MaxTrainingRounds": _number(run.max_rounds) if isinstance(run.max_rounds, (int, float)) else None,
+        "MaxTrainingRounds": json_number(run.max_rounds) if isinstance(run.max_rounds, (int, float)) else None,
         "Elapsed": run.elapsed(),
         "Reason": run.reason,
         "Seed": run.seed,
@@ -113,14 +113,10 @@ def write_checkpoint(run: Any, file: str) -> str:
     return write_atomically(file, net_bytes(run.net_with(), tensors, {"Checkpoint": state}))
 
 
-def _number(value: float) -> Any:
-    """A float as JSON holds it: itself when finite, else its text ("inf", "nan")."""
+def json_number(value: float) -> Any:
+    """A float as JSON holds it: itself when finite, else its text ("inf", "nan"); ``float()``
+    reads either back."""
     return value if math.isfinite(value) else str(value)
-
-
-def number(value: Any) -> float:
-    """The float that :func:`_number` wrote."""
-    return float(value)
 
 
 def fingerprint(parts: list[Any]) -> str:
@@ -183,7 +179,7 @@ def restore(run: Any, checkpoint: Checkpoint) -> None:
         if state["Reason"] not in _LIMITS:
             run.reason = state["Reason"]
         if state["MaxTrainingRounds"] is not None and run.max_rounds is Automatic:  # as resolved then
-            run.set_max_rounds(number(state["MaxTrainingRounds"]))
+            run.set_max_rounds(float(state["MaxTrainingRounds"]))
         run.start -= float(state["Elapsed"])
         rng = getattr(run.batches, "rng", None)
         if rng is not None and state["DataOrder"] is not None:
