@@ -135,6 +135,16 @@ def parse_method(method) -> tuple[str, dict]:
     return method, settings
 
 
+def _fused_adam_applies(params: list) -> bool:
+    """Whether torch's fused ADAM kernel can update ``params``: float32/64 CPU or CUDA tensors,
+    all on one device, outside ``torch.compile`` tracing."""
+    if not params or not hasattr(torch, "_fused_adam_"):
+        return False
+    devices = {p.device for p in params}
+    dtypes = {p.dtype for p in params}
+    return len(devices) == 1 and next(iter(devices)).type in ("cpu", "cuda") and dtypes <= {torch.float32, torch.float64}
+
+
 class Optimizer:
     """One optimization method over a list of parameters, each with its own settings.
 
@@ -159,8 +169,13 @@ class Optimizer:
         self.t = 0
         self.total_steps: int | None = None
         zeros = lambda: [torch.zeros_like(p) for p in params]  # noqa: E731
+        self._fused_groups: dict[float, list[int]] | None = None
         if method == "ADAM":
             self.m, self.v = zeros(), zeros()
+            if _fused_adam_applies(params):
+                self._fused_groups = {}
+                for i, lr in enumerate(lrs):
+                    self._fused_groups.setdefault(lr, []).append(i)
         elif method == "RMSProp":
             self.n, self.gbar, self.delta = zeros(), zeros(), zeros()
         elif settings.get("Momentum"):
@@ -201,7 +216,9 @@ class Optimizer:
         t, s, params = self.t, self.schedule(), self.params
         grads = self._gradients()
         settings = self.settings
-        if self.method == "ADAM":
+        if self.method == "ADAM" and self._fused_groups is not None:
+            self._fused_adam(grads, s)
+        elif self.method == "ADAM":
             b1, b2, eps = settings["Beta1"], settings["Beta2"], settings["Epsilon"]
             torch._foreach_mul_(self.m, b1)
             torch._foreach_add_(self.m, grads, alpha=1 - b1)
@@ -245,6 +262,22 @@ class Optimizer:
         for p, clip in zip(params, self.weight_clip):
             if clip is not None:
                 p.clamp_(-clip, clip)
+
+    def _fused_adam(self, grads: list, s: float) -> None:
+        """The ADAM step in one fused kernel per learning rate: torch's update
+        ``w -= lr/(1 - b1^t) m / (sqrt(v)/sqrt(1 - b2^t) + eps')`` is the MXNet one above when
+        eps' = eps / sqrt(1 - b2^t), so only epsilon changes from step to step."""
+        settings, t = self.settings, self.t
+        b1, b2 = settings["Beta1"], settings["Beta2"]
+        eps = settings["Epsilon"] / math.sqrt(1 - b2**t)
+        assert self._fused_groups is not None
+        for lr, members in self._fused_groups.items():
+            pick = lambda tensors: [tensors[i] for i in members]  # noqa: E731
+            steps = [torch.tensor(float(t)) for _ in members]
+            torch._fused_adam_(
+                pick(self.params), pick(grads), pick(self.m), pick(self.v), [], steps,
+                lr=lr * s, beta1=b1, beta2=b2, weight_decay=0.0, eps=eps, amsgrad=False, maximize=False,
+            )
 
     def state(self) -> dict[str, list[torch.Tensor]]:
         """The method's running statistics by name, one tensor per parameter (in ``params``
