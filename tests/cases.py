@@ -125,6 +125,8 @@ CASES = [
     Case("ramp-real", ramp([], "Real"), batch(n=3)),
     Case("ramp-frozen", lambda: ParametricRampLayer(Slope=[0.5, 0.25], LearningRateMultipliers=0, Input=(2, 3)),
          batch(2, 3)),
+    Case("ramp-slope-fixes-input", lambda: ParametricRampLayer(Span(1, All), Slope=[[0.5, 0.25, 0], [1, 2, -1]]),
+         batch(2, 3), unlike=lambda: ParametricRampLayer(Span(1, All), Slope=[[0.5, 0.25], [1, 2], [0, -1]])),
     # LinearLayer.
     Case("linear-vector", initialized(lambda: LinearLayer(3, Input=2)), batch(2)),
     Case("linear-tuple", initialized(lambda: LinearLayer((2, 2), Input=3)), batch(3)),

@@ -4,6 +4,7 @@ Ports, NetInitialize, repr, evaluation, the lowering (``to_torch()``, its state 
 back, ``from_torch``) and gradients. Nothing here is about one row: a new layer adds rows to ``cases.py``.
 """
 
+import re
 from urllib.parse import unquote
 
 import numpy as np
@@ -25,6 +26,7 @@ from wlnet import (
 from wlnet.errors import NetSpecificationError
 from wlnet.lower import path_key, with_arrays
 from wlnet.nets.graph import Graph
+from wlnet.types import port_spec
 
 NAMESPACE = {**{name: getattr(wlnet, name) for name in wlnet.__all__}, "NetPort": NetPort}
 REPR_MAX_ELEMENTS = 16  # arrays larger than this are summarized in a comment, not printed
@@ -43,8 +45,14 @@ def rows(test=None, *, where=lambda case: True):
     return parametrize if test is None else parametrize(test)
 
 
+def dims_spec(spec):
+    """A port as Information "InputPorts"/"OutputPorts" gives it, as dims: a coder's are its array's."""
+    return port_spec(spec.type) if isinstance(spec, (NetEncoder, NetDecoder)) else spec
+
+
 def port_dims(spec, length=None) -> tuple:
-    """An example's dims from a port spec (Information "InputPorts"/"OutputPorts"), "Varying" as ``length``."""
+    """An example's dims from a port (Information "InputPorts"/"OutputPorts"), "Varying" as ``length``."""
+    spec = dims_spec(spec)
     assert spec is not wlnet.Automatic, "every row's ports should have known dims"
     if spec == "Real":
         return ()
@@ -128,6 +136,20 @@ def test_repr_evaluates_to_an_equal_net(case):
 @rows(where=lambda case: case.unlike is not None)
 def test_a_net_that_differs_is_not_equal(case):
     assert case.net() != case.unlike()
+
+
+@rows
+def test_topology_hash_sees_everything_but_the_arrays_values(case):
+    net = case.net()
+    digest = Information(net, "TopologyHash")
+    assert re.fullmatch("[0-9a-z]{1,13}", digest)  # a 64-bit hash in base 36, as Wolfram's
+    assert Information(NetInitialize(net, None), "TopologyHash") == digest  # uninitialized
+    other = with_arrays(net, {key: value + 1 for key, value in net.to_torch().state_dict().items()})
+    assert other != net or not Information(net, "ArraysCount")  # other values
+    assert Information(other, "TopologyHash") == digest
+    assert Information(eval(repr(net), NAMESPACE), "TopologyHash") == digest
+    if case.unlike is not None:
+        assert Information(case.unlike(), "TopologyHash") != digest
 
 
 @rows
@@ -238,8 +260,8 @@ def without_coders(net):
     """``net`` with every NetEncoder and NetDecoder replaced by its port's dims (what ``to_torch()`` keeps)."""
     ports = {**Information(net, "InputPorts"), **Information(net, "OutputPorts")}
     for port, spec in ports.items():
-        if isinstance(NetExtract(net, port), (NetEncoder, NetDecoder)):
-            net = NetReplacePart(net, port, spec)
+        if isinstance(spec, (NetEncoder, NetDecoder)):
+            net = NetReplacePart(net, port, dims_spec(spec))
     return net
 
 
@@ -252,7 +274,7 @@ def test_from_torch_of_to_torch_gives_the_net_back(case):
             from_torch(module)
         return
     (spec,) = Information(net, "InputPorts").values()
-    back = from_torch(module, Input=spec)
+    back = from_torch(module, Input=dims_spec(spec))
     assert back == without_coders(net)  # same layers, dims, bit-identical arrays and multipliers
     again = back.to_torch()
     for _, inputs in module_batches(net, data):

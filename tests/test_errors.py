@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from wlnet import (
+    All,
     Information,
     NetError,
     NetExtract,
@@ -58,6 +59,17 @@ CASES = [
      r'array "Slope".*makes it a vector, but the given Slope is a real number'),
     ("Slope for Span", lambda: ParametricRampLayer(Span(1, 2), Slope=[1, 2], Input=(2, 3)),
      NetShapeError, r"makes it a 2×3 matrix, but the given Slope is a length-2 vector"),
+    ("Slope for Span to All", lambda: ParametricRampLayer(Span(1, All), Slope=0.5), NetShapeError,
+     r'\(levels Span\(1, All\)\): inferred inconsistent dimensions for array "Slope": the levels '
+     r"Span\(1, All\) select at least 1 level of the input, and the Slope has one dimension per level "
+     r"selected, but the given Slope is a real number"),
+    ("Slope for the last levels", lambda: ParametricRampLayer(Span(-2, All), Slope=[1, 2, 3]), NetShapeError,
+     r"the levels Span\(-2, All\) select 2 levels of the input, .* but the given Slope is a length-3 vector"),
+    ("Slope for a span from the end", lambda: ParametricRampLayer(Span(-3, 2), Slope=np.ones((2, 2, 2))),
+     NetShapeError, r"select at most 2 levels of the input, .* but the given Slope is an array of dims \(2, 2, 2\)"),
+    ("Slope fixes the input, Input differs", lambda: ParametricRampLayer(Span(2, All), Slope=[1, 2], Input=(2, 3)),
+     NetShapeError, r"the input at levels Span\(2, All\) makes it a length-3 vector, but the given Slope is a "
+     r"length-2 vector"),
     ("ragged Slope", lambda: ParametricRampLayer(Slope=[[1, 2], [3]]), NetSpecificationError,
      r'ParametricRampLayer: "Slope" should be .* but it is ragged'),
     ("non-numeric Slope", lambda: ParametricRampLayer(Slope="a"), NetSpecificationError,

@@ -76,6 +76,27 @@ def test_levels_and_values_match_numpy_oracle(case, data):
         np.testing.assert_array_equal(ParametricRampLayer(spec, Slope=slope)(x[0]), expected[0])
 
 
+@settings(max_examples=150, deadline=None)
+@given(case=level_cases())
+def test_a_slope_alone_fixes_the_input_dims_at_its_levels(case):
+    """The slope has the input's dims at the levels. When the levels' count depends on the input's
+    rank (a span from a level counted from the first to the last, or to All), the slope's rank fixes
+    the input's rank, and the input has the slope's dims there; otherwise the rank stays unknown."""
+    dims, axes, spec = case
+    slope = np.full(tuple(dims[a] for a in axes), 0.5, np.float32)
+    layer = ParametricRampLayer(spec, Slope=slope)
+    fixes_rank = isinstance(spec, Span) and spec.start > 0 and (spec.stop is All or spec.stop < 0)
+    expected = tuple(dims[a] if a in axes else None for a in range(len(dims))) if fixes_rank else None
+    assert layer._ports["Input"].dims == layer._ports["Output"].dims == expected
+    assert layer == ParametricRampLayer(spec, Slope=slope, Input=expected or wlnet.Automatic)
+    with_input = ParametricRampLayer(spec, Slope=slope, Input=dims)  # consistent with Input: no error
+    np.testing.assert_array_equal(with_input(np.ones((1, *dims))), np.ones((1, *dims)))
+    if fixes_rank:
+        wrong = tuple(d + 1 if i in axes else d for i, d in enumerate(dims))
+        with pytest.raises(wlnet.NetError, match='inferred inconsistent dimensions for array "Slope"'):
+            ParametricRampLayer(spec, Slope=slope, Input=wrong)
+
+
 @pytest.mark.parametrize("shape", [(4, 3), (2, 3, 5), (2, 3, 4, 5)])
 def test_level_1_matches_torch_prelu_values_and_gradients(shape):
     torch.manual_seed(0)

@@ -22,7 +22,7 @@ from .kernels.memory import from_environment as _reuse_memory_if_asked
 from .layers import ElementwiseLayer, FlattenLayer, LinearLayer, ParametricRampLayer
 from .layers.loss import CrossEntropyLossLayer, MeanAbsoluteLossLayer, MeanSquaredLossLayer
 from .nets import NetChain, NetGraph, NetPort
-from .symbols import All, Automatic, Inherited, Scaled, Span
+from .symbols import All, Automatic, Inherited, Quantity, Scaled, Span
 from .train import NetTrain, NetTrainResults
 from .version import __version__ as __version__
 
@@ -63,6 +63,7 @@ __all__ = [
     "NetReplacePart",
     "Normal",
     "ParametricRampLayer",
+    "Quantity",
     "Ramp",
     "Sin",
     "Span",

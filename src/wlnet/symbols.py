@@ -1,7 +1,8 @@
 """Small value objects for the Wolfram Language atoms that wlnet's API uses.
 
 ``Automatic``, ``All`` and ``Inherited`` are singletons compared with ``is``; ``Span`` is the
-Wolfram ``a1;;a2`` (1-based, inclusive at both ends).
+Wolfram ``a1;;a2`` (1-based, inclusive at both ends); ``Quantity`` is a size in bytes, as
+``Information`` gives it.
 
 >>> Span(1, 2)
 Span(1, 2)
@@ -13,10 +14,14 @@ Automatic
 
 from __future__ import annotations
 
+import math
+import numbers
 import operator
 from typing import Any, ClassVar, Final
 
-__all__ = ["All", "Automatic", "Inherited", "Scaled", "Span"]
+from .errors import NetSpecificationError, closest
+
+__all__ = ["All", "Automatic", "Inherited", "Quantity", "Scaled", "Span"]
 
 
 class _Atom:
@@ -132,3 +137,102 @@ class Scaled:
 
     def __hash__(self) -> int:
         return hash(("Scaled", self.value))
+
+
+#: The units of a byte Quantity: name -> (bytes in one unit, the abbreviation Wolfram displays).
+#: 1000-based, as Wolfram's "Kilobytes" (its 1024-based units are "Kibibytes" and so on).
+BYTE_UNITS: Final = {
+    "Bytes": (1, "B"),
+    "Kilobytes": (1000, "kB"),
+    "Megabytes": (1000**2, "MB"),
+    "Gigabytes": (1000**3, "GB"),
+}
+
+
+class Quantity:
+    """A size in bytes with its unit: the Wolfram ``Quantity[magnitude, unit]`` of Information.
+
+    Wolfram: ``Quantity[2.4, "Kilobytes"]``. The units are "Bytes", "Kilobytes", "Megabytes" and
+    "Gigabytes", 1000-based. :meth:`from_bytes` picks the unit as ``Information`` does
+    (``"ArraysTotalSize"``): a whole number of "Bytes" below 1000, else the real number of
+    "Kilobytes" below 1000², "Megabytes" below 1000³, and "Gigabytes" from there.
+
+    ``str`` is the Wolfram display: the magnitude (a real with 6 significant digits, ``12.`` for a
+    whole real) and the unit's abbreviation; ``float`` is the magnitude; ``bytes`` the whole number
+    of bytes. Quantities are immutable and compare as Wolfram's ``SameQ`` does: same magnitude, same
+    unit (``Quantity(2.4, "Kilobytes") != Quantity(2400, "Bytes")``; compare ``bytes`` for that).
+
+    >>> size = Quantity.from_bytes(2404)
+    >>> size, str(size), float(size), size.bytes
+    (Quantity(2.404, "Kilobytes"), '2.404 kB', 2.404, 2404)
+    >>> print(Quantity.from_bytes(8), Quantity.from_bytes(12_000), Quantity.from_bytes(1_234_567))
+    8 B 12. kB 1.23457 MB
+    """
+
+    __slots__ = ("magnitude", "unit")
+    magnitude: int | float
+    unit: str
+
+    def __init__(self, magnitude: int | float, unit: str):
+        if isinstance(magnitude, bool) or not isinstance(magnitude, numbers.Real) or not math.isfinite(magnitude):
+            raise NetSpecificationError(
+                f"Quantity: the magnitude should be a finite real number, but was {magnitude!r}."
+            )
+        if unit not in BYTE_UNITS:
+            raise NetSpecificationError(
+                f"Quantity: {unit!r} is not a unit wlnet knows.{closest(str(unit), BYTE_UNITS)} "
+                f"The units are: {', '.join(BYTE_UNITS)}."
+            )
+        number = as_int(magnitude)
+        object.__setattr__(self, "magnitude", float(magnitude) if number is None else number)
+        object.__setattr__(self, "unit", unit)
+
+    @classmethod
+    def from_bytes(cls, count: int) -> Quantity:
+        """``count`` bytes in the unit Wolfram's Information picks (see the class doc)."""
+        number = as_int(count)
+        if number is None or number < 0:
+            raise NetSpecificationError(f"Quantity.from_bytes: the count should be a whole number >= 0, not {count!r}.")
+        if number < 1000:
+            return cls(number, "Bytes")
+        for unit in ("Kilobytes", "Megabytes"):
+            if number < 1000 * BYTE_UNITS[unit][0]:
+                return cls(number / BYTE_UNITS[unit][0], unit)
+        return cls(number / BYTE_UNITS["Gigabytes"][0], "Gigabytes")
+
+    @property
+    def bytes(self) -> int:
+        """The whole number of bytes nearest to this quantity."""
+        return round(self.magnitude * BYTE_UNITS[self.unit][0])
+
+    def __float__(self) -> float:
+        return float(self.magnitude)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("Quantity is immutable")
+
+    def __repr__(self) -> str:
+        return f'Quantity({self.magnitude!r}, "{self.unit}")'
+
+    def __str__(self) -> str:
+        return f"{_number_text(self.magnitude)} {BYTE_UNITS[self.unit][1]}"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Quantity) and (self.magnitude, self.unit) == (other.magnitude, other.unit)
+
+    def __hash__(self) -> int:
+        return hash(("Quantity", self.magnitude, self.unit))
+
+    def __reduce__(self):
+        return (Quantity, (self.magnitude, self.unit))
+
+
+def _number_text(value: int | float) -> str:
+    """A number as Wolfram displays it: an integer as it is; a real with 6 significant digits,
+    ``12.`` when whole, ``1.5×10^7`` from 10^6 up (and below 10^-4)."""
+    if isinstance(value, int):
+        return str(value)
+    mantissa, _, exponent = f"{value:.6g}".partition("e")
+    if "." not in mantissa:
+        mantissa += "."
+    return f"{mantissa}×10^{int(exponent)}" if exponent else mantissa

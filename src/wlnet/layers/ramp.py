@@ -35,7 +35,12 @@ class ParametricRampLayer(Layer):
             except that a scalar ``Slope`` makes it ``[]``, so ``ParametricRampLayer(Slope=0.1,
             LearningRateMultipliers=0)`` is the fixed leaky ReLU of the Wolfram documentation.
         Slope: the slope array; ``Automatic`` until NetInitialize sets every value to 0.1.
-            Giving it also fixes the input dims at the chosen levels.
+            Giving it also fixes the input's dims at the chosen levels (an Input that disagrees is
+            an error). When the number of levels chosen depends on the input's rank
+            (``Span(2, All)``), it fixes the input's rank too, so ``Information(layer,
+            "InputPorts")`` gives the dims, e.g. ``(Automatic, 3, 2)``; otherwise (a level, a list,
+            ``Span(1, 2)``) the input may still have any rank and its dims stay unknown until an
+            Input option, a neighbouring layer or the data fix the rank.
         LearningRateMultipliers: the slope's learning-rate multiplier; 0 (or None) freezes it.
         Input, Output: the port's dims: an int ``n`` (a length-n vector), a tuple of ints,
             ``("Varying", n, ...)`` for sequences of any length, or ``"Real"`` (a scalar, only
@@ -84,6 +89,8 @@ class ParametricRampLayer(Layer):
         levels = self._params["levels"]
         t = unify(self._ports["Input"], self._ports["Output"], f'{where}: ports "Input" and "Output"')
         slope = self._arrays["Slope"]
+        if t.dims is None and slope is not Automatic:
+            t = _input_from_slope(levels, slope)
         slope_dims = None
         if t.dims is not None:
             axes = resolve_levels(levels, len(t.dims), where, t)
@@ -102,14 +109,10 @@ class ParametricRampLayer(Layer):
                 for axis, size in zip(axes, slope_dims):
                     dims[axis] = size
                 t = TensorT(tuple(dims))
-        else:
-            count = _level_count(levels)
-            if slope is not Automatic:
-                if count is not None and count != slope.ndim:
-                    _unify_slope(levels, (None,) * count, slope)
-                slope_dims = slope.shape
-            elif count == 0:
-                slope_dims = ()
+        elif slope is not Automatic:
+            slope_dims = slope.shape
+        elif _level_count(levels) == 0:
+            slope_dims = ()
         self._slope_dims = None if slope_dims is None else tuple(slope_dims)
         self._ports["Input"] = self._ports["Output"] = t
 
@@ -330,6 +333,62 @@ def _axis(level: int, rank: int, where: str, levels, port_text: str) -> int:
             f"rank {rank}, so levels run from 1 to {rank} (or -{rank} to -1)."
         )
     return axis
+
+
+def _input_from_slope(levels, slope: np.ndarray) -> TensorT:
+    """The input type that a given slope fixes when the input's rank is not known otherwise.
+
+    The slope has the input's dims at the levels, so when the levels select a number of levels
+    that depends on the input's rank (``Span(2, All)``, ``Span(1, -2)``), the slope's rank fixes
+    the input's rank: the input then has the slope's dims at the levels and unknown dims elsewhere.
+    When the number does not depend on the rank (a level, a list of levels, ``Span(1, 2)``,
+    ``Span(-2, All)``), the input may have any rank of at least the levels' own, which a type of
+    known rank cannot say: the rank stays unknown, and the slope's dims are checked against the
+    input's as soon as its rank is known (an Input option, a neighbouring layer, or the data).
+
+    Raises:
+        NetShapeError: the levels select a number of levels, on an input of any rank, other than
+            the slope's rank.
+    """
+    count = _level_count(levels)
+    if count is not None:  # the same number of levels on every rank
+        _unify_slope(levels, (None,) * count, slope)  # the slope has that rank, or this raises
+        return TensorT(None)
+    fitting, counts = [], []
+    for rank in range(slope.ndim + 2 * _largest_level(levels) + 2):  # every rank where the count changes
+        try:
+            count = len(resolve_levels(levels, rank, ""))
+        except NetShapeError:
+            continue
+        counts.append(count)
+        if count == slope.ndim:
+            fitting.append(rank)
+    if not fitting:
+        raise NetShapeError(
+            f'{_where(levels)}: inferred inconsistent dimensions for array "Slope": the levels '
+            f"{_levels_text(levels)} select {_counts_text(counts)} of the input, and the Slope has one "
+            f"dimension per level selected, but the given Slope is {describe(TensorT(tuple(slope.shape)))}."
+        )
+    if len(fitting) > 1:  # Span(-2, All): the last two levels of an input of any rank >= 2
+        return TensorT(None)
+    dims: list = [None] * fitting[0]
+    for axis, size in zip(resolve_levels(levels, fitting[0], ""), slope.shape):
+        dims[axis] = size
+    return TensorT(tuple(dims))
+
+
+def _largest_level(levels: Span) -> int:
+    """The largest distance from either end of the input that the ends of a span name."""
+    return max(abs(end) for end in (levels.start, levels.stop) if isinstance(end, int))
+
+
+def _counts_text(counts: list[int]) -> str:
+    """How many levels a specification selects on inputs of increasing rank: "1 level",
+    "at least 2 levels" (more on a higher rank), "at most 2 levels" (fewer on a higher rank)."""
+    low, high = min(counts), max(counts)
+    if low == high:
+        return f"{low} level" + ("" if low == 1 else "s")
+    return f"at least {low} level{'' if low == 1 else 's'}" if counts[-1] == high else f"at most {high} levels"
 
 
 def _unify_slope(levels, expected_dims: tuple, slope: np.ndarray) -> tuple:
