@@ -96,8 +96,9 @@ def test_named_chain_parts():
 
 
 def test_incompatible_layers_are_named_in_the_error():
-    with pytest.raises(NetShapeError, match=r"NetChain: layer 2 \(ParametricRampLayer \(levels 1\)\): .*length-3 "
-                                            r"vector, but the given Slope is a length-2 vector"):
+    with pytest.raises(NetShapeError, match=r"NetChain: layer 1 \(LinearLayer \(output a length-3 vector\)\) outputs "
+                                            r"a length-3 vector, but layer 2 \(ParametricRampLayer \(levels 1\)\) "
+                                            r"needs an array of dims \(2, …\)"):
         NetChain([LinearLayer(3), ParametricRampLayer(Slope=[1, 2])], Input=2)
     with pytest.raises(NetShapeError, match=r"NetChain: layer 1 \(LinearLayer \(output a length-3 vector\)\) outputs "
                                             r"a length-3 vector, but layer 2 .* needs a length-4 vector"):

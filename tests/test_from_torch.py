@@ -64,7 +64,7 @@ def test_prelu_computes_and_differentiates_as_pytorch(num_parameters, dims):
 
 
 def test_prelu_levels_are_pytorchs_channel_dim():
-    assert repr(from_torch(prelu(3))).startswith("ParametricRampLayer(1, Slope=")
+    assert repr(from_torch(prelu(3))).startswith("ParametricRampLayer(1, Input=(3, ...), Slope=")
     assert repr(from_torch(prelu(1))).startswith("ParametricRampLayer([], Slope=")
 
 
@@ -218,7 +218,8 @@ def test_an_input_the_arrays_contradict_is_a_shape_error():
     with pytest.raises(NetShapeError, match=r"from_torch: Input=4 is a length-4 vector, but the converted net "
                                             r"\(LinearLayer .*\) takes a length-3 vector"):
         from_torch(nn.Linear(3, 2), Input=4)
-    with pytest.raises(NetShapeError, match=r"from_torch: with Input=5: .*Slope"):
+    with pytest.raises(NetShapeError, match=r"from_torch: Input=5 is a length-5 vector, but the converted net .* "
+                                            r"takes an array of dims \(3, …\)"):
         from_torch(prelu(3), Input=5)
     # nn.Linear maps the last dim, LinearLayer a whole example: only vectors convert.
     with pytest.raises(NetShapeError, match=r"takes a length-3 vector"):

@@ -241,8 +241,13 @@ def test_a_slope_given_alone_fixes_the_input_ports_dims():
     assert Information(net, "OutputPorts") == {"Output": (Automatic, 3, 2)}
     whole = ParametricRampLayer(Span(1, All), Slope=[[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]])
     assert Information(whole, "InputPorts") == {"Input": (3, 2)}
-    # A level's count does not depend on the input's rank: any rank from 1 up fits, so it stays unknown.
-    assert Information(ParametricRampLayer(Slope=[0.1, 0.2]), "InputPorts") == {"Input": Automatic}
+    # A level's count does not depend on the input's rank: any rank from 1 up fits, so the rank stays
+    # unknown, but levels counted from the first fix the leading dims, written (2, ...).
+    assert Information(ParametricRampLayer(Slope=[0.1, 0.2]), "InputPorts") == {"Input": (2, ...)}
+    assert Information(ParametricRampLayer([1, 3], Slope=[[1, 2]]), "InputPorts") == {"Input": (1, Automatic, 2, ...)}
+    assert Information(ParametricRampLayer(-1, Slope=[0.1, 0.2]), "InputPorts") == {"Input": Automatic}
+    report = str(Information(ParametricRampLayer(2, Slope=[0.1, 0.2])))
+    assert "input port 'Input'    an array of dims (n, 2, …)" in report
 
 
 # -- RecurrentStates and the MXNet properties --------------------------------------------------------------

@@ -142,7 +142,8 @@ def _fused_adam_applies(params: list) -> bool:
         return False
     devices = {p.device for p in params}
     dtypes = {p.dtype for p in params}
-    return len(devices) == 1 and next(iter(devices)).type in ("cpu", "cuda") and dtypes <= {torch.float32, torch.float64}
+    one_device = len(devices) == 1 and next(iter(devices)).type in ("cpu", "cuda")
+    return one_device and dtypes <= {torch.float32, torch.float64}
 
 
 class Optimizer:
@@ -272,10 +273,10 @@ class Optimizer:
         eps = settings["Epsilon"] / math.sqrt(1 - b2**t)
         assert self._fused_groups is not None
         for lr, members in self._fused_groups.items():
-            pick = lambda tensors: [tensors[i] for i in members]  # noqa: E731
+            params, g, m, v = ([tensors[i] for i in members] for tensors in (self.params, grads, self.m, self.v))
             steps = [torch.tensor(float(t)) for _ in members]
             torch._fused_adam_(
-                pick(self.params), pick(grads), pick(self.m), pick(self.v), [], steps,
+                params, g, m, v, [], steps,
                 lr=lr * s, beta1=b1, beta2=b2, weight_decay=0.0, eps=eps, amsgrad=False, maximize=False,
             )
 

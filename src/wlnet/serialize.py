@@ -13,7 +13,7 @@ those that JSON has no form for, which are tagged objects with one key:
 ==================================  ===========================================================
 ``{"Tuple": [...]}``                a tuple (a list stays a list: a NetGraph tells them apart)
 ``{"Dict": [[key, value], ...]}``   a dict, in order (keys may be numbers)
-``{"Symbol": "Automatic"}``         ``Automatic``, ``All``, ``Inherited``
+``{"Symbol": "Automatic"}``         ``Automatic``, ``All``, ``Inherited``, ``...`` (``"Ellipsis"``)
 ``{"Span": [1, 2]}``                ``Span(1, 2)`` (``{"Symbol": "All"}`` as the end)
 ``{"Function": "Tanh"}``            a function of :mod:`wlnet.functions`
 ``{"Expression": [...]}``           a traced lambda (:meth:`wlnet.functions.Expression.to_json`)
@@ -52,7 +52,7 @@ LAYER_TYPES: dict[str, type[Layer]] = {
     cls.__name__: cls
     for cls in (ParametricRampLayer, LinearLayer, ElementwiseLayer, FlattenLayer, NetChain, NetGraph)
 }
-_SYMBOLS = {"Automatic": Automatic, "All": All, "Inherited": Inherited}
+_SYMBOLS = {"Automatic": Automatic, "All": All, "Inherited": Inherited, "Ellipsis": Ellipsis}
 _CODERS = {"NetEncoder": NetEncoder, "NetDecoder": NetDecoder}
 
 

@@ -2,7 +2,9 @@
 
 A :class:`TensorT` is an array of real numbers whose rank may be unknown (``dims is None``) and
 whose dims may each be a known size, unknown (``None``) or ``"Varying"`` (a sequence length that
-differs from example to example). Dims never include the batch axis.
+differs from example to example). Dims never include the batch axis. An array of unknown rank may
+still have known leading dims (``leading``): a slope over level 1 of length 3 makes its layer's
+input "an array of dims (3, …)", written ``(3, ...)`` as a port specification.
 
 >>> parse_port((2, 3), "Input")
 TensorT(dims=(2, 3))
@@ -12,6 +14,8 @@ TensorT(dims=(2, 3))
 ('a sequence of 2×3 matrices', 'a sequence of arrays of dims (2, 3, 4)')
 >>> unify(TensorT(None), TensorT((3,)), "Input").dims
 (3,)
+>>> describe(parse_port((3, ...), "Input")), unify(parse_port((3, ...), "Input"), TensorT((3, 4)), "Input")
+('an array of dims (3, …)', TensorT(dims=(3, 4)))
 """
 
 from __future__ import annotations
@@ -28,9 +32,15 @@ VARYING = "Varying"
 
 @dataclass(frozen=True)
 class TensorT:
-    """An array type: ``dims`` is a tuple of int | None | "Varying", or None when the rank is unknown."""
+    """An array type: ``dims`` is a tuple of int | None | "Varying", or None when the rank is unknown;
+    then ``leading`` holds the dims known at the start (the rank is at least their number)."""
 
     dims: tuple | None = None
+    leading: tuple = ()
+
+    def __repr__(self) -> str:
+        extra = f", leading={self.leading!r}" if self.leading else ""
+        return f"TensorT(dims={self.dims!r}{extra})"
 
     @property
     def rank(self) -> int | None:
@@ -81,6 +91,8 @@ def parse_port(spec, where: str) -> TensorT:
             f'an integer n, a tuple of dimensions such as (2, 3), or ("Varying", n).'
         )
     if isinstance(spec, (tuple, list)):
+        if len(spec) > 1 and spec[-1] is Ellipsis:  # (3, ...): leading dims, then any more
+            return TensorT(None, tuple(_dim(d, i, where) for i, d in enumerate(spec[:-1])))
         return TensorT(tuple(_dim(d, i, where) for i, d in enumerate(spec)))
     return TensorT((_dim(spec, 0, where),))
 
@@ -88,7 +100,7 @@ def parse_port(spec, where: str) -> TensorT:
 def port_spec(t: TensorT):
     """The Wolfram-style specification of a type, as ``parse_port`` accepts it (for repr and NetExtract)."""
     if t.dims is None:
-        return Automatic
+        return (*(Automatic if d is None else d for d in t.leading), ...) if t.leading else Automatic
     if t.dims == ():
         return "Real"
     dims = tuple(Automatic if d is None else d for d in t.dims)
@@ -105,7 +117,7 @@ def describe(t: TensorT) -> str:
     """``t`` in words: "a length-3 vector", "a real number", "an array of dims (2, 3, 4)"."""
     dims = t.dims
     if dims is None:
-        return "an array of any rank"
+        return f"an array of dims {_dims_text(t.leading)[:-1]}, \u2026)" if t.leading else "an array of any rank"
     if dims == ():
         return "a real number"
     if dims[0] == VARYING:
@@ -131,14 +143,31 @@ def _plural(text: str) -> str:
 
 def unify(a: TensorT, b: TensorT, where: str) -> TensorT:
     """The most specific type that is both ``a`` and ``b``; NetShapeError naming ``where`` if none."""
-    if a.dims is None:
-        return b
-    if b.dims is None:
-        return a
+    if a.dims is None or b.dims is None:
+        return _unify_open(a, b, where) if a.leading or b.leading else (b if a.dims is None else a)
     if len(a.dims) != len(b.dims):
         raise NetShapeError(f"{where}: {describe(a)} is inconsistent with {describe(b)}.")
+    return TensorT(_merge_dims(a, b, a.dims, b.dims, where))
+
+
+def _unify_open(a: TensorT, b: TensorT, where: str) -> TensorT:
+    """:func:`unify` when one of the types has an unknown rank and known leading dims."""
+    if a.dims is not None:
+        a, b = b, a  # ``a`` has the unknown rank
+    if b.dims is None:  # both open: the longer leading dims, merged where both have them
+        short, long = sorted((a.leading, b.leading), key=len)
+        merged = _merge_dims(a, b, short, long[: len(short)], where)
+        return TensorT(None, merged + long[len(short):])
+    if len(b.dims) < len(a.leading):
+        raise NetShapeError(f"{where}: {describe(a)} is inconsistent with {describe(b)}.")
+    head = _merge_dims(a, b, a.leading, b.dims[: len(a.leading)], where)
+    return TensorT(head + b.dims[len(a.leading):])
+
+
+def _merge_dims(a: TensorT, b: TensorT, xs: tuple, ys: tuple, where: str) -> tuple:
+    """Dim by dim, the more specific of ``xs`` and ``ys`` (from ``a`` and ``b``, named in errors)."""
     merged = []
-    for x, y in zip(a.dims, b.dims):
+    for x, y in zip(xs, ys):
         if x is None or x == y:
             merged.append(y)
         elif y is None:
@@ -149,4 +178,4 @@ def unify(a: TensorT, b: TensorT, where: str) -> TensorT:
             merged.append(x if y == VARYING else y)
         else:
             raise NetShapeError(f"{where}: {describe(a)} is inconsistent with {describe(b)}.")
-    return TensorT(tuple(merged))
+    return tuple(merged)

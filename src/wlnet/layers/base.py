@@ -267,7 +267,7 @@ class Layer:
                 )
         for name in self._input_names:
             if self._ports[name].dims is None:
-                state.append(f"{name}: dims unknown")
+                state.append(f"{name}: {'rank' if self._ports[name].leading else 'dims'} unknown")
         text = self._constructor()
         return text + ("  # " + "; ".join(state) if state else "")
 
@@ -275,7 +275,7 @@ class Layer:
         """``Name=value`` texts for the ports and arrays, shared by the subclasses' constructors."""
         options = self._port_arguments()
         multiplier = options.pop("LearningRateMultipliers", None)
-        parts = [f"{name}={spec!r}" for name, spec in options.items()]
+        parts = [f"{name}={spec!r}".replace("Ellipsis", "...") for name, spec in options.items()]
         for name in self._array_names:
             value = self._arrays[name]
             if value is not Automatic and value.size <= _REPR_MAX_ELEMENTS:

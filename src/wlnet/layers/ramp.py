@@ -90,8 +90,9 @@ class ParametricRampLayer(Layer):
         t = unify(self._ports["Input"], self._ports["Output"], f'{where}: ports "Input" and "Output"')
         slope = self._arrays["Slope"]
         if t.dims is None and slope is not Automatic:
-            t = _input_from_slope(levels, slope)
+            t = unify(t, _input_from_slope(levels, slope), f'{where}: port "Input" and the given "Slope"')
         slope_dims = None
+        front = _front_axes(levels)
         if t.dims is not None:
             axes = resolve_levels(levels, len(t.dims), where, t)
             for axis in axes:
@@ -111,6 +112,9 @@ class ParametricRampLayer(Layer):
                 t = TensorT(tuple(dims))
         elif slope is not Automatic:
             slope_dims = slope.shape
+        elif front is not None and len(t.leading) > max(front, default=-1):
+            slope_dims = tuple(t.leading[axis] for axis in front)
+            slope_dims = None if None in slope_dims else slope_dims
         elif _level_count(levels) == 0:
             slope_dims = ()
         self._slope_dims = None if slope_dims is None else tuple(slope_dims)
@@ -277,6 +281,18 @@ def _parse_levels(levels):
     return _level(levels, where)
 
 
+def _front_axes(levels) -> tuple[int, ...] | None:
+    """The 0-based axes ``levels`` selects when every level is counted from the first (the same
+    axes on every rank that has them); None when one is counted from the last."""
+    if isinstance(levels, tuple):
+        return tuple(sorted(level - 1 for level in levels)) if all(level > 0 for level in levels) else None
+    if isinstance(levels, Span):
+        if isinstance(levels.stop, int) and levels.start > 0 and levels.stop > 0:
+            return tuple(range(levels.start - 1, levels.stop))
+        return None
+    return (levels - 1,) if levels > 0 else None
+
+
 def _level_count(levels) -> int | None:
     """How many levels a specification selects, when that does not depend on the input's rank."""
     if isinstance(levels, tuple):
@@ -342,8 +358,10 @@ def _input_from_slope(levels, slope: np.ndarray) -> TensorT:
     that depends on the input's rank (``Span(2, All)``, ``Span(1, -2)``), the slope's rank fixes
     the input's rank: the input then has the slope's dims at the levels and unknown dims elsewhere.
     When the number does not depend on the rank (a level, a list of levels, ``Span(1, 2)``,
-    ``Span(-2, All)``), the input may have any rank of at least the levels' own, which a type of
-    known rank cannot say: the rank stays unknown, and the slope's dims are checked against the
+    ``Span(-2, All)``), the input may have any rank of at least the levels' own: the rank stays
+    unknown. Levels counted from the first fix the input's leading dims (level 2 and a slope of
+    length 3: ``(Automatic, 3, ...)``, "an array of dims (n, 3, …)"); levels counted from the last
+    fix nothing until the rank is known. Either way the slope's dims are checked against the
     input's as soon as its rank is known (an Input option, a neighbouring layer, or the data).
 
     Raises:
@@ -353,7 +371,13 @@ def _input_from_slope(levels, slope: np.ndarray) -> TensorT:
     count = _level_count(levels)
     if count is not None:  # the same number of levels on every rank
         _unify_slope(levels, (None,) * count, slope)  # the slope has that rank, or this raises
-        return TensorT(None)
+        front = _front_axes(levels)
+        if front is None:
+            return TensorT(None)
+        leading: list = [None] * (max(front, default=-1) + 1)
+        for axis, size in zip(front, slope.shape):
+            leading[axis] = size
+        return TensorT(None, tuple(leading))
     fitting, counts = [], []
     for rank in range(slope.ndim + 2 * _largest_level(levels) + 2):  # every rank where the count changes
         try:
