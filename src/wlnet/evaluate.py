@@ -10,10 +10,24 @@ Rules (Wolfram's):
   of one call gets one example, or batches of one length;
 * when a port's dims are not all known, the data is first tried as one example and then as a
   batch, and the net is specialized to the first that type-checks;
-* the result is a NumPy array (float32, or float64 with ``WorkingPrecision="Real64"``), a NumPy
-  scalar for one scalar output, or a torch tensor on the input's device when given a torch tensor;
-  an output port with a NetDecoder gives its decoded values. A net with several output ports gives
-  a dict ``{port: result}``.
+* return types, one convention for every result (raw outputs, decoder properties, gradients):
+
+  - numbers are NumPy values in the working precision (float32, or float64 with
+    ``WorkingPrecision="Real64"``): one example gives an array of the port's dims, or a NumPy
+    scalar (``np.float32``) for a scalar port; a batch gives one array with the batch first; a
+    batch of sequences of different lengths gives a list of arrays. Given a torch tensor, raw
+    outputs and gradients are torch tensors on the input's device instead;
+  - an output port with a NetDecoder gives its decoded values: the ``"Decision"`` of a
+    ``NetDecoder("Boolean")`` is a Python ``bool`` (a list of them for a batch), as the Wolfram
+    Language gives True/False; its numeric properties (``"Probability"``, ``"Entropy"``) are
+    numbers as above (``np.float32`` for one example, a float32 array for a batch), never
+    Python floats, so that ``net(x, None)`` and ``net(x, "Probability")`` have one type;
+  - a net with several output ports gives a dict ``{port: result}``;
+* ``NetEvaluationMode="Train"`` runs the lowered module in training mode (``module.train()``, which
+  changes layers such as dropout; wlnet's layers so far compute the same in both modes);
+  ``"Test"`` (the default) in evaluation mode;
+* ``net(data, NetPortGradient("Input"))`` gives gradients instead of outputs; see
+  :mod:`wlnet.gradients`.
 
 The computation itself is the net's one lowering (:func:`wlnet.lower.lower`, what ``to_torch()``
 gives), run under ``torch.no_grad()``. This module knows nets only through the net protocol of
@@ -40,14 +54,16 @@ from .errors import (
     check_options,
     closest,
 )
+from .gradients import NetPortGradient, Target, port_gradients, targets
 from .lower import lower
 from .options import NUMPY_DTYPES, computing, positive_int, precision, target_device
-from .symbols import Automatic
+from .symbols import All, Automatic
 from .types import VARYING, TensorT, describe, unify
 
 __all__ = ["EvaluationCache", "apply_net", "as_data", "evaluation_module", "specialized"]
 
-_OPTIONS = ("BatchSize", "WorkingPrecision", "TargetDevice")
+_OPTIONS = ("BatchSize", "WorkingPrecision", "TargetDevice", "NetEvaluationMode")
+_MODES = ("Test", "Train")
 # Automatic BatchSize runs the whole batch at once, in chunks of at most this many input
 # elements (256 MiB of float32), so a huge batch never needs more than a bounded working set.
 _AUTOMATIC_CHUNK_ELEMENTS = 1 << 26
@@ -93,45 +109,94 @@ class _Request:
     select: str | None = None  # one output port
     prop: str = "Decision"  # the decoders' property
     raw: bool = False  # None: outputs without decoding
+    gradients: tuple[Target, ...] | None = None  # NetPortGradient: gradients instead of outputs
+    single: bool = False  # one NetPortGradient (not All, not a list): its value alone
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """The evaluation options, parsed."""
+
+    batch_size: Any  # Automatic or a positive int
+    dtype: torch.dtype
+    device: torch.device
+    training: bool = False  # NetEvaluationMode -> "Train"
+    mixed: bool = False  # WorkingPrecision -> "Mixed"
+    chunk_elements: int = _AUTOMATIC_CHUNK_ELEMENTS
 
 
 def apply_net(net, data, *args, **options):
     """Apply ``net`` to ``data``: one example or a batch.
 
-    Wolfram: ``net[data]``, ``net[data, prop]``, ``net[data, opts]``, ``net[<|port -> data, ...|>]``.
+    Wolfram: ``net[data]``, ``net[data, prop]``, ``net[data, opts]``, ``net[<|port -> data, ...|>]``,
+    ``net[data, NetPortGradient[port]]``.
 
     Args:
-        data: a number, nested lists, a NumPy array or a torch tensor; or a dict ``{port: data}``.
+        data: a number, nested lists, a NumPy array or a torch tensor; or a dict ``{port: data}``
+            (any net; it must give every input port), which may also impose gradients at output
+            ports, ``{NetPortGradient("Output"): gradient}``, for a gradient request.
         *args: at most one: ``None`` (raw outputs, without decoders), an output port's name (its
-            value alone), or a decoder property such as ``"Probability"``.
+            value alone), a decoder property such as ``"Probability"``, or a
+            :class:`~wlnet.gradients.NetPortGradient` (or a list of them) for gradients.
         BatchSize: ``Automatic`` or a positive int: how many examples are computed at once
             (results do not depend on it).
         WorkingPrecision: ``"Real32"`` (default), ``"Real64"``, or ``"Mixed"`` (computed in
             bfloat16 under autocast, results in float32).
         TargetDevice: ``"CPU"`` (default) or ``"GPU"`` (CUDA; an error when torch sees none).
+        NetEvaluationMode: ``"Test"`` (default) or ``"Train"`` (training behaviour).
+
+    Returns:
+        See the module doc for the types: NumPy arrays and scalars for numbers, ``bool`` for
+        decisions, torch tensors for torch inputs, dicts for several ports or gradients.
+
+    >>> from wlnet import NetChain, LinearLayer, LogisticSigmoid, NetDecoder
+    >>> net = NetChain([LinearLayer([], Weights=[[1.0]], Biases=[0.0]), LogisticSigmoid],
+    ...                Input="Real", Output=NetDecoder("Boolean"))
+    >>> net(0.5), net(0.5, "Probability"), net(0.5, None)
+    (True, np.float32(0.62245935), np.float32(0.62245935))
+    >>> net([-1.0, 1.0]), net([-1.0, 1.0], "Probability")
+    ([False, True], array([0.26894143, 0.7310586 ], dtype=float32))
     """
     request = _request(net, args)
-    batch_size, dtype, device = _parse_options(net._where, options)
+    settings = _parse_options(net._where, options)
     net._require_initialized("evaluate the net")
-    values = _bind(net, data)
-    examples = {port: _prepared(net, port, value, dtype) for port, value in values.items()}
+    values, imposed = _bind(net, data, request)
+    examples = {port: _prepared(net, port, value, settings.dtype) for port, value in values.items()}
     net, batched = _fit_ports(net, examples)
-    with computing(options.get("WorkingPrecision") == "Mixed", device):  # "Mixed": bfloat16, results float32
-        return _apply_fitted(net, examples, batched, batch_size, dtype, device, request)
+    with computing(settings.mixed, settings.device):  # "Mixed": bfloat16, results float32
+        if request.gradients is not None:
+            return _gradients(net, examples, imposed, batched, settings, request)
+        return _apply_fitted(net, examples, batched, settings, request)
 
 
-def _apply_fitted(net, examples: dict, batched: bool, batch_size, dtype, device, request: _Request):
+def _apply_fitted(net, examples: dict, batched: bool, settings: _Settings, request: _Request):
     if any(isinstance(x, list) for x in examples.values()):
-        return _run_ragged(net, examples, batch_size, dtype, device, request)
+        return _run_ragged(net, examples, settings, request)
     tensors = {}
     for port, x in examples.items():
         tensor = x if isinstance(x, torch.Tensor) else torch.from_numpy(x)
         tensors[port] = tensor if batched else tensor.unsqueeze(0)
-    outputs = _run(net, tensors, batch_size, dtype, device)
+    outputs = _run(net, tensors, settings)
     if not batched:
         outputs = {name: value[0] for name, value in outputs.items()}
     devices = [x.device for x in examples.values() if isinstance(x, torch.Tensor)]
     return _finish(net, outputs, request, devices[0] if devices else None)
+
+
+def _gradients(net, examples: dict, imposed: dict, batched: bool, settings: _Settings, request: _Request):
+    """The gradients the request asks for (see :mod:`wlnet.gradients`)."""
+    assert request.gradients is not None
+    dtype = NUMPY_DTYPES[settings.dtype]
+    given = {port: as_data(value, f'{net._where}: the gradient imposed at output port "{port}"', dtype)
+             for port, value in imposed.items()}
+    results = port_gradients(net, examples, given, batched, request.gradients, settings)
+    return next(iter(results.values())) if request.single else results
+
+
+def _is_gradient_request(choice) -> bool:
+    return isinstance(choice, NetPortGradient) or (
+        isinstance(choice, list) and len(choice) > 0 and all(isinstance(c, NetPortGradient) for c in choice)
+    )
 
 
 def _request(net, args: tuple) -> _Request:
@@ -142,6 +207,10 @@ def _request(net, args: tuple) -> _Request:
     choice = args[0]
     if len(args) == 1 and choice is None:
         return _Request(raw=True)
+    if len(args) == 1 and _is_gradient_request(choice):
+        specs = [choice] if isinstance(choice, NetPortGradient) else choice
+        single = isinstance(choice, NetPortGradient) and choice.spec is not All
+        return _Request(gradients=targets(net, specs), single=single)
     if len(args) == 1 and isinstance(choice, str) and choice in outputs:
         return _Request(select=choice)
     if len(args) == 1 and isinstance(choice, str) and decoders:
@@ -151,31 +220,52 @@ def _request(net, args: tuple) -> _Request:
         accepted.append(f"an output port ({', '.join(map(repr, outputs))})")
     if decoders:
         accepted.append("a decoder property")
+    accepted.append('NetPortGradient("port") (gradients)')
     raise NetOptionError(
         f"{net._where}: unexpected extra argument {choice!r}; options are given by name "
-        f"({', '.join(_OPTIONS)}), and the second argument may be {' or '.join(accepted)}."
+        f"({', '.join(_OPTIONS)}), and the second argument may be {', '.join(accepted[:-1])} or {accepted[-1]}."
     )
 
 
-def _parse_options(where: str, options: dict):
+def _parse_options(where: str, options: dict) -> _Settings:
     if not options:
-        return Automatic, torch.float32, torch.device("cpu")
+        return _Settings(Automatic, torch.float32, torch.device("cpu"))
     check_options(where, options, _OPTIONS)
-    batch_size = positive_int(where, "BatchSize", options.get("BatchSize", Automatic))
-    dtype = precision(where, options.get("WorkingPrecision", "Real32"))
-    return batch_size, dtype, target_device(options.get("TargetDevice", "CPU"), where)
+    return _Settings(
+        batch_size=positive_int(where, "BatchSize", options.get("BatchSize", Automatic)),
+        dtype=precision(where, options.get("WorkingPrecision", "Real32")),
+        device=target_device(options.get("TargetDevice", "CPU"), where),
+        training=_training(where, options.get("NetEvaluationMode", "Test")),
+        mixed=options.get("WorkingPrecision") == "Mixed",
+    )
 
 
-def _bind(net, data) -> dict:
-    """The data of each input port: ``{port: data}``, in port order."""
+def _training(where: str, mode) -> bool:
+    """Whether NetEvaluationMode ``mode`` is "Train"; NetOptionError (Wolfram's invnem) unless it is
+    "Test" or "Train"."""
+    if isinstance(mode, str) and mode in _MODES:
+        return mode == "Train"
+    hint = closest(mode, _MODES) if isinstance(mode, str) else ""
+    error = NetOptionError(
+        f'{where}: the value of NetEvaluationMode should be "Test" or "Train", but was {mode!r:.80}.{hint}'
+    )
+    error.code = "invnem"
+    raise error
+
+
+def _bind(net, data, request: _Request) -> tuple[dict, dict]:
+    """The data of each input port, ``{port: data}`` in port order, and the gradients imposed at
+    output ports, ``{port: gradient}``."""
     names = net._input_names
     if not isinstance(data, dict):
         if len(names) == 1:
-            return {names[0]: data}
+            return {names[0]: data}, {}
         raise NetDataError(
             f"{net._where}: the net has input ports {', '.join(map(repr, names))}, so the data should be a "
             f"dict {{port: data}}, not {type(data).__name__}."
         )
+    imposed = _imposed(net, {k: v for k, v in data.items() if isinstance(k, NetPortGradient)}, request)
+    data = {k: v for k, v in data.items() if not isinstance(k, NetPortGradient)}
     for port in data:
         if port not in names:
             raise NetDataError(
@@ -184,12 +274,32 @@ def _bind(net, data) -> dict:
             )
     missing = [name for name in names if name not in data]
     if missing:
-        raise NetDataError(
+        error = NetDataError(
             f"{net._where}: the data gives no value for the input port{'s' if len(missing) > 1 else ''} "
             f"{', '.join(map(repr, missing))}; give a dict with every input port: "
             f"{', '.join(map(repr, names))}."
         )
-    return {name: data[name] for name in names}
+        error.code = "inpmiss"
+        raise error
+    return {name: data[name] for name in names}, imposed
+
+
+def _imposed(net, given: dict, request: _Request) -> dict:
+    """The gradients imposed at output ports by ``{NetPortGradient(port): gradient}`` in the data."""
+    if given and request.gradients is None:
+        raise NetDataError(
+            f"{net._where}: the data imposes a gradient at an output port ({next(iter(given))!r}), which "
+            'is used only when gradients are asked for: net(data, NetPortGradient("Input")).'
+        )
+    imposed = {}
+    for spec, value in given.items():
+        if not (isinstance(spec.spec, str) and spec.spec in net._output_names):
+            raise NetDataError(
+                f"{net._where}: a gradient is imposed at {spec!r}, which is not an output port; the output "
+                f"ports are: {', '.join(map(repr, net._output_names))}.{closest(str(spec.spec), net._output_names)}"
+            )
+        imposed[spec.spec] = value
+    return imposed
 
 
 def _prepared(net, port: str, value, dtype: torch.dtype):
@@ -249,25 +359,28 @@ def _finish(net, outputs: dict, request: _Request, device: torch.device | None):
     return results[names[0]] if len(names) == 1 else results
 
 
-def evaluation_module(net, dtype: torch.dtype, device: torch.device) -> torch.nn.Module:
-    """The net's lowered module in ``dtype`` on ``device``, for evaluation (cached on the net)."""
-    key = ("module", dtype, str(device))
+def evaluation_module(net, dtype: torch.dtype, device: torch.device, training: bool = False) -> torch.nn.Module:
+    """The net's lowered module in ``dtype`` on ``device``, for evaluation (cached on the net): in
+    evaluation mode, or in training mode with ``training`` (NetEvaluationMode -> "Train")."""
+    key = ("module", dtype, str(device), training)
     module = net._cache.get(key)
     if module is None:
-        module = lower(net).to(device=device, dtype=dtype).eval()
+        module = lower(net).to(device=device, dtype=dtype).train(training)
         module.requires_grad_(False)
         net._cache[key] = module
     return module
 
 
-def _run(net, tensors: dict, batch_size, dtype, device) -> dict:
+def _run(net, tensors: dict, settings: _Settings) -> dict:
     """The outputs ``{port: tensor}`` for batches ``{port: tensor}``, computed in chunks."""
-    module = evaluation_module(net, dtype, device)
-    inputs = [t.to(device=device, dtype=dtype) for t in tensors.values()]
+    dtype = settings.dtype
+    module = evaluation_module(net, dtype, settings.device, settings.training)
+    inputs = [t.to(device=settings.device, dtype=dtype) for t in tensors.values()]
     n = inputs[0].shape[0]
+    batch_size = settings.batch_size
     if batch_size is Automatic:
         per_example = max(1, sum(t[0].numel() for t in inputs))
-        batch_size = max(1, _AUTOMATIC_CHUNK_ELEMENTS // per_example)
+        batch_size = max(1, settings.chunk_elements // per_example)
     try:
         with torch.no_grad():
             outputs = _chunked(module, inputs, n, batch_size, net._output_names)
@@ -303,7 +416,7 @@ def _chunked(module, inputs: list, n: int, batch_size: int, outputs: list) -> di
     return results
 
 
-def _run_ragged(net, examples: dict, batch_size, dtype, device, request: _Request):
+def _run_ragged(net, examples: dict, settings: _Settings, request: _Request):
     """Run sequences of different lengths (one input port), grouped by length, in order."""
     ((port, sequences),) = examples.items()
     by_length: dict[int, list[int]] = {}
@@ -312,7 +425,7 @@ def _run_ragged(net, examples: dict, batch_size, dtype, device, request: _Reques
     results: list[Any] = [None] * len(sequences)
     for indices in by_length.values():
         stacked = torch.from_numpy(np.stack([sequences[i] for i in indices]))
-        outputs = _run(net, {port: stacked}, batch_size, dtype, device)
+        outputs = _run(net, {port: stacked}, settings)
         for row, i in enumerate(indices):
             results[i] = _finish(net, {name: value[row] for name, value in outputs.items()}, request, None)
     if isinstance(results[0], dict):
