@@ -182,6 +182,9 @@ def test_results_do_not_depend_on_batch_size_and_follow_precision_and_tensors():
     double = chain(x, NetPortGradient("Input"), WorkingPrecision="Real64")
     assert double.dtype == np.float64
     np.testing.assert_allclose(double, whole[NetPortGradient("Input")], rtol=1e-5)
+    mixed = chain(x, NetPortGradient("Input"), WorkingPrecision="Mixed")  # bfloat16 inside, float32 out
+    assert mixed.dtype == np.float32
+    np.testing.assert_allclose(mixed, whole[NetPortGradient("Input")], rtol=0.05, atol=0.01)
     tensor = chain(torch.tensor(x, dtype=torch.float32), NetPortGradient(All))
     assert all(isinstance(v, torch.Tensor) and not v.requires_grad for v in tensor.values())
     np.testing.assert_array_equal(tensor[NetPortGradient("Input")].numpy(), whole[NetPortGradient("Input")])

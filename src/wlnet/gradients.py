@@ -33,12 +33,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from .errors import NetShapeError, NetSpecificationError, closest
+from .errors import NetDataError, NetShapeError, NetSpecificationError, closest
 from .lower import array_slots, lower
 from .symbols import All, _Atom, as_int
 from .types import TensorT, describe
 
-__all__ = ["NetPortGradient", "Target", "port_gradients", "targets"]
+__all__ = ["NetPortGradient", "Target", "imposed_gradients", "port_gradients", "targets"]
 
 
 def _is_step(value: object) -> bool:
@@ -168,6 +168,25 @@ def _position(net: Any, path: tuple, spec: NetPortGradient) -> tuple:
         keys.append(key)
         node = dict(node._children())[key]
     return (*keys, path[-1])
+
+
+def imposed_gradients(net: Any, given: dict, asked: bool) -> dict[str, Any]:
+    """The gradients imposed at output ports by ``{NetPortGradient(port): gradient}`` in the data, by
+    port; ``asked``: whether the evaluation asks for gradients (imposed ones serve nothing else)."""
+    if given and not asked:
+        raise NetDataError(
+            f"{net._where}: the data imposes a gradient at an output port ({next(iter(given))!r}), which "
+            'is used only when gradients are asked for: net(data, NetPortGradient("Input")).'
+        )
+    imposed = {}
+    for spec, value in given.items():
+        if not (isinstance(spec.spec, str) and spec.spec in net._output_names):
+            raise NetDataError(
+                f"{net._where}: a gradient is imposed at {spec!r}, which is not an output port; the output "
+                f"ports are: {', '.join(map(repr, net._output_names))}.{closest(str(spec.spec), net._output_names)}"
+            )
+        imposed[spec.spec] = value
+    return imposed
 
 
 def _chunk_rows(tensors: list[torch.Tensor], batch_size: Any, limit: int) -> int:

@@ -18,7 +18,8 @@ import torch
 
 from ..coders import NetDecoder, NetEncoder
 from ..errors import NetDataError, NetShapeError
-from ..evaluate import as_data, specialized
+from ..evaluate import specialized
+from ..inputs import as_data
 from ..types import VARYING, TensorT, describe, unify
 
 __all__ = ["Examples", "GeneratorBatches", "Ports", "TensorBatches", "examples", "fit_net", "parse_data"]
