@@ -122,7 +122,7 @@ def test_boolean_decoder_and_raw_output():
     assert net(-0.01) is False
     assert net([-1, 0, 1]) == [False, True, True]
     assert net(0.0, None) == np.float32(0.5)
-    assert net([0.0], "Probability") == [0.5]
+    assert net([0.0], "Probability").tolist() == [0.5]
     assert NetDecoder("Boolean")([0.49, 0.5, 0.51]) == [False, True, True]
 
 

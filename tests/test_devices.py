@@ -85,7 +85,7 @@ def test_training_on_the_gpu_is_training_on_the_cpu(precision):
     options = {"MaxTrainingRounds": 10, "RandomSeeding": 1, "BatchSize": 32, "WorkingPrecision": precision}
     cpu = NetTrain(mlp(), data(), All, **options)
     gpu = NetTrain(mlp(), data(), All, TargetDevice="GPU", **options)
-    assert gpu["TargetDevice"].startswith("cuda")
+    assert gpu["TargetDevice"] == "GPU"
     arrays_close(gpu["TrainedNet"], cpu["TrainedNet"], 1e-3 if precision == "Real32" else 5e-2)
 
 

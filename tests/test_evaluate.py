@@ -98,3 +98,93 @@ def test_gpu_evaluation_matches_cpu():
     np.testing.assert_allclose(VECTOR(x, TargetDevice="GPU"), VECTOR(x), rtol=1e-6)
     cuda_in = VECTOR(torch.tensor(x, device="cuda"))
     assert cuda_in.device.type == "cuda"
+
+
+def _page_chain():
+    from wlnet import LinearLayer, LogisticSigmoid, NetChain, NetDecoder
+
+    leaky = ParametricRampLayer([], Slope=0.1, LearningRateMultipliers=0, Input=3)
+    chain = NetChain([LinearLayer(3), leaky, LinearLayer([]), LogisticSigmoid], Input="Real",
+                     Output=NetDecoder("Boolean"))
+    return NetInitialize(chain, RandomSeeding=5)
+
+
+@pytest.fixture
+def training_flags():
+    """The ``training`` flag of every torch module that runs while the fixture is active."""
+    seen = []
+    handle = torch.nn.modules.module.register_module_forward_pre_hook(
+        lambda module, args: seen.append((type(module).__name__, module.training)))
+    yield seen
+    handle.remove()
+
+
+@pytest.mark.parametrize(("options", "training"), [({}, False), ({"NetEvaluationMode": "Test"}, False),
+                                                   ({"NetEvaluationMode": "Train"}, True)])
+def test_net_evaluation_mode_reaches_every_module(training_flags, options, training):
+    from wlnet import NetPortGradient
+
+    chain = _page_chain()
+    x = [1.0, 2.0, -3.0]
+    np.testing.assert_array_equal(chain(x, None, **options), chain(x, None))  # no layer depends on the mode yet
+    training_flags.clear()
+    chain(x, **options)
+    chain(x, NetPortGradient("Input"), **options)
+    names = {name for name, _ in training_flags}
+    assert {"Linear", "ParametricRamp"} <= names  # the chain's modules and its layers' ran
+    assert {flag for _, flag in training_flags} == {training}
+
+
+@pytest.mark.parametrize(("mode", "message"), [
+    ("Training", r"the value of NetEvaluationMode should be \"Test\" or \"Train\", but was 'Training'\. "
+                 r"Did you mean Train\?"),
+    ("test", r"the value of NetEvaluationMode should be \"Test\" or \"Train\", but was 'test'\. Did you mean Test\?"),
+    (True, r"the value of NetEvaluationMode should be \"Test\" or \"Train\", but was True\.$"),
+    (None, r"the value of NetEvaluationMode should be \"Test\" or \"Train\", but was None\.$"),
+])
+def test_a_bad_net_evaluation_mode_is_wolframs_invnem(mode, message):
+    from wlnet.errors import NetOptionError
+
+    with pytest.raises(NetOptionError, match=r"^ParametricRampLayer \(levels 1\): " + message) as info:
+        VECTOR([1, 2, 3], NetEvaluationMode=mode)
+    assert info.value.code == "invnem"
+
+
+def test_a_dict_of_ports_for_a_one_port_net():
+    from wlnet.errors import NetDataError
+
+    chain = _page_chain()
+    assert chain({"Input": 2.0}) is chain(2.0)
+    assert chain({"Input": [1.0, 2.0]}, None).tolist() == chain([1.0, 2.0], None).tolist()
+    assert chain({"Input": 2.0}, "Probability") == chain(2.0, "Probability")
+    with pytest.raises(NetDataError, match=r"^NetChain: the data gives no value for the input port 'Input'; give "
+                                           r"a dict with every input port: 'Input'\.$") as info:
+        chain({})
+    assert info.value.code == "inpmiss"
+    with pytest.raises(NetDataError, match=r'^NetChain: the data names a port "Inpt" that is not an input port\. '
+                                           r"Did you mean Input\? The input ports are: Input\.$"):
+        chain({"Inpt": 2.0})
+    with pytest.raises(NetDataError, match=r'names a port "Target" that is not an input port'):
+        chain({"Input": 2.0, "Target": True})
+
+
+def test_decoder_properties_have_the_types_of_raw_outputs():
+    chain = _page_chain()
+    raw = chain(2.0, None)
+    probability = chain(2.0, "Probability")
+    assert type(raw) is np.float32 and type(probability) is np.float32 and probability == raw
+    entropy = chain(2.0, "Entropy")
+    p = np.float64(raw)
+    assert type(entropy) is np.float32 and entropy == np.float32(-(p * np.log(p) + (1 - p) * np.log(1 - p)))
+    assert chain(2.0) is bool(raw >= 0.5)
+    batch = [1.0, 2.0, 3.0, 4.0]
+    raws = chain(batch, None)
+    probabilities = chain(batch, "Probability")
+    assert isinstance(probabilities, np.ndarray) and probabilities.dtype == np.float32
+    np.testing.assert_array_equal(probabilities, raws)
+    assert chain(batch, "Entropy").dtype == np.float32 and chain(batch, "Entropy").shape == (4,)
+    assert chain(batch) == [bool(r >= 0.5) for r in raws] and all(type(d) is bool for d in chain(batch))
+    double = chain(2.0, "Probability", WorkingPrecision="Real64")
+    assert type(double) is np.float64 and abs(double - raw) < 1e-6
+    probabilities[0] = 5.0  # a result is the caller's: it does not alias a cache
+    assert chain(batch, "Probability")[0] == raws[0]

@@ -59,6 +59,7 @@ def test_two_cpu_processes_train_what_one_does(method, validation):
     single = NetTrain(mlp(), data(), All, **options(method, validation))
     double = NetTrain(mlp(), data(), All, TargetDevice=("CPU", 2), **options(method, validation))
     assert single["TotalBatches"] == STEPS
+    assert (single["TargetDevice"], double["TargetDevice"]) == ("CPU", ("CPU", 2))
     assert_same(double, single)
 
 

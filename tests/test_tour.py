@@ -1,13 +1,37 @@
-"""The tour runs every example and shows the page's results."""
+"""The tour runs every example and shows the page's results, as the Wolfram Language shows them."""
 
+import re
+import sys
+import types
+
+import numpy as np
+import pytest
+
+import wlnet.tour
+from wlnet import NetChain, NetDecoder
 from wlnet.__main__ import main
-from wlnet.tour import EXAMPLES, run
+from wlnet.tour import EXAMPLES, run, show
 
 
-def test_tour_runs_every_example_with_the_page_results():
-    lines = []
-    run(out=lines.append)
-    text = "\n".join(lines)
+@pytest.fixture(scope="module")
+def tour():
+    """The tour's printed text, and what it showed rendered as if in a notebook (run once)."""
+    lines, shown = [], []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(wlnet.tour, "_notebook_display", lambda: shown.append)
+        run(out=lines.append)
+    return "\n".join(lines), shown
+
+
+def result_of(text, statement):
+    """The result printed after the wlnet line ``statement``."""
+    match = re.search(re.escape(f"  wlnet  : {statement}") + r"\n  result : (.*)", text)
+    assert match, statement
+    return match.group(1)
+
+
+def test_tour_runs_every_example_with_the_page_results(tour):
+    text, _ = tour
     assert text.count("Wolfram:") == len(EXAMPLES)
     assert "result : [[10.  10.  10. ]\n            [-2.5 -2.5 -2.5]]" in text
     assert "result : [[-0.3 -0.2 -0.1]\n            [ 0.   1.   2. ]]" in text
@@ -16,9 +40,77 @@ def test_tour_runs_every_example_with_the_page_results():
     assert "loaded == trained, [loaded(x) for x in (1, 2, 3, 4)]\n  result : (True, [" in text  # saved, loaded
 
 
-def test_command_line_entry_point(capsys, monkeypatch):
-    import wlnet.tour
+def test_float32_values_print_by_their_shortest_form(tour):
+    text, _ = tour
+    assert "0.10000000149011612" not in text and not re.search(r"\.\d*0{5,}\d", text)  # no float64 expansions
+    assert result_of(text, 'Normal(NetExtract(act, "Slope"))') == "[0.1, 0.1, 0.1]"
+    assert result_of(text, 'Normal(NetExtract(NetInitialize(ParametricRampLayer([], Input=3)), "Slope"))') == "0.1"
+    learned = result_of(text, 'Normal(NetExtract(trained, "Slope"))')
+    numbers = learned.strip("[]").split(", ")
+    assert len(numbers) == 3 and all(str(np.float32(n)) == n for n in numbers)  # each a float32's shortest form
+    assert result_of(text, "act([[[-1, 1, -1]], [[1, 2, 3], [-4, -5, -6]]])") == (
+        "[[[-0.1, 1.0, -0.1]], [[1.0, 2.0, 3.0], [-0.4, -0.5, -0.6]]]")
 
+
+def test_the_boolean_answers_are_explained_and_match_their_probabilities(tour):
+    text, _ = tour
+    answers = result_of(text, "[trained(x) for x in (1, 2, 3, 4)]")
+    assert re.fullmatch(r"\[(True|False)(, (True|False)){3}\]", answers)
+    assert ("  meaning: Each answer is the Boolean decoder's reading of the net's output p, the probability the net "
+            "gives that x is labelled True (as 2 and 4 are in the training data): True when p >= 0.5, False "
+            "below.") in text
+    probabilities = [float(p) for p in result_of(text, 'trained([1, 2, 3, 4], "Probability")').strip("[]").split()]
+    assert [p >= 0.5 for p in probabilities] == [a == "True" for a in answers.strip("[]").split(", ")]
+
+
+def test_in_a_notebook_the_trained_boolean_net_is_shown_once(tour):
+    _, shown = tour
+    assert len(shown) == 1
+    net = shown[0]
+    assert isinstance(net, NetChain) and wlnet.NetExtract(net, "Output") == NetDecoder("Boolean")
+
+
+def fake_ipython(monkeypatch, config):
+    shown = []
+    package = types.ModuleType("IPython")
+    package.get_ipython = lambda: None if config is None else types.SimpleNamespace(config=config)
+    display = types.ModuleType("IPython.display")
+    display.display = shown.append
+    monkeypatch.setitem(sys.modules, "IPython", package)
+    monkeypatch.setitem(sys.modules, "IPython.display", display)
+    return shown
+
+
+def test_notebook_detection(monkeypatch):
+    monkeypatch.setitem(sys.modules, "IPython", None)  # not installed: the tour works without it
+    assert wlnet.tour._notebook_display() is None
+    assert fake_ipython(monkeypatch, None) is not None and wlnet.tour._notebook_display() is None  # plain Python
+    fake_ipython(monkeypatch, {"TerminalIPythonApp": {}})
+    assert wlnet.tour._notebook_display() is None  # the IPython shell in a terminal
+    shown = fake_ipython(monkeypatch, {"IPKernelApp": {}})
+    display = wlnet.tour._notebook_display()
+    display("net")
+    assert shown == ["net"]
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    (0.10000000149011612, "0.1"),  # a float32 carried as a Python float (Normal)
+    (0.1, "0.1"),
+    (1 / 3, "0.3333333333333333"),  # not a float32: kept as it is
+    (np.float32(0.1), "0.1"),
+    (np.float64(0.1), "0.1"),
+    (np.array(0.25, dtype=np.float32), "0.25"),
+    ([np.float32(0.1), 2, "a"], "[0.1, 2, 'a']"),
+    ((np.array([0.5, 0.1], dtype=np.float32),), "([0.5, 0.1],)"),
+    ({("Slope",): 0.0, "x": [0.20000000298023224]}, "{('Slope',): 0.0, 'x': [0.2]}"),
+    (True, "True"),
+    ([np.True_, False], "[True, False]"),
+])
+def test_show(value, text):
+    assert show(value) == text
+
+
+def test_command_line_entry_point(capsys, monkeypatch):
     monkeypatch.setattr(wlnet.tour, "EXAMPLES", EXAMPLES[:2])  # the whole tour ran above
     assert main(["tour"]) == 0
     assert "ParametricRampLayer(1)  # Slope: uninitialized" in capsys.readouterr().out

@@ -17,6 +17,7 @@ from wlnet import (
     LogisticSigmoid,
     MeanAbsoluteLossLayer,
     NetChain,
+    NetDecoder,
     NetExtract,
     NetInitialize,
     NetTrain,
@@ -419,3 +420,87 @@ def test_results_properties_and_plot():
     assert NetTrain(ParametricRampLayer(Input=2), (X, X), []) == []
     with pytest.raises(NetSpecificationError, match=r"'Nope' is not a property"):
         results["Nope"]
+
+
+def _never_called(progress):
+    raise AssertionError("NetTrain trained, but \"TrainingNet\" alone is computed without training")
+
+
+def test_training_net_is_the_page_chain_with_binary_cross_entropy_before_any_update():
+    from wlnet.train import TrainingNet
+
+    data = {1: False, 2: True, 3: False, 4: True}
+    training_net = NetTrain(page_chain(), data, "TrainingNet", RandomSeeding=5, TrainingProgressFunction=_never_called)
+    assert isinstance(training_net, TrainingNet)
+    assert training_net.losses == [(CrossEntropyLossLayer("Binary"), 1.0)]
+    assert training_net.ports == {"Input": "Input", "Target": "Output"}
+    assert NetExtract(training_net.net, "Input") == "Real"  # fitted to the data, initialized, not trained
+    leaky = ParametricRampLayer([], Slope=0.1, LearningRateMultipliers=0, Input=3)
+    fitted = NetChain([LinearLayer(3), leaky, LinearLayer([]), LogisticSigmoid], Input="Real",
+                      Output=NetDecoder("Boolean"))
+    assert training_net.net == NetInitialize(fitted, RandomSeeding=5)  # as NetTrain initializes it
+    results = NetTrain(page_chain(), data, All, RandomSeeding=5, MaxTrainingRounds=3)
+    assert results["TrainingNet"] == training_net and results["TrainedNet"] != training_net.net
+    assert "TrainingNet" in results.properties and "TrainingNet" in results["Properties"]
+    assert NetTrain(page_chain(), data, ["TrainingNet", "TrainingNet"], RandomSeeding=5) == [training_net] * 2
+    # One loss per example: binary cross-entropy of the net's probability against the target.
+    p = np.asarray(training_net.net([1, 2, 3, 4], None), dtype=np.float64)
+    t = np.array([0.0, 1.0, 0.0, 1.0])
+    losses = training_net(data)
+    assert losses.dtype == np.float32 and losses.shape == (4,)
+    np.testing.assert_allclose(losses, -(t * np.log(p) + (1 - t) * np.log(1 - p)), rtol=1e-6)
+    np.testing.assert_array_equal(training_net(([1, 2, 3, 4], [False, True, False, True])), losses)
+
+
+def test_training_net_with_other_losses():
+    rng = np.random.default_rng(0)
+    X, Y = rng.uniform(-1, 1, (10, 3)), rng.uniform(-1, 1, (10, 3))
+    act = NetInitialize(ParametricRampLayer(Input=3))
+    mse = NetTrain(act, (X, Y), "TrainingNet")
+    assert repr(mse) == ("TrainingNet(ParametricRampLayer(1, Input=3, Slope=[0.1, 0.1, 0.1]), "
+                         "LossFunction=MeanSquaredLossLayer())")
+    out = np.where(X > 0, X, F32(0.1) * X).astype(np.float32)
+    np.testing.assert_allclose(mse((X, Y)), ((out - Y.astype(np.float32)) ** 2).mean(axis=1), rtol=1e-5)
+    weighted = NetTrain(act, (X, Y), "TrainingNet",
+                        LossFunction=[(MeanAbsoluteLossLayer(), Scaled(2.0)), ("Output", Scaled(0.5))])
+    assert repr(weighted).endswith("LossFunction=[(MeanAbsoluteLossLayer(), Scaled(2.0)), ('Output', Scaled(0.5))])")
+    expected = 2 * np.abs(out - Y.astype(np.float32)).mean(axis=1) + 0.5 * out.mean(axis=1)
+    np.testing.assert_allclose(weighted((X, Y)), expected, rtol=1e-5)
+    own = NetTrain(act, {"Input": X}, "TrainingNet", LossFunction="Output")
+    assert own.ports == {"Input": "Input", "Target": None} and own.losses == [("Output", 1.0)]
+    np.testing.assert_allclose(own({"Input": X}), out.mean(axis=1), rtol=1e-5)
+    assert own != mse and own == NetTrain(act, {"Input": X}, "TrainingNet", LossFunction="Output")
+
+
+def test_target_device_is_written_as_the_option_is():
+    from wlnet.train.parallel import Group
+    from wlnet.train.training import device_name
+
+    X = np.ones((4, 2))
+    assert NetTrain(ParametricRampLayer(Input=2), (X, X), "TargetDevice", MaxTrainingRounds=1) == "CPU"
+    cpu, gpu0, gpu1 = torch.device("cpu"), torch.device("cuda", 0), torch.device("cuda", 1)
+    assert device_name(gpu0, (gpu0,), None) == "GPU"
+    assert device_name(gpu1, (gpu1,), None) == ("GPU", 2)
+    assert device_name(cpu, (cpu, cpu), Group(0, 2, cpu, False)) == ("CPU", 2)
+    assert device_name(gpu0, (gpu0, gpu1), Group(0, 2, gpu0, False)) == ("GPU", [1, 2])
+    assert device_name(gpu1, (gpu0,), Group(1, 4, gpu1, False)) == ("GPU", All)  # torchrun: a GPU per process
+
+
+@pytest.mark.parametrize("data", [
+    {1: False, 2: True, 3: False, 4: True},
+    ([1, 2, 3, 4], [False, True, False, True]),
+    [(1, False), (2, True)],
+    {"Input": [1, 2], "Output": [False, True]},
+], ids=["dict", "rule", "pairs", "ports"])
+def test_boolean_targets_without_a_boolean_decoder_say_how_to_add_one(data):
+    leaky = ParametricRampLayer([], Slope=0.1, LearningRateMultipliers=0, Input=3)
+    chain = NetChain([LinearLayer(3), leaky, LinearLayer([]), LogisticSigmoid])  # the page's, without a decoder
+    with pytest.raises(NetDataError, match=(
+            r'^NetTrain: the training data gives True/False targets for port "Output", but the output port "Output" '
+            r'of NetChain has no NetDecoder\("Boolean"\) to read them\. Attach one where the net is made, as the '
+            r"page's example does: NetChain\(\[\.\.\., LogisticSigmoid\], Output=NetDecoder\(\"Boolean\"\)\) "
+            r"\(the net then gives the probability of True, learned with binary cross-entropy\); or give the "
+            r"targets as 1 and 0\.$")):
+        NetTrain(chain, data, MaxTrainingRounds=1)
+    with pytest.raises(NetDataError, match=r'the validation set gives True/False targets for port "Output"'):
+        NetTrain(chain, ([1.0, 2.0], [0.0, 1.0]), MaxTrainingRounds=1, ValidationSet=data)

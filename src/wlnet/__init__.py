@@ -16,6 +16,7 @@ from .errors import NetError
 from .extract import NetExtract, NetReplacePart, Normal
 from .files import Export, ExportByteArray, Import, ImportByteArray
 from .functions import Abs, Cos, Exp, Log, LogisticSigmoid, Ramp, Sin, Sqrt, Tanh
+from .gradients import NetPortGradient
 from .information import Information
 from .initialize import NetInitialize
 from .kernels.memory import from_environment as _reuse_memory_if_asked
@@ -60,6 +61,7 @@ __all__ = [
     "NetGraph",
     "NetInitialize",
     "NetPort",
+    "NetPortGradient",
     "NetReplacePart",
     "Normal",
     "ParametricRampLayer",

@@ -3,8 +3,15 @@
 Only the ``"Boolean"`` coders exist so far: the encoder maps True to 1 and False to 0; the
 decoder maps a probability p to True when p >= 0.5 (so 0.5 is True), else False.
 
+The decoder's properties keep one convention (that of evaluation, :mod:`wlnet.evaluate`):
+``"Decision"`` gives Python ``bool`` values (a list for an array of probabilities), as the Wolfram
+Language gives True/False; the numeric properties (``"Probability"``, ``"Entropy"``) give NumPy
+values in the probabilities' precision: a NumPy scalar for one probability, an array for several.
+
 >>> NetDecoder("Boolean")([0.49, 0.5, 0.51])
 [False, True, True]
+>>> NetDecoder("Boolean")(np.float32(0.25), "Probability")
+np.float32(0.25)
 >>> NetEncoder("Boolean")([True, False]).tolist()
 [1.0, 0.0]
 """
@@ -79,17 +86,22 @@ class NetDecoder(_Coder):
         return NetEncoder(self.kind)
 
     def __call__(self, p, prop="Decision"):
-        """Decode one probability or an array of them (a list of values for a batch)."""
+        """Decode one probability or an array of them: ``bool`` values for "Decision", NumPy values
+        in the probabilities' precision (float64 for Python numbers) for the others."""
         if prop not in _DECODER_PROPERTIES:
             raise NetSpecificationError(
                 f'NetDecoder["Boolean"]: {prop!r} is not a property.{closest(str(prop), _DECODER_PROPERTIES)} '
                 f"The properties are: {', '.join(_DECODER_PROPERTIES)}, or None for the raw value."
             )
-        array = np.asarray(p, dtype=np.float64)
+        array = np.asarray(p)
+        if array.dtype.kind != "f":
+            array = array.astype(np.float64)
         if prop == "Decision":
             return (array >= 0.5).tolist()
         if prop == "Probability":
-            return array.tolist()
-        q = np.clip(array, 1e-300, 1.0)
-        r = np.clip(1.0 - array, 1e-300, 1.0)
-        return (-(array * np.log(q) + (1.0 - array) * np.log(r))).tolist()  # the entropy, in nats
+            return array.copy()[()]
+        wide = array.astype(np.float64)
+        q = np.clip(wide, 1e-300, 1.0)
+        r = np.clip(1.0 - wide, 1e-300, 1.0)
+        entropy = -(wide * np.log(q) + (1.0 - wide) * np.log(r))  # in nats
+        return entropy.astype(array.dtype)[()]

@@ -10,10 +10,24 @@ Rules (Wolfram's):
   of one call gets one example, or batches of one length;
 * when a port's dims are not all known, the data is first tried as one example and then as a
   batch, and the net is specialized to the first that type-checks;
-* the result is a NumPy array (float32, or float64 with ``WorkingPrecision="Real64"``), a NumPy
-  scalar for one scalar output, or a torch tensor on the input's device when given a torch tensor;
-  an output port with a NetDecoder gives its decoded values. A net with several output ports gives
-  a dict ``{port: result}``.
+* return types, one convention for every result (raw outputs, decoder properties, gradients):
+
+  - numbers are NumPy values in the working precision (float32, or float64 with
+    ``WorkingPrecision="Real64"``): one example gives an array of the port's dims, or a NumPy
+    scalar (``np.float32``) for a scalar port; a batch gives one array with the batch first; a
+    batch of sequences of different lengths gives a list of arrays. Given a torch tensor, raw
+    outputs and gradients are torch tensors on the input's device instead;
+  - an output port with a NetDecoder gives its decoded values: the ``"Decision"`` of a
+    ``NetDecoder("Boolean")`` is a Python ``bool`` (a list of them for a batch), as the Wolfram
+    Language gives True/False; its numeric properties (``"Probability"``, ``"Entropy"``) are
+    numbers as above (``np.float32`` for one example, a float32 array for a batch), never
+    Python floats, so that ``net(x, None)`` and ``net(x, "Probability")`` have one type;
+  - a net with several output ports gives a dict ``{port: result}``;
+* ``NetEvaluationMode="Train"`` runs the lowered module in training mode (``module.train()``, which
+  changes layers such as dropout; wlnet's layers so far compute the same in both modes);
+  ``"Test"`` (the default) in evaluation mode;
+* ``net(data, NetPortGradient("Input"))`` gives gradients instead of outputs; see
+  :mod:`wlnet.gradients`.
 
 The computation itself is the net's one lowering (:func:`wlnet.lower.lower`, what ``to_torch()``
 gives), run under ``torch.no_grad()``. This module knows nets only through the net protocol of
@@ -30,7 +44,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from .arrays import real_numbers, tensor_problem
 from .errors import (
     NetDataError,
     NetError,
@@ -40,14 +53,17 @@ from .errors import (
     check_options,
     closest,
 )
+from .gradients import NetPortGradient, Target, imposed_gradients, port_gradients, targets
+from .inputs import as_data
 from .lower import lower
 from .options import NUMPY_DTYPES, computing, positive_int, precision, target_device
-from .symbols import Automatic
+from .symbols import All, Automatic
 from .types import VARYING, TensorT, describe, unify
 
 __all__ = ["EvaluationCache", "apply_net", "as_data", "evaluation_module", "specialized"]
 
-_OPTIONS = ("BatchSize", "WorkingPrecision", "TargetDevice")
+_OPTIONS = ("BatchSize", "WorkingPrecision", "TargetDevice", "NetEvaluationMode")
+_MODES = ("Test", "Train")
 # Automatic BatchSize runs the whole batch at once, in chunks of at most this many input
 # elements (256 MiB of float32), so a huge batch never needs more than a bounded working set.
 _AUTOMATIC_CHUNK_ELEMENTS = 1 << 26
@@ -93,45 +109,94 @@ class _Request:
     select: str | None = None  # one output port
     prop: str = "Decision"  # the decoders' property
     raw: bool = False  # None: outputs without decoding
+    gradients: tuple[Target, ...] | None = None  # NetPortGradient: gradients instead of outputs
+    single: bool = False  # one NetPortGradient (not All, not a list): its value alone
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """The evaluation options, parsed."""
+
+    batch_size: Any  # Automatic or a positive int
+    dtype: torch.dtype
+    device: torch.device
+    training: bool = False  # NetEvaluationMode -> "Train"
+    mixed: bool = False  # WorkingPrecision -> "Mixed"
+    chunk_elements: int = _AUTOMATIC_CHUNK_ELEMENTS
 
 
 def apply_net(net, data, *args, **options):
     """Apply ``net`` to ``data``: one example or a batch.
 
-    Wolfram: ``net[data]``, ``net[data, prop]``, ``net[data, opts]``, ``net[<|port -> data, ...|>]``.
+    Wolfram: ``net[data]``, ``net[data, prop]``, ``net[data, opts]``, ``net[<|port -> data, ...|>]``,
+    ``net[data, NetPortGradient[port]]``.
 
     Args:
-        data: a number, nested lists, a NumPy array or a torch tensor; or a dict ``{port: data}``.
+        data: a number, nested lists, a NumPy array or a torch tensor; or a dict ``{port: data}``
+            (any net; it must give every input port), which may also impose gradients at output
+            ports, ``{NetPortGradient("Output"): gradient}``, for a gradient request.
         *args: at most one: ``None`` (raw outputs, without decoders), an output port's name (its
-            value alone), or a decoder property such as ``"Probability"``.
+            value alone), a decoder property such as ``"Probability"``, or a
+            :class:`~wlnet.gradients.NetPortGradient` (or a list of them) for gradients.
         BatchSize: ``Automatic`` or a positive int: how many examples are computed at once
             (results do not depend on it).
         WorkingPrecision: ``"Real32"`` (default), ``"Real64"``, or ``"Mixed"`` (computed in
             bfloat16 under autocast, results in float32).
         TargetDevice: ``"CPU"`` (default) or ``"GPU"`` (CUDA; an error when torch sees none).
+        NetEvaluationMode: ``"Test"`` (default) or ``"Train"`` (training behaviour).
+
+    Returns:
+        See the module doc for the types: NumPy arrays and scalars for numbers, ``bool`` for
+        decisions, torch tensors for torch inputs, dicts for several ports or gradients.
+
+    >>> from wlnet import NetChain, LinearLayer, LogisticSigmoid, NetDecoder
+    >>> net = NetChain([LinearLayer([], Weights=[[1.0]], Biases=[0.0]), LogisticSigmoid],
+    ...                Input="Real", Output=NetDecoder("Boolean"))
+    >>> net(0.5), net(0.5, "Probability"), net(0.5, None)
+    (True, np.float32(0.62245935), np.float32(0.62245935))
+    >>> net([-1.0, 1.0]), net([-1.0, 1.0], "Probability")
+    ([False, True], array([0.26894143, 0.7310586 ], dtype=float32))
     """
     request = _request(net, args)
-    batch_size, dtype, device = _parse_options(net._where, options)
+    settings = _parse_options(net._where, options)
     net._require_initialized("evaluate the net")
-    values = _bind(net, data)
-    examples = {port: _prepared(net, port, value, dtype) for port, value in values.items()}
+    values, imposed = _bind(net, data, request)
+    examples = {port: _prepared(net, port, value, settings.dtype) for port, value in values.items()}
     net, batched = _fit_ports(net, examples)
-    with computing(options.get("WorkingPrecision") == "Mixed", device):  # "Mixed": bfloat16, results float32
-        return _apply_fitted(net, examples, batched, batch_size, dtype, device, request)
+    with computing(settings.mixed, settings.device):  # "Mixed": bfloat16, results float32
+        if request.gradients is not None:
+            return _gradients(net, examples, imposed, batched, settings, request)
+        return _apply_fitted(net, examples, batched, settings, request)
 
 
-def _apply_fitted(net, examples: dict, batched: bool, batch_size, dtype, device, request: _Request):
+def _apply_fitted(net, examples: dict, batched: bool, settings: _Settings, request: _Request):
     if any(isinstance(x, list) for x in examples.values()):
-        return _run_ragged(net, examples, batch_size, dtype, device, request)
+        return _run_ragged(net, examples, settings, request)
     tensors = {}
     for port, x in examples.items():
         tensor = x if isinstance(x, torch.Tensor) else torch.from_numpy(x)
         tensors[port] = tensor if batched else tensor.unsqueeze(0)
-    outputs = _run(net, tensors, batch_size, dtype, device)
+    outputs = _run(net, tensors, settings)
     if not batched:
         outputs = {name: value[0] for name, value in outputs.items()}
     devices = [x.device for x in examples.values() if isinstance(x, torch.Tensor)]
     return _finish(net, outputs, request, devices[0] if devices else None)
+
+
+def _gradients(net, examples: dict, imposed: dict, batched: bool, settings: _Settings, request: _Request):
+    """The gradients the request asks for (see :mod:`wlnet.gradients`)."""
+    assert request.gradients is not None
+    dtype = NUMPY_DTYPES[settings.dtype]
+    given = {port: as_data(value, f'{net._where}: the gradient imposed at output port "{port}"', dtype)
+             for port, value in imposed.items()}
+    results = port_gradients(net, examples, given, batched, request.gradients, settings)
+    return next(iter(results.values())) if request.single else results
+
+
+def _is_gradient_request(choice) -> bool:
+    return isinstance(choice, NetPortGradient) or (
+        isinstance(choice, list) and len(choice) > 0 and all(isinstance(c, NetPortGradient) for c in choice)
+    )
 
 
 def _request(net, args: tuple) -> _Request:
@@ -142,6 +207,10 @@ def _request(net, args: tuple) -> _Request:
     choice = args[0]
     if len(args) == 1 and choice is None:
         return _Request(raw=True)
+    if len(args) == 1 and _is_gradient_request(choice):
+        specs = [choice] if isinstance(choice, NetPortGradient) else choice
+        single = isinstance(choice, NetPortGradient) and choice.spec is not All
+        return _Request(gradients=targets(net, specs), single=single)
     if len(args) == 1 and isinstance(choice, str) and choice in outputs:
         return _Request(select=choice)
     if len(args) == 1 and isinstance(choice, str) and decoders:
@@ -151,31 +220,53 @@ def _request(net, args: tuple) -> _Request:
         accepted.append(f"an output port ({', '.join(map(repr, outputs))})")
     if decoders:
         accepted.append("a decoder property")
+    accepted.append('NetPortGradient("port") (gradients)')
     raise NetOptionError(
         f"{net._where}: unexpected extra argument {choice!r}; options are given by name "
-        f"({', '.join(_OPTIONS)}), and the second argument may be {' or '.join(accepted)}."
+        f"({', '.join(_OPTIONS)}), and the second argument may be {', '.join(accepted[:-1])} or {accepted[-1]}."
     )
 
 
-def _parse_options(where: str, options: dict):
+def _parse_options(where: str, options: dict) -> _Settings:
     if not options:
-        return Automatic, torch.float32, torch.device("cpu")
+        return _Settings(Automatic, torch.float32, torch.device("cpu"))
     check_options(where, options, _OPTIONS)
-    batch_size = positive_int(where, "BatchSize", options.get("BatchSize", Automatic))
-    dtype = precision(where, options.get("WorkingPrecision", "Real32"))
-    return batch_size, dtype, target_device(options.get("TargetDevice", "CPU"), where)
+    return _Settings(
+        batch_size=positive_int(where, "BatchSize", options.get("BatchSize", Automatic)),
+        dtype=precision(where, options.get("WorkingPrecision", "Real32")),
+        device=target_device(options.get("TargetDevice", "CPU"), where),
+        training=_training(where, options.get("NetEvaluationMode", "Test")),
+        mixed=options.get("WorkingPrecision") == "Mixed",
+    )
 
 
-def _bind(net, data) -> dict:
-    """The data of each input port: ``{port: data}``, in port order."""
+def _training(where: str, mode) -> bool:
+    """Whether NetEvaluationMode ``mode`` is "Train"; NetOptionError (Wolfram's invnem) unless it is
+    "Test" or "Train"."""
+    if isinstance(mode, str) and mode in _MODES:
+        return mode == "Train"
+    hint = closest(mode, _MODES) if isinstance(mode, str) else ""
+    error = NetOptionError(
+        f'{where}: the value of NetEvaluationMode should be "Test" or "Train", but was {mode!r:.80}.{hint}'
+    )
+    error.code = "invnem"
+    raise error
+
+
+def _bind(net, data, request: _Request) -> tuple[dict, dict]:
+    """The data of each input port, ``{port: data}`` in port order, and the gradients imposed at
+    output ports, ``{port: gradient}``."""
     names = net._input_names
     if not isinstance(data, dict):
         if len(names) == 1:
-            return {names[0]: data}
+            return {names[0]: data}, {}
         raise NetDataError(
             f"{net._where}: the net has input ports {', '.join(map(repr, names))}, so the data should be a "
             f"dict {{port: data}}, not {type(data).__name__}."
         )
+    given = {k: v for k, v in data.items() if isinstance(k, NetPortGradient)}
+    imposed = imposed_gradients(net, given, asked=request.gradients is not None)
+    data = {k: v for k, v in data.items() if not isinstance(k, NetPortGradient)}
     for port in data:
         if port not in names:
             raise NetDataError(
@@ -184,12 +275,14 @@ def _bind(net, data) -> dict:
             )
     missing = [name for name in names if name not in data]
     if missing:
-        raise NetDataError(
+        error = NetDataError(
             f"{net._where}: the data gives no value for the input port{'s' if len(missing) > 1 else ''} "
             f"{', '.join(map(repr, missing))}; give a dict with every input port: "
             f"{', '.join(map(repr, names))}."
         )
-    return {name: data[name] for name in names}
+        error.code = "inpmiss"
+        raise error
+    return {name: data[name] for name in names}, imposed
 
 
 def _prepared(net, port: str, value, dtype: torch.dtype):
@@ -249,25 +342,28 @@ def _finish(net, outputs: dict, request: _Request, device: torch.device | None):
     return results[names[0]] if len(names) == 1 else results
 
 
-def evaluation_module(net, dtype: torch.dtype, device: torch.device) -> torch.nn.Module:
-    """The net's lowered module in ``dtype`` on ``device``, for evaluation (cached on the net)."""
-    key = ("module", dtype, str(device))
+def evaluation_module(net, dtype: torch.dtype, device: torch.device, training: bool = False) -> torch.nn.Module:
+    """The net's lowered module in ``dtype`` on ``device``, for evaluation (cached on the net): in
+    evaluation mode, or in training mode with ``training`` (NetEvaluationMode -> "Train")."""
+    key = ("module", dtype, str(device), training)
     module = net._cache.get(key)
     if module is None:
-        module = lower(net).to(device=device, dtype=dtype).eval()
+        module = lower(net).to(device=device, dtype=dtype).train(training)
         module.requires_grad_(False)
         net._cache[key] = module
     return module
 
 
-def _run(net, tensors: dict, batch_size, dtype, device) -> dict:
+def _run(net, tensors: dict, settings: _Settings) -> dict:
     """The outputs ``{port: tensor}`` for batches ``{port: tensor}``, computed in chunks."""
-    module = evaluation_module(net, dtype, device)
-    inputs = [t.to(device=device, dtype=dtype) for t in tensors.values()]
+    dtype = settings.dtype
+    module = evaluation_module(net, dtype, settings.device, settings.training)
+    inputs = [t.to(device=settings.device, dtype=dtype) for t in tensors.values()]
     n = inputs[0].shape[0]
+    batch_size = settings.batch_size
     if batch_size is Automatic:
         per_example = max(1, sum(t[0].numel() for t in inputs))
-        batch_size = max(1, _AUTOMATIC_CHUNK_ELEMENTS // per_example)
+        batch_size = max(1, settings.chunk_elements // per_example)
     try:
         with torch.no_grad():
             outputs = _chunked(module, inputs, n, batch_size, net._output_names)
@@ -303,7 +399,7 @@ def _chunked(module, inputs: list, n: int, batch_size: int, outputs: list) -> di
     return results
 
 
-def _run_ragged(net, examples: dict, batch_size, dtype, device, request: _Request):
+def _run_ragged(net, examples: dict, settings: _Settings, request: _Request):
     """Run sequences of different lengths (one input port), grouped by length, in order."""
     ((port, sequences),) = examples.items()
     by_length: dict[int, list[int]] = {}
@@ -312,120 +408,12 @@ def _run_ragged(net, examples: dict, batch_size, dtype, device, request: _Reques
     results: list[Any] = [None] * len(sequences)
     for indices in by_length.values():
         stacked = torch.from_numpy(np.stack([sequences[i] for i in indices]))
-        outputs = _run(net, {port: stacked}, batch_size, dtype, device)
+        outputs = _run(net, {port: stacked}, settings)
         for row, i in enumerate(indices):
             results[i] = _finish(net, {name: value[row] for name, value in outputs.items()}, request, None)
     if isinstance(results[0], dict):
         return {name: [result[name] for result in results] for name in results[0]}
     return results
-
-
-def _not_numeric(where: str, what: str) -> NetDataError:
-    return NetDataError(f"{where} should be real numbers, but {what}.")
-
-
-# Data nested deeper than this is refused before NumPy sees it (NumPy allows 32 or 64 dims).
-_MAX_NESTING = 32
-
-
-def as_data(data, where: str, dtype=np.float32):
-    """``data`` as a NumPy array or torch tensor, or a list of arrays for sequences of several lengths.
-
-    A NumPy array comes back in ``dtype``, writable and with non-negative strides (a read-only
-    or reversed array is copied, so torch can share it without a warning); values beyond
-    ``dtype``'s range are a NetDataError rather than infinities. A torch tensor comes back as it
-    is (it is converted when it runs), after the same check of its range when it will be narrowed.
-    """
-    if isinstance(data, torch.Tensor):
-        problem = tensor_problem(data)
-        if problem is not None:
-            raise _not_numeric(where, problem)
-        if data.numel() == 0:
-            raise NetDataError(
-                f"{where} is empty (shape {tuple(data.shape)}); empty inputs are not permitted."
-            )
-        if data.is_floating_point() and data.element_size() > np.dtype(dtype).itemsize:  # it will be narrowed
-            values = data.detach()
-            if bool(((values.abs() > float(np.finfo(dtype).max)) & torch.isfinite(values)).any()):
-                raise _beyond_range(values.cpu().numpy(), where, dtype)
-        return data
-    return _array_data(data, where, dtype, ragged=True)
-
-
-def _array_data(data, where: str, dtype, ragged: bool):
-    """Data other than a tensor as an array of ``dtype``; when ``ragged``, a list of sequences of
-    different lengths gives a list of arrays."""
-    if data is None or isinstance(data, (bool, str, bytes, dict, set)):
-        raise _not_numeric(where, f"it is {data!r:.80}")
-    try:
-        array = np.asarray(data)
-    except ValueError:
-        depth = _nesting(data)
-        if depth > _MAX_NESTING:
-            raise NetDataError(
-                f"{where} is nested {'more than 1000' if depth > 1000 else depth} levels deep; data may "
-                f"have at most {_MAX_NESTING} levels (the batch and one example's dims)."
-            ) from None
-        if not ragged:
-            raise _ragged_error(where) from None
-        return _ragged(data, where, dtype)
-    except (TypeError, RuntimeError) as error:  # e.g. a list of tensors that need .detach()
-        raise _not_numeric(where, f"it cannot be read as numbers ({error})") from None
-    array = real_numbers(array, lambda why: _not_numeric(where, why))
-    if array.size == 0:
-        raise NetDataError(f"{where} is empty (dims {array.shape}); empty inputs are not permitted.")
-    try:
-        with np.errstate(over="raise"):
-            array = array.astype(dtype, copy=False)
-    except FloatingPointError:
-        raise _beyond_range(array, where, dtype) from None
-    if not array.flags.writeable or any(stride < 0 for stride in array.strides):
-        array = array.copy()
-    return array
-
-
-def _nesting(data) -> int:
-    """How deeply the first elements of nested lists go (counted up to 1001), without recursion."""
-    depth = 0
-    while isinstance(data, (list, tuple)) and len(data) > 0 and depth <= 1000:
-        data, depth = data[0], depth + 1
-    return depth
-
-
-def _beyond_range(array: np.ndarray, where: str, dtype) -> NetDataError:
-    limit = np.finfo(dtype).max
-    with np.errstate(invalid="ignore"):
-        index = np.unravel_index(int(np.argmax((np.abs(array) > limit) & np.isfinite(array))), array.shape)
-    at = f" at position [{', '.join(str(int(i) + 1) for i in index)}]" if index else ""
-    return NetDataError(
-        f"{where} has the value {array[index].item()!r}{at}, beyond the range of {np.dtype(dtype).name} "
-        f"(largest magnitude {float(limit):.4g}), where it would become infinite. Evaluate with "
-        'WorkingPrecision="Real64", or scale the data.'
-    )
-
-
-def _ragged_error(where: str) -> NetDataError:
-    return NetDataError(
-        f"{where} is ragged: its sublists have different lengths. Only a batch of sequences "
-        '(a port such as ("Varying", n)) may have examples of different lengths.'
-    )
-
-
-def _ragged(data, where: str, dtype) -> list[np.ndarray]:
-    """A batch of sequences of different lengths, or NetDataError for any other ragged data."""
-    if not isinstance(data, (list, tuple)):
-        raise _ragged_error(where)
-    examples = []
-    for item in data:
-        if isinstance(item, torch.Tensor):
-            example = as_data(item, where, dtype).detach().cpu().numpy().astype(dtype, copy=False)
-        else:
-            example = _array_data(item, where, dtype, ragged=False)
-        examples.append(example)
-    first = examples[0]
-    if first.ndim == 0 or any(e.ndim != first.ndim or e.shape[1:] != first.shape[1:] for e in examples):
-        raise _ragged_error(where)
-    return examples
 
 
 def _fit(net, port: str, t: TensorT, x, where: str):

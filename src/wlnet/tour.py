@@ -3,110 +3,194 @@
 Each step shows the Wolfram Language input, the same in wlnet, and the result. Training steps set
 MaxTrainingRounds (the Wolfram page leaves it Automatic, a time budget) and RandomSeeding (the
 order of the examples), so that the tour prints the same on every run and every machine.
+
+Results are shown as the Wolfram Language shows them: a float32 number by its shortest form
+(``0.1``, not ``0.10000000149011612``, the float64 value of the float32 nearest 0.1), in lists too.
+Run in a notebook (an IPython kernel), the tour also shows the trained Boolean net rendered.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-# (caption, Wolfram Language input, wlnet statements; the last line's value is shown)
+
+@dataclass(frozen=True)
+class Example:
+    """One step of the tour."""
+
+    caption: str
+    wolfram: str  # the Wolfram Language input
+    python: str  # wlnet statements; the last line's value is shown
+    note: str = ""  # what the result means, printed after it
+    display: str = ""  # a name whose value a notebook shows rendered (IPython.display.display)
+
+
 EXAMPLES = [
-    ("Create a ParametricRampLayer",
-     "ParametricRampLayer[]",
-     "ParametricRampLayer()"),
-    ("Create a ParametricRampLayer with a specified slope",
-     'prelu = ParametricRampLayer[{}, "Slope" -> 0.25]',
-     "prelu = ParametricRampLayer([], Slope=0.25)\nprelu"),
-    ("Apply the layer to an input (one 2x3 example: the dims are inferred just in time)",
-     "prelu[{{10, 10, 10}, {-10, -10, -10}}]",
-     "prelu([[10, 10, 10], [-10, -10, -10]])"),
-    ("Initialize a layer that takes a vector of length 3, with a slope per dimension",
-     'act = NetInitialize@ParametricRampLayer["Input" -> 3]',
-     "act = NetInitialize(ParametricRampLayer(Input=3))\nact"),
-    ("Its slope",
-     'Normal@NetExtract[act, "Slope"]',
-     'Normal(NetExtract(act, "Slope"))'),
-    ("Apply the layer to a batch of two vectors",
-     "act[{{-3, -2, -1}, {0, 1, 2}}]",
-     "act([[-3, -2, -1], [0, 1, 2]])"),
-    ("Learn the slopes on some data (mean squared loss; act itself is unchanged)",
-     "trained = NetTrain[act, RandomReal[{-1, 1}, {10, 3}] -> RandomReal[{-1, 1}, {10, 3}]]",
-     "rng = np.random.default_rng(1234)\n"
-     "trained = NetTrain(act, (rng.uniform(-1, 1, (10, 3)), rng.uniform(-1, 1, (10, 3))), MaxTrainingRounds=1000,\n"
-     "                   RandomSeeding=1)\n"
-     "trained"),
-    ("The learned slopes",
-     'Normal@NetExtract[trained, "Slope"]',
-     'Normal(NetExtract(trained, "Slope"))'),
-    ("A length-3 vector with one slope shared by every element",
-     'Normal@NetExtract[NetInitialize@ParametricRampLayer[{}, "Input" -> 3], "Slope"]',
-     'Normal(NetExtract(NetInitialize(ParametricRampLayer([], Input=3)), "Slope"))'),
-    ("A sequence of length-3 vectors: the slope is on level 2",
-     'act = NetInitialize@ParametricRampLayer[2, "Input" -> {"Varying", 3}]',
-     'act = NetInitialize(ParametricRampLayer(2, Input=("Varying", 3)))\nNormal(NetExtract(act, "Slope"))'),
-    ("Sequences of different lengths in one batch",
-     "act[{{{-1, 1, -1}}, {{1, 2, 3}, {-4, -5, -6}}}]",
-     "act([[[-1, 1, -1]], [[1, 2, 3], [-4, -5, -6]]])"),
-    ("A leaky ReLU with a fixed slope of 0.1",
-     'leakyRelu = ParametricRampLayer[{}, "Slope" -> 0.1, LearningRateMultipliers -> 0, "Input" -> 3]',
-     "leakyRelu = ParametricRampLayer([], Slope=0.1, LearningRateMultipliers=0, Input=3)\n"
-     'Information(leakyRelu, "ArraysLearningRateMultipliers")'),
-    ("Train a network with this nonlinearity (binary cross-entropy is attached automatically)",
-     "trained = NetTrain[NetChain[{LinearLayer[3], leakyRelu, LinearLayer[{}], LogisticSigmoid}, "
-     '"Output" -> NetDecoder["Boolean"]], {1 -> False, 2 -> True, 3 -> False, 4 -> True}]',
-     "trained = NetTrain(NetChain([LinearLayer(3), leakyRelu, LinearLayer([]), LogisticSigmoid], "
-     'Output=NetDecoder("Boolean")),\n'
-     "                   {1: False, 2: True, 3: False, 4: True}, MaxTrainingRounds=2000, RandomSeeding=1)\n"
-     "[trained(x) for x in (1, 2, 3, 4)]"),
-    ("The leaky ReLU still has the same slope value after training",
-     "NetExtract[trained, {2, \"Slope\"}]",
-     'NetExtract(trained, [2, "Slope"])'),
-    ("A layer already initialized with given slopes",
-     'prelu = ParametricRampLayer["Slope" -> {0.1, 0.2, 0.3}, LearningRateMultipliers -> 0, "Input" -> 3]',
-     "prelu = ParametricRampLayer(Slope=[0.1, 0.2, 0.3], LearningRateMultipliers=0, Input=3)\n"
-     "prelu([[-1, -1, -1], [1, 1, 1]])"),
-    ("A unique fixed slope",
-     'ParametricRampLayer[{}, "Slope" -> 0.1][{{-1, -1, -1}, {1, 1, 1}}]',
-     "ParametricRampLayer([], Slope=0.1)([[-1, -1, -1], [1, 1, 1]])"),
-    ("The levels of the page, on an input of dims (2, 3, 4): slope dims",
-     "ParametricRampLayer[levels, \"Input\" -> {2, 3, 4}]",
-     "{str(levels): NetExtract(NetInitialize(ParametricRampLayer(levels, Input=(2, 3, 4))), 'Slope').shape\n"
-     " for levels in (2, Span(1, 2), [1, 3], [], Automatic)}"),
-    ("A report on a layer",
-     "Information[NetInitialize@ParametricRampLayer[\"Input\" -> {2, 3, 4}]]",
-     "Information(NetInitialize(ParametricRampLayer(Input=(2, 3, 4))))"),
-    ("The layer as a plain torch module",
-     "(no Wolfram counterpart)",
-     "NetInitialize(ParametricRampLayer(Input=(64, 8, 8))).to_torch()"),
-    ("Save the trained Boolean net (one safetensors file, no code in it) and load it back",
-     'Export["boolean-net.wlnet", trained]; Import["boolean-net.wlnet"] === trained',
-     'path = Export(os.path.join(tempfile.mkdtemp(), "boolean-net.safetensors"), trained)\n'
-     "loaded = Import(path)\n"
-     "loaded == trained, [loaded(x) for x in (1, 2, 3, 4)]"),
+    Example("Create a ParametricRampLayer",
+            "ParametricRampLayer[]",
+            "ParametricRampLayer()"),
+    Example("Create a ParametricRampLayer with a specified slope",
+            'prelu = ParametricRampLayer[{}, "Slope" -> 0.25]',
+            "prelu = ParametricRampLayer([], Slope=0.25)\nprelu"),
+    Example("Apply the layer to an input (one 2x3 example: the dims are inferred just in time)",
+            "prelu[{{10, 10, 10}, {-10, -10, -10}}]",
+            "prelu([[10, 10, 10], [-10, -10, -10]])"),
+    Example("Initialize a layer that takes a vector of length 3, with a slope per dimension",
+            'act = NetInitialize@ParametricRampLayer["Input" -> 3]',
+            "act = NetInitialize(ParametricRampLayer(Input=3))\nact"),
+    Example("Its slope",
+            'Normal@NetExtract[act, "Slope"]',
+            'Normal(NetExtract(act, "Slope"))'),
+    Example("Apply the layer to a batch of two vectors",
+            "act[{{-3, -2, -1}, {0, 1, 2}}]",
+            "act([[-3, -2, -1], [0, 1, 2]])"),
+    Example("Learn the slopes on some data (mean squared loss; act itself is unchanged)",
+            "trained = NetTrain[act, RandomReal[{-1, 1}, {10, 3}] -> RandomReal[{-1, 1}, {10, 3}]]",
+            "rng = np.random.default_rng(1234)\n"
+            "trained = NetTrain(act, (rng.uniform(-1, 1, (10, 3)), rng.uniform(-1, 1, (10, 3))),\n"
+            "                   MaxTrainingRounds=1000, RandomSeeding=1)\n"
+            "trained"),
+    Example("The learned slopes",
+            'Normal@NetExtract[trained, "Slope"]',
+            'Normal(NetExtract(trained, "Slope"))'),
+    Example("A length-3 vector with one slope shared by every element",
+            'Normal@NetExtract[NetInitialize@ParametricRampLayer[{}, "Input" -> 3], "Slope"]',
+            'Normal(NetExtract(NetInitialize(ParametricRampLayer([], Input=3)), "Slope"))'),
+    Example("A sequence of length-3 vectors: the slope is on level 2",
+            'act = NetInitialize@ParametricRampLayer[2, "Input" -> {"Varying", 3}]',
+            'act = NetInitialize(ParametricRampLayer(2, Input=("Varying", 3)))\nNormal(NetExtract(act, "Slope"))'),
+    Example("Sequences of different lengths in one batch",
+            "act[{{{-1, 1, -1}}, {{1, 2, 3}, {-4, -5, -6}}}]",
+            "act([[[-1, 1, -1]], [[1, 2, 3], [-4, -5, -6]]])"),
+    Example("A leaky ReLU with a fixed slope of 0.1",
+            'leakyRelu = ParametricRampLayer[{}, "Slope" -> 0.1, LearningRateMultipliers -> 0, "Input" -> 3]',
+            "leakyRelu = ParametricRampLayer([], Slope=0.1, LearningRateMultipliers=0, Input=3)\n"
+            'Information(leakyRelu, "ArraysLearningRateMultipliers")'),
+    Example("Train a network with this nonlinearity (binary cross-entropy is attached automatically)",
+            "trained = NetTrain[NetChain[{LinearLayer[3], leakyRelu, LinearLayer[{}], LogisticSigmoid}, "
+            '"Output" -> NetDecoder["Boolean"]], {1 -> False, 2 -> True, 3 -> False, 4 -> True}]',
+            "trained = NetTrain(NetChain([LinearLayer(3), leakyRelu, LinearLayer([]), LogisticSigmoid], "
+            'Output=NetDecoder("Boolean")),\n'
+            "                   {1: False, 2: True, 3: False, 4: True}, MaxTrainingRounds=2000, RandomSeeding=1)\n"
+            "[trained(x) for x in (1, 2, 3, 4)]",
+            note="Each answer is the Boolean decoder's reading of the net's output p, the probability the net "
+                 "gives that x is labelled True (as 2 and 4 are in the training data): True when p >= 0.5, "
+                 "False below.",
+            display="trained"),
+    Example("The probabilities behind those answers",
+            'trained[{1, 2, 3, 4}, "Probability"]',
+            'trained([1, 2, 3, 4], "Probability")',
+            note="These are the net's raw outputs: trained([1, 2, 3, 4], None) gives the same float32 numbers."),
+    Example("The leaky ReLU still has the same slope value after training",
+            "NetExtract[trained, {2, \"Slope\"}]",
+            'NetExtract(trained, [2, "Slope"])'),
+    Example("A layer already initialized with given slopes",
+            'prelu = ParametricRampLayer["Slope" -> {0.1, 0.2, 0.3}, LearningRateMultipliers -> 0, "Input" -> 3]',
+            "prelu = ParametricRampLayer(Slope=[0.1, 0.2, 0.3], LearningRateMultipliers=0, Input=3)\n"
+            "prelu([[-1, -1, -1], [1, 1, 1]])"),
+    Example("A unique fixed slope",
+            'ParametricRampLayer[{}, "Slope" -> 0.1][{{-1, -1, -1}, {1, 1, 1}}]',
+            "ParametricRampLayer([], Slope=0.1)([[-1, -1, -1], [1, 1, 1]])"),
+    Example("The levels of the page, on an input of dims (2, 3, 4): slope dims",
+            "ParametricRampLayer[levels, \"Input\" -> {2, 3, 4}]",
+            "{str(levels): NetExtract(NetInitialize(ParametricRampLayer(levels, Input=(2, 3, 4))), 'Slope').shape\n"
+            " for levels in (2, Span(1, 2), [1, 3], [], Automatic)}"),
+    Example("A report on a layer",
+            "Information[NetInitialize@ParametricRampLayer[\"Input\" -> {2, 3, 4}]]",
+            "Information(NetInitialize(ParametricRampLayer(Input=(2, 3, 4))))"),
+    Example("The layer as a plain torch module",
+            "(no Wolfram counterpart)",
+            "NetInitialize(ParametricRampLayer(Input=(64, 8, 8))).to_torch()"),
+    Example("Save the trained Boolean net (one safetensors file, no code in it) and load it back",
+            'Export["boolean-net.wlnet", trained]; Import["boolean-net.wlnet"] === trained',
+            'path = Export(os.path.join(tempfile.mkdtemp(), "boolean-net.safetensors"), trained)\n'
+            "loaded = Import(path)\n"
+            "loaded == trained, [loaded(x) for x in (1, 2, 3, 4)]"),
 ]
 
 
-def run(out=print) -> None:
-    """Run every example, printing its inputs and result."""
+def run(out: Callable[[str], Any] = print) -> None:
+    """Run every example, printing its inputs and result (and, in a notebook, showing the nets an
+    example names rendered)."""
     import wlnet
 
+    display = _notebook_display()
     namespace = {name: getattr(wlnet, name) for name in wlnet.__all__}
     namespace.update(np=np, os=os, tempfile=tempfile)
-    with np.printoptions(precision=6, suppress=True):
-        for number, (caption, wolfram, python) in enumerate(EXAMPLES, 1):
-            out(f"\n[{number}] {caption}")
-            out(f"  Wolfram: {wolfram}")
-            lines = python.split("\n")
+    with np.printoptions(floatmode="unique", suppress=True):  # each float32 by its shortest form
+        for number, example in enumerate(EXAMPLES, 1):
+            out(f"\n[{number}] {example.caption}")
+            out(f"  Wolfram: {example.wolfram}")
+            lines = example.python.split("\n")
             for line in lines:
                 out(f"  wlnet  : {line}")
             *statements, last = _split_last(lines)
             exec("\n".join(statements), namespace)  # noqa: S102 - the tour's own fixed code
             value = eval(last, namespace)  # noqa: S307
-            text = str(value) if not isinstance(value, wlnet.ParametricRampLayer) else repr(value)
-            out("  result : " + text.replace("\n", "\n           "))
+            out("  result : " + show(value).replace("\n", "\n           "))
+            if example.note:
+                out("  meaning: " + example.note)
+            if example.display and display is not None:
+                display(namespace[example.display])
+
+
+def show(value: Any) -> str:
+    """``value`` as the tour prints it: floats as their float32's shortest form (``0.1``), in
+    lists, tuples and dicts too; arrays as NumPy prints them; nets by their repr."""
+    from .layers.base import Layer
+
+    if isinstance(value, Layer):
+        return repr(value)
+    if isinstance(value, np.ndarray) and value.ndim > 0:
+        return str(value)
+    if isinstance(value, (list, tuple, dict)):
+        return _inner(value)
+    return _number(value) if isinstance(value, (float, np.floating, np.ndarray)) else str(value)
+
+
+def _inner(value: Any) -> str:
+    """A value inside a list, tuple or dict: strings quoted, arrays as nested lists of numbers."""
+    if isinstance(value, np.ndarray):
+        return _inner(list(value)) if value.ndim > 0 else _number(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_inner(v) for v in value) + "]"
+    if isinstance(value, tuple):
+        return "(" + ", ".join(_inner(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_inner(k)}: {_inner(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (float, np.floating)):
+        return _number(value)
+    return repr(value) if isinstance(value, str) else show(value)
+
+
+def _number(value: Any) -> str:
+    """A real number by its shortest form; a float that holds a float32 exactly (as Normal gives
+    them) by the float32's: ``0.10000000149011612`` is ``0.1``."""
+    if isinstance(value, np.ndarray):
+        value = value[()]
+    if isinstance(value, (np.floating, np.bool_)):
+        return str(value)
+    single = np.float32(value)
+    return str(single) if float(single) == value else repr(value)
+
+
+def _notebook_display() -> Callable[[Any], Any] | None:
+    """IPython's ``display`` when the tour runs in a notebook (an IPython kernel), else None."""
+    try:
+        from IPython import get_ipython  # type: ignore[import-not-found]
+        from IPython.display import display  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    shell = get_ipython()
+    if shell is None or "IPKernelApp" not in getattr(shell, "config", {}):
+        return None
+    return display
 
 
 def _split_last(lines: list[str]) -> list[str]:

@@ -11,7 +11,8 @@ The package, by part:
 * ``loop``: the loop itself, a :class:`~wlnet.train.loop.Run` and its callbacks' hooks;
 * ``callbacks``: validation, progress reporting, checkpoints, stopping criteria, time goal,
   divergence;
-* ``results`` and ``properties``: :class:`NetTrainResults` and the property names.
+* ``results`` and ``properties``: :class:`NetTrainResults` and the property names;
+* ``trainingnet``: :class:`TrainingNet`, the net with its loss attached ("TrainingNet").
 
 The loop shuffles, cuts the examples into full batches (the last one padded with randomly repeated
 examples, as Wolfram does), and runs forward, loss, backward and one optimizer step per batch.
@@ -33,9 +34,10 @@ from .parallel import launch
 from .properties import check_property
 from .results import NetTrainResults
 from .settings import parse_settings
-from .training import train
+from .training import prepare, train
+from .trainingnet import TrainingNet
 
-__all__ = ["NetTrain", "NetTrainResults"]
+__all__ = ["NetTrain", "NetTrainResults", "TrainingNet"]
 
 
 def NetTrain(net, data, prop="TrainedNet", **options):
@@ -59,6 +61,10 @@ def NetTrain(net, data, prop="TrainedNet", **options):
             "AbsoluteBatch": a}`` that returns a batch in any of these forms.
         prop: ``"TrainedNet"`` (default), ``"FinalNet"``, ``All`` (a :class:`NetTrainResults`),
             another property name (see ``NetTrainResults.properties``) or a list of them.
+            ``"TrainingNet"`` is the net as training starts with its loss attached (a
+            :class:`TrainingNet`); asked for alone, it is computed without training, as in the
+            Wolfram Language. ``"TargetDevice"`` is written as the option is: ``"CPU"``,
+            ``("CPU", n)``, ``"GPU"``, ``("GPU", k)``, ``("GPU", [k1, k2])``.
 
     Options (Wolfram's, with their defaults):
         BatchSize: Automatic = min(64, number of examples).
@@ -118,6 +124,9 @@ def NetTrain(net, data, prop="TrainedNet", **options):
         )
     if prop == []:
         return []
+    if all(isinstance(p, str) and p == "TrainingNet" for p in props):  # computed without training
+        training_net = prepare(net, data, settings, resume).training_net()
+        return [training_net] * len(props) if isinstance(prop, list) else training_net
     devices = settings.devices
     if len(devices) > 1 and not dist.is_initialized():  # TargetDevice ("CPU", n), ("GPU", All), ...
         count = min(len(devices), settings.batch_size)  # no more devices than examples in a batch

@@ -16,9 +16,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..coders import NetDecoder
+from ..coders import NetDecoder, NetEncoder
 from ..errors import NetDataError, NetShapeError
-from ..evaluate import as_data, specialized
+from ..evaluate import specialized
+from ..inputs import as_data
 from ..types import VARYING, TensorT, describe, unify
 
 __all__ = ["Examples", "GeneratorBatches", "Ports", "TensorBatches", "examples", "fit_net", "parse_data"]
@@ -86,7 +87,12 @@ def examples(net: Any, data: Any, ports: Ports, what: str) -> Examples:
     encoder = decoder.encoder() if isinstance(decoder, NetDecoder) else None  # True/False targets
     if encoder is not None and encoder.accepts(targets):
         targets = encoder(targets)
-    y = as_data(targets, f'NetTrain: {what} for port "{ports.output}"', np.float32)
+    try:
+        y = as_data(targets, f'NetTrain: {what} for port "{ports.output}"', np.float32)
+    except NetDataError:
+        if encoder is None and NetEncoder("Boolean").accepts(targets):
+            raise _boolean_targets(net, what, ports.output) from None
+        raise
     nx, ny = _count(x), _count(y)
     if nx != ny:
         raise NetDataError(
@@ -98,6 +104,16 @@ def examples(net: Any, data: Any, ports: Ports, what: str) -> Examples:
     if sequences_in and t_out is not None and bool(t_out.dims) and t_out.dims[0] == VARYING:
         _check_lengths(x, y, what, ports.output)
     return Examples(x, y, what, ports.output)
+
+
+def _boolean_targets(net: Any, what: str, port: str) -> NetDataError:
+    """The error for True/False targets at an output port that has no Boolean decoder to read them."""
+    return NetDataError(
+        f'NetTrain: {what} gives True/False targets for port "{port}", but the output port "{port}" of '
+        f"{net._where} has no NetDecoder(\"Boolean\") to read them. Attach one where the net is made, as the "
+        f'page\'s example does: NetChain([..., LogisticSigmoid], {port}=NetDecoder("Boolean")) (the net then '
+        "gives the probability of True, learned with binary cross-entropy); or give the targets as 1 and 0."
+    )
 
 
 def _mismatch(values: list, what: str, needed: str) -> NetDataError:

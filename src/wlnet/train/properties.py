@@ -33,6 +33,7 @@ PROPERTIES = (
     "ArraysLearningRateMultipliers",
     "CheckpointingFiles",
     "TargetDevice",
+    "TrainingNet",
     "Properties",
 )
 #: Wolfram's renamed and legacy property names.

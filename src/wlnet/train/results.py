@@ -23,8 +23,9 @@ class Record:
     validation_examples: int
     multipliers: dict[tuple, float]
     method: str
-    device: str
+    device: Any  # as TargetDevice writes it: "CPU", ("CPU", 2), "GPU", ("GPU", 2), ...
     initial_lr: float
+    training_net: Any = None  # the TrainingNet: the net as training started, with its loss
     batch_losses: list[torch.Tensor] = field(default_factory=list)  # one tensor of losses per round
     round_losses: list[float] = field(default_factory=list)
     validation_losses: list[float] = field(default_factory=list)
@@ -63,6 +64,7 @@ class Record:
             "ArraysLearningRateMultipliers": self.multipliers,
             "CheckpointingFiles": list(self.checkpoints),
             "TargetDevice": self.device,
+            "TrainingNet": self.training_net,
         }
         return NetTrainResults(values)
 

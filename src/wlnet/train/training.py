@@ -6,6 +6,7 @@ from __future__ import annotations
 import numbers
 import time
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,17 +19,18 @@ from ..layers.loss import CrossEntropyLossLayer
 from ..lower import array_multipliers, array_slots, lower
 from ..optimizers import Optimizer
 from ..options import per_array, rules
-from ..symbols import Scaled
+from ..symbols import All, Scaled
 from .callbacks import callbacks
 from .checkpoint import Checkpoint, fingerprint, restore
 from .data import Examples, GeneratorBatches, Ports, TensorBatches, examples, fit_net
 from .loop import Run, fit
-from .loss import parse_loss
+from .loss import Losses, parse_loss
 from .parallel import Group, join
 from .results import NetTrainResults, Record
 from .settings import Settings
+from .trainingnet import TrainingNet
 
-__all__ = ["train"]
+__all__ = ["Prepared", "device_name", "prepare", "train"]
 
 
 def train(net: Layer, data: Any, settings: Settings, resume: Checkpoint | None = None) -> NetTrainResults:
@@ -43,8 +45,26 @@ def train(net: Layer, data: Any, settings: Settings, resume: Checkpoint | None =
             group.close()
 
 
-def _train(net: Layer, data: Any, settings: Settings, resume: Checkpoint | None, group: Group | None
-           ) -> NetTrainResults:
+@dataclass
+class Prepared:
+    """What a run starts from: the net fitted to the data and initialized, the data, the losses."""
+
+    net: Layer
+    data: Examples  # every example; a generator's first batch
+    generator: Any  # the generator function, or None
+    ports: Ports
+    losses: Losses
+    seed: Any
+    device: torch.device
+
+    def training_net(self) -> TrainingNet:
+        return TrainingNet(self.net, self.losses, self.ports)
+
+
+def prepare(net: Layer, data: Any, settings: Settings, resume: Checkpoint | None = None,
+            group: Group | None = None) -> Prepared:
+    """The net as training starts, with its data and losses: NetTrain's work before any update.
+    ``NetTrain(net, data, "TrainingNet")`` is this alone."""
     seed = settings.seed
     if resume is not None:
         net, seed = resume.net, resume.state.get("Seed", settings.seed)
@@ -67,8 +87,16 @@ def _train(net: Layer, data: Any, settings: Settings, resume: Checkpoint | None,
                 f"NetTrain: binary cross-entropy needs targets between 0 and 1 (or True/False) for port "
                 f'"{ports.output}", but some are outside.'
             )
+    return Prepared(fitted, first, generator, ports, losses, seed, device)
+
+
+def _train(net: Layer, data: Any, settings: Settings, resume: Checkpoint | None, group: Group | None
+           ) -> NetTrainResults:
+    prepared = prepare(net, data, settings, resume, group)
+    fitted, ports, seed, device, generator = (prepared.net, prepared.ports, prepared.seed, prepared.device,
+                                              prepared.generator)
     rng = np.random.default_rng(np.frombuffer(repr(seed).encode(), dtype=np.uint8))
-    training, validation = _split(fitted, first, settings, ports, rng)
+    training, validation = _split(fitted, prepared.data, settings, ports, rng)
 
     start = time.perf_counter()
     multipliers = array_multipliers(fitted, settings.multipliers)
@@ -84,7 +112,8 @@ def _train(net: Layer, data: Any, settings: Settings, resume: Checkpoint | None,
         batches = GeneratorBatches(generator, make, batch, training.batches_per_round(batch),
                                    device, settings.dtype)
     record = Record(batch, batches.per_round, training.n, 0 if validation is None else validation.n, multipliers,
-                    settings.method, str(device), settings.learning_rate)
+                    settings.method, device_name(device, settings.devices, group), settings.learning_rate,
+                    prepared.training_net())
     if not parameters:
         warnings.warn(
             NetTrainWarning(
@@ -97,7 +126,7 @@ def _train(net: Layer, data: Any, settings: Settings, resume: Checkpoint | None,
         return record.results(net, net, time.perf_counter() - start)
     if validation is not None:
         validation = validation.to(device, settings.dtype)
-    run = Run(fitted, module, parameters, optimizer, batches, losses, record, settings.max_rounds,
+    run = Run(fitted, module, parameters, optimizer, batches, prepared.losses, record, settings.max_rounds,
               settings.time_goal, start, seed, _fingerprint(training, validation, settings, batch), group)
     run.mixed = settings.mixed
     run.callbacks = callbacks(settings, validation, batch, reporting=group is None or group.rank == 0)
@@ -109,6 +138,21 @@ def _train(net: Layer, data: Any, settings: Settings, resume: Checkpoint | None,
     final = run.net_with()
     trained = final if run.best_state is None else run.net_with(run.best_state)
     return record.results(trained, final, time.perf_counter() - start)
+
+
+def device_name(device: torch.device, devices: tuple[torch.device, ...], group: Group | None) -> Any:
+    """The devices a run trains on, as TargetDevice writes them: "CPU", ("CPU", n) for n processes,
+    "GPU" (the first GPU), ("GPU", k) (GPU k, 1-based), ("GPU", [k1, k2, ...]) for several, or
+    ("GPU", All) for a GPU per process started by torchrun."""
+    world = 1 if group is None else group.world
+    if device.type != "cuda":
+        return "CPU" if world == 1 else ("CPU", world)
+    if world == 1:
+        index = device.index or 0
+        return "GPU" if index == 0 else ("GPU", index + 1)
+    if len(devices) > 1:
+        return ("GPU", [(d.index or 0) + 1 for d in devices[:world]])
+    return ("GPU", All)
 
 
 def _fingerprint(training: Examples, validation: Examples | None, settings: Settings, batch: int) -> str:
