@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .display import coder_html
 from .errors import NetDataError, NetSpecificationError, closest
 from .types import TensorT
 
@@ -50,6 +51,10 @@ class _Coder:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.kind!r})"
+
+    def _repr_html_(self) -> str:
+        """The summary panel Jupyter shows (:mod:`wlnet.display`)."""
+        return coder_html(self)
 
     # Defining __eq__ without __hash__ makes Python set __hash__ to None: coders are unhashable.
     def __eq__(self, other) -> bool:

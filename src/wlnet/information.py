@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from .display import summary_graphic
 from .errors import NetSpecificationError, closest
 from .layers.base import Layer
 from .lower import array_multipliers, array_slots
@@ -168,6 +169,8 @@ PROPERTIES: dict[str, Callable[[Layer], object]] = {
     "LayersCount": lambda net: len(net._leaf_layers()),
     "LayerTypeCounts": lambda net: dict(Counter(type(layer).__name__ for _, layer in net._leaf_layers())),
     "LayersGraph": lambda net: net._layers_graph(),
+    "SummaryGraphic": lambda net: summary_graphic(net),
+    "FullSummaryGraphic": lambda net: summary_graphic(net, full=True),
     "InputForm": lambda net: repr(net),
     "Properties": lambda net: list(PROPERTIES),
 }

@@ -23,9 +23,10 @@ import numpy as np
 import torch
 
 from ..arrays import array_key
+from ..display import net_html
 from ..errors import NetInitializationError, NetOptionError
 from ..evaluate import EvaluationCache, apply_net
-from ..lower import array_slots, lower
+from ..lower import array_multipliers, array_slots, lower
 from ..symbols import Automatic
 from ..types import TensorT, port_spec
 
@@ -270,6 +271,10 @@ class Layer:
                 state.append(f"{name}: {'rank' if self._ports[name].leading else 'dims'} unknown")
         text = self._constructor()
         return text + ("  # " + "; ".join(state) if state else "")
+
+    def _repr_html_(self) -> str:
+        """The summary panel Jupyter shows (:mod:`wlnet.display`); ``repr`` stays the constructor."""
+        return net_html(self, array_slots(self), array_multipliers(self))
 
     def _repr_options(self) -> list[str]:
         """``Name=value`` texts for the ports and arrays, shared by the subclasses' constructors."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..display import loss_layer_html
 from ..errors import NetSpecificationError, closest
 
 __all__ = ["CrossEntropyLossLayer", "LossLayer", "MeanAbsoluteLossLayer", "MeanSquaredLossLayer"]
@@ -19,6 +20,10 @@ class LossLayer:
 
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+    def _repr_html_(self) -> str:
+        """The summary panel Jupyter shows (:mod:`wlnet.display`)."""
+        return loss_layer_html(self)
 
     # Defining __eq__ without __hash__ makes Python set __hash__ to None: loss layers are unhashable.
     def __eq__(self, other) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import tempfile
 import warnings
 from typing import Any
@@ -35,6 +36,7 @@ __all__ = [
     "TimeGoal",
     "Validation",
     "callbacks",
+    "progress_bar_class",
 ]
 
 
@@ -122,8 +124,7 @@ class ProgressReporting(Callback):
 
     def on_train_start(self, run: Run) -> None:
         if self.reporting == "ProgressIndicator":
-            from tqdm.auto import tqdm
-
+            tqdm = progress_bar_class()
             self.bar = tqdm(total=_total(run.max_rounds), unit="round", desc="NetTrain", leave=True,
                             dynamic_ncols=True)
 
@@ -141,6 +142,34 @@ class ProgressReporting(Callback):
     def on_train_end(self, run: Run) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+def progress_bar_class() -> Any:
+    """The tqdm class of the "ProgressIndicator": the notebook widget in a Jupyter kernel that has
+    ipywidgets, tqdm's plain text bar in a kernel without them (where ``tqdm.auto`` would warn
+    "IProgress not found") and in a terminal."""
+    from tqdm.std import tqdm
+
+    if not _in_kernel():
+        return tqdm
+    try:
+        import ipywidgets  # noqa: F401  (the notebook bar is one of its widgets)
+    except ImportError:
+        return tqdm
+    from tqdm.notebook import tqdm as notebook_tqdm
+
+    return notebook_tqdm
+
+
+def _in_kernel() -> bool:
+    """Whether this runs in a Jupyter kernel. A kernel has imported IPython already, so IPython is
+    looked up, never imported (it need not be installed)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+    if shell is None:
+        return False
+    return any(cls.__name__ == "ZMQInteractiveShell" for cls in type(shell).__mro__) or (
+        "IPKernelApp" in getattr(shell, "config", {}))
 
 
 def _total(max_rounds: Any) -> int | None:

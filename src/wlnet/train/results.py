@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from ..display import results_html
 from ..errors import NetSpecificationError
 from .properties import PROPERTIES, canonical, check_property
 
@@ -72,7 +73,10 @@ class Record:
 class NetTrainResults:
     """The results of a training run: ``results["RoundLossList"]``, ``results["TrainedNet"]``, ...
 
-    Wolfram: ``NetTrainResultsObject``. ``results.properties`` lists what can be read.
+    Wolfram: ``NetTrainResultsObject``. ``results.properties`` lists what can be read;
+    ``results["LossEvolutionPlot"]`` is a :class:`wlnet.graphics.NetFigure`, which Jupyter shows
+    inline and whose ``.svg()`` is its SVG text. In Jupyter the results show as a panel of the
+    run's key figures with the loss plot (:mod:`wlnet.display`).
     """
 
     def __init__(self, values: dict[str, Any]):
@@ -92,31 +96,24 @@ class NetTrainResults:
             return self._plot()
         return self._values[prop]
 
-    def _plot(self):
-        """Training (and validation) loss against round, on a log scale, as a matplotlib Figure."""
+    def _plot(self, size=(6.0, 3.5)):
+        """Training (and validation) loss against round, on a log scale, as a
+        :class:`wlnet.graphics.NetFigure` (Jupyter shows it inline; ``.svg()`` gives its SVG)."""
         try:
-            from matplotlib.figure import Figure
+            from ..graphics import loss_plot
         except ImportError:
             raise NetSpecificationError(
-                'NetTrainResults: "LossEvolutionPlot" needs matplotlib (pip install matplotlib).'
+                'NetTrainResults: "LossEvolutionPlot" needs matplotlib and networkx (pip install matplotlib networkx).'
             ) from None
-        figure = Figure(figsize=(6, 3.5))
-        axes = figure.add_subplot()
-        rounds = range(1, len(self._values["RoundLossList"]) + 1)
-        axes.plot(rounds, self._values["RoundLossList"], label="training loss")
-        if self._values["ValidationLossList"]:
-            axes.plot(
-                range(1, len(self._values["ValidationLossList"]) + 1),
-                self._values["ValidationLossList"],
-                label="validation loss",
-            )
-        if all(v > 0 for v in self._values["RoundLossList"]):
-            axes.set_yscale("log")
-        axes.set_xlabel("round")
-        axes.set_ylabel("loss")
-        axes.legend()
-        figure.tight_layout()
-        return figure
+        return loss_plot(self._values["RoundLossList"], self._values["ValidationLossList"], size)
+
+    def _repr_html_(self) -> str:
+        """The summary panel Jupyter shows: the run's key figures and its loss plot (:mod:`wlnet.display`)."""
+        try:
+            plot = self._plot((4.2, 2.6)) if self._values["RoundLossList"] else None
+        except NetSpecificationError:
+            plot = None
+        return results_html(self._values, plot)
 
     def __repr__(self) -> str:
         v = self._values
