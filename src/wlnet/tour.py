@@ -81,7 +81,8 @@ EXAMPLES = [
             "[trained(x) for x in (1, 2, 3, 4)]",
             note="Each answer is the Boolean decoder's reading of the net's output p, the probability the net "
                  "gives that x is labelled True (as 2 and 4 are in the training data): True when p >= 0.5, "
-                 "False below.",
+                 "False below. The labels alternate with x (1 and 3 False, 2 and 4 True), which a net this "
+                 "small fits only partly in 2000 rounds: compare each answer with its label.",
             display="trained"),
     Example("The probabilities behind those answers",
             'trained[{1, 2, 3, 4}, "Probability"]',
