@@ -241,6 +241,7 @@ def test_full_summary_graphic_labels_edges_with_their_types():
     assert labels == ["(2)", "(3)", "(3)", "real"]
     assert [edge_text(TensorT(d)) for d in (None, (), (2, 3), ("Varying", 3), (None,))] == [
         "any", "real", "(2\u00d73)", "(n\u00d73)", "(?)"]
+    assert edge_text(TensorT(None, (None, 3))) == "(?\u00d73\u00d7\u2026)"
 
 
 def test_graph_with_two_outputs_has_an_edge_per_connection():

@@ -155,12 +155,17 @@ def _width(text: str, size: float = FONT, bold: bool = False) -> float:
 
 def edge_text(t: TensorT) -> str:
     """A type as a drawn edge's label: its dims "(3)", "(2×3)", "(n×3)" (n: a varying length, ?:
-    not known yet), "real" for a number, "any" when the rank is not known."""
+    not known yet), "real" for a number, "any" when the rank is not known, "(3×…)" when only the
+    leading dims are."""
     if t.dims is None:
-        return "any"
+        return "(" + "\u00d7".join([*map(_dim_text, t.leading), "\u2026"]) + ")" if t.leading else "any"
     if t.dims == ():
         return "real"
-    return "(" + "\u00d7".join("n" if d == VARYING else "?" if d is None else str(d) for d in t.dims) + ")"
+    return "(" + "\u00d7".join(map(_dim_text, t.dims)) + ")"
+
+
+def _dim_text(d) -> str:
+    return "n" if d == VARYING else "?" if d is None else str(d)
 
 
 def _short(text: str, limit: int = MAX_LABEL) -> str:
