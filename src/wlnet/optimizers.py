@@ -146,6 +146,19 @@ def _fused_adam_applies(params: list) -> bool:
     return one_device and dtypes <= {torch.float32, torch.float64}
 
 
+class _FusedGroup:
+    """The parameters of one learning rate, as torch's fused ADAM kernel takes them: the tensor
+    lists of the parameters, their m and v, and step counts (rows: their indices in ``params``)."""
+
+    def __init__(self, lr: float, rows: list[int], optimizer: Optimizer):
+        self.lr, self.rows = lr, rows
+        self.params = [optimizer.params[i] for i in rows]
+        self.m = [optimizer.m[i] for i in rows]
+        self.v = [optimizer.v[i] for i in rows]
+        self.step = torch.zeros((), dtype=torch.float32)  # the kernel only reads it: one for all
+        self.steps = [self.step] * len(rows)
+
+
 class Optimizer:
     """One optimization method over a list of parameters, each with its own settings.
 
@@ -170,13 +183,14 @@ class Optimizer:
         self.t = 0
         self.total_steps: int | None = None
         zeros = lambda: [torch.zeros_like(p) for p in params]  # noqa: E731
-        self._fused_groups: dict[float, list[int]] | None = None
+        self._fused_groups: list[_FusedGroup] | None = None  # ADAM on torch's fused kernel
         if method == "ADAM":
             self.m, self.v = zeros(), zeros()
             if _fused_adam_applies(params):
-                self._fused_groups = {}
+                members: dict[float, list[int]] = {}
                 for i, lr in enumerate(lrs):
-                    self._fused_groups.setdefault(lr, []).append(i)
+                    members.setdefault(lr, []).append(i)
+                self._fused_groups = [_FusedGroup(lr, rows, self) for lr, rows in members.items()]
         elif method == "RMSProp":
             self.n, self.gbar, self.delta = zeros(), zeros(), zeros()
         elif settings.get("Momentum"):
@@ -272,12 +286,11 @@ class Optimizer:
         b1, b2 = settings["Beta1"], settings["Beta2"]
         eps = settings["Epsilon"] / math.sqrt(1 - b2**t)
         assert self._fused_groups is not None
-        for lr, members in self._fused_groups.items():
-            params, g, m, v = ([tensors[i] for i in members] for tensors in (self.params, grads, self.m, self.v))
-            steps = [torch.tensor(float(t)) for _ in members]
+        for group in self._fused_groups:
+            group.step.fill_(t)
             torch._fused_adam_(
-                params, g, m, v, [], steps,
-                lr=lr * s, beta1=b1, beta2=b2, weight_decay=0.0, eps=eps, amsgrad=False, maximize=False,
+                group.params, [grads[i] for i in group.rows], group.m, group.v, [], group.steps,
+                lr=group.lr * s, beta1=b1, beta2=b2, weight_decay=0.0, eps=eps, amsgrad=False, maximize=False,
             )
 
     def state(self) -> dict[str, list[torch.Tensor]]:

@@ -64,8 +64,7 @@ class Divergence(Callback):
         self.last_good = run.state()
 
     def on_round_end(self, run: Run) -> None:
-        finite = math.isfinite(run.round_loss) and all(bool(torch.isfinite(p).all()) for p in run.parameters.values())
-        if finite:
+        if math.isfinite(run.round_loss) and run.arrays_finite():
             self.last_good = run.state()
             return
         run.restore(self.last_good)

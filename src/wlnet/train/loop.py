@@ -170,7 +170,8 @@ class Run:
         # gradient of the global batch's mean loss.
         (loss if self.group is None else loss * (share * self.group.world)).backward()
         self.optimizer.step()
-        self._batch_losses.append(loss.detach() * share)  # stays on the device until the round ends
+        # stays on the device until the round ends
+        self._batch_losses.append(loss.detach() if share == 1.0 else loss.detach() * share)
         if self.max_rounds is Automatic:
             self._batch_seconds.append(time.perf_counter() - began)
 
@@ -233,8 +234,17 @@ class Run:
         """A copy of the trained arrays' values at the end of this round, by array key (one copy a
         round, shared by the callbacks that keep one; none of them writes into it)."""
         if self._state is None:
-            self._state = {key: p.detach().clone() for key, p in self.parameters.items()}
+            copies = torch._foreach_mul([p.detach() for p in self.parameters.values()], 1.0)  # one call
+            self._state = dict(zip(self.parameters, copies))
         return self._state
+
+    def arrays_finite(self) -> bool:
+        """Whether every trained array is finite at the end of this round (checked on :meth:`state`):
+        the largest magnitude of each, infinite or NaN when one of its elements is."""
+        values = list(self.state().values())
+        if len({v.device for v in values}) > 1:
+            return all(bool(torch.isfinite(v).all()) for v in values)
+        return bool(torch.isfinite(torch.stack(torch._foreach_norm(values, math.inf))).all()) if values else True
 
     @torch.no_grad()
     def restore(self, state: dict[str, torch.Tensor]) -> None:
