@@ -5,7 +5,9 @@ same number of epochs. Cases: a 3-layer MLP with a ParametricRampLayer on 10^5 e
 and the documentation page's 4-example Boolean net. Two loops: the plain one (``torch.optim.Adam``,
 batches by fancy indexing) and the best one (``Adam(fused=True)``, batches by ``index_select``),
 which issue 12 asks NetTrain to match (ratio <= 1.0). Prints medians of interleaved repeats and the
-ratios NetTrain / loop.
+ratios NetTrain / loop. Then the MLP's ``to_torch()`` module against the same model built from
+``nn.Linear`` and ``nn.PReLU`` (a training step with ADAM, and a forward, on a batch of 64), in a
+shuffled interleaved order.
 
     python bench/nettrain.py [--quick]
 """
@@ -89,6 +91,7 @@ def main(argv=None) -> None:
         [LinearLayer(128), ParametricRampLayer(), LinearLayer(128), ParametricRampLayer(), LinearLayer(8)], Input=32
     )
     measure(f"3-layer MLP, {n} examples, batch 64, 1 round", mlp, x, y, 1, 64, torch.nn.functional.mse_loss, repeats)
+    steps_mlp = mlp
     leaky = ParametricRampLayer([], Slope=0.1, LearningRateMultipliers=0, Input=3)
     page = NetChain(
         [LinearLayer(3), leaky, LinearLayer([]), LogisticSigmoid], Input="Real", Output=NetDecoder("Boolean")
@@ -104,6 +107,69 @@ def main(argv=None) -> None:
         torch.nn.functional.binary_cross_entropy,
         repeats,
     )
+    module_steps(steps_mlp, 11 if args.quick else 31)
+
+
+def torch_twin(net) -> torch.nn.Module:
+    """The MLP built from nn.Linear and nn.PReLU, with the net's own values."""
+    module = net.to_torch()
+    layers: list[torch.nn.Module] = []
+    for part in module.children():
+        if hasattr(part, "slope"):
+            prelu = torch.nn.PReLU(part.slope.numel())
+            prelu.weight.data.copy_(part.slope.detach().reshape(-1))
+            layers.append(prelu)
+        else:
+            weight, bias = part.Weights.detach(), part.Biases.detach()
+            linear = torch.nn.Linear(weight.shape[1], weight.shape[0])
+            linear.weight.data.copy_(weight)
+            linear.bias.data.copy_(bias)
+            layers.append(linear)
+    return torch.nn.Sequential(*layers)
+
+
+def module_steps(net, repeats: int, calls: int = 200) -> None:
+    """A training step and a forward of the to_torch() MLP against its nn.Linear/nn.PReLU twin."""
+    import random
+
+    net = NetInitialize(net, RandomSeeding=1)
+    ours, twin = net.to_torch(), torch_twin(net)
+    x, target = torch.randn(64, 32), torch.randn(64, 8)
+    np.testing.assert_allclose(ours(x).detach(), twin(x).detach(), rtol=1e-5, atol=1e-6)  # the same model
+
+    def stepper(module):
+        optimizer = torch.optim.Adam(module.parameters(), lr=1e-4, fused=True)
+
+        def step():
+            optimizer.zero_grad(set_to_none=True)
+            torch.nn.functional.mse_loss(module(x), target).backward()
+            optimizer.step()
+        return step
+
+    def forward(module):
+        def call():
+            with torch.no_grad():
+                module(x)
+        return call
+
+    cases = {("step", "ours"): stepper(ours), ("step", "torch"): stepper(twin),
+             ("forward", "ours"): forward(ours), ("forward", "torch"): forward(twin)}
+    times: dict = {key: [] for key in cases}
+    for fn in cases.values():
+        fn()
+    for _ in range(repeats):
+        order = list(cases)
+        random.shuffle(order)
+        for key in order:
+            start = time.perf_counter()
+            for _ in range(calls):
+                cases[key]()
+            times[key].append((time.perf_counter() - start) / calls)
+    print(f"\nto_torch() MLP (32 -> 128 -> 128 -> 8, batch 64) against nn.Linear + nn.PReLU; medians of {repeats} "
+          f"shuffled repetitions of {calls} calls; ratio = ours / torch (below 1: ours is faster)")
+    for kind in ("step", "forward"):
+        a, b = statistics.median(times[(kind, "ours")]), statistics.median(times[(kind, "torch")])
+        print(f"  {kind:<8} ours {a * 1e6:8.1f} us   torch {b * 1e6:8.1f} us   ratio {a / b:6.3f}")
 
 
 if __name__ == "__main__":

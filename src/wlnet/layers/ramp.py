@@ -187,7 +187,8 @@ class ParametricRamp(nn.Module):
         plan = self._plans.get(x.ndim)
         if plan is None or plan[3] is not slope:  # planned for this rank, with this very parameter
             axes, view = self._plan(x.ndim, slope)
-            plan = self._plans[x.ndim] = (axes, view, tuple(zip(axes, slope.shape)), slope)
+            trailing = list(view[x.ndim - slope.ndim:]) == list(slope.shape)  # the rest of view is 1s
+            plan = self._plans[x.ndim] = (axes, None if trailing else view, tuple(zip(axes, slope.shape)), slope)
         axes, view, sizes, _ = plan
         shape = x.shape
         for axis, size in sizes:
@@ -195,8 +196,9 @@ class ParametricRamp(nn.Module):
                 raise self._mismatch(x, axes)
         if x.numel() < kernels.MIN_FUSED_NUMEL and x.dtype == slope.dtype:
             # What the dispatch picks for a small input (PyTorch's own PReLU kernel), without its
-            # general checks: a small input's call is mostly per-call cost.
-            return torch._prelu_kernel(x, slope.reshape(view))
+            # general checks: a small input's call is mostly per-call cost. A slope on the last
+            # axes broadcasts as it is (view None): no reshape either.
+            return torch._prelu_kernel(x, slope if view is None else slope.reshape(view))
         return parametric_ramp(x, slope, axes)
 
     def _plan(self, ndim: int, slope: torch.Tensor) -> tuple[tuple[int, ...], list[int]]:
