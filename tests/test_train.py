@@ -348,6 +348,21 @@ def test_divergence_stops_with_a_warning():
     assert np.isfinite(NetExtract(results["TrainedNet"], "Slope")).all()
 
 
+@pytest.mark.parametrize("precision", ["Real32", "Real64"])
+def test_arrays_that_overflow_while_the_loss_is_finite_are_caught(precision):
+    # The round's loss is taken before the step, and is finite; the step itself makes the slope
+    # infinite in float32, and in float64 too large for the float32 arrays of a net (the run used
+    # to end in an error when the trained net was made; now it stops and keeps the last good net).
+    net = ParametricRampLayer(Input=2)
+    X, Y = -np.ones((4, 2)), np.zeros((4, 2))
+    rate = 1e40 if precision == "Real32" else 1e300
+    with pytest.warns(NetTrainWarning, match=r"diverged .* in round 1"):
+        results = NetTrain(net, (X, Y), All, MaxTrainingRounds=3, Method=("SGD", {"Momentum": None}),
+                           LearningRate=rate, WorkingPrecision=precision, RandomSeeding=1)
+    assert results["ReasonTrainingStopped"] == "WeightsDiverged" and results["TotalRounds"] == 0
+    np.testing.assert_array_equal(NetExtract(results["TrainedNet"], "Slope"), np.float32([0.1, 0.1]))
+
+
 def test_nothing_to_train_returns_the_net_with_a_warning():
     frozen = ParametricRampLayer([], Slope=0.1, LearningRateMultipliers=0, Input=2)
     with pytest.warns(NetTrainWarning, match=r"has no arrays to train"):

@@ -70,7 +70,8 @@ class Divergence(Callback):
         run.restore(self.last_good)
         warnings.warn(
             NetTrainWarning(
-                f"NetTrain: the arrays of {run.net._where} diverged (became NaN or infinite) in round "
+                f"NetTrain: the arrays of {run.net._where} diverged (became NaN, infinite, or too large "
+                f"for float32, the type of a net's arrays) in round "
                 f"{run.round}; training stopped and the net from the last finite round is returned. "
                 "A smaller LearningRate may help."
             ),

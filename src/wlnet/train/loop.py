@@ -39,6 +39,8 @@ from .results import Record
 
 __all__ = ["Callback", "Run", "fit"]
 
+FLOAT32_MAX = float(torch.finfo(torch.float32).max)  # the largest value a net's array can hold
+
 _AUTOMATIC_SECONDS = 20.0  # MaxTrainingRounds -> Automatic: about this much training
 
 
@@ -239,12 +241,20 @@ class Run:
         return self._state
 
     def arrays_finite(self) -> bool:
-        """Whether every trained array is finite at the end of this round (checked on :meth:`state`):
-        the largest magnitude of each, infinite or NaN when one of its elements is."""
+        """Whether every trained array is finite at the end of this round, checked on :meth:`state`
+        in one call: the check of mixed-precision training (GradScaler's), unscaling by 1. Trained
+        in float64, an array must also fit in float32, the type the net keeps its arrays in."""
         values = list(self.state().values())
-        if len({v.device for v in values}) > 1:
-            return all(bool(torch.isfinite(v).all()) for v in values)
-        return bool(torch.isfinite(torch.stack(torch._foreach_norm(values, math.inf))).all()) if values else True
+        if len({v.device for v in values}) != 1:
+            finite = all(bool(torch.isfinite(v).all()) for v in values)
+        else:
+            found = torch.zeros(1, device=values[0].device)
+            torch._amp_foreach_non_finite_check_and_unscale_(values, found, torch.ones(1, device=found.device))
+            finite = not found.item()
+        if finite and any(v.dtype == torch.float64 for v in values):
+            largest = max(float(v.abs().max()) for v in values if v.numel())
+            finite = largest <= FLOAT32_MAX
+        return finite
 
     @torch.no_grad()
     def restore(self, state: dict[str, torch.Tensor]) -> None:
