@@ -150,6 +150,7 @@ class Run:
         self._batch_seconds: list[float] = []  # the first rounds' batch times, for Automatic rounds
         self._progress: dict[str, Any] | None = None
         self._state: dict[str, torch.Tensor] | None = None
+        self._found: tuple[torch.Tensor, torch.Tensor] | None = None  # arrays_finite's flag and scale
         if max_rounds is not Automatic:
             optimizer.total_steps = max_rounds * batches.per_round
 
@@ -248,8 +249,11 @@ class Run:
         if len({v.device for v in values}) != 1:
             finite = all(bool(torch.isfinite(v).all()) for v in values)
         else:
-            found = torch.zeros(1, device=values[0].device)
-            torch._amp_foreach_non_finite_check_and_unscale_(values, found, torch.ones(1, device=found.device))
+            if self._found is None or self._found[0].device != values[0].device:
+                self._found = (torch.zeros(1, device=values[0].device), torch.ones(1, device=values[0].device))
+            found, one = self._found
+            found.zero_()
+            torch._amp_foreach_non_finite_check_and_unscale_(values, found, one)
             finite = not found.item()
         if finite and any(v.dtype == torch.float64 for v in values):
             largest = max(float(v.abs().max()) for v in values if v.numel())
