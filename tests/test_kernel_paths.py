@@ -24,6 +24,7 @@ needs_numba = pytest.mark.skipif(cpu.MISSING is not None, reason=f"numba unavail
 @pytest.fixture
 def fused(monkeypatch):
     monkeypatch.setattr(kernels, "MIN_FUSED_NUMEL", 0)
+    monkeypatch.setattr(kernels, "TORCH_FORWARD_BYTES", 0)
 
 
 # --- the background compile ----------------------------------------------------------------------
@@ -163,3 +164,55 @@ def test_no_full_size_gradient_copy(fused, monkeypatch, axes):
     y.sum().backward()
     assert sum(1 for n in sizes if n >= x.numel()) == 1, sizes
     assert x.grad is not None and slope.grad is not None
+
+
+# --- inference at mid sizes: PyTorch's kernel where it is the faster one ---------------------------
+
+
+@needs_numba
+@pytest.mark.parametrize(
+    ("shape", "axes", "torch_kernel"),
+    [
+        ((8, 64, 14, 14), (1,), True),  # level 1 of an image: one slope per channel
+        ((8, 64, 14, 14), (3,), True),  # the last level
+        ((8, 64, 14, 14), (), True),  # one slope for all
+        ((1024, 256), (1,), True),
+        ((8, 64, 14, 14), (1, 2), False),  # Span(1, 2): a slope of two dims, slow in PyTorch's kernel
+        ((8, 64, 14, 14), (1, 3), False),
+        ((64, 64, 28, 28), (1,), False),  # 12.25 MiB: above TORCH_FORWARD_BYTES, the fused forward
+    ],
+)
+def test_inference_picks_pytorchs_kernel_where_it_is_faster(monkeypatch, shape, axes, torch_kernel):
+    kernels.wait_ready(torch.float32)
+    fused_calls = []
+    real = kernels._forward
+    monkeypatch.setattr(kernels, "_forward", lambda *args: fused_calls.append(args[1].shape) or real(*args))
+    x = torch.randn(shape)
+    slope = torch.rand([shape[a] for a in axes])
+    with torch.no_grad():
+        y = kernels.parametric_ramp(x, slope, axes)
+    assert (not fused_calls) == torch_kernel
+    expected = parametric_ramp_reference(x, slope, axes)
+    assert torch.equal(y, expected)
+    if torch_kernel:  # a gradient wanted: the fused step, whatever the size
+        x.requires_grad_()
+        y = kernels.parametric_ramp(x, slope, axes)
+        assert y.grad_fn is not None and "FusedRamp" in type(y.grad_fn).__name__
+
+
+@needs_numba
+@pytest.mark.parametrize(("levels", "axes", "torch_kernel"),
+                         [(1, (1,), True), (3, (3,), True), ([], (), True), ([1, 2], (1, 2), False)])
+def test_the_module_makes_the_same_choice_for_inference(monkeypatch, levels, axes, torch_kernel):
+    from wlnet.layers.ramp import ParametricRamp
+
+    kernels.wait_ready(torch.float32)
+    fused_calls = []
+    real = kernels._forward
+    monkeypatch.setattr(kernels, "_forward", lambda *args: fused_calls.append(args[1].shape) or real(*args))
+    x = torch.randn(8, 64, 14, 14)
+    module = ParametricRamp(torch.rand([x.shape[a] for a in axes]), levels)
+    with torch.no_grad():
+        y = module(x)
+    assert (not fused_calls) == torch_kernel
+    assert torch.equal(y, parametric_ramp_reference(x, module.Slope.detach(), axes))

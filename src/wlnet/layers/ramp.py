@@ -165,7 +165,8 @@ class ParametricRamp(nn.Module):
         super().__init__()
         self.levels = _parse_levels(levels)
         self.Slope = nn.Parameter(torch.as_tensor(slope))
-        # input rank -> (axes, the slope's view shape, (axis, size) pairs to check, the slope planned for)
+        # input rank -> (axes, the slope's view shape or None, (axis, size) pairs to check, the slope
+        # planned for, whether PyTorch's kernel may run inference: kernels.torch_forward_is_faster)
         self._plans: dict[int, tuple] = {}
 
     @property
@@ -186,20 +187,36 @@ class ParametricRamp(nn.Module):
             return parametric_ramp(x, slope, axes)
         plan = self._plans.get(x.ndim)
         if plan is None or plan[3] is not slope:  # planned for this rank, with this very parameter
-            axes, view = self._plan(x.ndim, slope)
-            trailing = list(view[x.ndim - slope.ndim:]) == list(slope.shape)  # the rest of view is 1s
-            plan = self._plans[x.ndim] = (axes, None if trailing else view, tuple(zip(axes, slope.shape)), slope)
-        axes, view, sizes, _ = plan
+            plan = self._plans[x.ndim] = self._call_plan(x.ndim, slope)
+        axes, view, sizes, _, one_dim = plan
         shape = x.shape
         for axis, size in sizes:
             if shape[axis] != size:
                 raise self._mismatch(x, axes)
-        if x.numel() < kernels.MIN_FUSED_NUMEL and x.dtype == slope.dtype:
-            # What the dispatch picks for a small input (PyTorch's own PReLU kernel), without its
-            # general checks: a small input's call is mostly per-call cost. A slope on the last
-            # axes broadcasts as it is (view None): no reshape either.
-            return torch._prelu_kernel(x, slope if view is None else slope.reshape(view))
+        numel = x.numel()
+        small = numel < kernels.MIN_FUSED_NUMEL
+        if x.dtype == slope.dtype and (small or one_dim and _inference_in_torch(x, slope, numel)):
+            # What the dispatch picks for a small input (PyTorch's own PReLU kernel), and for a
+            # mid-size one without gradients where that kernel is faster, without the dispatch's
+            # general checks: such a call is mostly per-call cost. A slope on the last axes
+            # broadcasts as it is (view None): no reshape either.
+            if view is None:
+                return torch._prelu_kernel(x, slope)
+            if view is _CHANNELS:
+                return torch.prelu(x, slope)
+            return torch._prelu_kernel(x, slope.reshape(view))
         return parametric_ramp(x, slope, axes)
+
+    def _call_plan(self, ndim: int, slope: torch.Tensor) -> tuple:
+        """What :meth:`forward` needs for inputs of rank ``ndim`` (see ``_plans``)."""
+        axes, view = self._plan(ndim, slope)
+        form: list[int] | None = view
+        if list(view[ndim - slope.ndim:]) == list(slope.shape):  # the rest of view is 1s
+            form = None  # the slope broadcasts as it is
+        elif axes == (1,) and slope.ndim == 1:
+            form = _CHANNELS  # torch.prelu's own form: it reshapes in C++
+        one_dim = sum(size > 1 for size in slope.shape) <= 1
+        return axes, form, tuple(zip(axes, slope.shape)), slope, one_dim
 
     def _plan(self, ndim: int, slope: torch.Tensor) -> tuple[tuple[int, ...], list[int]]:
         """The axes of a batch of rank ``ndim`` that the levels name, and the slope's view shape."""
@@ -223,6 +240,20 @@ class ParametricRamp(nn.Module):
 
     def extra_repr(self) -> str:
         return f"levels={_levels_text(self.levels)}, slope_shape={tuple(self.slope.shape)}"
+
+
+def _inference_in_torch(x: torch.Tensor, slope: torch.Tensor, numel: int) -> bool:
+    """:func:`wlnet.kernels.torch_forward_is_faster`, for a slope of at most one dim above 1 (the
+    module plans that), when no gradient is wanted: the module's per-call form of the dispatch's
+    choice."""
+    if torch.is_grad_enabled() and (x.requires_grad or slope.requires_grad):
+        return False
+    small = numel * x.element_size() <= kernels.TORCH_FORWARD_BYTES
+    return small and x.dtype in _TORCH_FAST_DTYPES and x.is_cpu and x.is_contiguous()
+
+
+_TORCH_FAST_DTYPES = (torch.float32, torch.float64)
+_CHANNELS: list[int] = []  # a plan's view for a slope on axis 1 (torch.prelu's own form), by identity
 
 
 def _where(levels) -> str:
