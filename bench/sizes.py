@@ -5,6 +5,9 @@ overhead and the path the dispatch picks for each size. The variants of a size a
 a shuffled order; medians of 15 repetitions, each timing enough calls for about 2e6 elements.
 Ratios are PReLU / ours (above 1: ours is faster). Nothing here asserts a time.
 
+Then the Wolfram-style evaluation ``net(x)`` of a NumPy array against the net's torch module with
+the conversions a user writes (``module(torch.from_numpy(x)).numpy()``), ratio net(x) / that.
+
     python bench/sizes.py
 """
 
@@ -66,6 +69,33 @@ def measure(shape: tuple) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
+def wolfram_call(shape: tuple) -> tuple[float, float]:
+    """Median microseconds of ``net(x)`` on a NumPy array, and of the module with the conversions."""
+    import numpy as np
+
+    from wlnet import NetInitialize, ParametricRampLayer
+
+    net = NetInitialize(ParametricRampLayer(1, Input=shape[1:]))
+    module = net.to_torch()
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    np.testing.assert_array_equal(net(x), module(torch.from_numpy(x)).detach().numpy())
+
+    def by_torch() -> None:
+        with torch.no_grad():
+            module(torch.from_numpy(x)).numpy()
+
+    cases = {"net": lambda: net(x), "torch": by_torch}
+    calls = max(1, int(2e6 // x.size))
+    samples: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(15):
+        for name in random.sample(list(cases), len(cases)):
+            start = time.perf_counter()
+            for _ in range(calls):
+                cases[name]()
+            samples[name].append((time.perf_counter() - start) / calls * 1e6)
+    return statistics.median(samples["net"]), statistics.median(samples["torch"])
+
+
 def main() -> None:
     kernels.COMPILE_IN_BACKGROUND = False  # time the kernels, not the torch path they start on
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; load average before: "
@@ -77,6 +107,11 @@ def main() -> None:
         print(f"{str(shape):<18} {torch.Size(shape).numel():>9} {m['step ours']:10.1f} {m['step torch']:9.1f} "
               f"{m['step torch'] / m['step ours']:6.2f} {m['forward ours']:9.1f} {m['forward torch']:8.1f} "
               f"{m['forward torch'] / m['forward ours']:6.2f}")
+    print("\nnet(x) on a NumPy array against module(torch.from_numpy(x)).numpy(), microseconds; "
+          "ratio = net(x) / module (target <= 1.3)")
+    for shape in SHAPES:
+        ours, module = wolfram_call(shape)
+        print(f"{str(shape):<18} {ours:10.1f} {module:10.1f} {ours / module:6.2f}")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from wlnet import NetInitialize, ParametricRampLayer
+from wlnet import LinearLayer, LogisticSigmoid, NetChain, NetDecoder, NetInitialize, ParametricRampLayer
+from wlnet.errors import NetOptionError, NetShapeError
 
 VECTOR = ParametricRampLayer(Slope=[0.5, 0.25, 2.0], Input=3)
 
@@ -188,3 +189,47 @@ def test_decoder_properties_have_the_types_of_raw_outputs():
     assert type(double) is np.float64 and abs(double - raw) < 1e-6
     probabilities[0] = 5.0  # a result is the caller's: it does not alias a cache
     assert chain(batch, "Probability")[0] == raws[0]
+
+
+# -- net(x) on an array of a shape seen before: straight to the module ------------------------------
+
+
+def test_a_repeated_array_call_gives_what_the_full_path_gives():
+    net = NetInitialize(NetChain([LinearLayer(4), ParametricRampLayer()], Input=3), RandomSeeding=7)
+    rng = np.random.default_rng(0)
+    for x in (rng.standard_normal((5, 3)).astype(np.float32), rng.standard_normal(3).astype(np.float32)):
+        first = net(x)  # the full path, which remembers the shape
+        assert net._cache.get(("array call", x.shape)) is not None
+        second = net(x)
+        assert type(second) is type(first) and second.dtype == np.float32
+        np.testing.assert_array_equal(second, first)
+        expected = net.to_torch()(torch.from_numpy(np.atleast_2d(x))).detach().numpy()
+        np.testing.assert_allclose(second, expected.reshape(first.shape), rtol=1e-6)
+    # Other layouts and types of the same shape take the full path, with the same values.
+    x = rng.standard_normal((3, 5)).astype(np.float32).T
+    np.testing.assert_array_equal(net(x), net(np.ascontiguousarray(x)))
+    np.testing.assert_allclose(net(x.astype(np.float64)), net(np.ascontiguousarray(x)), rtol=1e-6)
+    frozen = np.ascontiguousarray(x)
+    frozen.flags.writeable = False
+    np.testing.assert_array_equal(net(frozen), net(np.ascontiguousarray(x)))
+
+
+def test_array_calls_that_decode_or_specialize_are_not_remembered():
+    boolean = NetInitialize(NetChain([LinearLayer([]), LogisticSigmoid], Input=2, Output=NetDecoder("Boolean")))
+    x = np.array([[1.0, -1.0], [-3.0, 2.0]], np.float32)
+    assert boolean(x) == boolean(x) and all(type(v) is bool for v in boolean(x))
+    assert not any(key[0] == "array call" for key in boolean._cache._entries)
+    open_rank = NetInitialize(ParametricRampLayer([], Slope=0.5))  # each shape specializes the net
+    np.testing.assert_array_equal(open_rank(x), open_rank(x))
+    np.testing.assert_array_equal(open_rank(x), np.where(x > 0, x, 0.5 * x))
+    assert not any(key[0] == "array call" for key in open_rank._cache._entries)
+
+
+def test_a_remembered_shape_still_checks_the_option_and_argument_forms():
+    net = NetInitialize(ParametricRampLayer(1, Input=(2,)))
+    x = np.array([[-1.0, 1.0]], np.float32)
+    net(x)
+    with pytest.raises(NetOptionError, match="NetEvaluationMode"):
+        net(x, NetEvaluationMode="Tes")
+    with pytest.raises(NetShapeError, match=r'the data for port "Input" should be a length-2 vector'):
+        net(np.ones((1, 3), np.float32))

@@ -36,14 +36,13 @@ gives), run under ``torch.no_grad()``. This module knows nets only through the n
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
+from .cache import EvaluationCache
 from .errors import (
     NetDataError,
     NetError,
@@ -67,39 +66,6 @@ _MODES = ("Test", "Train")
 # Automatic BatchSize runs the whole batch at once, in chunks of at most this many input
 # elements (256 MiB of float32), so a huge batch never needs more than a bounded working set.
 _AUTOMATIC_CHUNK_ELEMENTS = 1 << 26
-
-
-class EvaluationCache:
-    """A net's cache of what evaluation builds: specialized nets (one per input type) and lowered
-    modules (one per dtype and device). Bounded: beyond :attr:`LIMIT` entries the least recently
-    used goes, so that a process that sees many input shapes (sequences of every length, say)
-    does not keep a net and a module for each. Safe to use from several threads at once.
-    """
-
-    #: Entries kept per net: a few precisions and devices, and the input shapes in use lately.
-    LIMIT = 16
-
-    def __init__(self) -> None:
-        self._entries: OrderedDict[Any, Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Any) -> Any:
-        """The entry for ``key`` (now the most recently used), or None."""
-        with self._lock:
-            value = self._entries.get(key)
-            if value is not None:
-                self._entries.move_to_end(key)
-            return value
-
-    def __setitem__(self, key: Any, value: Any) -> None:
-        with self._lock:
-            self._entries[key] = value
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.LIMIT:
-                self._entries.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._entries)
 
 
 @dataclass(frozen=True)
@@ -157,16 +123,51 @@ def apply_net(net, data, *args, **options):
     >>> net([-1.0, 1.0]), net([-1.0, 1.0], "Probability")
     ([False, True], array([0.26894143, 0.7310586 ], dtype=float32))
     """
+    plain = not args and not options and type(data) is np.ndarray  # net(x): the common call
+    if plain:
+        known = _known_array_call(net, data)
+        if known is not None:
+            return known
     request = _request(net, args)
     settings = _parse_options(net._where, options)
     net._require_initialized("evaluate the net")
     values, imposed = _bind(net, data, request)
     examples = {port: _prepared(net, port, value, settings.dtype) for port, value in values.items()}
-    net, batched = _fit_ports(net, examples)
+    fitted, batched = _fit_ports(net, examples)
     with computing(settings.mixed, settings.device):  # "Mixed": bfloat16, results float32
         if request.gradients is not None:
-            return _gradients(net, examples, imposed, batched, settings, request)
-        return _apply_fitted(net, examples, batched, settings, request)
+            return _gradients(fitted, examples, imposed, batched, settings, request)
+        result = _apply_fitted(fitted, examples, batched, settings, request)
+    if plain and fitted is net and _plain_ports(net):
+        net._cache[("array call", data.shape)] = batched  # the next such call goes straight through
+    return result
+
+
+def _plain_ports(net) -> bool:
+    """Whether ``net`` has one input and one output port, neither with a coder."""
+    ports = (*net._input_names, *net._output_names)
+    return len(ports) == 2 and all(net._coder(port) is None for port in ports)
+
+
+def _known_array_call(net, data: np.ndarray):
+    """``net(data)`` for a float32 array of a shape this net has evaluated before, without the
+    checks that call passed: its dims fit, batch or not; nothing to encode or decode; one chunk.
+    None when that is not so (the full path then runs, and may remember the shape)."""
+    batched = net._cache.get(("array call", data.shape))
+    if batched is None or data.dtype != np.float32 or not data.flags.c_contiguous or not data.flags.writeable:
+        return None
+    if data.size > _AUTOMATIC_CHUNK_ELEMENTS:
+        return None
+    module = evaluation_module(net, torch.float32, _CPU)
+    x = torch.from_numpy(data)
+    try:
+        with torch.no_grad():
+            y = module(x) if batched else module(x.unsqueeze(0))[0]
+    except NetError:
+        raise
+    except RuntimeError as error:
+        raise add_context(error, f"while evaluating {net._where} on an input of shape {tuple(x.shape)}") from None
+    return y.numpy()[()]
 
 
 def _apply_fitted(net, examples: dict, batched: bool, settings: _Settings, request: _Request):
@@ -227,9 +228,12 @@ def _request(net, args: tuple) -> _Request:
     )
 
 
+_CPU = torch.device("cpu")
+
+
 def _parse_options(where: str, options: dict) -> _Settings:
     if not options:
-        return _Settings(Automatic, torch.float32, torch.device("cpu"))
+        return _Settings(Automatic, torch.float32, _CPU)
     check_options(where, options, _OPTIONS)
     return _Settings(
         batch_size=positive_int(where, "BatchSize", options.get("BatchSize", Automatic)),

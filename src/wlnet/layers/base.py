@@ -23,9 +23,10 @@ import numpy as np
 import torch
 
 from ..arrays import array_key
+from ..cache import EvaluationCache
 from ..display import net_html
 from ..errors import NetInitializationError, NetOptionError
-from ..evaluate import EvaluationCache, apply_net
+from ..evaluate import apply_net
 from ..lower import array_multipliers, array_slots, lower
 from ..symbols import Automatic
 from ..types import TensorT, port_spec
