@@ -138,8 +138,9 @@ def apply_net(net, data, *args, **options):
         if request.gradients is not None:
             return _gradients(fitted, examples, imposed, batched, settings, request)
         result = _apply_fitted(fitted, examples, batched, settings, request)
-    if plain and fitted is net and _plain_ports(net):
-        net._cache[("array call", data.shape)] = batched  # the next such call goes straight through
+    if plain and fitted is net and _plain_ports(net) and not settings.training:
+        # The next such call goes straight through: whether it is a batch, and the module.
+        net._cache[("array call", data.shape)] = (batched, evaluation_module(net, settings.dtype, settings.device))
     return result
 
 
@@ -153,16 +154,16 @@ def _known_array_call(net, data: np.ndarray):
     """``net(data)`` for a float32 array of a shape this net has evaluated before, without the
     checks that call passed: its dims fit, batch or not; nothing to encode or decode; one chunk.
     None when that is not so (the full path then runs, and may remember the shape)."""
-    batched = net._cache.get(("array call", data.shape))
-    if batched is None or data.dtype != np.float32 or not data.flags.c_contiguous or not data.flags.writeable:
+    known = net._cache.get(("array call", data.shape))
+    if known is None or data.dtype != np.float32 or data.size > _AUTOMATIC_CHUNK_ELEMENTS:
         return None
-    if data.size > _AUTOMATIC_CHUNK_ELEMENTS:
+    flags = data.flags
+    if not (flags.c_contiguous and flags.writeable):
         return None
-    module = evaluation_module(net, torch.float32, _CPU)
+    batched, module = known
     x = torch.from_numpy(data)
-    try:
-        with torch.no_grad():
-            y = module(x) if batched else module(x.unsqueeze(0))[0]
+    try:  # no torch.no_grad() needed: neither the module's parameters nor x want a gradient
+        y = module(x) if batched else module(x.unsqueeze(0))[0]
     except NetError:
         raise
     except RuntimeError as error:
