@@ -57,6 +57,10 @@ CASES = [
     ((32, 6, 7, 50), (3,)),
     ((8, 3, 2049), (1, 2)),
     ((4, 3, 640, 5), (1, 3)),
+    # Scalar rows of whole lines, short (in tiles of rows) and long (one row at a time).
+    ((4, 6, 56, 16), (2,)),
+    ((4, 5, 24, 64), (2,)),
+    ((2, 3, 8, 1024), (1, 2)),
 ]
 
 

@@ -109,6 +109,10 @@ TORCH_MIN_INNER = 512
 SCALAR_BLOCK = 16384
 #: Elements per tile of the line forward (a multiple of every dtype's lanes).
 LINE_TILE = 16384
+#: Scalar rows of whole lines shorter than this go through the backward in tiles of whole rows,
+#: as rows that end inside lines do: one row at a time, the per-row work of a row of 56 float64
+#: made level 2 of (64, 64, 56, 56) 2.6x slower than level 1.
+SHORT_ROW = 512
 
 
 _Function = TypeVar("_Function", bound=Callable[..., object])
@@ -1038,7 +1042,8 @@ def _backward_kernels(
                 need_gx, block, partial, streaming,
             )  # fmt: skip
             partial = partial.reshape(plan.chunks, plan.inner)
-        elif whole_lines or blocks > 1 or plan.inner < lanes:  # a line crosses at most one row end below
+        elif (whole_lines and plan.inner >= SHORT_ROW) or blocks > 1 or plan.inner < lanes:
+            # (A line crosses at most one row end below.)
             # A row's first and last few elements go one by one, with plain stores: those between
             # non-temporal ones made the step 3x slower, so these stream only for whole lines.
             partial = np.empty(plan.rows * blocks, dtype=table.dtype)
