@@ -37,8 +37,8 @@ from collections.abc import Sequence
 
 import torch
 
-from . import settings, simd
-from .layout import Plan, is_dense, plan_for, same_layout
+from . import settings
+from .layout import LINE, Plan, is_dense, plan_for, same_layout
 from .memory import reuse_memory
 
 __all__ = [
@@ -349,7 +349,7 @@ class _FusedRamp(torch.autograd.Function):
     def forward(ctx, x, slope, axes, backend):
         dense = _dense(x)
         # Runs a whole number of lines where the plan can choose: the CPU kernels' vectors.
-        plan = plan_for(dense.shape, dense.stride(), axes, line=simd.LINE // x.element_size())
+        plan = plan_for(dense.shape, dense.stride(), axes, line=LINE // x.element_size())
         # The input itself, not a dense copy of a strided one: the backward copies it again rather
         # than keep a full-size copy alive between the passes.
         ctx.save_for_backward(x, slope)

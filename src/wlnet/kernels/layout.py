@@ -52,6 +52,9 @@ __all__ = [
     "plan_for",
 ]
 
+#: Bytes per line: one cache line, one AVX-512 vector (two AVX2 or four SSE/NEON vectors, which
+#: LLVM splits it into by itself). Here rather than in simd.py, so that planning needs no Numba.
+LINE = 64
 #: A broadcast innermost axis at least this long is walked as scalar rows: one slope per run.
 #: Shorter runs pay more loop overhead per element than reading a slope table costs.
 SCALAR_MIN_INNER = 32

@@ -30,6 +30,8 @@ import platform
 from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, cast
 
+from .layout import LINE
+
 try:
     from llvmlite import ir
     from numba import types
@@ -57,9 +59,6 @@ def intrinsic(typer: Callable[Concatenate[Any, _Arguments], object]) -> Callable
     return cast("Callable[_Arguments, Any]", numba_intrinsic(typer) if NUMBA else typer)
 
 
-#: Bytes per line: one cache line, one AVX-512 vector (two AVX2 or four SSE/NEON vectors, which
-#: LLVM splits it into by itself).
-LINE = 64
 #: Whether the non-temporal stores and their fence are emitted: on x86 only (``sfence`` is an
 #: x86 instruction); elsewhere every store is a plain aligned vector store.
 STREAMING_STORES = platform.machine().lower() in ("x86_64", "amd64")
