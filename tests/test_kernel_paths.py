@@ -51,7 +51,10 @@ for dtype in (torch.float32,):
     expected = step(parametric_ramp_reference, x, slope, grad)
     first = step(parametric_ramp, x, slope, grad)
     assert not kernels.ready(dtype), "the first call waited for the kernels"
+    assert dtype not in kernels._preparing, "the first call started loading the kernels beside it"
     assert first[3] == "PreluKernelBackward0", first[3]
+    second = step(parametric_ramp, x, slope, grad)  # starts loading them, and does not wait either
+    assert dtype in kernels._preparing and second[3] == "PreluKernelBackward0", second[3]
     assert kernels.wait_ready(dtype, timeout=600)
     later = step(parametric_ramp, x, slope, grad)
     assert later[3] == "_FusedRampBackward", later[3]

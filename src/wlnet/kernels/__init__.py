@@ -15,11 +15,11 @@ Tensors below :data:`MIN_FUSED_NUMEL` elements, or of a dtype the JIT kernels do
 PyTorch's own PReLU kernel with the slope broadcast to the input: the same formula and gradients,
 the least overhead per call. The design and measurements: ``docs/kernel.md``.
 
-No call waits for a compile: the first big call of a dtype starts loading (or compiling) the CPU
-kernels in a background thread and runs PyTorch's PReLU kernel meanwhile; later calls take the
-kernels once :func:`ready` says so. :func:`wait_ready` waits for them (tests, benchmarks);
-``WLNET_COMPILE_IN_BACKGROUND=0`` (or :data:`COMPILE_IN_BACKGROUND` = False) makes the first call
-compile them itself, as before.
+No call waits for a compile: the first big call of a dtype runs PyTorch's PReLU kernel alone, the
+second starts loading (or compiling) the CPU kernels in a background thread and runs PyTorch's
+kernel meanwhile, as the next calls do until :func:`ready` says the kernels are there.
+:func:`wait_ready` waits for them (tests, benchmarks); ``WLNET_COMPILE_IN_BACKGROUND=0`` (or
+:data:`COMPILE_IN_BACKGROUND` = False) makes the first call compile them itself, as before.
 
 >>> import torch
 >>> x = torch.tensor([[-2.0, 0.0, 3.0]])
@@ -83,7 +83,7 @@ _told_lock = threading.Lock()
 COMPILE_IN_BACKGROUND: bool | None = None
 #: The dtypes whose CPU kernels are loaded: calls of these dtypes run them.
 _ready: set[torch.dtype] = set()
-#: The background thread per dtype, started by the first big call of that dtype.
+#: The background thread per dtype, started by the second big call of that dtype.
 _preparing: dict[torch.dtype, threading.Thread] = {}
 _preparing_lock = threading.Lock()
 #: True in a child forked from this process: no thread started, no kernels (see ``cpu``).
@@ -140,6 +140,9 @@ def _give_up(device_type: str, error: Exception) -> None:
     _backends[device_type] = None
     _errors[device_type] = error
     _unavailable(device_type)
+
+
+_called: set[torch.dtype] = set()  # dtypes with a big call so far (see _cpu_backend)
 
 
 def _in_background() -> bool:
@@ -209,7 +212,13 @@ def _cpu_backend(dtype: torch.dtype) -> types.ModuleType | None:
     if dtype in _ready:
         return _backends.get("cpu")  # None once the kernels failed to run
     if _in_background():
-        _prepare(dtype)
+        if dtype in _called:
+            _prepare(dtype)
+        else:
+            # The first big call of a dtype runs alone, on PyTorch's kernel: loading the kernels
+            # beside it (importing Numba, reading the cache) took two of its cores' time and made
+            # a first training step 0.3-0.6 s slower. They load from the next call on.
+            _called.add(dtype)
         return None
     return _load("cpu")  # the kernels load or compile at their first call
 
@@ -271,7 +280,7 @@ def parametric_ramp(x: torch.Tensor, slope: torch.Tensor, axes: Sequence[int]) -
 
     Call only when :func:`supports` says True. Inputs of at least :data:`MIN_FUSED_NUMEL`
     elements, of a dtype the JIT kernels take, run the fused kernels (on CPU once they are
-    :func:`ready`: the first such call starts loading them in the background); smaller ones (and
+    :func:`ready`: the second such call starts loading them in the background); smaller ones (and
     other dtypes, and big calls until the kernels are ready) run PyTorch's own PReLU kernel
     with the slope broadcast to ``x``, whose C++ autograd
     node costs the least per call. Both are autograd-aware and give the reference's gradients:
