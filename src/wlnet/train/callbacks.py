@@ -125,8 +125,10 @@ class ProgressReporting(Callback):
     def on_train_start(self, run: Run) -> None:
         if self.reporting == "ProgressIndicator":
             tqdm = progress_bar_class()
+            # In a notebook, the text bar goes to the cell's output, not to its (red) stderr.
+            text_in_kernel = _in_kernel() and tqdm.__module__ == "tqdm.std"
             self.bar = tqdm(total=_total(run.max_rounds), unit="round", desc="NetTrain", leave=True,
-                            dynamic_ncols=True)
+                            dynamic_ncols=True, **({"file": sys.stdout} if text_in_kernel else {}))
 
     def on_round_end(self, run: Run) -> None:
         progress = run.progress()
