@@ -55,8 +55,13 @@ def measure(shape: tuple) -> dict[str, float]:
     x0 = torch.randn(*shape)
     cases = {"step ours": step(ours, x0), "step torch": step(ref, x0), "forward ours": forward(ours, x0),
              "forward torch": forward(ref, x0)}
-    calls = max(1, int(2e6 // x0.numel()))
-    for call in cases.values():  # warm-up
+    return medians(cases, max(1, int(2e6 // x0.numel())))
+
+
+def medians(cases: dict[str, Callable[[], object]], calls: int) -> dict[str, float]:
+    """Median microseconds per call of each case: 15 repetitions of ``calls`` calls, the cases in a
+    shuffled order each time, after 3 warm-up calls of each."""
+    for call in cases.values():
         for _ in range(3):
             call()
     samples: dict[str, list[float]] = {name: [] for name in cases}
@@ -84,16 +89,8 @@ def wolfram_call(shape: tuple) -> tuple[float, float]:
         with torch.no_grad():
             module(torch.from_numpy(x)).numpy()
 
-    cases = {"net": lambda: net(x), "torch": by_torch}
-    calls = max(1, int(2e6 // x.size))
-    samples: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in range(15):
-        for name in random.sample(list(cases), len(cases)):
-            start = time.perf_counter()
-            for _ in range(calls):
-                cases[name]()
-            samples[name].append((time.perf_counter() - start) / calls * 1e6)
-    return statistics.median(samples["net"]), statistics.median(samples["torch"])
+    times = medians({"net": lambda: net(x), "torch": by_torch}, max(1, int(2e6 // x.size)))
+    return times["net"], times["torch"]
 
 
 def main() -> None:
