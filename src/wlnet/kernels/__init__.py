@@ -40,6 +40,7 @@ import torch
 from . import settings
 from .layout import LINE, Plan, is_dense, plan_for, same_layout
 from .memory import reuse_memory
+from .pool import release as release_outputs
 
 __all__ = [
     "COMPILE_IN_BACKGROUND",
@@ -47,6 +48,7 @@ __all__ = [
     "available",
     "parametric_ramp",
     "ready",
+    "release_outputs",
     "reuse_memory",
     "supports",
     "torch_forward_is_faster",

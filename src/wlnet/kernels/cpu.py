@@ -47,7 +47,7 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-from . import settings, simd
+from . import pool, settings, simd
 from .layout import Gradients, Plan, compute_dtype, gradients, kernel_plan, same_layout
 
 logger = logging.getLogger("wlnet")
@@ -834,7 +834,9 @@ _madvise, _mincore = _load_libc()
 def _new_output(x: torch.Tensor) -> tuple[torch.Tensor, str]:
     """``torch.empty_like(x)``, advised as huge pages when it is big and freshly mapped.
 
-    Only the 2 MiB-aligned interior of the block is advised, and only when its first page is not
+    A big contiguous output comes from :mod:`wlnet.kernels.pool` when an earlier one of its size
+    has been freed, and is kept there for reuse otherwise. Only the 2 MiB-aligned interior of the
+    block is advised, and only when its first page is not
     resident yet (a fresh mapping from glibc): a reused block is left as it is. The advice is a
     hint; whatever the kernel answers, the tensor is the same.
 
@@ -844,8 +846,13 @@ def _new_output(x: torch.Tensor) -> tuple[torch.Tensor, str]:
         cache, at their first write) or ``"reused"`` (resident memory, or a block too small to
         ask about).
     """
+    size = x.numel() * x.element_size()
+    pooled = size > HUGE_PAGE_MIN_BYTES and x.is_contiguous()
+    if pooled and (kept := pool.take(x)) is not None:
+        return kept, "reused"  # a big output of an earlier call, freed since (see pool.py)
     y = torch.empty_like(x)
-    size = y.numel() * y.element_size()
+    if pooled:
+        pool.keep(y)
     if _mincore is None or size <= HUGE_PAGE_MIN_BYTES:
         return y, "reused"
     start = -(-y.data_ptr() // _HUGE_PAGE) * _HUGE_PAGE
