@@ -27,7 +27,7 @@ import torch
 
 from . import settings
 
-__all__ = ["MAX_BUFFERS", "release", "take", "keep"]
+__all__ = ["MAX_BUFFERS", "keep", "kept_bytes", "release", "take"]
 
 #: The most blocks kept at once.
 MAX_BUFFERS = 16
@@ -80,7 +80,8 @@ def release() -> int:
     return count
 
 
-def kept_bytes() -> int:
-    """Bytes of the blocks kept now (in use or not)."""
+def kept_bytes(idle: bool = False) -> int:
+    """Bytes of the blocks kept now, in use or not; with ``idle``, of those that nothing uses."""
     with _lock:
-        return sum(s.nbytes() for s in _kept.values())
+        return sum(s.nbytes() for s in _kept.values()
+                   if not idle or torch._C._storage_Use_Count(s._cdata) == 1)
