@@ -4,6 +4,8 @@
   are written with non-temporal stores. ``0`` (or unset) means half the last-level cache.
 * ``WLNET_HUGE_PAGES``: ``1`` (default) or ``0``, also ``true``/``false``, ``yes``/``no``,
   ``on``/``off``: whether big fresh outputs are advised to Linux as huge pages.
+* ``WLNET_OUTPUT_POOL_BYTES``: a whole number of bytes, ``0`` or more; at most this much memory of
+  freed big outputs is kept for the next ones (:mod:`wlnet.kernels.pool`); 2 GiB unset, ``0`` off.
 
 A value wlnet cannot read never fails an import or an evaluation: it gives one
 :class:`SettingWarning` per variable and process, naming the variable, the value and what it
