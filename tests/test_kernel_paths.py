@@ -219,3 +219,26 @@ def test_the_module_makes_the_same_choice_for_inference(monkeypatch, levels, axe
         y = module(x)
     assert (not fused_calls) == torch_kernel
     assert torch.equal(y, parametric_ramp_reference(x, module.Slope.detach(), axes))
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+@pytest.mark.parametrize(("shape", "axes"), [((4, 6, 56, 16), (2,)), ((3, 5, 40, 30), (1,)), ((2, 3, 600), (1,)),
+                                             ((64, 8, 9, 10), (1, 3)), ((8, 3, 2049), (1, 2))])
+def test_a_one_value_gradient_is_read_as_one_value(fused, monkeypatch, shape, axes, dtype):
+    """``y.sum().backward()`` and a scaled sum reach the kernels as one value with stride 0 (no
+    full-size copy of the gradient), with the reference's gradients, bfloat16 included."""
+    assert kernels.wait_ready(dtype)
+    seen = []
+    real = cpu._scalar_storage
+    monkeypatch.setattr(cpu, "_scalar_storage", lambda g, n: seen.append(n) or real(g, n))
+    x, slope, _ = _inputs(shape, axes, dtype)
+    x = _finite(x)
+    for way in (lambda y: y.sum().backward(), lambda y: y.backward(torch.tensor(-0.75, dtype=dtype).expand(shape))):
+        seen.clear()
+        gx, gs = _grads(kernels.parametric_ramp, x, slope, axes, way)
+        gx_ref, gs_ref = _grads(parametric_ramp_reference, x, slope, axes, way)
+        assert seen == [x.numel()]
+        assert _same(gx, gx_ref)
+        tolerance = {"rtol": 2e-2, "atol": 2e-2} if dtype == torch.bfloat16 else _slope_grad_tolerance(dtype)
+        torch.testing.assert_close(gs, gs_ref, **tolerance)

@@ -643,6 +643,19 @@ def _storage(t: torch.Tensor) -> np.ndarray:
     return t.view(-1).numpy()  # view, never reshape: a copy would lose what the kernel writes
 
 
+def _is_scalar(grad: torch.Tensor) -> bool:
+    """Whether ``grad`` is one value expanded to its whole shape (every stride 0)."""
+    return grad.numel() > 1 and all(stride == 0 for stride in grad.stride())
+
+
+def _scalar_storage(grad: torch.Tensor, n: int) -> np.ndarray:
+    """An expanded one-value gradient as ``n`` elements with stride 0 over that one value: the
+    kernels (typed for it as a non-contiguous array) read it at every index, the SIMD loads
+    broadcast it (:func:`wlnet.kernels.simd._load`)."""
+    one = _storage(grad.detach().as_strided((1,), (1,)))
+    return np.lib.stride_tricks.as_strided(one, shape=(n,), strides=(0,))
+
+
 def _block(plan: Plan) -> int:
     """Columns per tile: rows cut into equal blocks of at most the limit, multiples of 64."""
     limit = TABLE_BLOCK if plan.contiguous else SCALAR_BLOCK
@@ -755,13 +768,16 @@ def _warm_up(dtype: torch.dtype, background: bool = False) -> None:
         flat = partial.reshape(-1)
         for streaming in (False, True):  # 7 elements: less than a line, nothing needs alignment
             _launch(_forward_lines, x[:7], out[:7], table, index, 7, 0, True, streaming)
-            _launch(_backward_scalar_lines, x[:7], x[:7], out[:7], table, index, 7, True, 7, flat, streaming)
-            _launch(
-                _backward_table_lines, x[:7], x[:7], out[:7], table, index, bounds, index, 7, True, 7, flat, streaming
-            )  # fmt: skip
-            _launch(_backward_scalar_crossing, x[:7], x[:7], out[:7], table, index, 7, True, 1, flat, streaming)
-        _launch(_backward_scalar, x, x, out, table, index, 8, True, True, 8, partial)
-        _launch(_backward_table, x, x, out, table, index, bounds, index, 8, True, True, 8, partial)
+        for g in (x, np.lib.stride_tricks.as_strided(x[:1], shape=(8,), strides=(0,))):  # dense, one value
+            for streaming in (False, True):
+                _launch(_backward_scalar_lines, x[:7], g[:7], out[:7], table, index, 7, True, 7, flat, streaming)
+                _launch(
+                    _backward_table_lines, x[:7], g[:7], out[:7], table, index, bounds, index, 7, True, 7, flat,
+                    streaming,
+                )  # fmt: skip
+                _launch(_backward_scalar_crossing, x[:7], g[:7], out[:7], table, index, 7, True, 1, flat, streaming)
+            _launch(_backward_scalar, x, g, out, table, index, 8, True, True, 8, partial)
+            _launch(_backward_table, x, g, out, table, index, bounds, index, 8, True, True, 8, partial)
         _launch(_reduce_scalar, partial, index, 1, np.zeros(1))
         _launch(_reduce_table, partial, index, index, 8, 1, 1, np.zeros(1))
     logger.debug("wlnet: CPU kernels for %s ready in %.1f s", dtype, time.perf_counter() - started)
@@ -1005,10 +1021,11 @@ def backward(
 ) -> Gradients:
     """The input and slope gradients, in one pass.
 
-    ``grad`` may have any strides. One laid out as ``x`` is read in place; any other (the expanded,
-    stride-0 gradient of ``y.sum().backward()``, a broadcast one, another memory order) is first
-    written into the input gradient's own buffer, which the kernels then read and overwrite element
-    by element: no full-size copy besides the input gradient (without an input gradient, one).
+    ``grad`` may have any strides. One laid out as ``x`` is read in place, and so is one value
+    expanded to the whole shape (the gradient of ``y.sum().backward()``: read as that one value).
+    Any other (a partly broadcast one, another memory order) is first written into the input
+    gradient's own buffer, which the kernels then read and overwrite element by element: no
+    full-size copy besides the input gradient (without an input gradient, one).
     """
     _ensure_compiled(x.dtype)
     _threads()
@@ -1024,18 +1041,17 @@ def _backward_kernels(
     block = _block(plan)
     blocks = -(-plan.inner // block)
     gx, memory = _new_output(x) if need_gx else (x, "reused")  # x is never written when need_gx is False
-    if not same_layout(grad, x):
-        if need_gx:  # every kernel reads an element of grad before it writes that element of gx
-            grad, memory = gx.copy_(grad), "reused"
-        else:
-            grad = torch.empty_like(x).copy_(grad)
+    if _is_scalar(grad):  # y.sum().backward(): one value, read as such (no full-size copy)
+        g = _scalar_storage(grad, x.numel())
+    else:
+        if not same_layout(grad, x):
+            if need_gx:  # every kernel reads an element of grad before it writes that element of gx
+                grad, memory = gx.copy_(grad), "reused"
+            else:
+                grad = torch.empty_like(x).copy_(grad)
+        g = _storage(grad.permute(plan.perm))
     lanes = simd.LINE // x.element_size()
-    args = (
-        _storage(x.permute(plan.perm)),
-        _storage(grad.permute(plan.perm)),
-        _storage(gx.permute(plan.perm)),
-        table,
-    )
+    args = (_storage(x.permute(plan.perm)), g, _storage(gx.permute(plan.perm)), table)
     aligned = not need_gx or gx.data_ptr() % simd.LINE == 0
     if aligned and (not plan.contiguous or plan.inner % lanes == 0):
         # Explicit vectors (table rows: when every run is a whole number of lines), and

@@ -81,9 +81,18 @@ def _vector_pointer(context, builder, array_type, array, index, vector_type):
 
 def _load(context, builder, array_type, array, index, lanes):
     """``lanes`` elements of ``array`` from ``index`` (any alignment), widened: bfloat16 bits
-    become float32, float32 and float64 stay."""
+    become float32, float32 and float64 stay. An array that is not contiguous is the stride-0
+    view of one value (an expanded scalar gradient, ``y.sum().backward()``): that value in every
+    lane."""
     raw = ir.VectorType(context.get_value_type(array_type.dtype), lanes)
-    value = builder.load(_vector_pointer(context, builder, array_type, array, index, raw), align=1)
+    if array_type.layout == "C":
+        value = builder.load(_vector_pointer(context, builder, array_type, array, index, raw), align=1)
+    else:
+        view = context.make_array(array_type)(context, builder, array)
+        one = builder.load(cgutils.get_item_pointer(context, builder, array_type, view, [index]))
+        first = builder.insert_element(ir.Constant(raw, ir.Undefined), one, _i32(0))
+        value = builder.shuffle_vector(first, ir.Constant(raw, ir.Undefined),
+                                       ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes))
     return _widen(builder, value, array_type.dtype)
 
 
