@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-SRC = str(Path(__file__).resolve().parent.parent / "src")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from a checkout
+from bench.modes import in_each_mode  # noqa: E402
 
 
 def child(steps: int) -> None:
@@ -58,10 +58,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300)
     args = parser.parse_args()
     print(f"{args.steps} steps each; load average {os.getloadavg()[0]:.2f} before")
-    for mode, extra in (("default malloc", {}), ("WLNET_REUSE_MEMORY=1", {"WLNET_REUSE_MEMORY": "1"})):
-        print(mode)
-        env = {**os.environ, **extra, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
-        subprocess.run([sys.executable, __file__, "--child", str(args.steps)], env=env, check=True)
+    in_each_mode(__file__, str(args.steps))
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 

@@ -14,12 +14,13 @@ from __future__ import annotations
 import os
 import random
 import statistics
-import subprocess
 import sys
 import timeit
 from pathlib import Path
 
-SRC = str(Path(__file__).resolve().parent.parent / "src")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from a checkout
+from bench.modes import in_each_mode  # noqa: E402
+
 SHAPE = (64, 64, 56, 56)
 DTYPES = ("float32", "float64", "bfloat16")
 
@@ -66,10 +67,7 @@ def child() -> None:
 def main() -> None:
     print(f"step of each level spec on {SHAPE}, and its time over level 1's; load average "
           f"{os.getloadavg()[0]:.2f} before")
-    for mode, extra in (("default malloc", {}), ("WLNET_REUSE_MEMORY=1", {"WLNET_REUSE_MEMORY": "1"})):
-        print(mode)
-        env = {**os.environ, **extra, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
-        subprocess.run([sys.executable, __file__, "--child"], env=env, check=True)
+    in_each_mode(__file__)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
