@@ -51,8 +51,11 @@ __all__ = [
     "release_outputs",
     "reuse_memory",
     "supports",
+    "one_slope_dim",
+    "torch_forward_fits",
     "torch_forward_is_faster",
     "wait_ready",
+    "wants_grad",
 ]
 
 #: Inputs with fewer elements take PyTorch's own PReLU kernel (a C++ autograd node: the least
@@ -85,6 +88,8 @@ _told_lock = threading.Lock()
 COMPILE_IN_BACKGROUND: bool | None = None
 #: The dtypes whose CPU kernels are loaded: calls of these dtypes run them.
 _ready: set[torch.dtype] = set()
+#: The dtypes with a big call so far: the next big call of one starts its background thread.
+_called: set[torch.dtype] = set()
 #: The background thread per dtype, started by the second big call of that dtype.
 _preparing: dict[torch.dtype, threading.Thread] = {}
 _preparing_lock = threading.Lock()
@@ -142,9 +147,6 @@ def _give_up(device_type: str, error: Exception) -> None:
     _backends[device_type] = None
     _errors[device_type] = error
     _unavailable(device_type)
-
-
-_called: set[torch.dtype] = set()  # dtypes with a big call so far (see _cpu_backend)
 
 
 def _in_background() -> bool:
@@ -249,7 +251,8 @@ def available() -> dict[str, bool]:
     }
 
 
-def _wants_grad(x: torch.Tensor, slope: torch.Tensor) -> bool:
+def wants_grad(x: torch.Tensor, slope: torch.Tensor) -> bool:
+    """Whether autograd will want gradients of a call on ``x`` and ``slope``."""
     return torch.is_grad_enabled() and (x.requires_grad or slope.requires_grad)
 
 
@@ -303,7 +306,7 @@ def parametric_ramp(x: torch.Tensor, slope: torch.Tensor, axes: Sequence[int]) -
         return _prelu(x, slope, axes)
     backend = _cpu_backend(x.dtype) if x.device.type == "cpu" else _load(x.device.type)
     if backend is not None and x.dtype in backend.DTYPES:
-        if _wants_grad(x, slope):
+        if wants_grad(x, slope):
             return _FusedRamp.apply(x, slope, axes, backend)
         if is_dense(x.shape, x.stride()):
             return _prelu(x, slope, axes) if torch_forward_is_faster(x, slope) else _forward(backend, x, slope, axes)
@@ -311,10 +314,24 @@ def parametric_ramp(x: torch.Tensor, slope: torch.Tensor, axes: Sequence[int]) -
 
 
 def torch_forward_is_faster(x: torch.Tensor, slope: torch.Tensor) -> bool:
-    """Whether PyTorch's PReLU kernel beats the fused forward on this input (see TORCH_FORWARD_BYTES)."""
-    if x.numel() * x.element_size() > TORCH_FORWARD_BYTES or x.dtype not in (torch.float32, torch.float64):
-        return False
-    return x.device.type == "cpu" and x.is_contiguous() and sum(size > 1 for size in slope.shape) <= 1
+    """Whether PyTorch's PReLU kernel beats the fused forward on this input (see TORCH_FORWARD_BYTES):
+    the slope's part (:func:`one_slope_dim`) and the input's (:func:`torch_forward_fits`)."""
+    return one_slope_dim(slope.shape) and torch_forward_fits(x)
+
+
+def one_slope_dim(shape: Sequence[int]) -> bool:
+    """Whether a slope of dims ``shape`` has at most one dim above 1 (shared, or one per channel)."""
+    return sum(size > 1 for size in shape) <= 1
+
+
+def torch_forward_fits(x: torch.Tensor) -> bool:
+    """The input's part of :func:`torch_forward_is_faster`: a contiguous float32/float64 CPU tensor of
+    at most TORCH_FORWARD_BYTES."""
+    small = x.numel() * x.element_size() <= TORCH_FORWARD_BYTES
+    return small and x.dtype in _TORCH_FAST_DTYPES and x.is_cpu and x.is_contiguous()
+
+
+_TORCH_FAST_DTYPES = (torch.float32, torch.float64)
 
 
 def _failures(backend: types.ModuleType) -> tuple[type[Exception], ...]:

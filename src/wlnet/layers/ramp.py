@@ -194,9 +194,11 @@ class ParametricRamp(nn.Module):
         for axis, size in sizes:
             if shape[axis] != size:
                 raise self._mismatch(x, axes)
-        numel = x.numel()
-        small = numel < kernels.MIN_FUSED_NUMEL
-        if x.dtype == slope.dtype and (small or one_dim and _inference_in_torch(x, slope, numel)):
+        small = x.numel() < kernels.MIN_FUSED_NUMEL
+        # (Inference in PyTorch's kernel: the dispatch's torch_forward_is_faster, its slope part planned.)
+        if x.dtype == slope.dtype and (
+            small or one_dim and not kernels.wants_grad(x, slope) and kernels.torch_forward_fits(x)
+        ):
             # What the dispatch picks for a small input (PyTorch's own PReLU kernel), and for a
             # mid-size one without gradients where that kernel is faster, without the dispatch's
             # general checks: such a call is mostly per-call cost. A slope on the last axes
@@ -216,8 +218,7 @@ class ParametricRamp(nn.Module):
             form = None  # the slope broadcasts as it is
         elif axes == (1,) and slope.ndim == 1:
             form = _CHANNELS  # torch.prelu's own form: it reshapes in C++
-        one_dim = sum(size > 1 for size in slope.shape) <= 1
-        return axes, form, tuple(zip(axes, slope.shape)), slope, one_dim
+        return axes, form, tuple(zip(axes, slope.shape)), slope, kernels.one_slope_dim(slope.shape)
 
     def _plan(self, ndim: int, slope: torch.Tensor) -> tuple[tuple[int, ...], list[int]]:
         """The axes of a batch of rank ``ndim`` that the levels name, and the slope's view shape."""
@@ -243,17 +244,6 @@ class ParametricRamp(nn.Module):
         return f"levels={_levels_text(self.levels)}, slope_shape={tuple(self.slope.shape)}"
 
 
-def _inference_in_torch(x: torch.Tensor, slope: torch.Tensor, numel: int) -> bool:
-    """:func:`wlnet.kernels.torch_forward_is_faster`, for a slope of at most one dim above 1 (the
-    module plans that), when no gradient is wanted: the module's per-call form of the dispatch's
-    choice."""
-    if torch.is_grad_enabled() and (x.requires_grad or slope.requires_grad):
-        return False
-    small = numel * x.element_size() <= kernels.TORCH_FORWARD_BYTES
-    return small and x.dtype in _TORCH_FAST_DTYPES and x.is_cpu and x.is_contiguous()
-
-
-_TORCH_FAST_DTYPES = (torch.float32, torch.float64)
 _CHANNELS: list[int] = []  # a plan's view for a slope on axis 1 (torch.prelu's own form), by identity
 
 
