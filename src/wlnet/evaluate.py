@@ -138,7 +138,7 @@ def apply_net(net, data, *args, **options):
         if request.gradients is not None:
             return _gradients(fitted, examples, imposed, batched, settings, request)
         result = _apply_fitted(fitted, examples, batched, settings, request)
-    if plain and fitted is net and _plain_ports(net) and not settings.training:
+    if plain and fitted is net and _plain_ports(net):  # (plain: no options, so "Test" and Real32)
         # The next such call goes straight through: whether it is a batch, and the module.
         net._cache[("array call", data.shape)] = (batched, evaluation_module(net, settings.dtype, settings.device))
     return result
@@ -161,14 +161,14 @@ def _known_array_call(net, data: np.ndarray):
     if not (flags.c_contiguous and flags.writeable):
         return None
     batched, module = known
-    x = torch.from_numpy(data)
+    x = torch.from_numpy(data if batched else data[None])
     try:  # no torch.no_grad() needed: neither the module's parameters nor x want a gradient
-        y = module(x) if batched else module(x.unsqueeze(0))[0]
+        y = module(x)
     except NetError:
         raise
     except RuntimeError as error:
-        raise add_context(error, f"while evaluating {net._where} on an input of shape {tuple(x.shape)}") from None
-    return y.numpy()[()]
+        raise _evaluation_error(net, {net._input_names[0]: x}, error) from None
+    return (y if batched else y[0]).numpy()[()]
 
 
 def _apply_fitted(net, examples: dict, batched: bool, settings: _Settings, request: _Request):
@@ -377,12 +377,17 @@ def _run(net, tensors: dict, settings: _Settings) -> dict:
     except NetError:
         raise
     except RuntimeError as error:
-        if len(inputs) == 1:
-            context = f"while evaluating {net._where} on an input of shape {tuple(inputs[0].shape)}"
-        else:
-            shapes = ", ".join(f'"{p}": {tuple(t.shape)}' for p, t in tensors.items())
-            context = f"while evaluating {net._where} on inputs of shapes {shapes}"
-        raise add_context(error, context) from None
+        raise _evaluation_error(net, tensors, error) from None
+
+
+def _evaluation_error(net, tensors: dict, error: RuntimeError) -> BaseException:
+    """A RuntimeError of torch while the net ran on ``{port: tensor}``, with the net and the shapes."""
+    if len(tensors) == 1:
+        context = f"while evaluating {net._where} on an input of shape {tuple(next(iter(tensors.values())).shape)}"
+    else:
+        shapes = ", ".join(f'"{p}": {tuple(t.shape)}' for p, t in tensors.items())
+        context = f"while evaluating {net._where} on inputs of shapes {shapes}"
+    return add_context(error, context)
 
 
 def _chunked(module, inputs: list, n: int, batch_size: int, outputs: list) -> dict:
