@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping
 from html import escape
 from typing import Any
 
-from .errors import NetSpecificationError
+from .errors import NetSpecificationError, shortened
 from .symbols import Automatic
 from .types import TensorT, describe
 
@@ -64,8 +64,8 @@ def _e(value: object) -> str:
     return escape(str(value))
 
 
-def _short(text: str, limit: int = 48) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+def _short(text: str) -> str:
+    return shortened(text, 48)
 
 
 # -- building blocks ------------------------------------------------------------------------------

@@ -61,6 +61,12 @@ class NetTrainWarning(UserWarning):
     """A training run went on, or stopped early, for a reason the user should know."""
 
 
+def shortened(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, with "…" where it was cut (for labels and
+    messages that quote a user's value)."""
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
 def closest(name: str, choices: Iterable[str]) -> str:
     """A ``" Did you mean ...?"`` suffix naming the choice closest to ``name``, or ``""``."""
     found = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.6)

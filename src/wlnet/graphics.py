@@ -27,6 +27,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from .errors import shortened
 from .types import VARYING, TensorT
 
 __all__ = ["MAX_COLUMNS", "NetFigure", "edge_text", "loss_plot", "net_graphic"]
@@ -168,8 +169,8 @@ def _dim_text(d) -> str:
     return "n" if d == VARYING else "?" if d is None else str(d)
 
 
-def _short(text: str, limit: int = MAX_LABEL) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+def _short(text: str) -> str:
+    return shortened(text, MAX_LABEL)
 
 
 def _coder_text(net, port: str) -> str:
