@@ -26,9 +26,13 @@ import numpy as np
 from .errors import NetDataError, NetError, NetSpecificationError, non_numeric_text
 from .symbols import Automatic
 
-__all__ = ["array_key", "as_array", "floating_input", "real_numbers", "same_arrays", "tensor_problem"]
+__all__ = [
+    "FLOAT32_MAX", "array_key", "as_array", "floating_input", "real_numbers", "same_arrays", "tensor_problem",
+]
 
 _FLOAT32 = np.finfo(np.float32)
+#: The largest magnitude a net's array can hold: arrays are stored as float32.
+FLOAT32_MAX = float(_FLOAT32.max)
 
 
 def tensor_problem(tensor: Any) -> str | None:
@@ -128,7 +132,7 @@ def _check_float32(given: np.ndarray, converted: np.ndarray, where: str, roundin
         if np.isfinite(value):
             raise NetSpecificationError(
                 f"{where}: the value {value!r}{_at(index)} is beyond the range of float32 "
-                f"(the arrays' type; largest magnitude {float(_FLOAT32.max):.4g}), so it would become "
+                f"(the arrays' type; largest magnitude {FLOAT32_MAX:.4g}), so it would become "
                 f"{'-' if value < 0 else ''}inf."
             )
         raise NetSpecificationError(

@@ -31,6 +31,7 @@ from typing import Any
 
 import torch
 
+from ..arrays import FLOAT32_MAX
 from ..lower import with_arrays
 from ..options import computing
 from ..symbols import Automatic
@@ -38,8 +39,6 @@ from .loss import Losses, batch_loss
 from .results import Record
 
 __all__ = ["Callback", "Run", "fit"]
-
-FLOAT32_MAX = float(torch.finfo(torch.float32).max)  # the largest value a net's array can hold
 
 _AUTOMATIC_SECONDS = 20.0  # MaxTrainingRounds -> Automatic: about this much training
 
