@@ -137,7 +137,7 @@ def parse_method(method) -> tuple[str, dict]:
 
 def _fused_adam_applies(params: list) -> bool:
     """Whether torch's fused ADAM kernel can update ``params``: float32/64 CPU or CUDA tensors,
-    all on one device, outside ``torch.compile`` tracing."""
+    all on one device."""
     if not params or not hasattr(torch, "_fused_adam_"):
         return False
     devices = {p.device for p in params}
