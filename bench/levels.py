@@ -12,14 +12,11 @@ and ``WLNET_REUSE_MEMORY=1`` (:func:`wlnet.kernels.reuse_memory`). Nothing here 
 from __future__ import annotations
 
 import os
-import random
-import statistics
 import sys
-import timeit
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from a checkout
-from bench.modes import in_each_mode  # noqa: E402
+from bench.modes import in_each_mode, shuffled_medians  # noqa: E402
 
 SHAPE = (64, 64, 56, 56)
 DTYPES = ("float32", "float64", "bfloat16")
@@ -47,13 +44,7 @@ def measure(dtype_name: str) -> dict[str, float]:
 
     calls = {name: step(ParametricRamp(torch.full(dims, 0.25, dtype=dtype), levels))
              for name, (levels, dims) in specs.items()}
-    samples: dict[str, list[float]] = {name: [] for name in calls}
-    for call in calls.values():
-        call()
-    for _ in range(9):
-        for name in random.sample(list(calls), len(calls)):
-            samples[name].append(timeit.timeit(calls[name], number=3) / 3 * 1e3)
-    return {name: statistics.median(values) for name, values in samples.items()}
+    return {name: s * 1e3 for name, s in shuffled_medians(calls, 9, 3).items()}
 
 
 def child() -> None:

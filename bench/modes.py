@@ -1,11 +1,15 @@
-"""Run a benchmark's child in each allocator mode, each in its own process (default glibc malloc,
-and ``WLNET_REUSE_MEMORY=1``), printing the mode before its output."""
+"""What the benchmarks share: a child run in each allocator mode, each in its own process (default
+glibc malloc, and ``WLNET_REUSE_MEMORY=1``), and medians of cases timed in a shuffled order."""
 
 from __future__ import annotations
 
 import os
+import random
+import statistics
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 SRC = str(Path(__file__).resolve().parent.parent / "src")
@@ -18,3 +22,22 @@ def in_each_mode(script: str, *arguments: str) -> None:
         print(mode, flush=True)
         env = {**os.environ, **extra, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
         subprocess.run([sys.executable, script, "--child", *arguments], env=env, check=True)
+
+
+def shuffled_medians(cases: dict[str, Callable[[], object]], repeats: int, number: int,
+                     warm_up: int = 1) -> dict[str, float]:
+    """Median seconds per call of each case: after ``warm_up`` calls of each, ``repeats`` rounds
+    that time ``number`` calls of every case, the cases in a new shuffled order each round (so a
+    drift in the machine's load hits all alike)."""
+    for call in cases.values():
+        for _ in range(warm_up):
+            call()
+    samples: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(repeats):
+        for name in random.sample(list(cases), len(cases)):
+            call = cases[name]
+            start = time.perf_counter()
+            for _ in range(number):
+                call()
+            samples[name].append((time.perf_counter() - start) / number)
+    return {name: statistics.median(values) for name, values in samples.items()}

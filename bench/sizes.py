@@ -14,17 +14,16 @@ the conversions a user writes (``module(torch.from_numpy(x)).numpy()``), ratio n
 from __future__ import annotations
 
 import os
-import random
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))  # run from a checkout
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "src"), str(ROOT)]  # run from a checkout
 
+from bench.modes import shuffled_medians  # noqa: E402
 from wlnet import kernels  # noqa: E402
 from wlnet.layers.ramp import ParametricRamp  # noqa: E402
 
@@ -59,19 +58,9 @@ def measure(shape: tuple) -> dict[str, float]:
 
 
 def medians(cases: dict[str, Callable[[], object]], calls: int) -> dict[str, float]:
-    """Median microseconds per call of each case: 15 repetitions of ``calls`` calls, the cases in a
-    shuffled order each time, after 3 warm-up calls of each."""
-    for call in cases.values():
-        for _ in range(3):
-            call()
-    samples: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in range(15):
-        for name in random.sample(list(cases), len(cases)):
-            start = time.perf_counter()
-            for _ in range(calls):
-                cases[name]()
-            samples[name].append((time.perf_counter() - start) / calls * 1e6)
-    return {name: statistics.median(values) for name, values in samples.items()}
+    """Median microseconds per call of each case: 15 shuffled rounds of ``calls`` calls, after 3
+    warm-up calls of each."""
+    return {name: s * 1e6 for name, s in shuffled_medians(cases, 15, calls, warm_up=3).items()}
 
 
 def wolfram_call(shape: tuple) -> tuple[float, float]:

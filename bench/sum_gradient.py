@@ -12,14 +12,11 @@ allocator mode in its own process. Nothing here asserts a time.
 from __future__ import annotations
 
 import os
-import random
-import statistics
 import sys
-import timeit
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from a checkout
-from bench.modes import in_each_mode  # noqa: E402
+from bench.modes import in_each_mode, shuffled_medians  # noqa: E402
 
 SHAPE = (64, 64, 56, 56)
 
@@ -43,13 +40,7 @@ def child() -> None:
     ours, prelu = ParametricRamp(torch.full((64,), 0.25), 1), torch.nn.PReLU(64)
     cases = {"ours dense": dense(ours), "ours sum": summed(ours), "PReLU dense": dense(prelu),
              "PReLU sum": summed(prelu), "y.sum() alone": lambda: y0.sum()}
-    samples: dict[str, list[float]] = {name: [] for name in cases}
-    for call in cases.values():
-        call()
-    for _ in range(9):
-        for name in random.sample(list(cases), len(cases)):
-            samples[name].append(timeit.timeit(cases[name], number=3) / 3 * 1e3)
-    ms = {name: statistics.median(values) for name, values in samples.items()}
+    ms = {name: s * 1e3 for name, s in shuffled_medians(cases, 9, 3).items()}
     for name, value in ms.items():
         print(f"  {name:<14} {value:7.2f} ms")
     print(f"  ours sum / dense {ms['ours sum'] / ms['ours dense']:.2f}; "
