@@ -652,7 +652,11 @@ def _scalar_storage(grad: torch.Tensor, n: int) -> np.ndarray:
     """An expanded one-value gradient as ``n`` elements with stride 0 over that one value: the
     kernels (typed for it as a non-contiguous array) read it at every index, the SIMD loads
     broadcast it (:func:`wlnet.kernels.simd._load`)."""
-    one = _storage(grad.detach().as_strided((1,), (1,)))
+    return _repeated(_storage(grad.detach().as_strided((1,), (1,))), n)
+
+
+def _repeated(one: np.ndarray, n: int) -> np.ndarray:
+    """``n`` elements with stride 0 over the first element of ``one``."""
     return np.lib.stride_tricks.as_strided(one, shape=(n,), strides=(0,))
 
 
@@ -768,7 +772,7 @@ def _warm_up(dtype: torch.dtype, background: bool = False) -> None:
         flat = partial.reshape(-1)
         for streaming in (False, True):  # 7 elements: less than a line, nothing needs alignment
             _launch(_forward_lines, x[:7], out[:7], table, index, 7, 0, True, streaming)
-        for g in (x, np.lib.stride_tricks.as_strided(x[:1], shape=(8,), strides=(0,))):  # dense, one value
+        for g in (x, _repeated(x, 8)):  # a dense gradient, and one value (see _scalar_storage)
             for streaming in (False, True):
                 _launch(_backward_scalar_lines, x[:7], g[:7], out[:7], table, index, 7, True, 7, flat, streaming)
                 _launch(
