@@ -11,6 +11,7 @@ Run in a notebook (an IPython kernel), the tour also shows the trained Boolean n
 
 from __future__ import annotations
 
+import importlib
 import os
 import tempfile
 from collections.abc import Callable
@@ -18,6 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from wlnet.train.callbacks import in_kernel
 
 
 @dataclass(frozen=True)
@@ -182,15 +185,11 @@ def _number(value: Any) -> str:
 
 
 def _notebook_display() -> Callable[[Any], Any] | None:
-    """IPython's ``display`` when the tour runs in a notebook (an IPython kernel), else None."""
-    try:
-        from IPython import get_ipython  # type: ignore[import-not-found]
-        from IPython.display import display  # type: ignore[import-not-found]
-    except ImportError:
+    """IPython's ``display`` when the tour runs in a notebook (an IPython kernel), else None. A
+    kernel has IPython already; outside one it is never imported (it need not be installed)."""
+    if not in_kernel():
         return None
-    shell = get_ipython()
-    if shell is None or "IPKernelApp" not in getattr(shell, "config", {}):
-        return None
+    display: Callable[[Any], Any] = importlib.import_module("IPython.display").display
     return display
 
 

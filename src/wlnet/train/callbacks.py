@@ -126,7 +126,7 @@ class ProgressReporting(Callback):
         if self.reporting == "ProgressIndicator":
             tqdm = progress_bar_class()
             # In a notebook, the text bar goes to the cell's output, not to its (red) stderr.
-            text_in_kernel = _in_kernel() and tqdm.__module__ == "tqdm.std"
+            text_in_kernel = in_kernel() and tqdm.__module__ == "tqdm.std"
             self.bar = tqdm(total=_total(run.max_rounds), unit="round", desc="NetTrain", leave=True,
                             dynamic_ncols=True, **({"file": sys.stdout} if text_in_kernel else {}))
 
@@ -152,7 +152,7 @@ def progress_bar_class() -> Any:
     "IProgress not found") and in a terminal."""
     from tqdm.std import tqdm
 
-    if not _in_kernel():
+    if not in_kernel():
         return tqdm
     try:
         import ipywidgets  # noqa: F401  (the notebook bar is one of its widgets)
@@ -163,7 +163,7 @@ def progress_bar_class() -> Any:
     return notebook_tqdm
 
 
-def _in_kernel() -> bool:
+def in_kernel() -> bool:
     """Whether this runs in a Jupyter kernel. A kernel has imported IPython already, so IPython is
     looked up, never imported (it need not be installed)."""
     ipython = sys.modules.get("IPython")
