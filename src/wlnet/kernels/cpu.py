@@ -113,6 +113,8 @@ LINE_TILE = 16384
 #: as rows that end inside lines do: one row at a time, the per-row work of a row of 56 float64
 #: made level 2 of (64, 64, 56, 56) 2.6x slower than level 1.
 SHORT_ROW = 512
+#: Table columns a thread of the slope-gradient reduction sums at a time (float64: 4 KiB).
+REDUCE_COLUMNS = 512
 
 
 _Function = TypeVar("_Function", bound=Callable[..., object])
@@ -604,16 +606,25 @@ def _reduce_scalar(partial, order, group_rows, out):  # pragma: no cover - compi
 
 
 @_jit(parallel=True, nogil=True)
-def _reduce_table(partial, table_sort, group_chunks, inner, per_group, expansion, out):  # pragma: no cover
-    """Table rows: slope element e sums its ``expansion`` table entries, each over its chunks."""
+def _reduce_table(partial, table_sort, group_chunks, inner, per_group, expansion, columns, out):  # pragma: no cover
+    """Table rows: every table entry sums its group's chunks in order (``columns``, float64: rows
+    of ``partial`` added whole, in blocks of columns); then slope element e sums its ``expansion``
+    entries. The order of the CUDA backend's reduction."""
+    blocks = -(-inner // REDUCE_COLUMNS)
+    for tile in prange(columns.size // inner * blocks):
+        group = tile // blocks
+        start = (tile - group * blocks) * REDUCE_COLUMNS
+        stop = min(inner, start + REDUCE_COLUMNS)
+        sums = columns[group * inner + start : group * inner + stop]
+        sums[:] = 0.0
+        for i in range(group * per_group, (group + 1) * per_group):
+            row = partial[group_chunks[i], start:stop]
+            for j in range(stop - start):
+                sums[j] += row[j]
     for element in prange(out.size):
         total = 0.0
         for k in range(element * expansion, (element + 1) * expansion):
-            entry = table_sort[k]
-            group = entry // inner
-            column = entry - group * inner
-            for i in range(group * per_group, (group + 1) * per_group):
-                total += partial[group_chunks[i], column]
+            total += columns[table_sort[k]]
         out[element] = total
 
 
@@ -783,7 +794,7 @@ def _warm_up(dtype: torch.dtype, background: bool = False) -> None:
             _launch(_backward_scalar, x, g, out, table, index, 8, True, True, 8, partial)
             _launch(_backward_table, x, g, out, table, index, bounds, index, 8, True, True, 8, partial)
         _launch(_reduce_scalar, partial, index, 1, np.zeros(1))
-        _launch(_reduce_table, partial, index, index, 8, 1, 1, np.zeros(1))
+        _launch(_reduce_table, partial, index, index, 8, 1, 1, np.zeros(8), np.zeros(1))
     logger.debug("wlnet: CPU kernels for %s ready in %.1f s", dtype, time.perf_counter() - started)
 
 
@@ -1105,9 +1116,10 @@ def _reduce(plan: Plan, partial: np.ndarray) -> np.ndarray:
     """The slope gradient (float64, flat) from the partial sums, added in a fixed order."""
     out = np.empty(plan.slope_numel, dtype=np.float64)
     if plan.contiguous:
+        columns = np.empty(plan.groups * plan.inner, dtype=np.float64)
         _reduce_table(
             partial, plan.sorted_table_index().numpy(), plan.group_chunks.numpy(), plan.inner,
-            plan.chunks_per_group, plan.expansion, out,
+            plan.chunks_per_group, plan.expansion, columns, out,
         )  # fmt: skip
     else:
         _reduce_scalar(partial, plan.order.numpy(), plan.rows // plan.groups, out)
