@@ -828,6 +828,12 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+#: Contiguous outputs bigger than this come from, and go back to, :mod:`wlnet.kernels.pool`.
+#: glibc serves blocks under 32 MiB from its heap once one has been freed, but trims the heap's
+#: top when more than twice that size lies free there: two freed 25.7 MB outputs (a bfloat16
+#: step on (64, 64, 56, 56)) were trimmed and faulted in again on about one step in three, each
+#: time costing 5-6 ms of a 3 ms step.
+POOL_MIN_BYTES = 4 << 20
 #: Fresh outputs bigger than this are advised to Linux as huge pages before their first write.
 #: glibc maps blocks over 32 MiB afresh on every allocation (smaller ones it soon serves from its
 #: heap), and faulting them in 4 KiB pages made a new 50 MiB output cost 5-6x a copy into
@@ -878,7 +884,7 @@ def _new_output(x: torch.Tensor) -> tuple[torch.Tensor, str]:
         ask about).
     """
     size = x.numel() * x.element_size()
-    pooled = size > HUGE_PAGE_MIN_BYTES and x.is_contiguous()
+    pooled = size > POOL_MIN_BYTES and x.is_contiguous()
     if pooled and (kept := pool.take(x)) is not None:
         return kept, "reused"  # a big output of an earlier call, freed since (see pool.py)
     y = torch.empty_like(x)
