@@ -98,7 +98,7 @@ def test_stream_min_bytes_is_read_at_first_use(monkeypatch):
     monkeypatch.setattr(cpu, "STREAM_MIN_BYTES", None)
     monkeypatch.setenv("WLNET_STREAM_MIN_BYTES", "abc")
     with pytest.warns(settings.SettingWarning, match="WLNET_STREAM_MIN_BYTES='abc'"):
-        assert cpu._stream_min_bytes() == cpu._last_level_cache() // 2
+        assert cpu._stream_min_bytes() == settings.last_level_cache() // 2
     monkeypatch.setattr(cpu, "STREAM_MIN_BYTES", None)
     monkeypatch.setenv("WLNET_STREAM_MIN_BYTES", "12345")
     assert cpu._stream_min_bytes() == 12345

@@ -186,6 +186,7 @@ def test_no_full_size_gradient_copy(fused, monkeypatch, axes):
     ],
 )
 def test_inference_picks_pytorchs_kernel_where_it_is_faster(monkeypatch, shape, axes, torch_kernel):
+    monkeypatch.setattr(kernels, "TORCH_FORWARD_BYTES", 8 << 20)  # half of a 16 MiB cache
     kernels.wait_ready(torch.float32)
     fused_calls = []
     real = kernels._forward

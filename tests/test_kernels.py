@@ -19,7 +19,7 @@ import torch
 
 import wlnet.kernels as kernels
 from wlnet.functional import parametric_ramp, parametric_ramp_reference
-from wlnet.kernels import cpu
+from wlnet.kernels import cpu, settings
 from wlnet.kernels.layout import CHUNK_ROWS, TABLE_BUDGET_DIVISOR, is_dense, plan_for
 
 needs_numba = pytest.mark.skipif(cpu.MISSING is not None, reason=f"numba unavailable: {cpu.MISSING}")
@@ -230,16 +230,22 @@ def test_outputs_not_on_a_line_use_the_row_kernels(monkeypatch):
             torch.testing.assert_close(gs.double(), gs64, rtol=1e-2, atol=1e-2, equal_nan=True)
 
 
-def test_stream_threshold_from_cache_size(tmp_path):
-    """The streaming threshold comes from the largest cache sysfs reports, else 32 MiB."""
+def test_size_thresholds_from_cache_size(tmp_path, monkeypatch):
+    """The streaming threshold and the size up to which inference takes PyTorch's kernel come from
+    the largest cache sysfs reports, else 32 MiB."""
     for name, size in [("index0", "48K"), ("index2", "1024K"), ("index3", "32768K"), ("index9", "big")]:
         (tmp_path / name).mkdir()
         (tmp_path / name / "size").write_text(size + "\n")
-    assert cpu._last_level_cache(tmp_path) == 32 << 20
+    assert settings.last_level_cache(tmp_path) == 32 << 20
     (tmp_path / "index3" / "size").write_text("1M\n")
-    assert cpu._last_level_cache(tmp_path) == 1 << 20
-    assert cpu._last_level_cache(tmp_path / "missing") == 32 << 20
-    assert cpu._stream_min_bytes() == (int(os.environ.get("WLNET_STREAM_MIN_BYTES", 0)) or cpu._last_level_cache() // 2)
+    assert settings.last_level_cache(tmp_path) == 1 << 20
+    assert settings.last_level_cache(tmp_path / "missing") == 32 << 20
+    half = settings.last_level_cache() // 2
+    assert cpu._stream_min_bytes() == (int(os.environ.get("WLNET_STREAM_MIN_BYTES", 0)) or half)
+    monkeypatch.setattr(kernels, "TORCH_FORWARD_BYTES", None)
+    assert kernels.torch_forward_fits(torch.empty(half // 4))
+    assert not kernels.torch_forward_fits(torch.empty(half // 4 + 1))
+    assert kernels.TORCH_FORWARD_BYTES == half  # read once
 
 
 @needs_numba

@@ -65,11 +65,15 @@ MIN_FUSED_NUMEL = 1 << 15
 
 #: Inference (no gradient wanted) on a contiguous float32/float64 CPU input of at most this many
 #: bytes runs PyTorch's PReLU kernel where that kernel is fast: a slope with at most one dim above 1
-#: (one slope, or one per channel, on any one level). On such cache-resident inputs it finishes
-#: 1.3-4x sooner than the fused forward, whose planning and parallel region cost more than the
-#: work (bench/sizes.py); above this size, or with a slope of two dims or more (Span(1, 2): 2-10x
-#: slower in PyTorch's kernel), the fused forward wins. Tests set it to 0 to reach the kernels.
-TORCH_FORWARD_BYTES = 8 << 20
+#: (one slope, or one per channel, on any one level). While input and output stay in the cache it
+#: is as fast as the fused forward or faster, and for small inputs 1.3-4x (the fused forward's
+#: planning and parallel region cost more than the work: bench/sizes.py); with a slope of two dims
+#: or more (Span(1, 2): 2-10x slower in PyTorch's kernel), or above this size, the fused forward
+#: wins (there it streams its output past the cache). None: half the last-level cache, as for the
+#: streaming stores (measured, level 1 float32: PyTorch's kernel 1.04-1.10x faster at 6.4-12.8 MB
+#: and even at 25.7 MB, with a 32 MiB L3; 5x slower at 51 MB, a fresh mapping for its output).
+#: Tests set it to 0 to reach the kernels.
+TORCH_FORWARD_BYTES: int | None = None
 
 logger = logging.getLogger("wlnet")
 
@@ -327,11 +331,19 @@ def one_slope_dim(shape: Sequence[int]) -> bool:
 def torch_forward_fits(x: torch.Tensor) -> bool:
     """The input's part of :func:`torch_forward_is_faster`: a contiguous float32/float64 CPU tensor of
     at most TORCH_FORWARD_BYTES."""
-    small = x.numel() * x.element_size() <= TORCH_FORWARD_BYTES
+    limit = TORCH_FORWARD_BYTES if TORCH_FORWARD_BYTES is not None else _torch_forward_bytes()
+    small = x.numel() * x.element_size() <= limit
     return small and x.dtype in _TORCH_FAST_DTYPES and x.is_cpu and x.is_contiguous()
 
 
 _TORCH_FAST_DTYPES = (torch.float32, torch.float64)
+
+
+def _torch_forward_bytes() -> int:
+    """:data:`TORCH_FORWARD_BYTES` when it is None: half the last-level cache, read once."""
+    global TORCH_FORWARD_BYTES
+    TORCH_FORWARD_BYTES = settings.last_level_cache() // 2
+    return TORCH_FORWARD_BYTES
 
 
 def _failures(backend: types.ModuleType) -> tuple[type[Exception], ...]:

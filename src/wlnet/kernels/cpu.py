@@ -902,26 +902,11 @@ def _new_output(x: torch.Tensor) -> tuple[torch.Tensor, str]:
     return y, "fresh"
 
 
-def _last_level_cache(caches: Path = Path("/sys/devices/system/cpu/cpu0/cache")) -> int:
-    """Bytes of the largest CPU cache Linux reports (the L3 here), else 32 MiB."""
-    sizes = []
-    for index in caches.glob("index*"):
-        try:
-            text = (index / "size").read_text().strip()
-        except OSError:
-            continue
-        scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:], 1)
-        digits = text.rstrip("KMG")
-        if digits.isdigit():
-            sizes.append(int(digits) * scale)
-    return max(sizes, default=32 << 20)
-
-
 #: Outputs of at least this many bytes are written with non-temporal stores (straight to memory,
 #: without reading the lines into the cache first): with the input they do not fit in the cache
 #: anyway, and the forward then moves two bytes for every three of a plain store. Smaller outputs
 #: stay in the cache for the next layer. The default is half this machine's last-level cache
-#: (:func:`_last_level_cache`): measured on (N, 64, 56, 56) float32 and bfloat16, streaming lost
+#: (:func:`wlnet.kernels.settings.last_level_cache`): measured on (N, 64, 56, 56) float32 and bfloat16, streaming lost
 #: up to 2x below a quarter of it, broke even at about half and won 10-30% above.
 #: ``WLNET_STREAM_MIN_BYTES`` in the environment overrides it (0: the default). None: read at
 #: the first kernel call (:func:`_stream_min_bytes`); tests set a number here.
@@ -940,7 +925,7 @@ def _stream_min_bytes() -> int:
     """:data:`STREAM_MIN_BYTES`, from ``WLNET_STREAM_MIN_BYTES`` the first time."""
     global STREAM_MIN_BYTES
     if STREAM_MIN_BYTES is None:
-        STREAM_MIN_BYTES = settings.whole_bytes("WLNET_STREAM_MIN_BYTES", 0) or _last_level_cache() // 2
+        STREAM_MIN_BYTES = settings.whole_bytes("WLNET_STREAM_MIN_BYTES", 0) or settings.last_level_cache() // 2
     return STREAM_MIN_BYTES
 
 

@@ -24,8 +24,9 @@ import os
 import re
 import warnings
 from collections.abc import Mapping
+from pathlib import Path
 
-__all__ = ["SettingWarning", "flag", "whole_bytes"]
+__all__ = ["SettingWarning", "flag", "last_level_cache", "whole_bytes"]
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
@@ -69,3 +70,28 @@ def flag(name: str, default: bool, environ: Mapping[str, str] | None = None) -> 
         return word in _TRUE
     _bad(name, value, f"one of {', '.join(_TRUE + _FALSE)}", "1" if default else "0")
     return default
+
+
+_cache_bytes: int | None = None
+
+
+def last_level_cache(caches: Path | None = None) -> int:
+    """Bytes of the largest CPU cache Linux reports (the L3 here), else 32 MiB: the machine fact
+    behind the size defaults (non-temporal stores, PyTorch's kernel for inference). Read once."""
+    global _cache_bytes
+    if caches is None and _cache_bytes is not None:
+        return _cache_bytes
+    sizes = []
+    for index in (caches or Path("/sys/devices/system/cpu/cpu0/cache")).glob("index*"):
+        try:
+            text = (index / "size").read_text().strip()
+        except OSError:
+            continue
+        scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:], 1)
+        digits = text.rstrip("KMG")
+        if digits.isdigit():
+            sizes.append(int(digits) * scale)
+    found = max(sizes, default=32 << 20)
+    if caches is None:
+        _cache_bytes = found
+    return found
