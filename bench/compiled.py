@@ -1,14 +1,20 @@
 """A training step against ``torch.compile`` of the one-line ``where``: the strongest peer on the CPU.
 
-For each level spec (float32) and for level 1 in float64 and bfloat16, on (64, 64, 56, 56): a step
-(forward, backward with a dense gradient) of ``wlnet.functional.parametric_ramp`` against the same
-step of ``torch.compile(lambda x, s: torch.where(x > 0, x, x * s_view))`` (inductor, compiled
-once per case before timing; the compile time is printed, short when inductor's cache holds it).
-Interleaved, medians of 11 repetitions; ratio = compiled / ours (above 1: ours is faster). Two
-memory modes, each in its own subprocess: glibc's default, and memory reuse
-(``wlnet.kernels.reuse_memory()``).
+For each level spec in float32, float64 and bfloat16, on (64, 64, 56, 56): a step (forward, then
+backward with a fixed dense output gradient made before timing, as ``bench/prelu.py`` does) of
+``wlnet.functional.parametric_ramp`` against the same step of
+``torch.compile(lambda x, s: torch.where(x > 0, x, x * s_view))`` (inductor, compiled once per case
+before timing; the compile time is printed, short when inductor's cache holds it). Interleaved,
+shuffled, medians of 21 repetitions; ratio = compiled / ours (above 1: ours is faster). Two memory
+modes, each in its own subprocess: glibc's default, and memory reuse (``wlnet.kernels.reuse_memory()``).
 
-    python bench/compiled.py           (about 5 minutes: each case compiles for about 15 s)
+Each row also gives both steps' bandwidth as a fraction of this machine's copy bandwidth (a
+``copy_`` of the input into a kept buffer, timed in the same interleaved loop), counting the bytes a
+step cannot avoid: 5 per element-size (forward: read x, write y; backward: read x and the output
+gradient, write the input gradient). ``bound`` = 1 / compiled's fraction is the ratio a step moving
+those bytes at the full copy bandwidth would reach: where it is below 2, no kernel can lead by 2x.
+
+    python bench/compiled.py           (about 10 minutes: each case compiles for about 15 s)
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ SPECS = {
     "list [1, 3]": ((1, 3), (64, 56)),
     "[]": ((), ()),
 }
+REPEATS = 21
 MODES = {"default": {}, "reuse_memory()": {"WLNET_REUSE_MEMORY": "1"}}
 
 
@@ -42,8 +49,7 @@ def measure() -> list[dict]:
     """Each case's milliseconds, ours and compiled (inside one memory mode's process)."""
     import torch
 
-    cases = [(name, torch.float32) for name in SPECS] + [("level 1", torch.float64), ("level 1", torch.bfloat16)]
-    return [measure_case(name, dtype) for name, dtype in cases]
+    return [measure_case(name, dtype) for dtype in (torch.float32, torch.float64, torch.bfloat16) for name in SPECS]
 
 
 def measure_case(name: str, dtype) -> dict:
@@ -52,22 +58,29 @@ def measure_case(name: str, dtype) -> dict:
     from wlnet import functional, kernels
 
     axes, dims = SPECS[name]
-    x0 = torch.randn(SHAPE).to(dtype)
+    generator = torch.Generator().manual_seed(0)
+    x0 = torch.randn(SHAPE, generator=generator).to(dtype)
+    grad = torch.randn(SHAPE, generator=generator).to(dtype)
+    kept = torch.empty_like(x0)
     slope = torch.full(dims, 0.25, dtype=dtype, requires_grad=True)
     view = [1] * len(SHAPE)
     for axis, size in zip(axes, dims):
         view[axis] = size
-    compiled = torch.compile(lambda x, s: torch.where(x > 0, x, x * s.reshape(view)))
+    # A fresh, static compile per case: the cases share one lambda's code object, so without the
+    # reset dynamo would recompile it with dynamic shapes and, past its recompile limit (8), run eager.
+    torch._dynamo.reset()
+    compiled = torch.compile(lambda x, s: torch.where(x > 0, x, x * s.reshape(view)), dynamic=False)
 
     def ours() -> None:
-        x = x0.detach().requires_grad_()
-        y = functional.parametric_ramp(x, slope, axes)
-        y.backward(torch.ones_like(y))
+        slope.grad = None
+        functional.parametric_ramp(x0.detach().requires_grad_(), slope, axes).backward(grad)
 
     def theirs() -> None:
-        x = x0.detach().requires_grad_()
-        y = compiled(x, slope)
-        y.backward(torch.ones_like(y))
+        slope.grad = None
+        compiled(x0.detach().requires_grad_(), slope).backward(grad)
+
+    def copy() -> None:
+        kept.copy_(x0)
 
     start = time.perf_counter()
     theirs()
@@ -75,14 +88,19 @@ def measure_case(name: str, dtype) -> dict:
     ours()
     kernels.wait_ready(dtype, timeout=600)  # time the kernels, not the path they start on
     ours()
-    samples: dict[str, list[float]] = {"ours": [], "compiled": []}
-    for _ in range(11):
-        for key, call in random.sample([("ours", ours), ("compiled", theirs)], 2):
+    samples: dict[str, list[float]] = {"ours": [], "compiled": [], "copy": []}
+    for _ in range(REPEATS):
+        for key, call in random.sample([("ours", ours), ("compiled", theirs), ("copy", copy)], 3):
             start = time.perf_counter()
             call()
             samples[key].append((time.perf_counter() - start) * 1e3)
     return {"case": f"{name}, {str(dtype).removeprefix('torch.')}", "compile": compile_seconds,
             **{key: statistics.median(values) for key, values in samples.items()}}
+
+
+def fraction_of_copy(step_ms: float, copy_ms: float) -> float:
+    """A step's bandwidth (5 passes over the input's bytes) over the copy's (2 passes)."""
+    return (5 / step_ms) / (2 / copy_ms)
 
 
 def main() -> None:
@@ -100,10 +118,13 @@ def main() -> None:
         if done.returncode != 0:
             print(f"{mode}: failed\n{done.stderr[-2000:]}")
             continue
-        print(f"\n### {mode}\n\n| case | ours ms | compiled ms | ratio compiled/ours | compile s |")
-        print("|---|---:|---:|---:|---:|")
+        print(f"\n### {mode}\n\n| case | ours ms | compiled ms | ratio compiled/ours | ours/copy | compiled/copy "
+              "| bound | compile s |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
         for row in json.loads(done.stdout.strip().splitlines()[-1]):
+            theirs = fraction_of_copy(row["compiled"], row["copy"])
             print(f"| {row['case']} | {row['ours']:.2f} | {row['compiled']:.2f} | {row['compiled'] / row['ours']:.2f} "
+                  f"| {fraction_of_copy(row['ours'], row['copy']):.2f} | {theirs:.2f} | {1 / theirs:.2f} "
                   f"| {row['compile']:.1f} |")
     print(f"\nload average after: {os.getloadavg()[0]:.2f}")
 
