@@ -312,8 +312,10 @@ def parametric_ramp(x: torch.Tensor, slope: torch.Tensor, axes: Sequence[int]) -
     if backend is not None and x.dtype in backend.DTYPES:
         if wants_grad(x, slope):
             return _FusedRamp.apply(x, slope, axes, backend)
+        if torch_forward_is_faster(x, slope):  # (a contiguous input: checked before the costlier is_dense)
+            return _prelu(x, slope, axes)
         if is_dense(x.shape, x.stride()):
-            return _prelu(x, slope, axes) if torch_forward_is_faster(x, slope) else _forward(backend, x, slope, axes)
+            return _forward(backend, x, slope, axes)
     return _prelu(x, slope, axes)
 
 
