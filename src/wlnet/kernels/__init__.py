@@ -52,6 +52,8 @@ __all__ = [
     "reuse_memory",
     "supports",
     "one_slope_dim",
+    "torch_forward_bytes",
+    "torch_forward_dtype",
     "torch_forward_fits",
     "torch_forward_is_faster",
     "wait_ready",
@@ -332,19 +334,24 @@ def one_slope_dim(shape: Sequence[int]) -> bool:
 
 def torch_forward_fits(x: torch.Tensor) -> bool:
     """The input's part of :func:`torch_forward_is_faster`: a contiguous float32/float64 CPU tensor of
-    at most TORCH_FORWARD_BYTES."""
-    limit = TORCH_FORWARD_BYTES if TORCH_FORWARD_BYTES is not None else _torch_forward_bytes()
-    small = x.numel() * x.element_size() <= limit
-    return small and x.dtype in _TORCH_FAST_DTYPES and x.is_cpu and x.is_contiguous()
+    at most :func:`torch_forward_bytes`."""
+    small = x.numel() * x.element_size() <= torch_forward_bytes()
+    return small and torch_forward_dtype(x.dtype) and x.is_cpu and x.is_contiguous()
+
+
+def torch_forward_dtype(dtype: torch.dtype) -> bool:
+    """Whether PyTorch's PReLU kernel runs ``dtype`` at memory speed (float32, float64)."""
+    return dtype in _TORCH_FAST_DTYPES
 
 
 _TORCH_FAST_DTYPES = (torch.float32, torch.float64)
 
 
-def _torch_forward_bytes() -> int:
-    """:data:`TORCH_FORWARD_BYTES` when it is None: half the last-level cache, read once."""
+def torch_forward_bytes() -> int:
+    """:data:`TORCH_FORWARD_BYTES`; when it is None, half the last-level cache (set there once)."""
     global TORCH_FORWARD_BYTES
-    TORCH_FORWARD_BYTES = settings.last_level_cache() // 2
+    if TORCH_FORWARD_BYTES is None:
+        TORCH_FORWARD_BYTES = settings.last_level_cache() // 2
     return TORCH_FORWARD_BYTES
 
 

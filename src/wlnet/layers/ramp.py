@@ -166,7 +166,8 @@ class ParametricRamp(nn.Module):
         self.levels = _parse_levels(levels)
         self.Slope = nn.Parameter(torch.as_tensor(slope))
         # input rank -> (axes, the slope's view shape or None, (axis, size) pairs to check, the slope
-        # planned for, whether PyTorch's kernel may run inference: kernels.torch_forward_is_faster)
+        # planned for, whether PyTorch's kernel may run inference as far as the slope's dims and
+        # dtype tell: kernels.torch_forward_is_faster)
         self._plans: dict[int, tuple] = {}
 
     @property
@@ -175,10 +176,12 @@ class ParametricRamp(nn.Module):
         return self.Slope
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not x.is_floating_point():
-            x = floating_input(x, self.Slope.dtype, _where(self.levels))
         # Not self.Slope: Module.__getattr__ costs 0.4 us a call.
         slope: torch.Tensor = self._parameters["Slope"]  # type: ignore[assignment]
+        same_dtype = x.dtype is slope.dtype
+        if not same_dtype and not x.is_floating_point():
+            x = floating_input(x, slope.dtype, _where(self.levels))
+            same_dtype = x.dtype is slope.dtype
         if torch._C._is_tracing() or torch.compiler.is_compiling():
             # Sizes may be traced or symbolic values here: nothing is cached from them (and under
             # torch.jit.trace the check would only warn).
@@ -189,20 +192,22 @@ class ParametricRamp(nn.Module):
         plan = self._plans.get(x.ndim)
         if plan is None or plan[3] is not slope:  # planned for this rank, with this very parameter
             plan = self._plans[x.ndim] = self._call_plan(x.ndim, slope)
-        axes, view, sizes, _, one_dim = plan
+        axes, view, sizes, _, torch_inference = plan
         shape = x.shape
         for axis, size in sizes:
             if shape[axis] != size:
                 raise self._mismatch(x, axes)
-        small = x.numel() < kernels.MIN_FUSED_NUMEL
-        # (Inference in PyTorch's kernel: the dispatch's torch_forward_is_faster, its slope part planned.)
-        if x.dtype == slope.dtype and (
-            small or one_dim and not kernels.wants_grad(x, slope) and kernels.torch_forward_fits(x)
+        # What the dispatch picks for a small input (PyTorch's own PReLU kernel), and for a mid-size
+        # one without gradients where that kernel is faster (kernels.torch_forward_is_faster, its
+        # slope and dtype parts planned), without the dispatch's general checks: such a call is
+        # mostly per-call cost. A slope on the last axes broadcasts as it is (view None).
+        n = x.numel()
+        if same_dtype and (
+            n < kernels.MIN_FUSED_NUMEL
+            or torch_inference and x.is_cpu and x.is_contiguous()
+            and not (torch.is_grad_enabled() and (x.requires_grad or slope.requires_grad))  # kernels.wants_grad
+            and n * x.element_size() <= kernels.torch_forward_bytes()
         ):
-            # What the dispatch picks for a small input (PyTorch's own PReLU kernel), and for a
-            # mid-size one without gradients where that kernel is faster, without the dispatch's
-            # general checks: such a call is mostly per-call cost. A slope on the last axes
-            # broadcasts as it is (view None): no reshape either.
             if view is None:
                 return torch._prelu_kernel(x, slope)
             if view is _CHANNELS:
@@ -218,7 +223,8 @@ class ParametricRamp(nn.Module):
             form = None  # the slope broadcasts as it is
         elif axes == (1,) and slope.ndim == 1:
             form = _CHANNELS  # torch.prelu's own form: it reshapes in C++
-        return axes, form, tuple(zip(axes, slope.shape)), slope, kernels.one_slope_dim(slope.shape)
+        torch_inference = kernels.one_slope_dim(slope.shape) and kernels.torch_forward_dtype(slope.dtype)
+        return axes, form, tuple(zip(axes, slope.shape)), slope, torch_inference
 
     def _plan(self, ndim: int, slope: torch.Tensor) -> tuple[tuple[int, ...], list[int]]:
         """The axes of a batch of rank ``ndim`` that the levels name, and the slope's view shape."""
