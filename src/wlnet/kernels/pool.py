@@ -1,8 +1,10 @@
 """Big outputs of the fused kernels, kept for reuse when they are freed: a small caching allocator.
 
-glibc maps every block over 32 MiB afresh and returns it to Linux when it is freed, so each
-training step's big outputs (the forward's ``y``, the backward's input gradient) are faulted in
-again, on huge pages where wlnet asks for them. On virtual machines whose balloon driver reports
+glibc maps every block over 32 MiB afresh and returns it to Linux when it is freed, and trims
+smaller ones off its heap's top once twice their size lies free there, so each training step's
+big outputs (the forward's ``y``, the backward's input gradient; those over
+:data:`wlnet.kernels.cpu.POOL_MIN_BYTES`, 4 MiB, come here) are faulted in again, on huge pages
+where wlnet asks for them. On virtual machines whose balloon driver reports
 freed memory to the host (``/sys/module/page_reporting``), some of those faults take 10-20x a
 step: a default-malloc step had its 99th percentile at 17x its median (``bench/latency.py``).
 
