@@ -519,3 +519,60 @@ def test_boolean_targets_without_a_boolean_decoder_say_how_to_add_one(data):
         NetTrain(chain, data, MaxTrainingRounds=1)
     with pytest.raises(NetDataError, match=r'the validation set gives True/False targets for port "Output"'):
         NetTrain(chain, ([1.0, 2.0], [0.0, 1.0]), MaxTrainingRounds=1, ValidationSet=data)
+
+
+def _bare_run(parameters):
+    """A Run with only what state() needs: the trained parameters."""
+    from wlnet.train.loop import Run
+
+    run = Run.__new__(Run)
+    run.parameters, run._state, run._states = parameters, None, []
+    return run
+
+
+def test_state_copies_are_reused_only_when_nothing_holds_them():
+    weights = torch.nn.Parameter(torch.tensor([1.0, 2.0]))
+    run = _bare_run({"1.Weights": weights})
+
+    def next_round(value):
+        run._state = None  # what begin_round does
+        with torch.no_grad():
+            weights.fill_(value)
+        return run.state()
+
+    first = run.state()
+    kept = next_round(3.0)  # the first copy is still held: a new one
+    assert kept is not first and first["1.Weights"].tolist() == [1.0, 2.0]
+    first_id = id(first)
+    del first
+    reused = next_round(4.0)  # nothing holds the first copy any more: it takes this round's values
+    assert id(reused) == first_id and reused["1.Weights"].tolist() == [4.0, 4.0]
+    assert kept["1.Weights"].tolist() == [3.0, 3.0]
+    # A tensor, a view or a NumPy array of a copy keeps that copy out of reuse.
+    for holder in (lambda s: s["1.Weights"], lambda s: s["1.Weights"][:1], lambda s: s["1.Weights"].numpy()):
+        held = holder(kept)
+        values = [float(v) for v in held]
+        kept = reused = None
+        for value in (5.0, 6.0, 7.0):
+            reused = next_round(value)
+        assert [float(v) for v in held] == values
+        kept, held = reused, None
+
+
+def test_reused_state_copies_give_the_same_trained_nets(monkeypatch):
+    # Validation keeps the best round's arrays and the divergence check the last round's: with the
+    # copies reused, the trained and final nets are those of a run that copies afresh every round.
+    from wlnet.train.loop import Run
+
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((24, 2))
+    Y = np.where(X > 0, X, 0.3 * X) + 0.1 * rng.standard_normal((24, 2))
+    options = dict(MaxTrainingRounds=40, BatchSize=8, ValidationSet=(X[:6], Y[:6]), LearningRate=0.05,
+                   RandomSeeding=3, TrainingProgressReporting=None)
+    reused = NetTrain(ParametricRampLayer(Input=2), (X, Y), All, **options)
+    monkeypatch.setattr(Run, "_spare_state", lambda self: None)
+    fresh = NetTrain(ParametricRampLayer(Input=2), (X, Y), All, **options)
+    assert reused["BestValidationRound"] == fresh["BestValidationRound"] < 40
+    for key in ("TrainedNet", "FinalNet"):
+        np.testing.assert_array_equal(NetExtract(reused[key], "Slope"), NetExtract(fresh[key], "Slope"))
+    assert not np.array_equal(NetExtract(reused["TrainedNet"], "Slope"), NetExtract(reused["FinalNet"], "Slope"))

@@ -24,6 +24,7 @@ import contextlib
 import math
 import signal
 import statistics
+import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -121,6 +122,11 @@ def _interruptible(run: Run) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+#: How many of :meth:`Run.state`'s copies a run keeps for reuse: the divergence check's, the one
+#: being made, and validation's best.
+_KEPT_STATES = 3
+
+
 class Run:
     """The state of one training run: the net and its lowered module, the optimizer, the batches,
     the counters, the losses, and why it stopped. Callbacks read it and act through its methods."""
@@ -149,6 +155,7 @@ class Run:
         self._batch_seconds: list[float] = []  # the first rounds' batch times, for Automatic rounds
         self._progress: dict[str, Any] | None = None
         self._state: dict[str, torch.Tensor] | None = None
+        self._states: list[dict[str, torch.Tensor]] = []  # the copies state() made, for reuse (_spare_state)
         self._found: tuple[torch.Tensor, torch.Tensor] | None = None  # arrays_finite's flag and scale
         if max_rounds is not Automatic:
             optimizer.total_steps = max_rounds * batches.per_round
@@ -234,11 +241,35 @@ class Run:
 
     def state(self) -> dict[str, torch.Tensor]:
         """A copy of the trained arrays' values at the end of this round, by array key (one copy a
-        round, shared by the callbacks that keep one; none of them writes into it)."""
+        round, shared by the callbacks that keep one; none of them writes into it).
+
+        The copy goes into an earlier round's that nothing uses any more (the divergence check
+        keeps each round's until the next one's), when there is one: a copy into existing tensors
+        costs a fifth of new ones for a small net, which trains for thousands of short rounds."""
         if self._state is None:
-            copies = torch._foreach_mul([p.detach() for p in self.parameters.values()], 1.0)  # one call
-            self._state = dict(zip(self.parameters, copies))
+            values = [p.detach() for p in self.parameters.values()]
+            spare = self._spare_state()
+            if spare is not None:
+                torch._foreach_copy_(list(spare.values()), values)
+                self._state = spare
+            else:
+                self._state = dict(zip(self.parameters, torch._foreach_mul(values, 1.0)))  # one call
+                self._states = [*self._states[-(_KEPT_STATES - 1):], self._state]
         return self._state
+
+    def _spare_state(self) -> dict[str, torch.Tensor] | None:
+        """One of :meth:`state`'s earlier copies that only this run refers to: no callback keeps the
+        dict, and no net, view or array shares its tensors (Python references and storage uses)."""
+        for state in self._states:
+            # References to the dict: the list's, this loop's and getrefcount's argument; to a tensor:
+            # the dict's, the generator's and the argument; to its storage: the tensor's and the
+            # storage object asked.
+            if sys.getrefcount(state) == 3 and all(
+                sys.getrefcount(value) == 3 and torch._C._storage_Use_Count(value.untyped_storage()._cdata) == 2
+                for value in state.values()
+            ):
+                return state
+        return None
 
     def arrays_finite(self) -> bool:
         """Whether every trained array is finite at the end of this round, checked on :meth:`state`
