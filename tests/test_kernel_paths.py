@@ -243,3 +243,21 @@ def test_a_one_value_gradient_is_read_as_one_value(fused, monkeypatch, shape, ax
         assert _same(gx, gx_ref)
         tolerance = {"rtol": 2e-2, "atol": 2e-2} if dtype == torch.bfloat16 else _slope_grad_tolerance(dtype)
         torch.testing.assert_close(gs, gs_ref, **tolerance)
+
+
+@pytest.mark.parametrize(("slope_dims", "shape"), [
+    ((3,), (2, 4, 5)), ((3,), (2, 1, 5)), ((3,), (40, 4, 1000)),  # small, small, mid-size
+    ((1,), (2, 4, 5)), ((1,), (40, 4, 1000)),
+])
+@pytest.mark.parametrize("grad", [False, True])
+def test_the_module_names_a_channel_mismatch_on_every_path(slope_dims, shape, grad):
+    # Small inputs and mid-size inference go to torch.prelu, which checks a slope of two or more
+    # channels itself (and would broadcast a single one); every path reports the layer's error.
+    from wlnet.errors import NetShapeError
+    from wlnet.layers.ramp import ParametricRamp
+
+    module = ParametricRamp(torch.full(slope_dims, 0.25), 1)
+    expected = rf"has dims \({shape[1]},\) at levels 1, but the slope has dims \({slope_dims[0]},\)"
+    with pytest.raises(NetShapeError, match=expected):
+        module(torch.randn(shape, requires_grad=grad))
+    assert module(torch.randn(2, slope_dims[0], 5)).shape == (2, slope_dims[0], 5)  # and goes on working

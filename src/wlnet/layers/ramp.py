@@ -193,10 +193,6 @@ class ParametricRamp(nn.Module):
         if plan is None or plan[3] is not slope:  # planned for this rank, with this very parameter
             plan = self._plans[x.ndim] = self._call_plan(x.ndim, slope)
         axes, view, sizes, _, torch_inference = plan
-        shape = x.shape
-        for axis, size in sizes:
-            if shape[axis] != size:
-                raise self._mismatch(x, axes)
         # What the dispatch picks for a small input (PyTorch's own PReLU kernel), and for a mid-size
         # one without gradients where that kernel is faster (kernels.torch_forward_is_faster, its
         # slope and dtype parts planned), without the dispatch's general checks: such a call is
@@ -208,11 +204,21 @@ class ParametricRamp(nn.Module):
             and not (torch.is_grad_enabled() and (x.requires_grad or slope.requires_grad))  # kernels.wants_grad
             and n * x.element_size() <= kernels.torch_forward_bytes()
         ):
+            if view is _CHANNELS:
+                # torch.prelu checks the channels against a slope of two or more values itself.
+                try:
+                    return torch.prelu(x, slope)
+                except RuntimeError:
+                    if not _dims_fit(x, sizes):
+                        raise self._mismatch(x, axes) from None
+                    raise
+            if not _dims_fit(x, sizes):
+                raise self._mismatch(x, axes)
             if view is None:
                 return torch._prelu_kernel(x, slope)
-            if view is _CHANNELS:
-                return torch.prelu(x, slope)
             return torch._prelu_kernel(x, slope.reshape(view))
+        if not _dims_fit(x, sizes):
+            raise self._mismatch(x, axes)
         return parametric_ramp(x, slope, axes)
 
     def _call_plan(self, ndim: int, slope: torch.Tensor) -> tuple:
@@ -221,8 +227,8 @@ class ParametricRamp(nn.Module):
         form: list[int] | None = view
         if list(view[ndim - slope.ndim:]) == list(slope.shape):  # the rest of view is 1s
             form = None  # the slope broadcasts as it is
-        elif axes == (1,) and slope.ndim == 1:
-            form = _CHANNELS  # torch.prelu's own form: it reshapes in C++
+        elif axes == (1,) and slope.ndim == 1 and slope.shape[0] > 1:
+            form = _CHANNELS  # torch.prelu's own form: it reshapes, and checks the channels, in C++
         torch_inference = kernels.one_slope_dim(slope.shape) and kernels.torch_forward_dtype(slope.dtype)
         return axes, form, tuple(zip(axes, slope.shape)), slope, torch_inference
 
@@ -248,6 +254,15 @@ class ParametricRamp(nn.Module):
 
     def extra_repr(self) -> str:
         return f"levels={_levels_text(self.levels)}, slope_shape={tuple(self.slope.shape)}"
+
+
+def _dims_fit(x: torch.Tensor, sizes: tuple[tuple[int, int], ...]) -> bool:
+    """Whether the input's dims at the levels are the slope's (``sizes``: (axis, size) pairs)."""
+    shape = x.shape
+    for axis, size in sizes:  # (a loop: all() over a generator costs 0.3 us a call)
+        if shape[axis] != size:
+            return False
+    return True
 
 
 _CHANNELS: list[int] = []  # a plan's view for a slope on axis 1 (torch.prelu's own form), by identity
