@@ -834,6 +834,7 @@ if hasattr(os, "register_at_fork"):
 #: step on (64, 64, 56, 56)) were trimmed and faulted in again on about one step in three, each
 #: time costing 5-6 ms of a 3 ms step.
 POOL_MIN_BYTES = 4 << 20
+
 #: Fresh outputs bigger than this are advised to Linux as huge pages before their first write.
 #: glibc maps blocks over 32 MiB afresh on every allocation (smaller ones it soon serves from its
 #: heap), and faulting them in 4 KiB pages made a new 50 MiB output cost 5-6x a copy into
@@ -906,8 +907,9 @@ def _new_output(x: torch.Tensor) -> tuple[torch.Tensor, str]:
 #: without reading the lines into the cache first): with the input they do not fit in the cache
 #: anyway, and the forward then moves two bytes for every three of a plain store. Smaller outputs
 #: stay in the cache for the next layer. The default is half this machine's last-level cache
-#: (:func:`wlnet.kernels.settings.last_level_cache`): measured on (N, 64, 56, 56) float32 and bfloat16, streaming lost
-#: up to 2x below a quarter of it, broke even at about half and won 10-30% above.
+#: (:func:`wlnet.kernels.settings.last_level_cache`): measured on (N, 64, 56, 56) float32 and
+#: bfloat16, streaming lost up to 2x below a quarter of it, broke even at about half and won 10-30%
+#: above.
 #: ``WLNET_STREAM_MIN_BYTES`` in the environment overrides it (0: the default). None: read at
 #: the first kernel call (:func:`_stream_min_bytes`); tests set a number here.
 STREAM_MIN_BYTES: int | None = None

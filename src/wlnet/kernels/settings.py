@@ -1,4 +1,5 @@
-"""The environment variables wlnet reads, parsed in this one place.
+"""The environment variables wlnet reads, parsed in this one place, and the one fact about the
+machine their defaults derive from (:func:`last_level_cache`).
 
 * ``WLNET_STREAM_MIN_BYTES``: a whole number of bytes, ``0`` or more; outputs at least this big
   are written with non-temporal stores. ``0`` (or unset) means half the last-level cache.
