@@ -220,6 +220,14 @@ def test_the_module_makes_the_same_choice_for_inference(monkeypatch, levels, axe
         y = module(x)
     assert (not fused_calls) == torch_kernel
     assert torch.equal(y, parametric_ramp_reference(x, module.Slope.detach(), axes))
+    # Converted in place to bfloat16, where PyTorch's kernel is slow: the fused forward, as the
+    # dispatch chooses (the module plans again for the slope's new dtype).
+    assert kernels.wait_ready(torch.bfloat16)
+    fused_calls.clear()
+    with torch.no_grad():
+        y = module.bfloat16()(x.bfloat16())
+    assert fused_calls == [x.shape]
+    assert torch.equal(y, parametric_ramp_reference(x.bfloat16(), module.Slope.detach(), axes))
 
 
 @needs_numba

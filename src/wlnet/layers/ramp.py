@@ -167,7 +167,7 @@ class ParametricRamp(nn.Module):
         self.Slope = nn.Parameter(torch.as_tensor(slope))
         # input rank -> (axes, the slope's view shape or None, (axis, size) pairs to check, the slope
         # planned for, whether PyTorch's kernel may run inference as far as the slope's dims and
-        # dtype tell: kernels.torch_forward_is_faster)
+        # dtype tell: kernels.torch_forward_is_faster, and that dtype)
         self._plans: dict[int, tuple] = {}
 
     @property
@@ -190,9 +190,10 @@ class ParametricRamp(nn.Module):
                 raise self._mismatch(x, axes)
             return parametric_ramp(x, slope, axes)
         plan = self._plans.get(x.ndim)
-        if plan is None or plan[3] is not slope:  # planned for this rank, with this very parameter
+        # Planned for this rank, with this very parameter in its dtype (module.to() converts in place).
+        if plan is None or plan[3] is not slope or plan[5] is not slope.dtype:
             plan = self._plans[x.ndim] = self._call_plan(x.ndim, slope)
-        axes, view, sizes, _, torch_inference = plan
+        axes, view, sizes, _, torch_inference, _ = plan
         # What the dispatch picks for a small input (PyTorch's own PReLU kernel), and for a mid-size
         # one without gradients where that kernel is faster (kernels.torch_forward_is_faster, its
         # slope and dtype parts planned), without the dispatch's general checks: such a call is
@@ -230,7 +231,7 @@ class ParametricRamp(nn.Module):
         elif axes == (1,) and slope.ndim == 1 and slope.shape[0] > 1:
             form = _CHANNELS  # torch.prelu's own form: it reshapes, and checks the channels, in C++
         torch_inference = kernels.one_slope_dim(slope.shape) and kernels.torch_forward_dtype(slope.dtype)
-        return axes, form, tuple(zip(axes, slope.shape)), slope, torch_inference
+        return axes, form, tuple(zip(axes, slope.shape)), slope, torch_inference, slope.dtype
 
     def _plan(self, ndim: int, slope: torch.Tensor) -> tuple[tuple[int, ...], list[int]]:
         """The axes of a batch of rank ``ndim`` that the levels name, and the slope's view shape."""
