@@ -236,10 +236,10 @@ def test_size_thresholds_from_cache_size(tmp_path, monkeypatch):
     for name, size in [("index0", "48K"), ("index2", "1024K"), ("index3", "32768K"), ("index9", "big")]:
         (tmp_path / name).mkdir()
         (tmp_path / name / "size").write_text(size + "\n")
-    assert settings.last_level_cache(tmp_path) == 32 << 20
+    assert settings.largest_cache(tmp_path) == 32 << 20
     (tmp_path / "index3" / "size").write_text("1M\n")
-    assert settings.last_level_cache(tmp_path) == 1 << 20
-    assert settings.last_level_cache(tmp_path / "missing") == 32 << 20
+    assert settings.largest_cache(tmp_path) == 1 << 20
+    assert settings.largest_cache(tmp_path / "missing") == 32 << 20
     half = settings.last_level_cache() // 2
     assert cpu._stream_min_bytes() == (int(os.environ.get("WLNET_STREAM_MIN_BYTES", 0)) or half)
     monkeypatch.setattr(kernels, "TORCH_FORWARD_BYTES", None)

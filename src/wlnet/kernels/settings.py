@@ -21,13 +21,14 @@ False
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["SettingWarning", "flag", "last_level_cache", "whole_bytes"]
+__all__ = ["SettingWarning", "flag", "largest_cache", "last_level_cache", "whole_bytes"]
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
@@ -73,17 +74,17 @@ def flag(name: str, default: bool, environ: Mapping[str, str] | None = None) -> 
     return default
 
 
-_cache_bytes: int | None = None
-
-
-def last_level_cache(caches: Path | None = None) -> int:
+@functools.cache
+def last_level_cache() -> int:
     """Bytes of the largest CPU cache Linux reports (the L3 here), else 32 MiB: the machine fact
     behind the size defaults (non-temporal stores, PyTorch's kernel for inference). Read once."""
-    global _cache_bytes
-    if caches is None and _cache_bytes is not None:
-        return _cache_bytes
+    return largest_cache(Path("/sys/devices/system/cpu/cpu0/cache"))
+
+
+def largest_cache(caches: Path) -> int:
+    """Bytes of the largest cache in a sysfs ``cache`` folder (``index*/size``), else 32 MiB."""
     sizes = []
-    for index in (caches or Path("/sys/devices/system/cpu/cpu0/cache")).glob("index*"):
+    for index in caches.glob("index*"):
         try:
             text = (index / "size").read_text().strip()
         except OSError:
@@ -92,7 +93,4 @@ def last_level_cache(caches: Path | None = None) -> int:
         digits = text.rstrip("KMG")
         if digits.isdigit():
             sizes.append(int(digits) * scale)
-    found = max(sizes, default=32 << 20)
-    if caches is None:
-        _cache_bytes = found
-    return found
+    return max(sizes, default=32 << 20)
