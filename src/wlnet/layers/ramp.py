@@ -199,28 +199,27 @@ class ParametricRamp(nn.Module):
         # slope and dtype parts planned), without the dispatch's general checks: such a call is
         # mostly per-call cost. A slope on the last axes broadcasts as it is (view None).
         n = x.numel()
-        if same_dtype and (
+        pytorch_kernel = same_dtype and (
             n < kernels.MIN_FUSED_NUMEL
             or torch_inference and x.is_cpu and x.is_contiguous()
             and not (torch.is_grad_enabled() and (x.requires_grad or slope.requires_grad))  # kernels.wants_grad
             and n * x.element_size() <= kernels.torch_forward_bytes()
-        ):
-            if view is _CHANNELS:
-                # torch.prelu checks the channels against a slope of two or more values itself.
-                try:
-                    return torch.prelu(x, slope)
-                except RuntimeError:
-                    if not _dims_fit(x, sizes):
-                        raise self._mismatch(x, axes) from None
-                    raise
-            if not _dims_fit(x, sizes):
-                raise self._mismatch(x, axes)
-            if view is None:
-                return torch._prelu_kernel(x, slope)
-            return torch._prelu_kernel(x, slope.reshape(view))
+        )
+        if pytorch_kernel and view is _CHANNELS:
+            # torch.prelu checks the channels against a slope of two or more values itself.
+            try:
+                return torch.prelu(x, slope)
+            except RuntimeError:
+                if not _dims_fit(x, sizes):
+                    raise self._mismatch(x, axes) from None
+                raise
         if not _dims_fit(x, sizes):
             raise self._mismatch(x, axes)
-        return parametric_ramp(x, slope, axes)
+        if not pytorch_kernel:
+            return parametric_ramp(x, slope, axes)
+        if view is None:
+            return torch._prelu_kernel(x, slope)
+        return torch._prelu_kernel(x, slope.reshape(view))
 
     def _call_plan(self, ndim: int, slope: torch.Tensor) -> tuple:
         """What :meth:`forward` needs for inputs of rank ``ndim`` (see ``_plans``)."""
