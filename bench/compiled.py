@@ -18,7 +18,8 @@ loop), faster than any step that must make three reads and two writes; ``bound``
 is the most any step could lead by. Where it is below 2, no kernel can lead by 2x; ``ours/5 reads``
 says how near that our step is, and ``2x ahead?`` gives each row's verdict.
 
-    python bench/compiled.py           (about 10 minutes: each case compiles for about 15 s)
+    python bench/compiled.py   (about 10 minutes the first time, each case compiling for about 15 s;
+                               about a minute once inductor's cache holds them)
 """
 
 from __future__ import annotations
