@@ -18,7 +18,7 @@ RANKS = {
     "wlnet.symbols": 0, "wlnet.errors": 0, "wlnet.version": 0, "wlnet.writing": 0, "wlnet.cache": 0,
     "wlnet.types": 1, "wlnet.arrays": 1,
     "wlnet.options": 2, "wlnet.inputs": 2, "wlnet.coders": 2, "wlnet.functions": 2, "wlnet.optimizers": 2,
-    "wlnet.kernels": 2, "wlnet.display": 2, "wlnet.graphics": 2,
+    "wlnet.kernels": 2, "wlnet.display": 2, "wlnet.graphics": 2, "wlnet.operators": 2,
     "wlnet.functional": 3, "wlnet.lower": 3, "wlnet.gradients": 3,
     "wlnet.evaluate": 4,
     "wlnet.layers": 5,

@@ -14,10 +14,10 @@ tensor([[-0.3000, -0.4000, -0.3000],
 from __future__ import annotations
 
 from collections.abc import Sequence
-from types import ModuleType
-from typing import Literal
 
 import torch
+
+from . import operators
 
 __all__ = ["parametric_ramp", "parametric_ramp_reference", "slope_view_shape"]
 
@@ -53,11 +53,17 @@ class _ParametricRamp(torch.autograd.Function):
     is selected, not computed as x * grad, so it stays 0 when the upstream gradient is infinite.
     """
 
+    generate_vmap_rule = True  # (torch.func: its forward is torch ops, which vmap knows)
+
     @staticmethod
-    def forward(ctx, x, slope, axes):
+    def forward(x, slope, axes):
+        return _forward(x, slope, axes)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, slope, axes = inputs
         ctx.save_for_backward(x, slope)
         ctx.axes = axes
-        return _forward(x, slope, axes)
 
     @staticmethod
     def backward(ctx, grad):
@@ -70,7 +76,7 @@ class _ParametricRamp(torch.autograd.Function):
             grad_x = torch.where(positive, grad, grad * s)
         if ctx.needs_input_grad[1]:
             # Selected on x >= 0: x * grad would be NaN at x = 0 for an infinite grad.
-            per_element = torch.where(x >= 0, torch.zeros((), dtype=x.dtype), x * grad)
+            per_element = torch.where(x >= 0, torch.zeros((), dtype=x.dtype, device=x.device), x * grad)
             others = tuple(d for d in range(x.ndim) if d not in axes)
             summed = per_element.sum(dim=others) if others else per_element
             grad_slope = summed.reshape(slope.shape)
@@ -94,39 +100,18 @@ def parametric_ramp(x: torch.Tensor, slope: torch.Tensor, axes: Sequence[int]) -
         slope: an array whose dims are ``x``'s dims at ``axes`` (rank 0 for a shared slope).
         axes: 0-based axes of ``x``, increasing; the slope broadcasts over all other axes.
 
-    Uses the fused kernel of :mod:`wlnet.kernels` when it supports the tensors, else the
-    reference formulation. Both give the same values and gradients. Under ``torch.jit.trace`` and
-    ``torch.compile`` the plain torch formulation runs, so that the trace or the compiled graph
-    holds torch operations only.
+    Runs the operator ``torch.ops.wlnet.parametric_ramp`` (:mod:`wlnet.operators`: the fused
+    kernels where they are faster, PyTorch's PReLU kernel elsewhere), in eager mode as under
+    ``torch.compile``, ``torch.export``, ``torch.jit.trace`` and ``torch.func``; tensors it does not
+    take (an empty one, a slope on another device) run the reference formulation. Both give the
+    same values and gradients.
     """
     axes = tuple(axes)
-    if torch.jit.is_tracing():
-        # A trace records torch operations only: the plain formulation is what it can replay and
-        # save (its slope gradient at x = +inf is NaN, as autograd of torch.where gives). Sizes
-        # are traced values there, so the Python-level dims check is left to broadcasting.
-        return _forward(x, slope.to(x.dtype), axes)
     _check(x, slope, axes)
     if slope.dtype != x.dtype:
         slope = slope.to(x.dtype)
-    fused = None if torch.compiler.is_compiling() else _fused()  # torch.compile fuses the plain form
-    if fused is not None and fused.supports(x, slope, axes):
-        return fused.parametric_ramp(x, slope, axes)
+    if x.numel() > 0 and x.dtype.is_floating_point and slope.device == x.device:
+        return operators.parametric_ramp(x, slope, list(axes))
     if torch.is_grad_enabled() and (x.requires_grad or slope.requires_grad):
         return _ParametricRamp.apply(x, slope, axes)
     return _forward(x, slope, axes)  # no gradient wanted: skip the autograd.Function machinery
-
-
-_FUSED_MODULE: ModuleType | Literal[False] | None = False  # False: not looked up yet; None: not available
-
-
-def _fused() -> ModuleType | None:
-    """The fused kernels' module, imported on first use (it may compile with a JIT)."""
-    global _FUSED_MODULE
-    if _FUSED_MODULE is False:
-        try:
-            from . import kernels
-        except ImportError:
-            _FUSED_MODULE = None
-        else:
-            _FUSED_MODULE = kernels
-    return _FUSED_MODULE

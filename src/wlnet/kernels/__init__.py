@@ -38,7 +38,7 @@ from collections.abc import Sequence
 import torch
 
 from . import settings
-from .layout import LINE, Plan, is_dense, plan_for, same_layout
+from .layout import LINE, is_dense, plan_for, same_layout
 from .memory import reuse_memory
 from .pool import release as release_outputs
 
@@ -64,6 +64,12 @@ __all__ = [
 #: overhead per call) instead of a JIT kernel. Below this size its slope-gradient reduction runs
 #: on one thread, so it is deterministic too. Tests lower it to 0 to reach the kernels.
 MIN_FUSED_NUMEL = 1 << 15
+
+#: Calls that want gradients take PyTorch's kernel below this many elements (and below
+#: :data:`MIN_FUSED_NUMEL`) when a wlnet module makes them: the fused path's fixed cost per
+#: training step (an autograd node in Python, its planning and parallel regions) is larger than
+#: what it saves below about this size (bench/sizes.py). Tests lower it to 0 to reach the kernels.
+MIN_FUSED_TRAINING_NUMEL = 1 << 15
 
 #: Inference (no gradient wanted) on a contiguous float32/float64 CPU input of at most this many
 #: bytes runs PyTorch's PReLU kernel where that kernel is fast: a slope with at most one dim above 1
@@ -284,7 +290,8 @@ def supports(x: torch.Tensor, slope: torch.Tensor, axes: Sequence[int]) -> bool:
 
 
 def parametric_ramp(x: torch.Tensor, slope: torch.Tensor, axes: Sequence[int]) -> torch.Tensor:
-    """f(x) = x if x > 0 else slope * x, with the slope on ``axes`` of ``x``: the fast path.
+    """f(x) = x if x > 0 else slope * x, with the slope on ``axes`` of ``x``: the operator
+    ``torch.ops.wlnet.parametric_ramp`` (:mod:`wlnet.kernels.ops`), autograd included.
 
     Wolfram: the function of ``ParametricRampLayer[levels]``; ``axes`` are the 0-based axes of the
     batched input that ``levels`` names.
@@ -293,11 +300,10 @@ def parametric_ramp(x: torch.Tensor, slope: torch.Tensor, axes: Sequence[int]) -
     elements, of a dtype the JIT kernels take, run the fused kernels (on CPU once they are
     :func:`ready`: the second such call starts loading them in the background); smaller ones (and
     other dtypes, and big calls until the kernels are ready) run PyTorch's own PReLU kernel
-    with the slope broadcast to ``x``, whose C++ autograd
-    node costs the least per call. Both are autograd-aware and give the reference's gradients:
+    with the slope broadcast to ``x``. Both give the reference's gradients:
     d/dx = 1 where x > 0 else slope (so slope at x = 0 and x = -0.0), and d/dslope = x * grad
-    where x < 0 else 0 (exactly 0 at x = 0 and x = +inf, whatever ``grad`` is there; NaN where x
-    is NaN), summed over the broadcast axes.
+    where x < 0 else 0 (exactly 0 at x = 0 and x = +inf; NaN where x is NaN), summed over the
+    broadcast axes.
 
     Args:
         x: the input, batch axis included.
@@ -305,20 +311,76 @@ def parametric_ramp(x: torch.Tensor, slope: torch.Tensor, axes: Sequence[int]) -
         axes: 0-based increasing axes of ``x`` that the slope's dims sit on.
 
     Returns:
-        A tensor of ``x``'s shape, dtype and (for dense inputs) memory layout.
+        A tensor of ``x``'s shape and dtype, laid out as ``torch.empty_like(x)``.
     """
-    axes = tuple(axes)
-    if x.numel() < max(MIN_FUSED_NUMEL, 2):
-        return _prelu(x, slope, axes)
-    backend = _cpu_backend(x.dtype) if x.device.type == "cpu" else _load(x.device.type)
+    return torch.ops.wlnet.parametric_ramp(x, slope, list(axes))
+
+
+def forward(x: torch.Tensor, slope: torch.Tensor, axes: tuple[int, ...]) -> torch.Tensor:
+    """The operator's forward on a CPU or CUDA tensor: the fused kernel where it is the faster one,
+    else PyTorch's PReLU kernel (small inputs, a dtype the kernels do not take, a strided input,
+    an input PyTorch's kernel runs faster: :func:`torch_forward_is_faster`)."""
+    if x.numel() >= max(MIN_FUSED_NUMEL, 2):
+        backend = _cpu_backend(x.dtype) if x.device.type == "cpu" else _load(x.device.type)
+        if backend is None and not (x.device.type == "cpu" and _in_background()):
+            _unavailable(x.device.type)  # (in the background, its thread says so)
+        if (
+            backend is not None and x.dtype in backend.DTYPES and not torch_forward_is_faster(x, slope)
+            and is_dense(x.shape, x.stride())
+        ):
+            return _laid_out_like(_forward(backend, x, slope, axes), x)
+    return _laid_out_like(_prelu(x, slope, axes), x)
+
+
+def backward(
+    grad: torch.Tensor, x: torch.Tensor, slope: torch.Tensor, axes: tuple[int, ...], need_x: bool, need_slope: bool
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """The operator's backward on a CPU or CUDA tensor: the input gradient (laid out as
+    ``torch.empty_like(x)``) and the slope gradient, each None when not asked for. The fused
+    backward (one pass, its slope gradient summed in a fixed order) where the kernels are loaded,
+    else PyTorch's PReLU backward."""
+    backend = None
+    if x.numel() >= max(MIN_FUSED_NUMEL, 2):
+        if x.device.type != "cpu":
+            backend = _load(x.device.type)
+        elif x.dtype in _ready or not _in_background():  # (a forward started loading them, if any)
+            backend = _backends.get("cpu") if x.dtype in _ready else _load("cpu")
     if backend is not None and x.dtype in backend.DTYPES:
-        if wants_grad(x, slope):
-            return _FusedRamp.apply(x, slope, axes, backend)
-        if torch_forward_is_faster(x, slope):  # (a contiguous input: checked before the costlier is_dense)
-            return _prelu(x, slope, axes)
-        if is_dense(x.shape, x.stride()):
-            return _forward(backend, x, slope, axes)
-    return _prelu(x, slope, axes)
+        dense = _dense(x)
+        # Runs a whole number of lines where the plan can choose: the CPU kernels' vectors.
+        plan = plan_for(dense.shape, dense.stride(), axes, line=LINE // x.element_size())
+        if plan is not None:
+            # The CPU kernels take any gradient layout (the expanded one of y.sum().backward() too)
+            # without a full-size copy of their own; others need x's.
+            if not getattr(backend, "ANY_GRAD_LAYOUT", False):
+                grad = _dense(grad, dense)
+            try:
+                gx, gs = backend.backward(dense, slope, grad, plan, need_x, need_slope)
+            except _failures(backend) as error:
+                _give_up(x.device.type, error)
+            else:
+                return (_laid_out_like(gx, x) if gx is not None else None), gs
+    return _prelu_backward(grad, x, slope, axes, need_x, need_slope)
+
+
+def _prelu_backward(
+    grad: torch.Tensor, x: torch.Tensor, slope: torch.Tensor, axes: tuple[int, ...], need_x: bool, need_slope: bool
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """:func:`backward` by PyTorch's PReLU backward kernel."""
+    view = _view_shape(x, slope, axes)
+    gx, gs = torch.ops.aten._prelu_kernel_backward(grad, x, slope.reshape(view))
+    # (Its slope gradient is per element: summed over the broadcast axes here, as autograd does.)
+    gs = gs.sum_to_size(view).reshape(slope.shape) if need_slope else None
+    return (_laid_out_like(gx, x) if need_x else None), gs
+
+
+def _laid_out_like(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``y`` (of ``x``'s shape) with the strides of ``torch.empty_like(x)``, as the operators' fake
+    kernels promise: ``y`` itself when it has them (every dense input), else a copy."""
+    like = x if is_dense(x.shape, x.stride()) else torch.empty_like(x, device="meta")
+    if same_layout(y, like):
+        return y
+    return torch.empty_strided(x.shape, like.stride(), dtype=y.dtype, device=y.device).copy_(y)
 
 
 def torch_forward_is_faster(x: torch.Tensor, slope: torch.Tensor) -> bool:
@@ -389,53 +451,3 @@ def _dense(t: torch.Tensor, like: torch.Tensor | None = None) -> torch.Tensor:
     if like is None:
         return t if is_dense(t.shape, t.stride()) else t.contiguous()
     return t if same_layout(t, like) else torch.empty_like(like).copy_(t)
-
-
-class _FusedRamp(torch.autograd.Function):
-    """The fused forward and backward, with the reference's gradients."""
-
-    @staticmethod
-    def forward(ctx, x, slope, axes, backend):
-        dense = _dense(x)
-        # Runs a whole number of lines where the plan can choose: the CPU kernels' vectors.
-        plan = plan_for(dense.shape, dense.stride(), axes, line=LINE // x.element_size())
-        # The input itself, not a dense copy of a strided one: the backward copies it again rather
-        # than keep a full-size copy alive between the passes.
-        ctx.save_for_backward(x, slope)
-        ctx.axes, ctx.plan, ctx.backend = axes, plan, backend
-        if plan is None:  # a single element: nothing to fuse
-            return _prelu(dense, slope, axes)
-        return _forward(backend, dense, slope, axes)
-
-    @staticmethod
-    def backward(ctx, grad):
-        x, slope = ctx.saved_tensors
-        need_gx, need_gs = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-        plan: Plan | None = ctx.plan
-        if torch.is_grad_enabled() or plan is None:
-            # create_graph=True: the gradients must themselves be differentiable.
-            return (*_backward_torch(x, slope, ctx.axes, grad, need_gx, need_gs), None, None)
-        x = _dense(x)
-        # The CPU kernels take any gradient layout (the expanded one of y.sum().backward() too)
-        # without a full-size copy of their own; others need x's.
-        if not getattr(ctx.backend, "ANY_GRAD_LAYOUT", False):
-            grad = _dense(grad, x)
-        try:
-            gx, gs = ctx.backend.backward(x, slope, grad, plan, need_gx, need_gs)
-        except _failures(ctx.backend) as error:
-            _give_up(x.device.type, error)
-            gx, gs = _backward_torch(x, slope, ctx.axes, grad, need_gx, need_gs)
-        return gx, gs, None, None
-
-
-def _backward_torch(x, slope, axes, grad, need_gx, need_gs):
-    """The reference's backward in differentiable torch ops (for double backward)."""
-    gx = gs = None
-    if need_gx:
-        gx = torch.where(x > 0, grad, grad * slope.reshape(_view_shape(x, slope, axes)))
-    if need_gs:
-        # Selected on x >= 0, not x > 0: x * grad is NaN at x = 0 when grad is infinite.
-        per_element = torch.where(x >= 0, torch.zeros((), dtype=x.dtype, device=x.device), x * grad)
-        others = tuple(d for d in range(x.ndim) if d not in axes)
-        gs = (per_element.sum(dim=others) if others else per_element).reshape(slope.shape)
-    return gx, gs

@@ -1,0 +1,269 @@
+"""ParametricRampLayer's math as PyTorch operators: ``torch.ops.wlnet.parametric_ramp`` and its
+backward, registered with ``torch.library``.
+
+Everything that computes the layer goes through these two operators (the ``to_torch()`` module,
+:class:`wlnet.nn.PReLU`, :func:`wlnet.functional.parametric_ramp`, evaluation and NetTrain), so
+whatever PyTorch does with a module, it does with them:
+
+* ``parametric_ramp(Tensor x, Tensor slope, int[] axes) -> Tensor``: f(x) = x for x > 0, slope * x
+  otherwise, with the slope's dims on ``axes`` of ``x`` (0-based, increasing; the slope broadcasts
+  over every other axis). ``x`` and ``slope`` have one floating dtype and one device.
+* ``parametric_ramp_backward(Tensor grad, Tensor x, Tensor slope, int[] axes, bool need_x,
+  bool need_slope) -> (Tensor, Tensor)``: the input gradient and the slope gradient (an empty
+  tensor in place of one not asked for).
+
+Each has CPU and CUDA kernels (the fused kernels of :mod:`wlnet.kernels` where they are the faster
+ones, PyTorch's PReLU kernel elsewhere), a fake kernel (shapes and strides without data, for
+``torch.compile``, ``torch.export`` and FakeTensor), an autograd formula (the backward operator;
+its own derivatives are written in torch ops, so ``gradgradcheck`` and double backward work), a
+vmap rule (``torch.func.vmap``, ``grad``, ``jacrev``, per-sample gradients: the vmapped dimension
+becomes one more axis of the same operator) and an autocast rule (as ``torch.prelu``'s: under CPU
+autocast it computes in the autocast dtype, under CUDA autocast in its input's). ``torch.compile``
+keeps it as one opaque call, so the compiled graph runs the fused kernels.
+
+For ONNX, the operator is written as ``PRelu`` by both of PyTorch's exporters: a symbolic function
+for the TorchScript-based one and a decomposition into ``aten._prelu_kernel`` (which the dynamo
+exporter writes as ``PRelu``) for ``torch.onnx.export(..., dynamo=True)``; neither decomposition is
+seen by ``torch.compile``.
+
+>>> x = torch.tensor([[-2.0, 0.0, 3.0]])
+>>> torch.ops.wlnet.parametric_ramp(x, torch.tensor([0.5, 0.25, 2.0]), [1])
+tensor([[-1.,  0.,  3.]])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from . import kernels
+
+__all__ = ["parametric_ramp", "parametric_ramp_backward", "view_shape"]
+
+_LIBRARY = torch.library.Library("wlnet", "DEF")
+_LIBRARY.define("parametric_ramp(Tensor x, Tensor slope, int[] axes) -> Tensor")
+_LIBRARY.define(
+    "parametric_ramp_backward(Tensor grad, Tensor x, Tensor slope, int[] axes, bool need_x, bool need_slope) "
+    "-> (Tensor, Tensor)"
+)
+
+parametric_ramp = torch.ops.wlnet.parametric_ramp.default
+parametric_ramp_backward = torch.ops.wlnet.parametric_ramp_backward.default
+
+
+def view_shape(ndim: int, slope_shape: Sequence[int], axes: Sequence[int]) -> list[int]:
+    """The shape that lines the slope up with an input of rank ``ndim``: its dims at ``axes``, 1
+    everywhere else."""
+    shape = [1] * ndim
+    for axis, size in zip(axes, slope_shape):
+        shape[axis] = size
+    return shape
+
+
+def _check(x: torch.Tensor, slope: torch.Tensor, axes: Sequence[int], op: str) -> None:
+    """The operator's argument checks (the same in its real and fake kernels)."""
+    if not x.dtype.is_floating_point or slope.dtype != x.dtype:
+        raise TypeError(
+            f"wlnet::{op}: x and slope must have one floating dtype, but x is {x.dtype} and slope {slope.dtype}."
+        )
+    if slope.device != x.device:
+        raise ValueError(f"wlnet::{op}: x is on {x.device} but slope on {slope.device}.")
+    if list(axes) != sorted(set(axes)) or any(not 0 <= a < x.ndim for a in axes):
+        raise ValueError(f"wlnet::{op}: axes {list(axes)} must be increasing axes of an input of rank {x.ndim}.")
+    if len(axes) != slope.ndim or any(x.shape[a] != n for a, n in zip(axes, slope.shape)):
+        raise ValueError(
+            f"wlnet::{op}: the slope has dims {tuple(slope.shape)}, but the input of shape {tuple(x.shape)} has "
+            f"dims {tuple(x.shape[a] for a in axes)} on axes {tuple(axes)}."
+        )
+
+
+# The real kernels.
+
+
+def _forward_kernel(x: torch.Tensor, slope: torch.Tensor, axes: list[int]) -> torch.Tensor:
+    _check(x, slope, axes, "parametric_ramp")
+    return kernels.forward(x, slope, tuple(axes))
+
+
+def _backward_kernel(
+    grad: torch.Tensor, x: torch.Tensor, slope: torch.Tensor, axes: list[int], need_x: bool, need_slope: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    _check(x, slope, axes, "parametric_ramp_backward")
+    gx, gs = kernels.backward(grad, x, slope, tuple(axes), need_x, need_slope)
+    return (x.new_empty(0) if gx is None else gx), (slope.new_empty(0) if gs is None else gs)
+
+
+for _device in ("CPU", "CUDA"):
+    _LIBRARY.impl("parametric_ramp", _forward_kernel, _device)
+    _LIBRARY.impl("parametric_ramp_backward", _backward_kernel, _device)
+
+
+# The fake kernels: what the real ones return, without data.
+
+
+@torch.library.register_fake("wlnet::parametric_ramp", lib=_LIBRARY)
+def _forward_fake(x: torch.Tensor, slope: torch.Tensor, axes: list[int]) -> torch.Tensor:
+    _check(x, slope, axes, "parametric_ramp")
+    return torch.empty_like(x)
+
+
+@torch.library.register_fake("wlnet::parametric_ramp_backward", lib=_LIBRARY)
+def _backward_fake(
+    grad: torch.Tensor, x: torch.Tensor, slope: torch.Tensor, axes: list[int], need_x: bool, need_slope: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    _check(x, slope, axes, "parametric_ramp_backward")
+    gx = torch.empty_like(x) if need_x else x.new_empty(0)
+    return gx, (torch.empty_like(slope, memory_format=torch.contiguous_format) if need_slope else slope.new_empty(0))
+
+
+# Autograd.
+
+
+def _forward_setup(ctx, inputs, output) -> None:
+    x, slope, axes = inputs
+    ctx.save_for_backward(x, slope)
+    ctx.axes = axes
+
+
+def _forward_backward(ctx, grad):
+    x, slope = ctx.saved_tensors
+    need_x, need_slope = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+    gx, gs = parametric_ramp_backward(grad, x, slope, ctx.axes, need_x, need_slope)
+    return (gx if need_x else None), (gs if need_slope else None), None
+
+
+def _backward_setup(ctx, inputs, output) -> None:
+    grad, x, slope, axes, need_x, need_slope = inputs
+    ctx.save_for_backward(grad, x, slope)
+    ctx.axes, ctx.need_x, ctx.need_slope = axes, need_x, need_slope
+
+
+def _backward_backward(ctx, grad_gx, grad_gs):
+    """The derivatives of (gx, gs) = (where(x > 0, g, g * s), sum(where(x >= 0, 0, x * g))), in
+    differentiable torch ops: gx's do not depend on x (almost everywhere), gs's not on s."""
+    grad, x, slope = ctx.saved_tensors
+    view = view_shape(x.ndim, slope.shape, ctx.axes)
+    others = [d for d in range(x.ndim) if d not in ctx.axes]
+    zero = torch.zeros((), dtype=x.dtype, device=x.device)
+    # An output that was not asked for (an empty placeholder) contributes nothing.
+    use_gx = ctx.need_x and grad_gx is not None and grad_gx.shape == x.shape
+    use_gs = ctx.need_slope and grad_gs is not None and grad_gs.shape == slope.shape
+    d_grad = d_x = d_slope = None
+    negative_gs = grad_gs.reshape(view) if use_gs else None
+    if ctx.needs_input_grad[0]:
+        d_grad = torch.zeros_like(grad)
+        if use_gx:
+            d_grad = d_grad + torch.where(x > 0, grad_gx, grad_gx * slope.reshape(view))
+        if negative_gs is not None:
+            d_grad = d_grad + torch.where(x >= 0, zero, x * negative_gs)
+    if ctx.needs_input_grad[1]:
+        d_x = torch.where(x >= 0, zero, grad * negative_gs) if negative_gs is not None else torch.zeros_like(x)
+    if ctx.needs_input_grad[2]:
+        if use_gx:
+            per_element = torch.where(x > 0, zero, grad * grad_gx)
+            d_slope = (per_element.sum(dim=others) if others else per_element).reshape(slope.shape)
+        else:
+            d_slope = torch.zeros_like(slope)
+    return d_grad, d_x, d_slope, None, None, None
+
+
+torch.library.register_autograd(
+    "wlnet::parametric_ramp", _forward_backward, setup_context=_forward_setup, lib=_LIBRARY
+)
+torch.library.register_autograd(
+    "wlnet::parametric_ramp_backward", _backward_backward, setup_context=_backward_setup, lib=_LIBRARY
+)
+
+
+# vmap: the vmapped dimension becomes the input's first axis, and, where the slope (or, in the
+# backward, its gradient) differs along it, one more slope axis.
+
+
+def _batched_first(t: torch.Tensor, dim: int | None, size: int) -> torch.Tensor:
+    return t.unsqueeze(0).expand(size, *t.shape) if dim is None else t.movedim(dim, 0)
+
+
+def _forward_vmap(info, in_dims, x, slope, axes):
+    x_dim, slope_dim, _ = in_dims
+    x = _batched_first(x, x_dim, info.batch_size)
+    shifted = [a + 1 for a in axes]
+    if slope_dim is None:
+        return parametric_ramp(x, slope, shifted), 0
+    return parametric_ramp(x, slope.movedim(slope_dim, 0), [0, *shifted]), 0
+
+
+def _backward_vmap(info, in_dims, grad, x, slope, axes, need_x, need_slope):
+    grad_dim, x_dim, slope_dim = in_dims[:3]
+    size = info.batch_size
+    # Each vmapped example has its own slope gradient: the slope gets the vmapped axis too.
+    gx, gs = parametric_ramp_backward(
+        _batched_first(grad, grad_dim, size), _batched_first(x, x_dim, size),
+        _batched_first(slope, slope_dim, size), [0, *(a + 1 for a in axes)], need_x, need_slope,
+    )  # fmt: skip
+    return (gx, gs), (0 if need_x else None, 0 if need_slope else None)
+
+
+torch.library.register_vmap("wlnet::parametric_ramp", _forward_vmap, lib=_LIBRARY)
+torch.library.register_vmap("wlnet::parametric_ramp_backward", _backward_vmap, lib=_LIBRARY)
+
+
+# Autocast: as torch.prelu (CPU autocast lists prelu among its lower-precision ops; CUDA's does not).
+
+
+def _autocast_cpu(keyset, x, slope, axes):
+    dtype = torch.get_autocast_dtype("cpu")
+
+    def cast(t: torch.Tensor) -> torch.Tensor:
+        eligible = t.is_floating_point() and t.dtype != torch.float64 and t.device.type == "cpu"
+        return t.to(dtype) if eligible else t
+
+    with torch._C._ExcludeDispatchKeyGuard(torch._C.DispatchKeySet(torch._C.DispatchKey.AutocastCPU)):
+        return parametric_ramp(cast(x), cast(slope), axes)
+
+
+_LIBRARY.impl("parametric_ramp", _autocast_cpu, "AutocastCPU", with_keyset=True)
+
+
+# ONNX: both exporters write PRelu.
+
+
+def _decomposed(x: torch.Tensor, slope: torch.Tensor, axes: list[int]) -> torch.Tensor:
+    """The operator in ATen ops, for the dynamo ONNX exporter (which writes _prelu_kernel as PRelu)."""
+    return torch.ops.aten._prelu_kernel.default(x, slope.reshape(view_shape(x.ndim, slope.shape, axes)))
+
+
+# Only torch._decomp's global table, which the ONNX exporter consults: inductor and torch.export
+# pick their decompositions from their own tables, so compiled graphs keep the fused operator.
+torch._decomp.decomposition_table[parametric_ramp] = _decomposed  # type: ignore[attr-defined]
+
+
+def _onnx_symbolic(g, x, slope, axes):
+    """``wlnet::parametric_ramp`` in a TorchScript-exported ONNX graph: PRelu, the slope reshaped to
+    broadcast to the input from the right (ONNX's unidirectional broadcasting)."""
+    from torch.onnx import symbolic_helper
+
+    axes_list = symbolic_helper._maybe_get_const(axes, "is")
+    rank = symbolic_helper._get_tensor_rank(x)
+    if rank is None or not isinstance(axes_list, list):
+        return symbolic_helper._unimplemented("wlnet::parametric_ramp", "an input of unknown rank", x)
+    sizes = symbolic_helper._get_tensor_sizes(slope) or []
+    shape = view_shape(rank, sizes, axes_list)[min(axes_list, default=rank):]
+    shape_const = g.op("Constant", value_t=torch.tensor(shape, dtype=torch.int64))
+    return g.op("PRelu", x, g.op("Reshape", slope, shape_const))
+
+
+def _onnx_prelu_kernel(g, x, weight):
+    """``aten::_prelu_kernel`` (the module's path for small inputs: its weight is already shaped to
+    broadcast) as PRelu."""
+    return g.op("PRelu", x, weight)
+
+
+def _register_onnx() -> None:
+    from torch.onnx import register_custom_op_symbolic
+
+    register_custom_op_symbolic("wlnet::parametric_ramp", _onnx_symbolic, 9)
+    register_custom_op_symbolic("aten::_prelu_kernel", _onnx_prelu_kernel, 9)
+
+
+_register_onnx()
