@@ -22,7 +22,7 @@ RANKS = {
     "wlnet.functional": 3, "wlnet.lower": 3, "wlnet.gradients": 3,
     "wlnet.evaluate": 4,
     "wlnet.layers": 5,
-    "wlnet.nets": 6,
+    "wlnet.nets": 6, "wlnet.nn": 6,
     "wlnet.initialize": 7, "wlnet.extract": 7, "wlnet.information": 7, "wlnet.serialize": 7, "wlnet.files": 7,
     "wlnet.onnx": 7, "wlnet.convert": 7,
     "wlnet.train": 8,

@@ -235,7 +235,7 @@ def _decomposed(x: torch.Tensor, slope: torch.Tensor, axes: list[int]) -> torch.
 
 # Only torch._decomp's global table, which the ONNX exporter consults: inductor and torch.export
 # pick their decompositions from their own tables, so compiled graphs keep the fused operator.
-torch._decomp.decomposition_table[parametric_ramp] = _decomposed  # type: ignore[attr-defined]
+torch._decomp.decomposition_table[parametric_ramp] = _decomposed
 
 
 def _onnx_symbolic(g, x, slope, axes):
