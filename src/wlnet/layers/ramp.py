@@ -165,8 +165,9 @@ class RampModule(nn.Module):
     that wants gradients, below ``MIN_FUSED_TRAINING_NUMEL``, and inference on mid-size inputs where
     that kernel is faster. Under ``torch.compile``, ``torch.export`` and ``torch.jit.trace`` the
     operator always runs (its own kernel makes the same choice at run time), so a compiled graph or
-    a trace depends neither on the batch size nor on the grad mode it was made in. What a call plans for an input rank is kept in ``_plans``, plain data that copies
-    and pickles (a copy starts with none).
+    a trace depends neither on the batch size nor on the grad mode it was made in. What a call
+    plans for an input rank is kept in ``_plans``, plain data that copies and pickles (a copy
+    starts with none).
     """
 
     _slope_name = "Slope"
