@@ -81,8 +81,8 @@ def test_every_opinfo_reference_input_through_the_module(path):
         with torch.no_grad():
             theirs.weight.copy_(weight.reshape(-1))
             ours.weight.copy_(weight.reshape(-1))
-        expected = _values_and_grads(lambda a, w: theirs(a), x, weight)
-        found = _values_and_grads(lambda a, w: ours(a), x, weight)
+        expected = _values_and_grads(lambda a, w, m=theirs: m(a), x, weight)
+        found = _values_and_grads(lambda a, w, m=ours: m(a), x, weight)
         _assert_same(found[:2], expected[:2])
         if expected[0].numel():
             torch.testing.assert_close(ours.weight.grad, theirs.weight.grad, rtol=1e-5, atol=1e-4, equal_nan=True)
