@@ -229,8 +229,18 @@ _LIBRARY.impl("parametric_ramp", _autocast_cpu, "AutocastCPU", with_keyset=True)
 
 
 def _decomposed(x: torch.Tensor, slope: torch.Tensor, axes: list[int]) -> torch.Tensor:
-    """The operator in ATen ops, for the dynamo ONNX exporter (which writes _prelu_kernel as PRelu)."""
-    return torch.ops.aten._prelu_kernel.default(x, slope.reshape(view_shape(x.ndim, slope.shape, axes)))
+    """The operator for the dynamo ONNX exporter: an ONNX ``PRelu`` node (``torch.onnx.ops.symbolic``,
+    torch >= 2.8) of the slope viewed to broadcast to the input; outside an export, in ATen ops.
+
+    Not ``aten._prelu_kernel`` for the exporter: onnxscript's torchlib translates it as
+    ``aten.prelu``, reshaping the slope onto the channel dim (``[1, -1, 1, ...]``), which puts a
+    slope at any other level on the wrong axis (older torch gets that, right for levels 1 and [] only).
+    """
+    view = slope.reshape(view_shape(x.ndim, slope.shape, axes))
+    onnx_ops = getattr(torch.onnx, "ops", None)
+    if onnx_ops is not None and torch.onnx.is_in_onnx_export():
+        return onnx_ops.symbolic("PRelu", [x, view], dtype=x.dtype, shape=x.shape)
+    return torch.ops.aten._prelu_kernel.default(x, view)
 
 
 # Only torch._decomp's global table, which the ONNX exporter consults: inductor and torch.export
