@@ -8,6 +8,14 @@ other supported node becomes a layer (:data:`READERS`); anything else is an erro
 A ``Flatten`` (axis 1) or ``Reshape`` elsewhere, or one that a model wlnet wrote names as a layer
 of its own, is a FlattenLayer when it merges leading or trailing levels of one example.
 
+Nodes of :data:`FOLDED_OPS` whose inputs are all constants are folded into constants first: PyTorch's
+exporters without their constant folding (``do_constant_folding=False``, ``optimize=False``, or an
+opset below 9) leave a ``Reshape``, ``Unsqueeze``, ``Concat`` or ``Cast`` of the initializer in front
+of a PRelu's slope. Shapes computed from a tensor's shape (``Shape``, then ``Gather``, ``Slice``,
+``Unsqueeze``, ``Concat``: TorchScript's ``x.reshape(x.shape[0], ...)``) are folded too, as far as
+the known dims allow: a ``Reshape`` to such a shape reads it with ``0`` where a dim is the input's
+own dim at the same axis, and ``-1`` for the one dim left unknown.
+
 PRelu's slope becomes levels: it is aligned with the input's shape as ONNX broadcasts it (at the
 last axis, the batch axis first), and the levels are the dims, after the batch axis, where the
 slope's size is not 1. A dim of size 1 is always shared (also where the input's dim is 1: the
@@ -34,7 +42,7 @@ from ..layers.linear import LinearLayer
 from ..layers.ramp import ParametricRampLayer
 from .common import FUNCTIONS_KEY
 
-__all__ = ["GraphReader", "Part", "READ_OPS", "functions_of"]
+__all__ = ["FOLDED_OPS", "GraphReader", "Part", "READ_OPS", "functions_of"]
 
 
 @dataclass
@@ -53,8 +61,12 @@ _ELEMENTWISE = {"Relu": "Ramp", "Sigmoid": "LogisticSigmoid", "Tanh": "Tanh", "E
                 "Softplus": "SoftPlus", "Softsign": "SoftSign"}
 #: Every op wlnet reads, for the error naming what is supported.
 READ_OPS = ("PRelu", "LeakyRelu", "Gemm", "MatMul", "Add (after MatMul)", "Flatten", "Reshape (of levels)",
-            *_ELEMENTWISE, "Identity", "Constant")
+            *_ELEMENTWISE, "Identity", "Constant", "Shape, Gather, Slice, Unsqueeze, Squeeze, Concat, Cast (of "
+            "constants and shapes)")
 _LINEAR_OPS = ("Gemm", "MatMul")
+#: Ops whose outputs are constants when their inputs are (folded before the walk), and, but Reshape,
+#: the ops that compute a shape from ``Shape``'s output.
+FOLDED_OPS = ("Identity", "Reshape", "Unsqueeze", "Squeeze", "Concat", "Cast", "Shape", "Gather", "Slice")
 
 
 class GraphReader:
@@ -72,9 +84,10 @@ class GraphReader:
                 self.consumers.setdefault(name, []).append(node)
             if node.op_type == "Constant":
                 self.constants[node.output[0]] = _constant_value(onnx, node)
+        self.done: set[int] = set()
+        self._fold_constants()
         self.alias: dict[str, str] = {}
         self.parts: list[Part] = []
-        self.done: set[int] = set()
         self.functions = functions  # wlnet-made: layer position key -> its function (JSON)
         self.batched = self._batched()
         self.made_by_wlnet = model.producer_name == "wlnet"  # its nodes are named "<layer key>/<op>"
@@ -107,6 +120,9 @@ class GraphReader:
 
     # -- the walk --------------------------------------------------------------------------------------
     def read(self) -> list[Part]:
+        for node in self.graph.node:
+            if node.op_type == "PRelu" and len(node.input) > 1 and node.input[1] not in self.constants:
+                raise self.unsupported(node, self._computed(node.input[1]))
         for index, node in enumerate(self.graph.node):
             if index in self.done or node.op_type == "Constant":
                 continue
@@ -121,6 +137,16 @@ class GraphReader:
             reader(self, node)
         return self.parts
 
+    def _computed(self, slope: str) -> str:
+        """Why a PRelu's slope ``slope`` is not a constant: where it comes from."""
+        if slope in self.inputs:
+            return (f'its slope is the graph input "{slope}", not a constant (export the model with its parameters '
+                    "as initializers, e.g. torch.onnx.export(..., export_params=True))")
+        producer = next((n for n in self.graph.node if slope in n.output), None)
+        where = f' the {producer.op_type} node "{producer.name}"' if producer is not None else " no node"
+        return (f"its slope is computed by{where}, not a constant (an initializer, a Constant node, or "
+                f"{', '.join(FOLDED_OPS)} of constants)")
+
     def _read_function(self, key: str) -> None:
         """In a model wlnet wrote, the nodes of an ElementwiseLayer (named ``"<key>/..."``) are that
         layer, its function recorded in the metadata."""
@@ -133,6 +159,63 @@ class GraphReader:
         function = NAMED_FUNCTIONS[data] if isinstance(data, str) else Expression.from_json(data, "Import")
         self.done.update(indices)
         self.parts.append(Part(nodes[0].name, ElementwiseLayer(function), self.source(source), nodes[-1].output[0]))
+
+    def _fold_constants(self) -> None:
+        """Fold the nodes of :data:`FOLDED_OPS` whose inputs are constants, or shapes (see the module
+        doc): a shape is an object array of ints and dim names, kept apart from the constants."""
+        shapes: dict[str, np.ndarray] = {}
+        for index, node in enumerate(self.graph.node):
+            if node.op_type not in FOLDED_OPS or not node.input:
+                continue
+            known = [not n or n in self.constants or n in shapes for n in node.input]
+            if node.op_type == "Reshape" and node.input[1] in shapes and not known[0]:
+                self._resolve_shape(node, shapes[node.input[1]])
+                continue
+            if node.op_type == "Shape":
+                value = self._shape_of(node)
+                if value is not None:
+                    shapes[node.output[0]] = value
+                    self.done.add(index)
+                continue
+            if not all(known):
+                continue
+            values = [None if not n else shapes[n] if n in shapes else np.asarray(self.constants[n])
+                      for n in node.input]
+            try:
+                value = _fold(self.onnx, self.opset, node, values)
+            except Exception as error:  # numpy's reshape, take, concatenate errors: a malformed node
+                raise self.unsupported(node, f"its constant inputs do not fold ({type(error).__name__}: {error})") \
+                    from None
+            if any(n in shapes for n in node.input):
+                shapes[node.output[0]] = value
+            else:
+                self.constants[node.output[0]] = value
+            self.done.add(index)
+
+    def _shape_of(self, node: Any) -> np.ndarray | None:
+        """``Shape(x)``: x's dims, an unknown one as a name of its own; None when x's rank is unknown."""
+        dims = self.shapes.get(node.input[0])
+        if dims is None:
+            return None
+        attributes = {a.name: self.onnx.helper.get_attribute_value(a) for a in node.attribute}
+        named = [d if d is not None else f"?{node.input[0]}:{i}" for i, d in enumerate(dims)]
+        value = np.empty(len(named), dtype=object)
+        value[:] = named
+        return value[attributes.get("start", 0):attributes.get("end", len(named))]
+
+    def _resolve_shape(self, node: Any, shape: np.ndarray) -> None:
+        """The constant shape of a Reshape to a computed ``shape``: 0 where it is the input's own dim at
+        that axis, -1 for one dim left unknown. Left alone when more dims are unknown, or when another
+        node uses the shape."""
+        data, target = node.input[0], node.input[1]
+        if shape.ndim != 1 or self.only_consumer(target) is not node:
+            return
+        dims = self.shapes.get(data) or ()
+        resolved = [d if isinstance(d, (int, np.integer)) else 0 if i < len(dims) and dims[i] == d else None
+                    for i, d in enumerate(shape)]
+        unknown = [i for i, d in enumerate(resolved) if d is None]
+        if len(unknown) <= 1:
+            self.constants[target] = np.array([-1 if d is None else d for d in resolved], dtype=np.int64)
 
     def _batched(self) -> bool:
         """False when a PRelu slope varies along the first axis (see the module doc)."""
@@ -159,6 +242,9 @@ def _prelu(r: GraphReader, node: Any) -> None:
     if slope.ndim > len(shape):
         raise r.unsupported(node, f"its slope (dims {slope.shape}) has a higher rank than its input")
     aligned = (1,) * (len(shape) - slope.ndim) + slope.shape
+    if any(size != 1 and isinstance(dim, int) and dim > 0 and dim != size for size, dim in zip(aligned, shape)):
+        raise r.unsupported(node, f"its slope (dims {slope.shape}) does not broadcast to its input (dims "
+                                  f"{tuple(d if isinstance(d, int) else '?' for d in shape)})")
     if r.batched:
         aligned = aligned[1:]
     levels: Any = [i + 1 for i, size in enumerate(aligned) if size != 1]
@@ -307,6 +393,71 @@ def _constant_value(onnx: Any, node: Any) -> np.ndarray:
     if attribute.name in ("value", "sparse_value"):
         return onnx.numpy_helper.to_array(value)
     return np.asarray(value)
+
+
+def _fold(onnx: Any, opset: int, node: Any, values: list[np.ndarray | None]) -> np.ndarray:
+    """The output of a node of :data:`FOLDED_OPS` (but Shape) on ``values``: constants, or shapes
+    (object arrays of ints and dim names); None for an input left out."""
+    attributes = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+    data = values[0]
+    assert data is not None
+    value = _FOLDS[node.op_type](data, values[1:], attributes, opset, onnx)
+    # np.take of one index gives the element itself: a shape stays an object array, of ints and names.
+    return np.asarray(value, dtype=object) if data.dtype == object else np.asarray(value)
+
+
+def _fold_reshape(data, rest, attributes, opset, onnx) -> np.ndarray:
+    shape = [int(d) for d in np.asarray(rest[0]).reshape(-1)]
+    if not attributes.get("allowzero", 0):
+        shape = [data.shape[i] if d == 0 else d for i, d in enumerate(shape)]
+    return data.reshape(shape)
+
+
+def _fold_cast(data, rest, attributes, opset, onnx) -> np.ndarray:
+    if data.dtype == object:  # a shape: its ints and names stay what they are
+        return data
+    return data.astype(onnx.helper.tensor_dtype_to_np_dtype(attributes["to"]))
+
+
+def _axes(rest, attributes, opset) -> tuple[int, ...] | None:
+    """Unsqueeze's and Squeeze's axes: an attribute before opset 13, an input from 13 on."""
+    axes = attributes.get("axes") if opset < 13 else (rest[0] if rest else None)
+    return None if axes is None else tuple(int(a) for a in np.asarray(axes).reshape(-1))
+
+
+def _fold_unsqueeze(data, rest, attributes, opset, onnx) -> np.ndarray:
+    axes = _axes(rest, attributes, opset)
+    if axes is None:
+        raise ValueError("Unsqueeze without axes")
+    return np.expand_dims(data, axes)
+
+
+def _fold_slice(data, rest, attributes, opset, onnx) -> np.ndarray:
+    if opset < 10:
+        starts, ends, axes, steps = attributes["starts"], attributes["ends"], attributes.get("axes"), None
+    else:
+        starts, ends, axes, steps = (*rest, None, None)[:4]
+    starts, ends = np.asarray(starts).reshape(-1), np.asarray(ends).reshape(-1)
+    axes = range(len(starts)) if axes is None else np.asarray(axes).reshape(-1)
+    steps = np.ones(len(starts), dtype=np.int64) if steps is None else np.asarray(steps).reshape(-1)
+    index = [slice(None)] * data.ndim
+    for axis, start, end, step in zip(axes, starts, ends, steps):
+        index[int(axis)] = slice(int(start), int(end), int(step))
+    return data[tuple(index)]
+
+
+_FOLDS: dict[str, Callable[..., np.ndarray]] = {
+    "Identity": lambda data, rest, attributes, opset, onnx: data,
+    "Reshape": _fold_reshape,
+    "Concat": lambda data, rest, attributes, opset, onnx: np.concatenate(
+        [data, *(v for v in rest if v is not None)], axis=attributes["axis"]),
+    "Cast": _fold_cast,
+    "Unsqueeze": _fold_unsqueeze,
+    "Squeeze": lambda data, rest, attributes, opset, onnx: np.squeeze(data, _axes(rest, attributes, opset)),
+    "Gather": lambda data, rest, attributes, opset, onnx: np.take(
+        data, np.asarray(rest[0]).astype(np.int64), axis=attributes.get("axis", 0)),
+    "Slice": _fold_slice,
+}
 
 
 def _dims(value_info: Any) -> tuple | None:
