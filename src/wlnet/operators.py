@@ -257,8 +257,11 @@ def _onnx_symbolic(g, x, slope, axes):
     rank = symbolic_helper._get_tensor_rank(x)
     if rank is None or not isinstance(axes_list, list):
         return symbolic_helper._unimplemented("wlnet::parametric_ramp", "an input of unknown rank", x)
-    sizes = symbolic_helper._get_tensor_sizes(slope) or []
-    shape = view_shape(rank, sizes, axes_list)[min(axes_list, default=rank):]
+    sizes = symbolic_helper._get_tensor_sizes(slope)
+    if sizes is None or len(sizes) != len(axes_list) or sum(size is None for size in sizes) > 1:
+        return symbolic_helper._unimplemented("wlnet::parametric_ramp", "a slope of unknown dims", slope)
+    # One unknown slope dim (a traced slope): Reshape infers it.
+    shape = view_shape(rank, [-1 if size is None else size for size in sizes], axes_list)[min(axes_list, default=rank):]
     shape_const = g.op("Constant", value_t=torch.tensor(shape, dtype=torch.int64))
     return g.op("PRelu", x, g.op("Reshape", slope, shape_const))
 
