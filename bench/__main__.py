@@ -1,6 +1,9 @@
 """``python -m bench``: the ParametricRampLayer benchmark (``bench/prelu.py``); ``python -m bench
 scaling``: data-parallel NetTrain with 2 CPU processes against 1 (``bench/scaling.py``); ``python -m
-bench nettrain``: NetTrain against a hand-written loop (``bench/nettrain.py``). Options follow the
+bench nettrain``: NetTrain against a hand-written loop (``bench/nettrain.py``); ``python -m bench
+shapes``: PReLU steps on an iresnet's shapes, eager and compiled, and ``--sweep`` by size
+(``bench/shapes.py``); ``python -m bench models``: whole training steps of iresnet18 and SRResNet
+(``bench/models.py``). Options follow the
 benchmark's name (``--quick``)."""
 
 import sys
@@ -12,6 +15,10 @@ if __name__ == "__main__":
         from bench.scaling import main
     elif name == "nettrain":
         from bench.nettrain import main
+    elif name == "shapes":
+        from bench.shapes import main
+    elif name == "models":
+        from bench.models import main
     else:
         from bench.prelu import main
     main(arguments)
