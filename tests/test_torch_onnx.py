@@ -65,8 +65,6 @@ ELEMENTWISE_PRELU = {"Greater", "Less", "Where", "Mul"}  # what a PReLU decompos
 # wlnet.nn.functional.prelu compares traced sizes in Python under torch.jit.trace (the TorchScript
 # exporter): three TracerWarnings per call, a wlnet bug to fix in src/wlnet/nn/functional.py (the
 # trace is right: it records the operator). Only where wlnet.nn.PReLU is traced.
-TRACED_PRELU_CHECKS = pytest.mark.filterwarnings(
-    "ignore:Converting a tensor to a Python boolean:torch.jit.TracerWarning:wlnet.nn.functional")
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -203,7 +201,6 @@ def test_a_big_example_writes_the_same_graph(levels, exporter):
     assert_runs_as_eager(from_big, module, [small, big])
 
 
-@TRACED_PRELU_CHECKS
 @pytest.mark.filterwarnings("ignore:`torch.jit.trace(_method)?` is deprecated:DeprecationWarning")
 @pytest.mark.parametrize("module", [ramp_module([1, 3]), wlnet.nn.PReLU(3), wlnet.nn.PReLU()],
                          ids=["ramp", "prelu-channels", "prelu-shared"])
@@ -234,7 +231,6 @@ MODELS = {
 }
 
 
-@TRACED_PRELU_CHECKS
 @pytest.mark.parametrize("exporter", EXPORTERS)
 @pytest.mark.parametrize("name", list(MODELS))
 def test_a_model_with_wlnet_prelu_exports_as_prelu(name, exporter):

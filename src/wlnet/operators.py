@@ -39,7 +39,7 @@ import torch
 
 from . import kernels
 
-__all__ = ["parametric_ramp", "parametric_ramp_backward", "view_shape"]
+__all__ = ["COMPILED_FORWARD", "compiled", "parametric_ramp", "parametric_ramp_backward", "view_shape"]
 
 _LIBRARY = torch.library.Library("wlnet", "DEF")
 _LIBRARY.define("parametric_ramp(Tensor x, Tensor slope, int[] axes) -> Tensor")
@@ -223,6 +223,46 @@ def _autocast_cpu(keyset, x, slope, axes):
 
 
 _LIBRARY.impl("parametric_ramp", _autocast_cpu, "AutocastCPU", with_keyset=True)
+
+
+# torch.compile: the forward as an opaque call, or as PyTorch's PReLU kernel that inductor fuses
+# with its elementwise neighbours (the batch norm before it); the backward is the fused operator.
+
+#: How a graph that ``torch.compile`` compiles (not one that ``torch.export`` writes, which always
+#: holds the operator) computes the forward: ``"operator"``, the fused operator as one opaque call,
+#: or ``"decomposed"``, PyTorch's PReLU kernel, which inductor fuses into the kernel of the layer
+#: before (a batch norm's normalization: one pass over memory less). The backward is the fused
+#: backward operator either way. Chosen by bench/models.py and bench/shapes.py (BENCHMARKS.md).
+COMPILED_FORWARD = "decomposed"
+
+
+class _DecomposedForward(torch.autograd.Function):
+    """PyTorch's PReLU kernel forward, the fused operator's backward."""
+
+    @staticmethod
+    def forward(x, slope, axes):
+        return torch._prelu_kernel(x, slope.reshape(view_shape(x.ndim, slope.shape, axes)))
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, slope, axes = inputs
+        ctx.save_for_backward(x, slope)
+        ctx.axes = axes
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, slope = ctx.saved_tensors
+        need_x, need_slope = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        gx, gs = parametric_ramp_backward(grad, x, slope, ctx.axes, need_x, need_slope)
+        return (gx if need_x else None), (gs if need_slope else None), None
+
+
+def compiled(x: torch.Tensor, slope: torch.Tensor, axes: list[int]) -> torch.Tensor:
+    """The forward that a module or function calls where it is compiled, exported or traced: the
+    operator, except in a graph that ``torch.compile`` compiles (see :data:`COMPILED_FORWARD`)."""
+    if COMPILED_FORWARD == "decomposed" and torch.compiler.is_compiling() and not torch.compiler.is_exporting():
+        return _DecomposedForward.apply(x, slope, axes)
+    return parametric_ramp(x, slope, axes)
 
 
 # ONNX: both exporters write PRelu.

@@ -198,7 +198,7 @@ class RampModule(nn.Module):
             axes = self._plan(x.ndim, slope)[0]
             if not torch.jit.is_tracing() and tuple(x.shape[a] for a in axes) != tuple(slope.shape):
                 raise self._mismatch(x, axes)
-            return operators.parametric_ramp(x, slope if x.dtype is slope.dtype else slope.to(x.dtype), list(axes))
+            return operators.compiled(x, slope if x.dtype is slope.dtype else slope.to(x.dtype), list(axes))
         plan = self._plans.get(x.ndim)
         # Planned for this rank, with this very parameter in its dtype (module.to() converts in place).
         if plan is None or plan.slope is not slope or plan.dtype is not slope.dtype:

@@ -7,6 +7,9 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable
+
 import torch
 
 from .. import kernels, operators
@@ -21,11 +24,18 @@ def prelu(input: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
 
     Small inputs, and anything but a floating input of the weight's dtype, run ``torch.prelu``
     itself in eager mode; under ``torch.compile``, ``torch.export`` and ``torch.jit.trace`` the
-    operator runs (it picks PyTorch's kernel for small inputs at run time).
+    operator runs (it picks PyTorch's kernel for small inputs at run time; see
+    :func:`wlnet.operators.compiled` for what a compiled graph holds).
     """
+    if torch.jit.is_tracing():
+        # The choice depends on the weight's shape and the input's rank, fixed for a trace: made
+        # here without the tracer's warnings about reading sizes (the operator checks the sizes
+        # when the trace runs).
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            return _operator(input, weight, operators.parametric_ramp)
     n = input.numel()
-    traced = torch.compiler.is_compiling() or torch.jit.is_tracing()
-    if not traced and (
+    if not torch.compiler.is_compiling() and (
         n < kernels.MIN_FUSED_NUMEL
         or (
             n < kernels.MIN_FUSED_TRAINING_NUMEL
@@ -34,10 +44,15 @@ def prelu(input: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         )
     ):
         return torch.prelu(input, weight)
-    if input.dtype != weight.dtype or not input.dtype.is_floating_point or weight.ndim > 1 or n == 0:
+    return _operator(input, weight, operators.compiled if torch.compiler.is_compiling() else operators.parametric_ramp)
+
+
+def _operator(input: torch.Tensor, weight: torch.Tensor, ramp: Callable) -> torch.Tensor:
+    """torch.prelu's rules, computed by ``ramp`` (the operator) where they allow it."""
+    if input.dtype != weight.dtype or not input.dtype.is_floating_point or weight.ndim > 1 or input.numel() == 0:
         return torch.prelu(input, weight)  # its own result, or its own error
     if weight.numel() == 1:
-        return operators.parametric_ramp(input, weight.reshape(()), [])
+        return ramp(input, weight.reshape(()), [])
     if input.ndim >= 2 and weight.shape[0] == input.shape[1]:
-        return operators.parametric_ramp(input, weight, [1])
+        return ramp(input, weight, [1])
     return torch.prelu(input, weight)  # torch's error for a channel mismatch
