@@ -211,15 +211,15 @@ torch.library.register_vmap("wlnet::parametric_ramp_backward", _backward_vmap, l
 # Autocast: as torch.prelu (CPU autocast lists prelu among its lower-precision ops; CUDA's does not).
 
 
+def _autocast_cpu_input(t: torch.Tensor) -> torch.Tensor:
+    """``t`` as CPU autocast casts an input of a lower-precision op (float64 and others are kept)."""
+    eligible = t.is_floating_point() and t.dtype != torch.float64 and t.device.type == "cpu"
+    return t.to(torch.get_autocast_dtype("cpu")) if eligible else t
+
+
 def _autocast_cpu(keyset, x, slope, axes):
-    dtype = torch.get_autocast_dtype("cpu")
-
-    def cast(t: torch.Tensor) -> torch.Tensor:
-        eligible = t.is_floating_point() and t.dtype != torch.float64 and t.device.type == "cpu"
-        return t.to(dtype) if eligible else t
-
     with torch._C._ExcludeDispatchKeyGuard(torch._C.DispatchKeySet(torch._C.DispatchKey.AutocastCPU)):
-        return parametric_ramp(cast(x), cast(slope), axes)
+        return parametric_ramp(_autocast_cpu_input(x), _autocast_cpu_input(slope), axes)
 
 
 _LIBRARY.impl("parametric_ramp", _autocast_cpu, "AutocastCPU", with_keyset=True)
@@ -261,6 +261,8 @@ def compiled(x: torch.Tensor, slope: torch.Tensor, axes: list[int]) -> torch.Ten
     """The forward that a module or function calls where it is compiled, exported or traced: the
     operator, except in a graph that ``torch.compile`` compiles (see :data:`COMPILED_FORWARD`)."""
     if COMPILED_FORWARD == "decomposed" and torch.compiler.is_compiling() and not torch.compiler.is_exporting():
+        if torch.is_autocast_enabled("cpu"):  # as the operator's autocast rule does
+            x, slope = _autocast_cpu_input(x), _autocast_cpu_input(slope)
         return _DecomposedForward.apply(x, slope, axes)
     return parametric_ramp(x, slope, axes)
 
