@@ -21,24 +21,31 @@ None first). Configurations: eager or ``torch.compile(model, dynamic=False)`` (t
 optimizer eager), contiguous or channels_last (model and input ``.to(memory_format=...)``). In each,
 three variants from the same initial weights (deep copies): ``nn.PReLU`` (the model as written),
 ``wlnet`` (``wlnet.nn.replace_prelu``) and ``no PReLU`` (every ``nn.PReLU`` replaced by
-``nn.Identity``: what deleting PReLU's time entirely would give). The three are timed in one loop,
-in a new shuffled order each round, medians after warm-up (the first call compiles; its seconds are
-printed). Columns: ``nn/wlnet`` = t_nn / t_wlnet (above 1: wlnet is faster); ``PReLU share`` =
+``nn.Identity``: what deleting PReLU's time entirely would give); compiled, wlnet twice, once per
+``wlnet.operators.COMPILED_FORWARD`` (``decomposed``: PyTorch's PReLU kernel forward, which inductor
+fuses into the batch norm before it, and the fused backward operator; ``operator``: the fused
+operator both ways), each compiled and called under its own setting. Each variant's first step is its
+warm-up (it compiles, when compiled: its seconds are printed); then the three are timed in one
+loop, in a new shuffled order each round, medians of ``--repeats`` steps (7; a step takes about a
+second on 2 cores). Columns: ``nn/wlnet`` = t_nn / t_wlnet (above 1: wlnet is faster); ``PReLU share`` =
 (t_nn - t_none) / t_nn, what nn.PReLU costs of the step; ``share of ideal`` = (t_nn - t_wlnet) /
-(t_nn - t_none), how much of that cost wlnet removes (1: all of it; noisy where the share is small).
+(t_nn - t_none), how much of that cost wlnet removes (1: all of it; noisy where the share is small;
+negative where wlnet is slower).
 
-Then a torch.profiler run of a few eager contiguous steps per model: the share of the step spent in
-PReLU ops (``aten::prelu`` with ``aten::_prelu_kernel`` and the autograd node around
-``aten::_prelu_kernel_backward``, whose slope-gradient reduction runs there; ``wlnet::parametric_ramp``
-and the node around ``wlnet::parametric_ramp_backward``), inclusive CPU time of the outermost such
-events over the profiled steps' wall time.
+Then a torch.profiler run of two eager contiguous steps per model and variant (after one warm-up
+step): the share of the step spent in PReLU ops (``aten::prelu`` with ``aten::_prelu_kernel``, and
+the autograd node around ``aten::_prelu_kernel_backward``, whose slope-gradient reduction runs
+there; ``wlnet::parametric_ramp`` and the node around ``wlnet::parametric_ramp_backward``), the
+inclusive CPU time of the outermost such events over the profiled steps' wall time.
 
 Allocator modes: glibc's default malloc (the default), and ``WLNET_REUSE_MEMORY=1``
-(``wlnet.kernels.reuse_memory()``) with ``--modes both``; each mode in its own process. The CPU
+(``wlnet.kernels.reuse_memory()``) too with ``--modes both``; each mode in its own process. The CPU
 kernels are made ready (``wait_ready``) before timing. Nothing here asserts a time.
 
-    python bench/models.py            (about 10 minutes on 2 cores with inductor's cache cold)
-    python bench/models.py --quick    (batch 2, 2 timed steps: a smoke run)
+    python bench/models.py            (about 10 minutes on 2 quiet cores with inductor's cache cold:
+                                       16 compiles and 112 steps of each model; about 6 with it warm)
+    python bench/models.py --quick    (batch 2, 2 timed steps: a smoke run; about 1 minute with
+                                       --configs eager-contiguous,eager-channels_last)
     python -m bench models ...
 """
 
@@ -62,10 +69,10 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT)]  # run from a checkout
 
 import wlnet.nn  # noqa: E402
 from bench.modes import MODES, SRC, shuffled_medians  # noqa: E402
-from wlnet import kernels  # noqa: E402
+from bench.shapes import COMPILED_FORWARDS, Settings, compiled_forward, constants  # noqa: E402
+from wlnet import kernels, operators  # noqa: E402
 
 CONFIGS = ("eager-contiguous", "eager-channels_last", "compiled-contiguous", "compiled-channels_last")
-VARIANTS = ("nn.PReLU", "wlnet", "no PReLU")
 
 
 # --- models --------------------------------------------------------------------------------------
@@ -174,32 +181,44 @@ def without_prelu(model: nn.Module) -> nn.Module:
     return model
 
 
-def variants(base: nn.Module) -> dict[str, nn.Module]:
-    """The three variants, deep copies of ``base`` (the same initial weights)."""
-    return {
-        "nn.PReLU": copy.deepcopy(base),
-        "wlnet": wlnet.nn.replace_prelu(copy.deepcopy(base)),
-        "no PReLU": without_prelu(copy.deepcopy(base)),
-    }
+def wlnet_settings(compiled: bool) -> dict[str, Settings | None]:
+    """The wlnet variants: eager, one; compiled, one per ``wlnet.operators.COMPILED_FORWARD``, each
+    compiled and called under its setting."""
+    if compiled and COMPILED_FORWARDS:
+        return {f"wlnet, {mode} forward": compiled_forward(mode) for mode in COMPILED_FORWARDS}
+    return {"wlnet": None}
+
+
+def variants(base: nn.Module, compiled: bool = False) -> dict[str, tuple[nn.Module, Settings | None]]:
+    """The variants, deep copies of ``base`` (the same initial weights), and the settings they run under."""
+    found: dict[str, tuple[nn.Module, Settings | None]] = {"nn.PReLU": (copy.deepcopy(base), None)}
+    for name, settings in wlnet_settings(compiled).items():
+        found[name] = (wlnet.nn.replace_prelu(copy.deepcopy(base)), settings)
+    found["no PReLU"] = (without_prelu(copy.deepcopy(base)), None)
+    return found
 
 
 # --- timing --------------------------------------------------------------------------------------
 
 
-def training_step(model: nn.Module, x: torch.Tensor, target: torch.Tensor, loss_fn: Callable) -> Callable[[], None]:
-    """Forward, loss, backward and an SGD update of ``model`` (``model`` may be compiled)."""
+def training_step(
+    model: nn.Module, x: torch.Tensor, target: torch.Tensor, loss_fn: Callable, settings: Settings | None = None
+) -> Callable[[], None]:
+    """Forward, loss, backward and an SGD update of ``model`` (``model`` may be compiled), under
+    ``settings``."""
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=5e-4)
 
     def call() -> None:
-        optimizer.zero_grad(set_to_none=True)
-        loss_fn(model(x), target).backward()
-        optimizer.step()
+        with constants(settings):
+            optimizer.zero_grad(set_to_none=True)
+            loss_fn(model(x), target).backward()
+            optimizer.step()
 
     return call
 
 
 def measure_config(name: str, config: str, batch: int, repeats: int) -> dict:
-    """The three variants' step in one configuration: median seconds, and the first call's seconds."""
+    """The variants' step in one configuration: median seconds, and the first call's seconds."""
     compiled, layout = config.split("-")
     base, x, target, loss_fn = problem(name, batch)
     memory_format = torch.channels_last if layout == "channels_last" else torch.contiguous_format
@@ -208,14 +227,16 @@ def measure_config(name: str, config: str, batch: int, repeats: int) -> dict:
     torch._dynamo.reset()  # each configuration compiles afresh (no recompile limit across them)
     steps = {}
     first = {}
-    for variant, model in variants(base).items():
+    for variant, (model, settings) in variants(base, compiled == "compiled").items():
         if compiled == "compiled":
             model = torch.compile(model, dynamic=False)
-        steps[variant] = training_step(model, x, target, loss_fn)
+        steps[variant] = training_step(model, x, target, loss_fn, settings)
         start = time.perf_counter()
         steps[variant]()  # compiles, when compiled
         first[variant] = time.perf_counter() - start
-    times = shuffled_medians(steps, repeats, 1, warm_up=1)
+    # The first call was the warm-up (it compiles, makes the momentum buffers, fills the allocator):
+    # a whole step is seconds here, and the median shrugs off a slow first round.
+    times = shuffled_medians(steps, repeats, 1, warm_up=0)
     return {"model": name, "config": config, "s": times, "first_s": first}
 
 
@@ -260,9 +281,8 @@ def profile_share(name: str, batch: int, steps: int) -> list[dict]:
     base.train()
     rows = []
     for variant in ("nn.PReLU", "wlnet"):
-        step = training_step(variants(base)[variant], x, target, loss_fn)
-        step()
-        step()
+        step = training_step(variants(base)[variant][0], x, target, loss_fn)
+        step()  # the warm-up
         with profile(activities=[ProfilerActivity.CPU]) as prof:
             start = time.perf_counter()
             for _ in range(steps):
@@ -288,24 +308,27 @@ def child(args: argparse.Namespace) -> dict:
         for config in args.configs.split(",")
     ]
     profiles = [] if args.no_profile else [
-        row for name in args.models.split(",") for row in profile_share(name, batches[name], 1 if args.quick else 3)
+        row for name in args.models.split(",") for row in profile_share(name, batches[name], 1 if args.quick else 2)
     ]
-    return {"ready": kernels.ready(torch.float32), "rows": rows, "profiles": profiles}
+    return {"ready": kernels.ready(torch.float32), "rows": rows, "profiles": profiles,
+            "compiled_forward": getattr(operators, "COMPILED_FORWARD", None)}
 
 
 def print_rows(rows: list[dict]) -> None:
-    print("| model | configuration | nn.PReLU ms | wlnet ms | no PReLU ms | nn/wlnet | PReLU share "
+    print("| model | configuration | wlnet variant | nn.PReLU ms | wlnet ms | no PReLU ms | nn/wlnet | PReLU share "
           "| share of ideal | first call s (nn, wlnet, none) |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---|")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---|")
     for row in rows:
         t, first = row["s"], row["first_s"]
-        nn_s, ours, none = t["nn.PReLU"], t["wlnet"], t["no PReLU"]
-        ideal = f"{(nn_s - ours) / (nn_s - none):.2f}" if nn_s > none else "n/a (no PReLU not faster)"
-        print(
-            f"| {row['model']} | {row['config']} | {nn_s * 1e3:.1f} | {ours * 1e3:.1f} | {none * 1e3:.1f} "
-            f"| {nn_s / ours:.3f} | {(nn_s - none) / nn_s:.3f} | {ideal} "
-            f"| {', '.join(f'{first[v]:.1f}' for v in VARIANTS)} |"
-        )
+        nn_s, none = t["nn.PReLU"], t["no PReLU"]
+        for variant in (name for name in t if name.startswith("wlnet")):
+            ours = t[variant]
+            ideal = f"{(nn_s - ours) / (nn_s - none):.2f}" if nn_s > none else "n/a (no PReLU not faster)"
+            print(
+                f"| {row['model']} | {row['config']} | {variant} | {nn_s * 1e3:.1f} | {ours * 1e3:.1f} "
+                f"| {none * 1e3:.1f} | {nn_s / ours:.3f} | {(nn_s - none) / nn_s:.3f} | {ideal} "
+                f"| {first['nn.PReLU']:.1f}, {first[variant]:.1f}, {first['no PReLU']:.1f} |"
+            )
 
 
 def print_profiles(rows: list[dict]) -> None:
@@ -335,7 +358,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=None, help="iresnet18's batch (default 8; --quick: 2)")
     parser.add_argument("--sr-batch", type=int, default=None, help="srresnet's batch (default 16; --quick: 2)")
-    parser.add_argument("--repeats", type=int, default=9, help="timed steps per variant (default 9)")
+    parser.add_argument("--repeats", type=int, default=7, help="timed steps per variant (default 7)")
     parser.add_argument("--models", default="iresnet18,srresnet", help="comma-separated: iresnet18, srresnet")
     parser.add_argument("--configs", default=",".join(CONFIGS), help=f"comma-separated, of: {', '.join(CONFIGS)}")
     parser.add_argument("--modes", choices=("default", "both"), default="default",
@@ -368,6 +391,7 @@ def main(argv: list[str] | None = None) -> None:
             continue
         if not found["ready"]:
             print("(the fused CPU kernels were not ready: wlnet ran PyTorch's kernel)\n")
+        print(f"(wlnet.operators.COMPILED_FORWARD as it is: {found['compiled_forward']!r})\n")
         print_rows(found["rows"])
         print_profiles(found["profiles"])
     print(f"\nload average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}; "

@@ -4,11 +4,15 @@ starts paying off.
 
 Per shape (the default). The eight PReLU input shapes of an ArcFace iresnet at batch N (``--batch``,
 8 by default), float32 and bfloat16. A step is forward and backward with a fixed output gradient made
-before timing (as ``bench/prelu.py`` does); the input and the slope want gradients. Four contenders,
+before timing (as ``bench/prelu.py`` does); the input and the slope want gradients. The contenders,
 timed in one loop in a new shuffled order each round, medians: ``torch.nn.PReLU(C)`` and
 ``wlnet.nn.PReLU(C)`` eager, and ``torch.compile`` of each (``dynamic=False``, compiled once per shape
 and dtype, after ``torch._dynamo.reset()``, and warmed up before timing; the first call's seconds,
-compile included, are printed). Ratios are nn.PReLU / wlnet (above 1: wlnet is faster).
+compile included, are printed), wlnet's once per ``wlnet.operators.COMPILED_FORWARD`` (``decomposed``:
+PyTorch's PReLU kernel forward, which inductor can fuse with its neighbours, and the fused backward
+operator; ``operator``: the fused operator both ways), each called under its own setting. Alone,
+as here, there is no neighbour to fuse with: ``bench/models.py`` shows what fusion gives. Ratios are
+nn.PReLU / wlnet (above 1: wlnet is faster).
 
 Sweep (``--sweep``). A level-1 training step and an inference forward (``no_grad``) at total sizes
 1e3 ... 1e8 elements: (n, 64) for the two smallest, (N, 64, h, w) above. Ratio = nn.PReLU / wlnet
@@ -48,7 +52,7 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT)]  # run from a checkout
 
 import wlnet.nn  # noqa: E402
 from bench.modes import MODES, SRC, shuffled_medians  # noqa: E402
-from wlnet import kernels  # noqa: E402
+from wlnet import kernels, operators  # noqa: E402
 
 #: The PReLU inputs of an ArcFace iresnet (batch excluded): the stem's, then two per stage.
 SHAPES = [(64, 112, 112), (64, 56, 56), (128, 56, 56), (128, 28, 28), (256, 28, 28), (256, 14, 14), (512, 14, 14),
@@ -63,26 +67,40 @@ SWEEP = {
 #: Seconds that the slowest case of a group takes per round (many calls of a small case, one of a big one).
 ROUND_SECONDS = 0.02
 MAX_CALLS = 5000
-CONTENDERS = ("nn.PReLU", "wlnet", "compiled nn.PReLU", "compiled wlnet")
+#: What a compiled wlnet graph holds for the forward (``wlnet.operators.COMPILED_FORWARD``): each is
+#: a contender of its own (none where this checkout lacks the setting).
+COMPILED_FORWARDS = ("decomposed", "operator") if hasattr(operators, "COMPILED_FORWARD") else ()
+#: A setting for the duration of a call: (module, attribute name) -> value.
+Settings = dict[tuple[object, str], object]
 
 
 # --- timing --------------------------------------------------------------------------------------
 
 
 @contextlib.contextmanager
-def constants(values: dict[str, int] | None) -> Iterator[None]:
-    """``wlnet.kernels``' dispatch constants set to ``values`` for the duration (nothing if None)."""
+def constants(values: Settings | None) -> Iterator[None]:
+    """Module attributes (``wlnet.kernels``' dispatch constants, ``wlnet.operators.COMPILED_FORWARD``)
+    set to ``values`` for the duration (nothing if None). A compiled graph traced under a setting
+    keeps being picked under it: dynamo guards on the globals it read."""
     if not values:
         yield
         return
-    saved = {name: getattr(kernels, name) for name in values}
-    for name, value in values.items():
-        setattr(kernels, name, value)
+    saved = {key: getattr(*key) for key in values}
+    for (module, name), value in values.items():
+        setattr(module, name, value)
     try:
         yield
     finally:
-        for name, value in saved.items():
-            setattr(kernels, name, value)
+        for (module, name), value in saved.items():
+            setattr(module, name, value)
+
+
+def compiled_forward(mode: str) -> Settings:
+    return {(operators, "COMPILED_FORWARD"): mode}
+
+
+def contenders() -> list[str]:
+    return ["nn.PReLU", "wlnet", "compiled nn.PReLU", *(f"compiled wlnet, {mode}" for mode in COMPILED_FORWARDS)]
 
 
 def step(module: torch.nn.Module, x0: torch.Tensor, grad: torch.Tensor) -> Callable[[], None]:
@@ -104,7 +122,7 @@ def forward(module: torch.nn.Module, x0: torch.Tensor) -> Callable[[], None]:
     return call
 
 
-def batched(call: Callable[[], None], calls: int, values: dict[str, int] | None = None) -> Callable[[], None]:
+def batched(call: Callable[[], None], calls: int, values: Settings | None = None) -> Callable[[], None]:
     """``calls`` calls of ``call`` under ``constants(values)`` (set once, outside the calls)."""
 
     def run() -> None:
@@ -121,7 +139,7 @@ def timed(call: Callable[[], None]) -> float:
     return time.perf_counter() - start
 
 
-def medians(cases: dict[str, tuple[Callable[[], None], dict[str, int] | None]], repeats: int) -> dict[str, float]:
+def medians(cases: dict[str, tuple[Callable[[], None], Settings | None]], repeats: int) -> dict[str, float]:
     """Median milliseconds per call of each case (a call, and the constants it runs under). Each
     round times ``calls`` calls of every case, ``calls`` chosen so that the slowest case's take
     about ``ROUND_SECONDS`` (the fastest of 3 calls of each, after one more, measured first)."""
@@ -140,27 +158,26 @@ def medians(cases: dict[str, tuple[Callable[[], None], dict[str, int] | None]], 
 
 
 def measure_shape(shape: tuple[int, ...], dtype: torch.dtype, repeats: int) -> dict:
-    """The four contenders' step on one shape and dtype, and the compiled ones' first-call seconds."""
+    """The contenders' step on one shape and dtype, and the compiled ones' first-call seconds."""
     generator = torch.Generator().manual_seed(0)
     x0 = torch.randn(shape, generator=generator).to(dtype)
     grad = torch.randn(shape, generator=generator).to(dtype)
     channels = shape[1]
     torch._dynamo.reset()  # a fresh static compile per case: no recompile limit, no dynamic shapes
-    modules = {
-        "nn.PReLU": torch.nn.PReLU(channels, dtype=dtype),
-        "wlnet": wlnet.nn.PReLU(channels, dtype=dtype),
+    cases: dict[str, tuple[Callable[[], None], Settings | None]] = {
+        "nn.PReLU": (step(torch.nn.PReLU(channels, dtype=dtype), x0, grad), None),
+        "wlnet": (step(wlnet.nn.PReLU(channels, dtype=dtype), x0, grad), None),
+        "compiled nn.PReLU": (step(torch.compile(torch.nn.PReLU(channels, dtype=dtype), dynamic=False), x0, grad),
+                              None),
     }
-    modules["compiled nn.PReLU"] = torch.compile(torch.nn.PReLU(channels, dtype=dtype), dynamic=False)
-    modules["compiled wlnet"] = torch.compile(wlnet.nn.PReLU(channels, dtype=dtype), dynamic=False)
-    steps = {name: step(module, x0, grad) for name, module in modules.items()}
+    for mode in COMPILED_FORWARDS:
+        module = torch.compile(wlnet.nn.PReLU(channels, dtype=dtype), dynamic=False)
+        cases[f"compiled wlnet, {mode}"] = (step(module, x0, grad), compiled_forward(mode))
     first = {}
-    for name in ("compiled nn.PReLU", "compiled wlnet"):
-        start = time.perf_counter()
-        steps[name]()  # compiles the forward and the backward
-        first[name] = time.perf_counter() - start
-    for call in steps.values():
-        call()
-    times = medians({name: (call, None) for name, call in steps.items()}, repeats)
+    for name, (call, values) in cases.items():
+        if name.startswith("compiled"):
+            first[name] = timed(batched(call, 1, values))  # compiles the forward and the backward
+    times = medians(cases, repeats)
     return {"shape": list(shape), "dtype": str(dtype).removeprefix("torch."), "ms": times, "first_s": first}
 
 
@@ -192,8 +209,8 @@ def measure_size(label: str, shape: tuple[int, ...], dtype: torch.dtype, repeats
     ref, ours = torch.nn.PReLU(64, dtype=dtype), wlnet.nn.PReLU(64, dtype=dtype)
     if x0.numel() >= 5e6:
         repeats = max(3, repeats // 3)
-    always = {"MIN_FUSED_TRAINING_NUMEL": 0, "MIN_FUSED_NUMEL": 0}
-    never = {"MIN_FUSED_TRAINING_NUMEL": 10**9}
+    always: Settings = {(kernels, "MIN_FUSED_TRAINING_NUMEL"): 0, (kernels, "MIN_FUSED_NUMEL"): 0}
+    never: Settings = {(kernels, "MIN_FUSED_TRAINING_NUMEL"): 10**9}
     steps = medians(
         {
             "nn.PReLU": (step(ref, x0, grad), None),
@@ -231,7 +248,8 @@ def child(args: argparse.Namespace) -> dict:
         kernels.wait_ready(dtype, timeout=600)  # time the kernels, not PyTorch's kernel they start on
     ready = {name: kernels.ready(dtype) for name, dtype in DTYPES.items()}
     constants_now = {"MIN_FUSED_NUMEL": kernels.MIN_FUSED_NUMEL,
-                     "MIN_FUSED_TRAINING_NUMEL": kernels.MIN_FUSED_TRAINING_NUMEL}
+                     "MIN_FUSED_TRAINING_NUMEL": kernels.MIN_FUSED_TRAINING_NUMEL,
+                     "COMPILED_FORWARD": getattr(operators, "COMPILED_FORWARD", None)}
     repeats = 3 if args.quick else 15
     if args.sweep:
         sizes = [s for s in SWEEP if float(s) <= 1e6] if args.quick else list(SWEEP)
@@ -244,22 +262,24 @@ def ratio(a: float, b: float) -> str:
 
 
 def print_shapes(rows: list[dict]) -> None:
-    print("| shape | dtype | nn.PReLU ms | wlnet ms | nn/wlnet | compiled nn ms | compiled wlnet ms "
-          "| compiled nn/wlnet | wlnet eager/compiled wlnet | compile s nn, wlnet |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    forwards = [f"compiled wlnet, {mode}" for mode in COMPILED_FORWARDS]
+    print("| shape | dtype | nn.PReLU ms | wlnet ms | nn/wlnet | compiled nn ms "
+          + "".join(f"| {name} ms | compiled nn / {name.removeprefix('compiled ')} " for name in forwards)
+          + "| compile s (nn" + "".join(f", {mode}" for mode in COMPILED_FORWARDS) + ") |")
+    print("|---|---|---:|---:|---:|---:|" + "---:|---:|" * len(forwards) + "---|")
     for row in rows:
-        t, first = row["ms"], row["first_s"]
+        t = row["ms"]
+        cells = "".join(f"| {t[name]:.3f} | {ratio(t['compiled nn.PReLU'], t[name])} " for name in forwards)
         print(
             f"| {tuple(row['shape'])} | {row['dtype']} | {t['nn.PReLU']:.3f} | {t['wlnet']:.3f} "
-            f"| {ratio(t['nn.PReLU'], t['wlnet'])} | {t['compiled nn.PReLU']:.3f} | {t['compiled wlnet']:.3f} "
-            f"| {ratio(t['compiled nn.PReLU'], t['compiled wlnet'])} | {ratio(t['wlnet'], t['compiled wlnet'])} "
-            f"| {first['compiled nn.PReLU']:.1f}, {first['compiled wlnet']:.1f} |"
+            f"| {ratio(t['nn.PReLU'], t['wlnet'])} | {t['compiled nn.PReLU']:.3f} {cells}"
+            f"| {', '.join(f'{seconds:.1f}' for seconds in row['first_s'].values())} |"
         )
     for dtype in DTYPES:
         picked = [row["ms"] for row in rows if row["dtype"] == dtype]
         if picked:
             print(f"\n{dtype}, sum over the eight shapes: "
-                  + ", ".join(f"{name} {sum(t[name] for t in picked):.2f} ms" for name in CONTENDERS))
+                  + ", ".join(f"{name} {sum(t[name] for t in picked):.2f} ms" for name in contenders()))
 
 
 def print_sweep(rows: list[dict]) -> None:
