@@ -83,22 +83,7 @@ def holds_expression(case) -> bool:
 
 # Bugs in src/ this file found: (test, path) -> [(which rows, reason, the exception it raises)], as strict
 # xfails (remove them with the fix).
-EXPRESSION_BUG = (
-    "wlnet.functions.Expression (ElementwiseLayer's traced lambda) cannot be copied or pickled: its __setattr__ "
-    "raises 'Expression is an immutable value.' when copy/pickle rebuild it from its __slots__ state"
-)
-FUNCTORCH_BUG = (
-    "torch.func.grad/jacrev (any functorch autograd transform) through torch.ops.wlnet.parametric_ramp raise "
-    "'In order to use an autograd.Function with functorch transforms ..., it must override the setup_context "
-    "staticmethod': torch.library.register_autograd's generated autograd.Function has none (pytorch/pytorch#168393)"
-)
-KNOWN_BUGS = {
-    **{(test, path): [(holds_expression, EXPRESSION_BUG, AttributeError)]
-       for test in ("test_deepcopy_before_and_after_a_call", "test_pickle_round_trip", "test_torch_save_and_load")
-       for path in ("pytorch-kernel", "fused")},
-    ("test_per_sample_gradients_by_grad_and_vmap", "fused"): [(holds_ramp, FUNCTORCH_BUG, RuntimeError)],
-    ("test_jacrev_equals_autograd_jacobian", "fused"): [(holds_ramp, FUNCTORCH_BUG, RuntimeError)],
-}
+KNOWN_BUGS: dict = {}
 
 PATHS = ["pytorch-kernel", "fused"]
 

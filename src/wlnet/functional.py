@@ -111,7 +111,7 @@ def parametric_ramp(x: torch.Tensor, slope: torch.Tensor, axes: Sequence[int]) -
     if slope.dtype != x.dtype:
         slope = slope.to(x.dtype)
     if x.numel() > 0 and x.dtype.is_floating_point and slope.device == x.device:
-        return operators.parametric_ramp(x, slope, list(axes))
+        return operators.ramp(x, slope, list(axes))
     if torch.is_grad_enabled() and (x.requires_grad or slope.requires_grad):
         return _ParametricRamp.apply(x, slope, axes)
     return _forward(x, slope, axes)  # no gradient wanted: skip the autograd.Function machinery

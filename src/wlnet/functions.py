@@ -139,6 +139,11 @@ class Expression:
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("Expression is an immutable value.")
 
+    def __reduce__(self):
+        # Rebuilt by its constructor (copy.deepcopy, pickle, torch.save of a module holding it): the
+        # default, which sets the slots one by one, meets __setattr__.
+        return Expression, (self.head, self.args)
+
     # -- tracing: arithmetic on an Expression builds a bigger one -------------------------------------
     def _apply(self, head: str, *args: Any) -> Any:
         operands = [_operand(a) for a in args]

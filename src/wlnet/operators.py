@@ -36,10 +36,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+from torch.autograd import forward_ad
 
 from . import kernels
 
-__all__ = ["COMPILED_FORWARD", "compiled", "parametric_ramp", "parametric_ramp_backward", "view_shape"]
+__all__ = ["COMPILED_FORWARD", "compiled", "parametric_ramp", "parametric_ramp_backward", "ramp", "view_shape"]
 
 _LIBRARY = torch.library.Library("wlnet", "DEF")
 _LIBRARY.define("parametric_ramp(Tensor x, Tensor slope, int[] axes) -> Tensor")
@@ -208,6 +209,102 @@ torch.library.register_vmap("wlnet::parametric_ramp", _forward_vmap, lib=_LIBRAR
 torch.library.register_vmap("wlnet::parametric_ramp_backward", _backward_vmap, lib=_LIBRARY)
 
 
+# The entry point: autograd.Functions with setup_context and a vmap rule around the operators, which
+# torch.func's transforms (grad, jacrev, vjp, hessian, per-sample gradients) require. The autograd
+# formulas registered on the operators themselves (torch.library.register_autograd) serve direct
+# calls of the operators, but torch.func refuses them (pytorch/pytorch#168393: the autograd.Function
+# register_autograd makes has no setup_context).
+
+
+class _Ramp(torch.autograd.Function):
+    @staticmethod
+    def forward(x, slope, axes):
+        return parametric_ramp(x, slope, axes)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        _forward_setup(ctx, inputs, output)
+        ctx.save_for_forward(inputs[0], inputs[1])
+
+    @staticmethod
+    def jvp(ctx, x_tangent, slope_tangent, _):
+        """Forward mode (torch.func.jvp, jacfwd, hessian): where(x > 0, dx, s dx + x ds)."""
+        x, slope = ctx.saved_tensors
+        view = view_shape(x.ndim, slope.shape, ctx.axes)
+        tangent = torch.zeros_like(x)
+        if x_tangent is not None:
+            tangent = torch.where(x > 0, x_tangent, x_tangent * slope.reshape(view))
+        if slope_tangent is not None:
+            tangent = tangent + torch.where(x > 0, torch.zeros((), dtype=x.dtype, device=x.device),
+                                            x * slope_tangent.reshape(view))
+        return tangent
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, slope = ctx.saved_tensors
+        need_x, need_slope = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        gx, gs = _RampBackward.apply(grad, x, slope, ctx.axes, need_x, need_slope)
+        return (gx if need_x else None), (gs if need_slope else None), None
+
+    @staticmethod
+    def vmap(info, in_dims, x, slope, axes):
+        return _forward_vmap(info, in_dims, x, slope, axes)
+
+
+class _RampBackward(torch.autograd.Function):
+    @staticmethod
+    def forward(grad, x, slope, axes, need_x, need_slope):
+        return parametric_ramp_backward(grad, x, slope, axes, need_x, need_slope)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        _backward_setup(ctx, inputs, output)
+        ctx.save_for_forward(*inputs[:3])
+
+    backward = staticmethod(_backward_backward)
+
+    @staticmethod
+    def jvp(ctx, grad_tangent, x_tangent, slope_tangent, *_):
+        """Forward mode of (where(x > 0, g, g s), sum(where(x >= 0, 0, x g))): x's tangent moves
+        only the slope gradient (the input gradient is flat in x almost everywhere)."""
+        grad, x, slope = ctx.saved_tensors
+        view = view_shape(x.ndim, slope.shape, ctx.axes)
+        zero = torch.zeros((), dtype=x.dtype, device=x.device)
+        gx_tangent = gs_tangent = None
+        if ctx.need_x:
+            gx_tangent = torch.zeros_like(x)
+            if grad_tangent is not None:
+                gx_tangent = torch.where(x > 0, grad_tangent, grad_tangent * slope.reshape(view))
+            if slope_tangent is not None:
+                gx_tangent = gx_tangent + torch.where(x > 0, zero, grad * slope_tangent.reshape(view))
+        if ctx.need_slope:
+            per_element = torch.zeros_like(x)
+            if grad_tangent is not None:
+                per_element = per_element + torch.where(x >= 0, zero, x * grad_tangent)
+            if x_tangent is not None:
+                per_element = per_element + torch.where(x >= 0, zero, x_tangent * grad)
+            others = [d for d in range(x.ndim) if d not in ctx.axes]
+            gs_tangent = (per_element.sum(dim=others) if others else per_element).reshape(slope.shape)
+        return (
+            x.new_empty(0) if gx_tangent is None else gx_tangent,
+            slope.new_empty(0) if gs_tangent is None else gs_tangent,
+        )
+
+    @staticmethod
+    def vmap(info, in_dims, grad, x, slope, axes, need_x, need_slope):
+        return _backward_vmap(info, in_dims, grad, x, slope, axes, need_x, need_slope)
+
+
+def ramp(x: torch.Tensor, slope: torch.Tensor, axes: list[int]) -> torch.Tensor:
+    """``torch.ops.wlnet.parametric_ramp(x, slope, axes)`` with its gradients, in eager mode and
+    under every torch transform: what wlnet's modules and functions call."""
+    if torch.is_grad_enabled() and (x.requires_grad or slope.requires_grad) or forward_ad._current_level >= 0:
+        if torch.is_autocast_enabled("cpu"):  # cast here, so that the saved tensors are the ones computed
+            x, slope = _autocast_cpu_input(x), _autocast_cpu_input(slope)
+        return _Ramp.apply(x, slope, axes)  # (forward mode: inside torch.func.jvp or a dual level)
+    return parametric_ramp(x, slope, axes)
+
+
 # Autocast: as torch.prelu (CPU autocast lists prelu among its lower-precision ops; CUDA's does not).
 
 
@@ -253,18 +350,21 @@ class _DecomposedForward(torch.autograd.Function):
     def backward(ctx, grad):
         x, slope = ctx.saved_tensors
         need_x, need_slope = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-        gx, gs = parametric_ramp_backward(grad, x, slope, ctx.axes, need_x, need_slope)
+        gx, gs = _RampBackward.apply(grad, x, slope, ctx.axes, need_x, need_slope)
         return (gx if need_x else None), (gs if need_slope else None), None
 
 
 def compiled(x: torch.Tensor, slope: torch.Tensor, axes: list[int]) -> torch.Tensor:
     """The forward that a module or function calls where it is compiled, exported or traced: the
-    operator, except in a graph that ``torch.compile`` compiles (see :data:`COMPILED_FORWARD`)."""
-    if COMPILED_FORWARD == "decomposed" and torch.compiler.is_compiling() and not torch.compiler.is_exporting():
+    operator itself (with the autograd formula registered on it) in what ``torch.export`` and
+    ``torch.jit.trace`` write, and in a graph that ``torch.compile`` compiles, :data:`COMPILED_FORWARD`'s."""
+    if torch.jit.is_tracing() or torch.compiler.is_exporting():
+        return parametric_ramp(x, slope, axes)
+    if COMPILED_FORWARD == "decomposed":
         if torch.is_autocast_enabled("cpu"):  # as the operator's autocast rule does
             x, slope = _autocast_cpu_input(x), _autocast_cpu_input(slope)
         return _DecomposedForward.apply(x, slope, axes)
-    return parametric_ramp(x, slope, axes)
+    return parametric_ramp(x, slope, axes)  # (dynamo traces no autograd.Function with a jvp: not ramp())
 
 
 # ONNX: both exporters write PRelu.

@@ -229,7 +229,7 @@ class RampModule(nn.Module):
             raise self._mismatch(x, plan.axes)
         # (Under CPU autocast the operator, which autocasts as torch.prelu does; _prelu_kernel does not.)
         if not pytorch_kernel or torch.is_autocast_enabled("cpu"):
-            return operators.parametric_ramp(x, slope if same_dtype else slope.to(x.dtype), plan.axes_list)
+            return operators.ramp(x, slope if same_dtype else slope.to(x.dtype), plan.axes_list)
         if plan.form == _AS_IS:
             return torch._prelu_kernel(x, slope)
         return torch._prelu_kernel(x, slope.reshape(plan.view))
