@@ -35,8 +35,8 @@ negative where wlnet is slower).
 Then a torch.profiler run of two eager contiguous steps per model and variant (after one warm-up
 step): the share of the step spent in PReLU ops (``aten::prelu`` with ``aten::_prelu_kernel``, and
 the autograd node around ``aten::_prelu_kernel_backward``, whose slope-gradient reduction runs
-there; ``wlnet::parametric_ramp`` and the node around ``wlnet::parametric_ramp_backward``), the
-inclusive CPU time of the outermost such events over the profiled steps' wall time.
+there; ``wlnet::parametric_ramp`` and ``wlnet::parametric_ramp_backward`` with the autograd wrappers
+around them), the inclusive CPU time of the outermost such events over the profiled steps' wall time.
 
 Allocator modes: glibc's default malloc (the default), and ``WLNET_REUSE_MEMORY=1``
 (``wlnet.kernels.reuse_memory()``) too with ``--modes both``; each mode in its own process. The CPU
@@ -242,20 +242,16 @@ def measure_config(name: str, config: str, batch: int, repeats: int) -> dict:
 
 # --- profile -------------------------------------------------------------------------------------
 
-#: Outermost events that are PReLU's work: the forward ops, and the autograd nodes of their
-#: backward (which include nn.PReLU's slope-gradient reduction).
-PRELU_EVENTS = ("aten::prelu", "aten::_prelu_kernel", "aten::_prelu_kernel_backward", "wlnet::parametric_ramp",
-                "wlnet::parametric_ramp_backward")
-#: (wlnet's node: "GeneratedBackwardFor_wlnet_parametric_ramp_defaultBackward")
-PRELU_NODES = ("PreluKernelBackward", "PreluBackward", "parametric_ramp")
+#: What names PReLU's work, lower-cased: the forward ops and their autograd wrappers, and the autograd
+#: nodes of their backward (which include nn.PReLU's slope-gradient reduction): ``aten::prelu``,
+#: ``aten::_prelu_kernel``, ``PreluKernelBackward0``; ``wlnet::parametric_ramp`` and its backward,
+#: wlnet's autograd function (``_Ramp``, ``_RampBackward``) or generated node.
+PRELU_KEYS = ("prelu", "ramp")
 
 
 def is_prelu_event(event_name: str) -> bool:
-    if event_name in PRELU_EVENTS:
-        return True
-    return event_name.startswith("autograd::engine::evaluate_function:") and any(
-        node in event_name for node in PRELU_NODES
-    )
+    lowered = event_name.lower()
+    return any(key in lowered for key in PRELU_KEYS)
 
 
 def prelu_time(events) -> tuple[float, dict[str, float]]:
