@@ -300,9 +300,25 @@ def test_jacrev_equals_autograd_jacobian(case, path):
     assert_same(tree_leaves(got), tree_leaves(want))
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")  # (torch's forward AD)
+@rows
+def test_jacfwd_equals_jacrev(case, path):
+    """Forward mode (torch.func.jvp inside jacfwd) gives the reverse-mode Jacobian."""
+    module, inputs, _ = setup(case)
+    tiny = tuple(x[:2] for x in inputs)
+
+    def f(*xs):
+        return tuple(flat(module(*xs)))
+
+    argnums = tuple(range(len(tiny)))
+    assert_same(tree_leaves(torch.func.jacfwd(f, argnums=argnums)(*tiny)),
+                tree_leaves(torch.func.jacrev(f, argnums=argnums)(*tiny)))
+
+
 # -- gradcheck, gradgradcheck ----------------------------------------------------------------------
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")  # (torch's forward AD)
 @rows
 def test_gradcheck_and_gradgradcheck_float64(case, path):
     if path == "fused":
@@ -318,7 +334,7 @@ def test_gradcheck_and_gradgradcheck_float64(case, path):
         return tuple(flat(torch.func.functional_call(module, arrays, tuple(args[:len(inputs)]))))
 
     args = (*inputs, *state.values())
-    assert torch.autograd.gradcheck(f, args)
+    assert torch.autograd.gradcheck(f, args, check_forward_ad=True)
     assert torch.autograd.gradgradcheck(f, args)
 
 
