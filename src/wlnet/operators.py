@@ -16,15 +16,22 @@ Each has CPU and CUDA kernels (the fused kernels of :mod:`wlnet.kernels` where t
 ones, PyTorch's PReLU kernel elsewhere), a fake kernel (shapes and strides without data, for
 ``torch.compile``, ``torch.export`` and FakeTensor), an autograd formula (the backward operator;
 its own derivatives are written in torch ops, so ``gradgradcheck`` and double backward work), a
-vmap rule (``torch.func.vmap``, ``grad``, ``jacrev``, per-sample gradients: the vmapped dimension
-becomes one more axis of the same operator) and an autocast rule (as ``torch.prelu``'s: under CPU
-autocast it computes in the autocast dtype, under CUDA autocast in its input's). ``torch.compile``
-keeps it as one opaque call, so the compiled graph runs the fused kernels.
+vmap rule (the vmapped dimension becomes one more axis of the same operator) and an autocast rule
+(as ``torch.prelu``'s: under CPU autocast it computes in the autocast dtype, under CUDA autocast in
+its input's).
+
+wlnet's modules and functions call :func:`ramp`: the operators inside autograd.Functions that have
+``setup_context``, ``vmap`` and ``jvp``, which torch.func's transforms need (``grad``, ``jacrev``,
+``jacfwd``, ``jvp``, ``hessian``, per-sample gradients); the autograd formula torch.library
+registers on the operator itself serves direct calls, traces and exported programs, but torch.func
+refuses it. What a graph that ``torch.compile`` compiles holds is :data:`COMPILED_FORWARD`'s choice
+(:func:`compiled`): the fused backward operator always, and the forward as PyTorch's PReLU kernel,
+which inductor fuses with the layer before, or as the opaque operator.
 
 For ONNX, the operator is written as ``PRelu`` by both of PyTorch's exporters: a symbolic function
-for the TorchScript-based one and a decomposition into ``aten._prelu_kernel`` (which the dynamo
-exporter writes as ``PRelu``) for ``torch.onnx.export(..., dynamo=True)``; neither decomposition is
-seen by ``torch.compile``.
+for the TorchScript-based one, and for ``torch.onnx.export(..., dynamo=True)`` a decomposition in
+``torch._decomp``'s table that writes the ``PRelu`` node itself (``torch.onnx.ops.symbolic``), the
+slope shaped for its levels; neither is seen by ``torch.compile`` or ``torch.export``.
 
 >>> x = torch.tensor([[-2.0, 0.0, 3.0]])
 >>> torch.ops.wlnet.parametric_ramp(x, torch.tensor([0.5, 0.25, 2.0]), [1])
