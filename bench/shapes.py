@@ -24,12 +24,15 @@ constant at 10**9: the module calls PyTorch's kernel itself), so the crossover c
 lands on whatever runs next). The 1e8 row (400 MB in float32) is skipped, with a note, when the
 machine has less than 12x that available.
 
-Each allocator mode runs in its own process: glibc's default malloc, and ``WLNET_REUSE_MEMORY=1``
-(``wlnet.kernels.reuse_memory()``). The CPU kernels are made ready (``wait_ready``) before timing.
-Nothing here asserts a time.
+Timing: each round times as many calls of every case of a group as make the slowest one take
+about 20 ms (one call of a big case); medians of 15 rounds (sweep sizes from 5e6: 5; ``--quick``:
+3 rounds, and the sweep up to 1e6). Each allocator mode runs in its own process: glibc's default
+malloc, and ``WLNET_REUSE_MEMORY=1`` (``wlnet.kernels.reuse_memory()``). The CPU kernels are made
+ready (``wait_ready``) before timing. Nothing here asserts a time.
 
-    python bench/shapes.py [--batch 8] [--quick]     (about 5 minutes with inductor's cache cold)
-    python bench/shapes.py --sweep [--quick]         (about 4 minutes)
+    python bench/shapes.py [--batch 8] [--quick]     (about 3-5 minutes on 2 quiet cores: 48 small
+                                                     compiles per mode, quick from inductor's cache)
+    python bench/shapes.py --sweep [--quick]         (about 4 minutes; the 1e8 rows are most of it)
     python -m bench shapes ...
 """
 
