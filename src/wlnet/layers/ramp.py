@@ -214,7 +214,7 @@ class RampModule(nn.Module):
             or (
                 n < kernels.MIN_FUSED_TRAINING_NUMEL
                 if torch.is_grad_enabled() and (x.requires_grad or slope.requires_grad)  # kernels.wants_grad
-                else _torch_inference(plan, x, n)
+                else _torch_inference(plan, x)
             )
         )
         if pytorch_kernel and plan.form == _CHANNELS:
@@ -319,11 +319,10 @@ class _Plan(NamedTuple):
 _AS_IS, _CHANNELS, _VIEW = 0, 1, 2
 
 
-def _torch_inference(plan: _Plan, x: torch.Tensor, n: int) -> bool:
+def _torch_inference(plan: _Plan, x: torch.Tensor) -> bool:
     """kernels.torch_forward_is_faster, its slope and dtype parts planned."""
     return (
-        plan.torch_inference and x.is_cpu and x.is_contiguous()
-        and n * x.element_size() <= kernels.torch_forward_bytes()
+        plan.torch_inference and x.is_cpu and kernels.torch_forward_fits(x)
     )
 
 
