@@ -360,11 +360,12 @@ _LIBRARY.impl("parametric_ramp", _autocast_cpu, "AutocastCPU", with_keyset=True)
 # torch.compile: the forward as an opaque call, or as PyTorch's PReLU kernel that inductor fuses
 # with its elementwise neighbours (the batch norm before it); the backward is the fused operator.
 
-#: How a graph that ``torch.compile`` compiles (not one that ``torch.export`` writes, which always
-#: holds the operator) computes the forward: ``"operator"``, the fused operator as one opaque call,
-#: or ``"decomposed"``, PyTorch's PReLU kernel, which inductor fuses into the kernel of the layer
-#: before (a batch norm's normalization: one pass over memory less). The backward is the fused
-#: backward operator either way. Chosen by bench/models.py and bench/shapes.py (BENCHMARKS.md).
+#: What a graph that ``torch.compile`` compiles holds (one that ``torch.export`` writes always holds
+#: the operator): ``"operator"``, the fused operators forward and backward, each one opaque call;
+#: ``"decomposed"``, PyTorch's PReLU kernel forward, which inductor fuses into the kernel of the
+#: layer before (a batch norm's normalization: one pass over memory less), and the fused backward
+#: operator; ``"inductor"``, PyTorch's PReLU kernel both ways, all of it inductor's to fuse (what
+#: ``torch.nn.PReLU`` compiles to). Chosen by bench/models.py and bench/shapes.py (BENCHMARKS.md).
 COMPILED_FORWARD = "decomposed"
 
 
@@ -395,9 +396,11 @@ def compiled(x: torch.Tensor, slope: torch.Tensor, axes: list[int]) -> torch.Ten
     ``torch.jit.trace`` write, and in a graph that ``torch.compile`` compiles, :data:`COMPILED_FORWARD`'s."""
     if torch.jit.is_tracing() or torch.compiler.is_exporting():
         return parametric_ramp(x, slope, axes)
-    if COMPILED_FORWARD == "decomposed":
+    if COMPILED_FORWARD != "operator":
         if torch.is_autocast_enabled("cpu"):  # as the operator's autocast rule does
             x, slope = _autocast_cpu_input(x), _autocast_cpu_input(slope)
+        if COMPILED_FORWARD == "inductor":
+            return torch._prelu_kernel(x, slope.reshape(view_shape(x.ndim, slope.shape, axes)))
         return _DecomposedForward.apply(x, slope, axes)
     return parametric_ramp(x, slope, axes)  # (dynamo traces no autograd.Function with a jvp: not ramp())
 
