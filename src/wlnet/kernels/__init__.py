@@ -52,6 +52,7 @@ __all__ = [
     "reuse_memory",
     "supports",
     "one_slope_dim",
+    "slope_innermost",
     "torch_forward_bytes",
     "torch_forward_dtype",
     "torch_forward_fits",
@@ -65,11 +66,12 @@ __all__ = [
 #: on one thread, so it is deterministic too. Tests lower it to 0 to reach the kernels.
 MIN_FUSED_NUMEL = 1 << 15
 
-#: Calls that want gradients take PyTorch's kernel below this many elements (and below
-#: :data:`MIN_FUSED_NUMEL`) when a wlnet module makes them: the fused path's fixed cost per
-#: training step (an autograd node in Python, its planning and parallel regions) is larger than
-#: what it saves below about this size (bench/sizes.py). Tests lower it to 0 to reach the kernels.
-MIN_FUSED_TRAINING_NUMEL = 1 << 15
+#: Calls that want gradients take PyTorch's kernel below this many elements when a wlnet module or
+#: function makes them: the fused path's fixed cost per training step (autograd.Functions in
+#: Python, planning, parallel regions) is larger than what it saves below about this size
+#: (bench/shapes.py --sweep, level 1: fused steps 0.73-0.77x nn.PReLU's at 1e5 elements, 1.6-1.8x
+#: at 1.5e5, float32 and bfloat16). Tests lower it to 0 to reach the kernels.
+MIN_FUSED_TRAINING_NUMEL = 1 << 17
 
 #: Inference (no gradient wanted) on a contiguous float32/float64 CPU input of at most this many
 #: bytes runs PyTorch's PReLU kernel where that kernel is fast: a slope with at most one dim above 1
@@ -325,7 +327,7 @@ def forward(x: torch.Tensor, slope: torch.Tensor, axes: tuple[int, ...]) -> torc
         if backend is None and not (x.device.type == "cpu" and _in_background()):
             _unavailable(x.device.type)  # (in the background, its thread says so)
         if (
-            backend is not None and x.dtype in backend.DTYPES and not torch_forward_is_faster(x, slope)
+            backend is not None and x.dtype in backend.DTYPES and not torch_forward_is_faster(x, slope, axes)
             and is_dense(x.shape, x.stride())
         ):
             return _laid_out_like(_forward(backend, x, slope, axes), x)
@@ -383,10 +385,11 @@ def _laid_out_like(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return torch.empty_strided(x.shape, like.stride(), dtype=y.dtype, device=y.device).copy_(y)
 
 
-def torch_forward_is_faster(x: torch.Tensor, slope: torch.Tensor) -> bool:
+def torch_forward_is_faster(x: torch.Tensor, slope: torch.Tensor, axes: Sequence[int] | None = None) -> bool:
     """Whether PyTorch's PReLU kernel beats the fused forward on this input (see TORCH_FORWARD_BYTES):
-    the slope's part (:func:`one_slope_dim`) and the input's (:func:`torch_forward_fits`)."""
-    return one_slope_dim(slope.shape) and torch_forward_fits(x)
+    the slope's part (:func:`one_slope_dim`) and the input's (:func:`torch_forward_fits`); ``axes``,
+    the slope's, tell whether it varies along the innermost axis (None: assume so)."""
+    return one_slope_dim(slope.shape) and torch_forward_fits(x, slope_innermost(x.ndim, slope.shape, axes))
 
 
 def one_slope_dim(shape: Sequence[int]) -> bool:
@@ -394,17 +397,23 @@ def one_slope_dim(shape: Sequence[int]) -> bool:
     return sum(size > 1 for size in shape) <= 1
 
 
-def torch_forward_fits(x: torch.Tensor) -> bool:
-    """The input's part of :func:`torch_forward_is_faster`: a contiguous (or channels_last)
-    float32/float64 CPU tensor of at most :func:`torch_forward_bytes`."""
-    small = x.numel() * x.element_size() <= torch_forward_bytes()
-    return small and torch_forward_dtype(x.dtype) and x.is_cpu and _contiguous(x)
+def slope_innermost(ndim: int, shape: Sequence[int], axes: Sequence[int] | None) -> bool:
+    """Whether a slope of dims ``shape`` on ``axes`` varies along the last axis of an input of rank
+    ``ndim`` (None: unknown, taken as yes)."""
+    return axes is None or any(axis == ndim - 1 and size > 1 for axis, size in zip(axes, shape))
 
 
-def _contiguous(x: torch.Tensor) -> bool:
-    """Whether ``x`` is contiguous, or channels_last-contiguous (where PyTorch's kernel, whose slope
-    then varies along the innermost axis, runs at memory speed in float32 and float64 too)."""
-    return x.is_contiguous() or x.ndim == 4 and x.is_contiguous(memory_format=torch.channels_last)
+def torch_forward_fits(x: torch.Tensor, slope_innermost: bool = True) -> bool:
+    """The input's part of :func:`torch_forward_is_faster`: a CPU tensor of at most
+    :func:`torch_forward_bytes` that PyTorch's kernel runs at memory speed: float32 or float64,
+    contiguous or channels_last (where the slope varies along the innermost axis); bfloat16,
+    contiguous, with a slope that is constant along the innermost axis (``slope_innermost``
+    False: along it, PyTorch's bfloat16 loop is a slow one). Measured: bench/shapes.py --sweep."""
+    if not x.is_cpu or x.numel() * x.element_size() > torch_forward_bytes():
+        return False
+    if x.dtype in _TORCH_FAST_DTYPES:
+        return x.is_contiguous() or x.ndim == 4 and x.is_contiguous(memory_format=torch.channels_last)
+    return x.dtype == torch.bfloat16 and not slope_innermost and x.is_contiguous()
 
 
 def torch_forward_dtype(dtype: torch.dtype) -> bool:
