@@ -433,7 +433,10 @@ def test_torch_compile(case, path, options, monkeypatch):
     compiled = torch.compile(module, backend=counter, **options)
     for batch in (inputs, other):  # two batch sizes
         want = outcome(module, batch)
-        assert_same(outcome(compiled, batch, module), want)
+        got = outcome(compiled, batch, module)
+        # A slope gradient is a sum over the batch, which inductor adds in its own order.
+        assert_same(got.pop("parameter grads"), want.pop("parameter grads"), rtol=1e-5, atol=1e-5)
+        assert_same(got, want)
     # One graph (no graph break), made again for the second batch size unless dynamic from the start.
     assert counter.frame_count == (1 if options.get("dynamic") else 2)
 

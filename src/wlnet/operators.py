@@ -226,6 +226,15 @@ torch.library.register_vmap("wlnet::parametric_ramp_backward", _backward_vmap, l
 # register_autograd makes has no setup_context).
 
 
+def _differentiable_backward(ctx, grad):
+    """The backward of :class:`_Ramp` and :class:`_DecomposedForward`: the backward operator, itself
+    differentiable by :class:`_RampBackward` (torch.func-ready)."""
+    x, slope = ctx.saved_tensors
+    need_x, need_slope = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+    gx, gs = _RampBackward.apply(grad, x, slope, ctx.axes, need_x, need_slope)
+    return (gx if need_x else None), (gs if need_slope else None), None
+
+
 class _Ramp(torch.autograd.Function):
     @staticmethod
     def forward(x, slope, axes):
@@ -249,12 +258,7 @@ class _Ramp(torch.autograd.Function):
                                             x * slope_tangent.reshape(view))
         return tangent
 
-    @staticmethod
-    def backward(ctx, grad):
-        x, slope = ctx.saved_tensors
-        need_x, need_slope = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-        gx, gs = _RampBackward.apply(grad, x, slope, ctx.axes, need_x, need_slope)
-        return (gx if need_x else None), (gs if need_slope else None), None
+    backward = staticmethod(_differentiable_backward)
 
     @staticmethod
     def vmap(info, in_dims, x, slope, axes):
@@ -365,8 +369,13 @@ _LIBRARY.impl("parametric_ramp", _autocast_cpu, "AutocastCPU", with_keyset=True)
 #: ``"decomposed"``, PyTorch's PReLU kernel forward, which inductor fuses into the kernel of the
 #: layer before (a batch norm's normalization: one pass over memory less), and the fused backward
 #: operator; ``"inductor"``, PyTorch's PReLU kernel both ways, all of it inductor's to fuse (what
-#: ``torch.nn.PReLU`` compiles to). Chosen by bench/models.py and bench/shapes.py (BENCHMARKS.md).
-COMPILED_FORWARD = "decomposed"
+#: ``torch.nn.PReLU`` compiles to). Measured (bench/models.py, bench/shapes.py; BENCHMARKS.md, "In
+#: PyTorch models"): inductor's fused PReLU trains about 4x faster than eager nn.PReLU, and in a
+#: model it also fuses the PReLU's backward into the batch norm's; the opaque backward then costs an
+#: extra pass. Compiled iresnet18 took 0.86-0.97x nn.PReLU's step time with "decomposed" or
+#: "operator", SRResNet (one shared slope) 1.02-1.10x; "inductor" is compiled nn.PReLU's graph, so
+#: the default; "decomposed" is worth trying for nets like SRResNet.
+COMPILED_FORWARD = "inductor"
 
 
 class _DecomposedForward(torch.autograd.Function):
@@ -376,18 +385,8 @@ class _DecomposedForward(torch.autograd.Function):
     def forward(x, slope, axes):
         return torch._prelu_kernel(x, slope.reshape(view_shape(x.ndim, slope.shape, axes)))
 
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        x, slope, axes = inputs
-        ctx.save_for_backward(x, slope)
-        ctx.axes = axes
-
-    @staticmethod
-    def backward(ctx, grad):
-        x, slope = ctx.saved_tensors
-        need_x, need_slope = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-        gx, gs = _RampBackward.apply(grad, x, slope, ctx.axes, need_x, need_slope)
-        return (gx if need_x else None), (gs if need_slope else None), None
+    setup_context = staticmethod(_forward_setup)
+    backward = staticmethod(_differentiable_backward)
 
 
 def compiled(x: torch.Tensor, slope: torch.Tensor, axes: list[int]) -> torch.Tensor:
