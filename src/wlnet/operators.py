@@ -372,8 +372,8 @@ _LIBRARY.impl("parametric_ramp", _autocast_cpu, "AutocastCPU", with_keyset=True)
 #: ``torch.nn.PReLU`` compiles to). Measured (bench/models.py, bench/shapes.py; BENCHMARKS.md, "In
 #: PyTorch models"): inductor's fused PReLU trains about 4x faster than eager nn.PReLU, and in a
 #: model it also fuses the PReLU's backward into the batch norm's; the opaque backward then costs an
-#: extra pass. Compiled iresnet18 took 0.86-0.97x nn.PReLU's step time with "decomposed" or
-#: "operator", SRResNet (one shared slope) 1.02-1.10x; "inductor" is compiled nn.PReLU's graph, so
+#: extra pass. Compiled iresnet18 ran at 0.85-0.97x nn.PReLU's speed with "decomposed" or
+#: "operator", SRResNet (one shared slope) at 1.02-1.11x; "inductor" is compiled nn.PReLU's graph, so
 #: the default; "decomposed" is worth trying for nets like SRResNet.
 COMPILED_FORWARD = "inductor"
 
