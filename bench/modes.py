@@ -24,6 +24,17 @@ def in_each_mode(script: str, *arguments: str) -> None:
         subprocess.run([sys.executable, script, "--child", *arguments], env=env, check=True)
 
 
+def forward(module: Callable[[object], object], x0: object) -> Callable[[], None]:
+    """A call of ``module`` on ``x0`` without gradients (an inference forward), for the timing loops."""
+    import torch
+
+    def call() -> None:
+        with torch.no_grad():
+            module(x0)
+
+    return call
+
+
 def shuffled_medians(cases: dict[str, Callable[[], object]], repeats: int, number: int,
                      warm_up: int = 1) -> dict[str, float]:
     """Median seconds per call of each case: after ``warm_up`` calls of each, ``repeats`` rounds

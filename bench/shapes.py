@@ -54,7 +54,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]  # run from a checkout
 
 import wlnet.nn  # noqa: E402
-from bench.modes import MODES, SRC, shuffled_medians  # noqa: E402
+from bench.modes import MODES, SRC, forward, shuffled_medians  # noqa: E402
 from wlnet import kernels, operators  # noqa: E402
 
 #: The PReLU inputs of an ArcFace iresnet (batch excluded): the stem's, then two per stage.
@@ -113,14 +113,6 @@ def step(module: torch.nn.Module, x0: torch.Tensor, grad: torch.Tensor) -> Calla
     def call() -> None:
         weight.grad = None
         module(x0.detach().requires_grad_()).backward(grad)
-
-    return call
-
-
-def forward(module: torch.nn.Module, x0: torch.Tensor) -> Callable[[], None]:
-    def call() -> None:
-        with torch.no_grad():
-            module(x0)
 
     return call
 

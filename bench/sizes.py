@@ -24,7 +24,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]  # run from a checkout
 
-from bench.modes import shuffled_medians  # noqa: E402
+from bench.modes import forward, shuffled_medians  # noqa: E402
 from wlnet import kernels  # noqa: E402
 from wlnet.layers.ramp import ParametricRamp  # noqa: E402
 
@@ -36,14 +36,6 @@ def step(module: torch.nn.Module, x0: torch.Tensor) -> Callable[[], None]:
         x = x0.detach().requires_grad_()
         y = module(x)
         y.backward(torch.ones_like(y))
-
-    return call
-
-
-def forward(module: torch.nn.Module, x0: torch.Tensor) -> Callable[[], None]:
-    def call() -> None:
-        with torch.no_grad():
-            module(x0)
 
     return call
 

@@ -17,17 +17,10 @@ from collections.abc import Sequence
 
 import torch
 
-from . import operators
+from . import kernels, operators
+from .kernels import view_shape as slope_view_shape  # (its name here)
 
 __all__ = ["parametric_ramp", "parametric_ramp_reference", "slope_view_shape"]
-
-
-def slope_view_shape(ndim: int, slope_shape: Sequence[int], axes: Sequence[int]) -> list[int]:
-    """The shape that lines the slope up with ``x``: its dims at ``axes``, 1 everywhere else."""
-    shape = [1] * ndim
-    for axis, size in zip(axes, slope_shape):
-        shape[axis] = size
-    return shape
 
 
 def _check(x: torch.Tensor, slope: torch.Tensor, axes: tuple[int, ...]) -> None:
@@ -110,7 +103,7 @@ def parametric_ramp(x: torch.Tensor, slope: torch.Tensor, axes: Sequence[int]) -
     _check(x, slope, axes)
     if slope.dtype != x.dtype:
         slope = slope.to(x.dtype)
-    if x.numel() > 0 and x.dtype.is_floating_point and slope.device == x.device:
+    if kernels.supports(x, slope, axes):
         return operators.ramp(x, slope, list(axes))
     if torch.is_grad_enabled() and (x.requires_grad or slope.requires_grad):
         return _ParametricRamp.apply(x, slope, axes)

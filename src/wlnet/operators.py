@@ -46,6 +46,7 @@ import torch
 from torch.autograd import forward_ad
 
 from . import kernels
+from .kernels import view_shape
 
 __all__ = ["COMPILED_FORWARD", "compiled", "parametric_ramp", "parametric_ramp_backward", "ramp", "view_shape"]
 
@@ -58,15 +59,6 @@ _LIBRARY.define(
 
 parametric_ramp = torch.ops.wlnet.parametric_ramp.default
 parametric_ramp_backward = torch.ops.wlnet.parametric_ramp_backward.default
-
-
-def view_shape(ndim: int, slope_shape: Sequence[int], axes: Sequence[int]) -> list[int]:
-    """The shape that lines the slope up with an input of rank ``ndim``: its dims at ``axes``, 1
-    everywhere else."""
-    shape = [1] * ndim
-    for axis, size in zip(axes, slope_shape):
-        shape[axis] = size
-    return shape
 
 
 def _check(x: torch.Tensor, slope: torch.Tensor, axes: Sequence[int], op: str) -> None:

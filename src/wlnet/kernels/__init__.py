@@ -1,15 +1,16 @@
 """The fused fast path of ParametricRampLayer: one pass forward, one pass backward, any level spec.
 
-:func:`wlnet.functional.parametric_ramp` asks :func:`supports` and then calls
-:func:`parametric_ramp`; results and gradients equal
+:func:`wlnet.functional.parametric_ramp` asks :func:`supports` and then calls the operator
+``torch.ops.wlnet.parametric_ramp`` (:mod:`wlnet.operators`), whose kernels are :func:`forward` and
+:func:`backward` here; results and gradients equal
 :func:`wlnet.functional.parametric_ramp_reference` (bit for bit, except that the slope gradient is
 summed in another, fixed, order). Backends, compiled from Python at first use, no C compiler needed:
 
 * CPU: Numba (``pip install numba``, or ``pip install wlnet[fast]``), float32, float64 and bfloat16.
 * CUDA: Triton, float32, float64, float16 and bfloat16.
 
-Without the backend for a device, :func:`supports` says False, the reference formulation runs, and
-the logger ``"wlnet"`` says once why and how to get the fast path.
+Without the backend for a device, the operator runs PyTorch's own PReLU kernel, and the logger
+``"wlnet"`` says once why and how to get the fast path.
 
 Tensors below :data:`MIN_FUSED_NUMEL` elements, or of a dtype the JIT kernels do not take, use
 PyTorch's own PReLU kernel with the slope broadcast to the input: the same formula and gradients,
@@ -57,8 +58,8 @@ __all__ = [
     "torch_forward_dtype",
     "torch_forward_fits",
     "torch_forward_is_faster",
+    "view_shape",
     "wait_ready",
-    "wants_grad",
 ]
 
 #: Inputs with fewer elements take PyTorch's own PReLU kernel (a C++ autograd node: the least
@@ -265,35 +266,25 @@ def available() -> dict[str, bool]:
     }
 
 
-def wants_grad(x: torch.Tensor, slope: torch.Tensor) -> bool:
-    """Whether autograd will want gradients of a call on ``x`` and ``slope``."""
-    return torch.is_grad_enabled() and (x.requires_grad or slope.requires_grad)
-
-
 def supports(x: torch.Tensor, slope: torch.Tensor, axes: Sequence[int]) -> bool:
-    """Whether :func:`parametric_ramp` handles these tensors (else use the reference).
+    """Whether :func:`parametric_ramp` (the operator) handles these tensors (else use the reference).
 
-    True for floating-point tensors whose slope is on their device. Where the device's JIT is not
-    available (no numba, a broken one, a forked process), :func:`parametric_ramp` runs PyTorch's own
-    PReLU kernel at every size, as fast as ``torch.nn.PReLU``, and the logger ``"wlnet"`` says once
-    what is missing.
+    True for non-empty floating-point tensors whose slope is on their device. Where the device's
+    JIT is not available (no numba, a broken one, a forked process), the operator runs PyTorch's
+    own PReLU kernel at every size, as fast as ``torch.nn.PReLU``, and the logger ``"wlnet"`` says
+    once what is missing.
 
     Args:
         x: the input, batch axis included.
         slope: the slope, already of ``x``'s dtype and device, dims ``x``'s dims at ``axes``.
         axes: 0-based increasing axes of ``x`` that the slope's dims sit on.
     """
-    if x.numel() == 0 or not x.dtype.is_floating_point or slope.device != x.device:
-        return False
-    background = x.device.type == "cpu" and _in_background()  # the background thread says it
-    if x.numel() >= MIN_FUSED_NUMEL and not background and _load(x.device.type) is None:
-        _unavailable(x.device.type)
-    return True
+    return x.numel() > 0 and x.dtype.is_floating_point and slope.device == x.device
 
 
 def parametric_ramp(x: torch.Tensor, slope: torch.Tensor, axes: Sequence[int]) -> torch.Tensor:
     """f(x) = x if x > 0 else slope * x, with the slope on ``axes`` of ``x``: the operator
-    ``torch.ops.wlnet.parametric_ramp`` (:mod:`wlnet.kernels.ops`), autograd included.
+    ``torch.ops.wlnet.parametric_ramp`` (:mod:`wlnet.operators`), autograd included.
 
     Wolfram: the function of ``ParametricRampLayer[levels]``; ``axes`` are the 0-based axes of the
     batched input that ``levels`` names.
@@ -345,8 +336,11 @@ def backward(
     if x.numel() >= max(MIN_FUSED_NUMEL, 2):
         if x.device.type != "cpu":
             backend = _load(x.device.type)
-        elif x.dtype in _ready or not _in_background():  # (a forward started loading them, if any)
-            backend = _backends.get("cpu") if x.dtype in _ready else _load("cpu")
+        elif x.dtype in _ready:
+            backend = _backends.get("cpu")  # None once the kernels failed to run
+        elif not _in_background():
+            backend = _load("cpu")
+        # (else: in the background, the forward started loading them; PyTorch's kernel meanwhile)
     if backend is not None and x.dtype in backend.DTYPES:
         dense = _dense(x)
         # Runs a whole number of lines where the plan can choose: the CPU kernels' vectors.
@@ -369,7 +363,7 @@ def _prelu_backward(
     grad: torch.Tensor, x: torch.Tensor, slope: torch.Tensor, axes: tuple[int, ...], need_x: bool, need_slope: bool
 ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     """:func:`backward` by PyTorch's PReLU backward kernel."""
-    view = _view_shape(x, slope, axes)
+    view = view_shape(x.ndim, slope.shape, axes)
     gx, gs = torch.ops.aten._prelu_kernel_backward(grad, x, slope.reshape(view))
     # (Its slope gradient is per element: summed over the broadcast axes here, as autograd does.)
     gs = gs.sum_to_size(view).reshape(slope.shape) if need_slope else None
@@ -447,9 +441,15 @@ def _forward(backend: types.ModuleType, x: torch.Tensor, slope: torch.Tensor, ax
         return _prelu(x, slope, axes)
 
 
-def _view_shape(x: torch.Tensor, slope: torch.Tensor, axes: tuple[int, ...]) -> list[int]:
-    shape = [1] * x.ndim
-    for axis, size in zip(axes, slope.shape):
+def view_shape(ndim: int, slope_shape: Sequence[int], axes: Sequence[int]) -> list[int]:
+    """The shape that lines the slope up with an input of rank ``ndim``: its dims at ``axes``, 1
+    everywhere else.
+
+    >>> view_shape(4, (3,), (1,))
+    [1, 3, 1, 1]
+    """
+    shape = [1] * ndim
+    for axis, size in zip(axes, slope_shape):
         shape[axis] = size
     return shape
 
@@ -458,7 +458,7 @@ def _prelu(x: torch.Tensor, slope: torch.Tensor, axes: tuple[int, ...]) -> torch
     """PyTorch's PReLU kernel with the slope broadcast to ``x``: the same formula,
     ``x > 0 ? x : slope * x``, at 0, -0.0, inf and NaN too, and the same gradients (its backward
     selects on ``x > 0``, so d/dslope is 0, not NaN, at x = +inf)."""
-    return torch._prelu_kernel(x, slope.reshape(_view_shape(x, slope, axes)))
+    return torch._prelu_kernel(x, slope.reshape(view_shape(x.ndim, slope.shape, axes)))
 
 
 def _dense(t: torch.Tensor, like: torch.Tensor | None = None) -> torch.Tensor:

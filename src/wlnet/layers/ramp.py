@@ -213,7 +213,7 @@ class RampModule(nn.Module):
             n < kernels.MIN_FUSED_NUMEL
             or (
                 n < kernels.MIN_FUSED_TRAINING_NUMEL
-                if torch.is_grad_enabled() and (x.requires_grad or slope.requires_grad)  # kernels.wants_grad
+                if torch.is_grad_enabled() and (x.requires_grad or slope.requires_grad)  # wants gradients
                 else _torch_inference(plan, x)
             )
         )
