@@ -313,6 +313,8 @@ class _EagerRamp(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
+        # Not _differentiable_backward: dynamo, which traces that one (_DecomposedForward), cannot
+        # trace the guard below, which saves a Python autograd layer here.
         x, slope = ctx.saved_tensors
         need_x, need_slope = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         if torch.is_grad_enabled():  # create_graph=True: differentiable gradients
