@@ -199,7 +199,11 @@ def test_backward_reaches_exactly_the_trainable_arrays(case):
     sum(value.sum() for value in forward(module, net, inputs).values()).backward()
     multipliers = Information(net, "ArraysLearningRateMultipliers")
     parameters = dict(module.named_parameters())
+    buffers = dict(module.named_buffers())
     for position, key in positions_and_keys(net):
+        if key in buffers:  # an array no gradient trains (moving statistics): a buffer, never a parameter
+            assert key not in parameters and not buffers[key].requires_grad and buffers[key].grad is None, key
+            continue
         trainable = multipliers[position] != 0
         assert parameters[key].requires_grad == trainable, key
         assert (parameters[key].grad is not None) == trainable, key

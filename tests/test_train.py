@@ -522,11 +522,11 @@ def test_boolean_targets_without_a_boolean_decoder_say_how_to_add_one(data):
 
 
 def _bare_run(parameters):
-    """A Run with only what state() needs: the trained parameters."""
+    """A Run with only what state() needs: the trained parameters (and no buffers)."""
     from wlnet.train.loop import Run
 
     run = Run.__new__(Run)
-    run.parameters, run._state, run._states = parameters, None, []
+    run.parameters, run.buffers, run._state, run._states = parameters, {}, None, []
     return run
 
 

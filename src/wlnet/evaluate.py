@@ -23,9 +23,10 @@ Rules (Wolfram's):
     numbers as above (``np.float32`` for one example, a float32 array for a batch), never
     Python floats, so that ``net(x, None)`` and ``net(x, "Probability")`` have one type;
   - a net with several output ports gives a dict ``{port: result}``;
-* ``NetEvaluationMode="Train"`` runs the lowered module in training mode (``module.train()``, which
-  changes layers such as dropout; wlnet's layers so far compute the same in both modes);
-  ``"Test"`` (the default) in evaluation mode;
+* ``NetEvaluationMode="Train"`` runs the lowered module in training mode (``module.train()``:
+  DropoutLayer drops, BatchNormalizationLayer normalizes with the batch's statistics; its moving
+  statistics are put back after the call, so evaluating never changes a net); ``"Test"`` (the
+  default) in evaluation mode;
 * ``net(data, NetPortGradient("Input"))`` gives gradients instead of outputs; see
   :mod:`wlnet.gradients`.
 
@@ -54,7 +55,7 @@ from .errors import (
 )
 from .gradients import NetPortGradient, Target, imposed_gradients, port_gradients, targets
 from .inputs import as_data
-from .lower import lower
+from .lower import buffers_kept, lower
 from .options import NUMPY_DTYPES, computing, positive_int, precision, target_device
 from .symbols import All, Automatic
 from .types import VARYING, TensorT, describe, unify
@@ -370,7 +371,7 @@ def _run(net, tensors: dict, settings: _Settings) -> dict:
         per_example = max(1, sum(t[0].numel() for t in inputs))
         batch_size = max(1, settings.chunk_elements // per_example)
     try:
-        with torch.no_grad():
+        with torch.no_grad(), buffers_kept(module, settings.training):  # "Train" mode changes no net
             outputs = _chunked(module, inputs, n, batch_size, net._output_names)
         # Under "Mixed" precision's autocast the outputs may be bfloat16: results are in ``dtype``.
         return {name: value if value.dtype == dtype else value.to(dtype) for name, value in outputs.items()}

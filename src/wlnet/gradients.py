@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from .errors import NetDataError, NetShapeError, NetSpecificationError, closest
-from .lower import array_slots, lower
+from .lower import array_buffers, array_slots, buffers_kept, lower
 from .symbols import All, _Atom, as_int
 from .types import TensorT, describe
 
@@ -213,7 +213,7 @@ def port_gradients(net: Any, data: dict, imposed: dict, batched: bool, wanted: t
     ``settings`` has ``dtype``, ``device``, ``training``, ``batch_size`` and ``chunk_elements``.
     """
     module = _gradient_module(net, settings.dtype, settings.device, settings.training)
-    parameters = dict(module.named_parameters())
+    parameters = {**dict(module.named_parameters()), **array_buffers(module)}
     keys = [t.key for t in wanted if t.key is not None]
     ports = [t.port for t in wanted if t.port is not None]
     sums = _Sums({port: [] for port in ports}, {key: None for key in keys})
@@ -223,7 +223,8 @@ def port_gradients(net: Any, data: dict, imposed: dict, batched: bool, wanted: t
         for i in range(0, n, size):
             chunk = {p: t[i:i + size].to(device=settings.device, dtype=settings.dtype) for p, t in inputs.items()}
             given = {p: g[i:i + size].to(device=settings.device, dtype=settings.dtype) for p, g in gradients.items()}
-            found = _backward(net, module, chunk, given, ports, [parameters[k] for k in keys])
+            with buffers_kept(module, settings.training):
+                found = _backward(net, module, chunk, given, ports, [parameters[k] for k in keys])
             for port, value in zip(ports, found):
                 sums.inputs[port].append((rows[i:i + size], value))
             for key, value in zip(keys, found[len(ports):]):
@@ -239,6 +240,8 @@ def _gradient_module(net: Any, dtype: torch.dtype, device: torch.device, trainin
     if module is None:
         module = lower(net).to(device=device, dtype=dtype).train(training)
         module.requires_grad_(True)  # frozen arrays too: their gradient is asked for, not applied
+        for buffer in array_buffers(module).values():  # and arrays no gradient trains (moving statistics)
+            buffer.requires_grad_(True)
         net._cache[key] = module
     return module
 

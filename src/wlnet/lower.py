@@ -19,7 +19,15 @@ training that build on them) see a net's arrays in one way, defined here:
   layer builds its own part (``Layer._torch_module``), and containers name their children by key
   step. An array whose learning-rate multiplier is 0 has ``requires_grad=False``; every parameter
   carries its multiplier as ``lr_multiplier``. Multipliers are decided in :func:`array_multipliers`
-  alone.
+  alone. An array that no gradient trains (BatchNormalizationLayer's ``"MovingMean"`` and
+  ``"MovingVariance"``, which the layer's own forward pass updates in training mode) is a buffer
+  rather than a parameter: still in the state dict under its key; its multiplier goes to the module
+  that holds it, in its dict ``buffer_multipliers`` (by buffer name; 0 freezes the array), which
+  survives ``module.to(...)`` as a tensor attribute of a buffer would not.
+* **Evaluation mode.** The module comes in evaluation mode (``module.training`` is False), so that
+  it computes what ``net(x)`` does (Wolfram's ``NetEvaluationMode -> "Test"``): BatchNormalizationLayer
+  uses its moving statistics, DropoutLayer passes its input on. ``module.train()`` gives the
+  training behaviour, as for any PyTorch module; NetTrain does that.
 * **One way back.** :func:`with_arrays` takes a net and a mapping from those keys to arrays (a
   ``state_dict()``, NumPy arrays, ``Automatic`` to uninitialize) and gives the new net, with a
   clear error for a missing key, an unknown key or wrong dims.
@@ -41,10 +49,12 @@ This module knows nets only through the methods every layer and container has (`
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import torch
 from torch import nn
 
 from .arrays import as_array
@@ -54,8 +64,10 @@ from .symbols import Automatic
 
 __all__ = [
     "ArraySlot",
+    "array_buffers",
     "array_multipliers",
     "array_slots",
+    "buffers_kept",
     "key_step",
     "lower",
     "path_key",
@@ -143,9 +155,10 @@ def lower(net: Any, multipliers: Mapping[tuple, float] | None = None) -> nn.Modu
         NetInitializationError: an array of the net is not initialized.
     """
     net._require_initialized("lower the net to torch")
-    module = net._torch_module()
+    module = net._torch_module().eval()
     slots = array_slots(net)
     parameters = dict(module.named_parameters())
+    buffers = dict(module.named_buffers())
     keys = list(module.state_dict())
     if keys != [slot.key for slot in slots]:  # a layer that breaks the contract is a bug in wlnet
         raise RuntimeError(
@@ -154,11 +167,37 @@ def lower(net: Any, multipliers: Mapping[tuple, float] | None = None) -> nn.Modu
         )
     values = array_multipliers(net) if multipliers is None else multipliers
     for slot in slots:
-        parameter = parameters[slot.key]
         multiplier = float(values[slot.position])
+        parameter = parameters.get(slot.key)
+        if parameter is None:  # an array no gradient trains: a buffer, whose module keeps its multiplier
+            assert slot.key in buffers
+            owner = module.get_submodule(slot.key.rpartition(".")[0])
+            owner.__dict__.setdefault("buffer_multipliers", {})[slot.name] = multiplier
+            continue
         parameter.requires_grad_(multiplier != 0)
         setattr(parameter, "lr_multiplier", multiplier)  # noqa: B010 - an attribute torch does not declare
     return module
+
+
+def array_buffers(module: nn.Module) -> dict[str, Any]:
+    """The arrays of a lowered module that are buffers (no gradient trains them), by key."""
+    keys = set(module.state_dict())
+    return {key: value for key, value in module.named_buffers() if key in keys}
+
+
+@contextmanager
+def buffers_kept(module: nn.Module, keep: bool = True) -> Iterator[None]:
+    """Run a block that may update ``module``'s array buffers (a BatchNormalizationLayer's moving
+    statistics, in training mode), and put their values back after it: an evaluation with
+    ``NetEvaluationMode="Train"`` computes with the batch's statistics but changes no net."""
+    saved = {key: value.clone() for key, value in array_buffers(module).items()} if keep else {}
+    try:
+        yield
+    finally:
+        if saved:
+            with torch.no_grad():
+                for key, value in array_buffers(module).items():
+                    value.copy_(saved[key])
 
 
 def with_arrays(net: Any, arrays: Mapping[str, Any], *, partial: bool = False, rounding: bool = False) -> Any:

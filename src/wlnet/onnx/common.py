@@ -8,7 +8,8 @@ import importlib
 from types import ModuleType
 
 __all__ = [
-    "CODERS_KEY", "DESCRIPTION_KEY", "FUNCTIONS_KEY", "NET_KEY", "PRODUCER", "newest_runtime_opset", "require",
+    "CODERS_KEY", "DESCRIPTION_KEY", "FUNCTIONS_KEY", "NET_KEY", "PRODUCER", "array_name", "newest_runtime_opset",
+    "require",
 ]
 
 PRODUCER = "wlnet"
@@ -23,6 +24,12 @@ FUNCTIONS_KEY = "wlnet.functions"
 DESCRIPTION_KEY = "wlnet.description"
 
 _INSTALL = 'ONNX support needs the onnx package (and onnxruntime to pick the opset); pip install "wlnet[onnx]".'
+
+
+def array_name(prefix: str, name: str) -> str:
+    """The ONNX initializer name of array ``name`` of the layer at key ``prefix`` (``""`` at the top):
+    its array path, ``"2.Weights"``."""
+    return f"{prefix}.{name}" if prefix else name
 
 
 def require(name: str = "onnx") -> ModuleType:

@@ -24,14 +24,11 @@ from ..layers.ramp import ParametricRampLayer, resolve_levels
 from ..lower import path_key
 from ..types import VARYING
 from .builder import Builder
+from .common import array_name
 
 __all__ = ["EMITTERS", "Emitter", "FUNCTIONS"]
 
 Emitter = Callable[[Builder, Layer, str, dict[str, str]], dict[str, str]]
-
-
-def _array_key(prefix: str, name: str) -> str:
-    return f"{prefix}.{name}" if prefix else name
 
 
 def emit_ramp(b: Builder, layer: Layer, prefix: str, inputs: dict[str, str]) -> dict[str, str]:
@@ -45,7 +42,7 @@ def emit_ramp(b: Builder, layer: Layer, prefix: str, inputs: dict[str, str]) -> 
     shape = [1] * (len(dims) + 1)
     for axis, size in zip(axes, slope.shape):
         shape[axis + 1] = size
-    key = b.initializer(_array_key(prefix, "Slope"), slope.reshape(shape))
+    key = b.initializer(array_name(prefix, "Slope"), slope.reshape(shape))
     return {"Output": b.node(prefix, "PRelu", [inputs["Input"], key], since=9, where=layer._where)}
 
 
@@ -59,9 +56,9 @@ def emit_linear(b: Builder, layer: Layer, prefix: str, inputs: dict[str, str]) -
         x = b.node(prefix, "Reshape", [x, b.constant(prefix, [-1, 1], np.int64)], since=5, where=where)
     elif len(in_dims) > 1:
         x = b.node(prefix, "Flatten", [x], since=1, where=where, axis=1)
-    gemm = [x, b.initializer(_array_key(prefix, "Weights"), layer._array("Weights"))]
+    gemm = [x, b.initializer(array_name(prefix, "Weights"), layer._array("Weights"))]
     if "Biases" in layer._array_names:
-        gemm.append(b.initializer(_array_key(prefix, "Biases"), layer._array("Biases")))
+        gemm.append(b.initializer(array_name(prefix, "Biases"), layer._array("Biases")))
     y = b.node(prefix, "Gemm", gemm, since=7 if len(gemm) == 3 else 11, where=where, transB=1)
     if len(out_dims) != 1:
         shape = [-1] if len(out_dims) == 0 else [0, *out_dims]

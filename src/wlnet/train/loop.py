@@ -33,7 +33,7 @@ from typing import Any
 import torch
 
 from ..arrays import FLOAT32_MAX
-from ..lower import with_arrays
+from ..lower import array_buffers, with_arrays
 from ..options import computing
 from ..symbols import Automatic
 from .loss import Losses, batch_loss
@@ -136,6 +136,8 @@ class Run:
                  time_goal: float | None, start: float, seed: Any = None, fingerprint: str = "",
                  group: Any = None):
         self.net, self.module, self.parameters = net, module, parameters  # parameters: the trained ones, by key
+        # The arrays the forward pass updates (moving statistics): kept and restored with the parameters.
+        self.buffers = array_buffers(module)
         # In a data-parallel run (train/parallel.py), the steps go through DDP's wrapper of the module.
         self.group = group
         self.stepped = module if group is None else group.wrap(module)
@@ -247,13 +249,13 @@ class Run:
         keeps each round's until the next one's), when there is one: a copy into existing tensors
         costs a fifth of new ones for a small net, which trains for thousands of short rounds."""
         if self._state is None:
-            values = [p.detach() for p in self.parameters.values()]
+            values = [p.detach() for p in (*self.parameters.values(), *self.buffers.values())]
             spare = self._spare_state()
             if spare is not None:
                 torch._foreach_copy_(list(spare.values()), values)
                 self._state = spare
             else:
-                self._state = dict(zip(self.parameters, torch._foreach_mul(values, 1.0)))  # one call
+                self._state = dict(zip([*self.parameters, *self.buffers], torch._foreach_mul(values, 1.0)))
                 self._states = [*self._states[-(_KEPT_STATES - 1):], self._state]
         return self._state
 
@@ -293,7 +295,7 @@ class Run:
     @torch.no_grad()
     def restore(self, state: dict[str, torch.Tensor]) -> None:
         for key, value in state.items():
-            self.parameters[key].copy_(value)
+            (self.parameters[key] if key in self.parameters else self.buffers[key]).copy_(value)
 
     def net_with(self, state: dict[str, torch.Tensor] | None = None) -> Any:
         """The net with the module's current arrays, or with ``state`` for the trained ones."""

@@ -46,26 +46,24 @@ True
 
 from __future__ import annotations
 
-import math
-import numbers
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
-import torch
 from torch import nn
 
-from .errors import NetError, NetShapeError, NetSpecificationError, check_options
-from .functions import NAMED_FUNCTIONS, LogisticSigmoid, Ramp, Tanh, WolframFunction
-from .layers.base import Layer, position_text
-from .layers.elementwise import Elementwise, ElementwiseLayer
-from .layers.flatten import Flatten, FlattenLayer
-from .layers.linear import Linear, LinearLayer
-from .layers.ramp import ParametricRamp, ParametricRampLayer
-from .nets.chain import Chain, NetChain
-from .nets.graph import Graph
-from .symbols import Automatic
-from .types import describe, parse_port, unify
+from ..errors import NetError, NetShapeError, NetSpecificationError, check_options
+from ..functions import NAMED_FUNCTIONS, LogisticSigmoid, Ramp, Tanh, WolframFunction
+from ..layers.base import Layer
+from ..layers.elementwise import Elementwise, ElementwiseLayer
+from ..layers.flatten import Flatten, FlattenLayer
+from ..layers.linear import Linear, LinearLayer
+from ..layers.ramp import ParametricRamp, ParametricRampLayer
+from ..nets.chain import Chain, NetChain
+from ..nets.graph import Graph
+from ..symbols import Automatic
+from ..types import describe, parse_port, unify
+from .common import layer_multiplier, no_equivalent, site, type_text
 
 __all__ = ["CONVERTERS", "from_torch"]
 
@@ -102,7 +100,7 @@ def from_torch(module: nn.Module, *, Input=Automatic, **unknown) -> Layer:
     port = parse_port(Input, 'from_torch: the "Input" option')
     net = _convert(module, ())
     if net is None:
-        raise NetSpecificationError(f"from_torch: {_type_text(module)} computes nothing; there is no net to make.")
+        raise NetSpecificationError(f"from_torch: {type_text(module)} computes nothing; there is no net to make.")
     return net if Input is Automatic else _with_input(net, Input, port)
 
 
@@ -117,7 +115,7 @@ def _convert(module: nn.Module, position: tuple) -> Layer | None:
     except NetError as error:
         if str(error).startswith("from_torch"):
             raise
-        raise type(error)(f"from_torch: {_site(module, position)}: {error}") from None
+        raise type(error)(f"from_torch: {site(module, position)}: {error}") from None
 
 
 def _with_input(net: Layer, given: Any, t) -> Layer:
@@ -135,33 +133,17 @@ def _with_input(net: Layer, given: Any, t) -> Layer:
         raise NetShapeError(f"from_torch: with Input={given!r}: {error}") from None
 
 
-# -- where, and what is refused ----------------------------------------------------------------
-def _type_text(module: nn.Module) -> str:
-    """A module's type as a PyTorch user writes it: ``nn.Conv2d``, or the class's full name."""
-    cls = type(module)
-    if getattr(nn, cls.__name__, None) is cls:
-        return f"nn.{cls.__name__}"
-    if cls.__module__.startswith("wlnet."):
-        return f"wlnet's {cls.__name__}"
-    return f"{cls.__module__}.{cls.__qualname__}"
-
-
-def _site(module: nn.Module, position: tuple) -> str:
-    if not position:
-        return _type_text(module)
-    return f"the module at position {position_text(position)} ({_type_text(module)})"
-
-
+# -- what is refused -----------------------------------------------------------------------------
 def _supported_text() -> str:
     names = [f"nn.{cls.__name__}" for cls in CONVERTERS if getattr(nn, cls.__name__, None) is cls]
     return ", ".join(names) + ", and the modules that to_torch() gives (but NetGraph's)"
 
 
 def _unsupported(module: nn.Module, position: tuple) -> NetSpecificationError:
-    site = _site(module, position)
+    where = site(module, position)
     if isinstance(module, Graph):
         return NetSpecificationError(
-            f"from_torch: {site} is the torch form of a NetGraph, which cannot be converted back; to "
+            f"from_torch: {where} is the torch form of a NetGraph, which cannot be converted back; to "
             "put its arrays into the NetGraph it came from, use "
             "wlnet.lower.with_arrays(graph, module.state_dict())."
         )
@@ -169,41 +151,14 @@ def _unsupported(module: nn.Module, position: tuple) -> NetSpecificationError:
     why = (f" (it is a subclass of {subclass.__name__}, whose forward may compute something else)"
            if subclass is not None else "")
     return NetSpecificationError(
-        f"from_torch: {site} has no wlnet equivalent{why}; supported: {_supported_text()}."
+        f"from_torch: {where} has no wlnet equivalent{why}; supported: {_supported_text()}."
     )
 
-
-def _no_equivalent(module: nn.Module, position: tuple, reason: str) -> NetSpecificationError:
-    return NetSpecificationError(f"from_torch: {_site(module, position)} has no wlnet equivalent: {reason}")
-
-
-# -- learning-rate multipliers ------------------------------------------------------------------
-def _multiplier(module: nn.Module, position: tuple, parameters: Mapping[str, torch.Tensor]) -> Any:
-    """The one LearningRateMultipliers value of a layer with these parameters (Automatic for 1)."""
-    values = {name: _parameter_multiplier(p) for name, p in parameters.items()}
-    if len(set(values.values())) > 1:
-        found = ", ".join(f"{name} {value:g}" for name, value in values.items())
-        raise _no_equivalent(
-            module, position,
-            f"its parameters have different learning-rate multipliers ({found}; requires_grad=False "
-            "is 0), but the layer has one LearningRateMultipliers value for all its arrays. Freeze "
-            "all of them or none, or give per-array multipliers to NetTrain's LearningRateMultipliers."
-        )
-    value = next(iter(values.values()))
-    return Automatic if value == 1 else value
-
-
-def _parameter_multiplier(parameter: torch.Tensor) -> float:
-    if not parameter.requires_grad:
-        return 0.0
-    value = getattr(parameter, "lr_multiplier", 1.0)  # set by to_torch()
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value) and value != 0
-    return float(value) if ok else 1.0
 
 
 # -- PyTorch's modules --------------------------------------------------------------------------
 def _prelu(module: nn.PReLU, position: tuple) -> Layer:
-    multiplier = _multiplier(module, position, {"weight": module.weight})
+    multiplier = layer_multiplier(module, position, {"weight": module.weight})
     if module.weight.numel() == 1 and module.num_parameters == 1:
         return ParametricRampLayer([], Slope=module.weight.reshape(()), LearningRateMultipliers=multiplier)
     return ParametricRampLayer(1, Slope=module.weight, LearningRateMultipliers=multiplier)
@@ -233,7 +188,7 @@ def _activation(module: nn.Module, position: tuple) -> Layer:
     function, settings = ACTIVATIONS[type(module)]
     for name, value in settings.items():
         if getattr(module, name) != value:
-            raise _no_equivalent(
+            raise no_equivalent(
                 module, position,
                 f'{name}={getattr(module, name)!r}, but ElementwiseLayer("{function.name}") is '
                 f"{type(module).__name__} with {name}={value!r}.",
@@ -248,7 +203,7 @@ def _linear(module: nn.Linear, position: tuple) -> Layer:
         module.out_features,
         Weights=module.weight,
         Biases=biases,
-        LearningRateMultipliers=_multiplier(module, position, parameters),
+        LearningRateMultipliers=layer_multiplier(module, position, parameters),
         Input=module.in_features,
     )
 
@@ -256,7 +211,7 @@ def _linear(module: nn.Linear, position: tuple) -> Layer:
 def _flatten(module: nn.Flatten, position: tuple) -> Layer | None:
     start, end = module.start_dim, module.end_dim
     if start == 0 or end == 0:
-        raise _no_equivalent(
+        raise no_equivalent(
             module, position,
             f"it flattens dims {start} to {end}, which include the batch axis (dim 0); a net keeps "
             "the examples of a batch apart.",
@@ -269,7 +224,7 @@ def _flatten(module: nn.Flatten, position: tuple) -> Layer | None:
         return FlattenLayer(end - 1)
     if start < -1 and end == -1:
         return FlattenLayer(start + 1)
-    raise _no_equivalent(
+    raise no_equivalent(
         module, position,
         f"nn.Flatten(start_dim={module.start_dim}, end_dim={module.end_dim}) merges levels that are "
         "neither all, the first n + 1 (nn.Flatten(1, n + 1), FlattenLayer(n)) nor the last n + 1 "
@@ -298,7 +253,7 @@ def _chain(module: nn.Module, position: tuple, steps: list, numbered: bool) -> L
             parts.append((step, layer))
     if not parts:
         raise NetSpecificationError(
-            f"from_torch: {_site(module, position)} has no module that computes something; there is no net "
+            f"from_torch: {site(module, position)} has no module that computes something; there is no net "
             "to make."
         )
     return NetChain([layer for _, layer in parts] if numbered else dict(parts))
@@ -306,7 +261,7 @@ def _chain(module: nn.Module, position: tuple, steps: list, numbered: bool) -> L
 
 # -- wlnet's torch forms ------------------------------------------------------------------------
 def _wlnet_ramp(module: ParametricRamp, position: tuple) -> Layer:
-    multiplier = _multiplier(module, position, {"Slope": module.Slope})
+    multiplier = layer_multiplier(module, position, {"Slope": module.Slope})
     return ParametricRampLayer(module.levels, Slope=module.Slope, LearningRateMultipliers=multiplier)
 
 
@@ -318,7 +273,7 @@ def _wlnet_linear(module: Linear, position: tuple) -> Layer:
         size,
         Weights=module.Weights,
         Biases=module.bias,
-        LearningRateMultipliers=_multiplier(module, position, parameters),
+        LearningRateMultipliers=layer_multiplier(module, position, parameters),
     )
 
 
