@@ -30,6 +30,7 @@ from wlnet import (
     Span,
     Tanh,
 )
+from wlnet.layers.softmax import SoftmaxLayer
 
 
 def page_chain():
@@ -149,6 +150,12 @@ CASES = [
     Case("flatten-varying", lambda: FlattenLayer(-1, Input=("Varying", 2, 3)),
          lambda: [x.reshape(len(x), 2, 3) for x in sequences(1, 4, 2, 4, width=6)()]),
     Case("flatten-output-given", lambda: FlattenLayer(1, Input=(Automatic, 3, 4), Output=(6, 4)), batch(2, 3, 4)),
+    # SoftmaxLayer (issue 20's shape layers): no arrays; the default last level, a channel level, sequences.
+    Case("softmax-vector", lambda: SoftmaxLayer(Input=4), batch(4)),
+    Case("softmax-level-1", lambda: SoftmaxLayer(1, Input=(3, 2, 2)), batch(3, 2, 2),
+         unlike=lambda: SoftmaxLayer(-3, Input=(3, 2, 2))),
+    Case("softmax-varying", lambda: SoftmaxLayer(Input=("Varying", 3)), sequences(1, 4, 2)),
+    Case("softmax-over-varying", lambda: SoftmaxLayer(1, Input=("Varying", 3)), sequences(1, 4, 2)),
     # NetChain.
     Case("chain-mlp", initialized(mlp), batch(2, n=3)),
     Case("chain-named", initialized(lambda: NetChain(

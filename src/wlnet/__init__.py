@@ -22,6 +22,7 @@ from .initialize import NetInitialize
 from .kernels.memory import from_environment as _reuse_memory_if_asked
 from .layers import ElementwiseLayer, FlattenLayer, LinearLayer, ParametricRampLayer
 from .layers.loss import CrossEntropyLossLayer, MeanAbsoluteLossLayer, MeanSquaredLossLayer
+from .layers.softmax import SoftmaxLayer
 from .nets import NetChain, NetGraph, NetPort
 from .symbols import All, Automatic, Inherited, Quantity, Scaled, Span
 from .train import NetTrain, NetTrainResults
@@ -68,6 +69,7 @@ __all__ = [
     "Quantity",
     "Ramp",
     "Sin",
+    "SoftmaxLayer",
     "Span",
     "Sqrt",
     "Tanh",

@@ -41,6 +41,7 @@ from .errors import NetError, NetSpecificationError, closest
 from .functions import NAMED_FUNCTIONS, Expression, WolframFunction
 from .layers import ElementwiseLayer, FlattenLayer, LinearLayer, ParametricRampLayer
 from .layers.base import Layer
+from .layers.softmax import SoftmaxLayer
 from .nets import NetChain, NetGraph, NetPort
 from .symbols import All, Automatic, Inherited, Span
 
@@ -50,7 +51,8 @@ __all__ = ["LAYER_TYPES", "json_net", "net_json"]
 #: round-trip test fails for one that does not).
 LAYER_TYPES: dict[str, type[Layer]] = {
     cls.__name__: cls
-    for cls in (ParametricRampLayer, LinearLayer, ElementwiseLayer, FlattenLayer, NetChain, NetGraph)
+    for cls in (ParametricRampLayer, LinearLayer, ElementwiseLayer, FlattenLayer, NetChain, NetGraph,
+                SoftmaxLayer)
 }
 _SYMBOLS = {"Automatic": Automatic, "All": All, "Inherited": Inherited, "Ellipsis": Ellipsis}
 _CODERS = {"NetEncoder": NetEncoder, "NetDecoder": NetDecoder}

@@ -26,6 +26,8 @@ a subclass may compute something else in its ``forward``, so it is refused).
   ``Elementwise``, ``Flatten`` and ``Chain`` -> the layer or NetChain they came from, with the
   module's (perhaps trained) arrays. NetGraph's ``Graph`` is refused: give its state dict to
   ``wlnet.lower.with_arrays`` with the NetGraph it came from instead.
+* :mod:`wlnet.convert.shapes`: ``nn.Softmax``, ``nn.Dropout``, ``nn.AlphaDropout``, ``nn.Unflatten``
+  -> SoftmaxLayer, DropoutLayer, ReshapeLayer (and wlnet's own forms of these).
 
 Arrays become float32 (as every wlnet array is), copied from any device. A parameter with
 ``requires_grad=False`` makes its layer's LearningRateMultipliers 0; one that carries an
@@ -63,6 +65,7 @@ from ..nets.chain import Chain, NetChain
 from ..nets.graph import Graph
 from ..symbols import Automatic
 from ..types import describe, parse_port, unify
+from . import shapes
 from .common import layer_multiplier, no_equivalent, site, type_text
 
 __all__ = ["CONVERTERS", "from_torch"]
@@ -306,4 +309,5 @@ CONVERTERS: dict[type, Callable[[Any, tuple], Layer | None]] = {
     Elementwise: _wlnet_elementwise,
     Flatten: _wlnet_flatten,
     Chain: _wlnet_chain,
+    **shapes.CONVERTERS,
 }

@@ -5,5 +5,7 @@ from .elementwise import ElementwiseLayer
 from .flatten import FlattenLayer
 from .linear import LinearLayer
 from .ramp import ParametricRamp, ParametricRampLayer
+from .softmax import SoftmaxLayer
 
-__all__ = ["ElementwiseLayer", "FlattenLayer", "Layer", "LinearLayer", "ParametricRamp", "ParametricRampLayer"]
+__all__ = ["ElementwiseLayer", "FlattenLayer", "Layer", "LinearLayer", "ParametricRamp", "ParametricRampLayer",
+           "SoftmaxLayer"]
