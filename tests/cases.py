@@ -98,6 +98,11 @@ def exp_then_tanh(first="exp"):
                     Input=3)
 
 
+def classifier(labels):
+    """A softmax classifier of 2-vectors into ``labels``, which its Class decoder gives."""
+    return NetChain([LinearLayer(len(labels)), SoftmaxLayer()], Input=2, Output=NetDecoder(["Class", labels]))
+
+
 def mlp():
     return NetChain([LinearLayer(3), ParametricRampLayer(), LinearLayer(2)], Input=2)
 
@@ -194,4 +199,12 @@ CASES = [
         {"inner": branches(), "sum": LinearLayer(1)},
         [(NetPort("inner", "Output1"), NetPort("sum", "Input")), (NetPort("inner", "Output2"), NetPort("z"))])),
         batch(2)),
+    # Class coders (issue 20): a classifier whose Class decoder gives labels; a one-hot Class encoder (labels of
+    # every kind: strings, integers, booleans) feeding a LinearLayer, as an embedding of the classes.
+    Case("chain-class-decoder", initialized(lambda: classifier(["cat", "dog", "fox"])), batch(2, n=3),
+         unlike=initialized(lambda: classifier(["cat", "dog", 3]))),
+    Case("chain-class-encoder", initialized(lambda: NetChain(
+        [LinearLayer(2), Tanh], Input=NetEncoder(["Class", ["x", 2, False], "IndicatorVector"]))), ["x", False, 2, "x"],
+         unlike=initialized(lambda: NetChain(
+             [LinearLayer(2), Tanh], Input=NetEncoder(["Class", ["x", 2, True], "IndicatorVector"])))),
 ]

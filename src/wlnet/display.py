@@ -130,7 +130,10 @@ def _figure_html(figure: Any, label: str) -> str:
 _CODER_NOTES = {
     ("NetEncoder", "Boolean"): ("Input", "True or False: True \u2192 1, False \u2192 0"),
     ("NetDecoder", "Boolean"): ("Output", "True or False: True when the value is \u2265 0.5"),
+    ("NetEncoder", "Class"): ("Input", "a class label \u2192 its index (1 to n)"),
+    ("NetDecoder", "Class"): ("Output", "the label of the most probable class"),
 }
+_MAX_LABELS_TEXT = 200  # a Class coder's labels, shortened past this many characters
 
 
 def _coder_name(coder: Any) -> str:
@@ -144,7 +147,11 @@ def coder_html(coder: Any) -> str:
     array_side = "Output" if kind == "NetEncoder" else "Input"
     rows = [_row("Type", _e(coder.kind)), _row(array_side, _e(type_text(coder.type)))]
     if side:
-        rows.append(_row(side, _e(note)))
+        one_hot = getattr(coder, "form", None) == "IndicatorVector"
+        rows.append(_row(side, _e(note.replace("its index (1 to n)", "a one-hot vector") if one_hot else note)))
+    labels = getattr(coder, "labels", None)
+    if labels is not None:
+        rows.append(_row("Labels", _e(shortened(f"{len(labels)}: {', '.join(map(repr, labels))}", _MAX_LABELS_TEXT))))
     rows += [_row(str(name), _e(repr(value))) for name, value in coder.options.items()]
     return _panel("coder", kind, "", "".join(rows))
 

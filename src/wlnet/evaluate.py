@@ -17,9 +17,9 @@ Rules (Wolfram's):
     scalar (``np.float32``) for a scalar port; a batch gives one array with the batch first; a
     batch of sequences of different lengths gives a list of arrays. Given a torch tensor, raw
     outputs and gradients are torch tensors on the input's device instead;
-  - an output port with a NetDecoder gives its decoded values: the ``"Decision"`` of a
-    ``NetDecoder("Boolean")`` is a Python ``bool`` (a list of them for a batch), as the Wolfram
-    Language gives True/False; its numeric properties (``"Probability"``, ``"Entropy"``) are
+  - an output port with a NetDecoder gives its decoded values: a ``"Decision"`` is a Python
+    value (a ``bool``, a Class label; a list of them for a batch), as the Wolfram Language gives
+    True/False or the label; numeric properties (``"Probability"``, ``"Entropy"``) are
     numbers as above (``np.float32`` for one example, a float32 array for a batch), never
     Python floats, so that ``net(x, None)`` and ``net(x, "Probability")`` have one type;
   - a net with several output ports gives a dict ``{port: result}``;
@@ -74,7 +74,7 @@ class _Request:
     """What the second argument of ``net(data, arg)`` asks for."""
 
     select: str | None = None  # one output port
-    prop: str = "Decision"  # the decoders' property
+    prop: Any = "Decision"  # the decoders' property: a name, or a name with an argument ("TopDecisions", 2)
     raw: bool = False  # None: outputs without decoding
     gradients: tuple[Target, ...] | None = None  # NetPortGradient: gradients instead of outputs
     single: bool = False  # one NetPortGradient (not All, not a list): its value alone
@@ -216,7 +216,7 @@ def _request(net, args: tuple) -> _Request:
         return _Request(gradients=targets(net, specs), single=single)
     if len(args) == 1 and isinstance(choice, str) and choice in outputs:
         return _Request(select=choice)
-    if len(args) == 1 and isinstance(choice, str) and decoders:
+    if len(args) == 1 and isinstance(choice, (str, tuple)) and decoders:  # ("Probability", "cat") too
         return _Request(prop=choice)
     accepted = ["None (raw output, without decoders)"]
     if len(outputs) > 1:
@@ -295,7 +295,10 @@ def _prepared(net, port: str, value, dtype: torch.dtype):
     """One port's data, encoded if the port has an encoder, as numbers (see :func:`as_data`)."""
     encoder = net._coder(port)
     if encoder is not None and encoder.accepts(value):
-        value = encoder(value)
+        try:
+            value = encoder(value)
+        except NetDataError as error:  # "'x' is not one of the labels ...": which port's data
+            raise NetDataError(f'{net._where}: the data for port "{port}": {error}') from None
     return as_data(value, f'{net._where}: the data for port "{port}"', NUMPY_DTYPES[dtype])
 
 

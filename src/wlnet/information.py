@@ -97,7 +97,8 @@ def _structure(net: Layer) -> dict:
 def _port_json(net: Layer, name: str) -> Any:
     coder = net._coder(name)
     if coder is not None:
-        return [type(coder).__name__, coder.kind, sorted([k, repr(v)] for k, v in coder.options.items())]
+        options = sorted([k, repr(v)] for k, v in coder.options.items())
+        return [type(coder).__name__, coder.kind, options, *([repr(coder.parameters)] if coder.parameters else [])]
     return _dims_json(net._ports[name].dims)
 
 

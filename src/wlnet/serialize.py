@@ -17,7 +17,7 @@ those that JSON has no form for, which are tagged objects with one key:
 ``{"Span": [1, 2]}``                ``Span(1, 2)`` (``{"Symbol": "All"}`` as the end)
 ``{"Function": "Tanh"}``            a function of :mod:`wlnet.functions`
 ``{"Expression": [...]}``           a traced lambda (:meth:`wlnet.functions.Expression.to_json`)
-``{"NetEncoder": "Boolean"}``       a coder (``"NetDecoder"`` likewise; ``"Options"`` beside it)
+``{"NetEncoder": "Boolean"}``       a coder (``"NetDecoder"`` likewise; ``"Options"``, ``"Parameters"`` beside it)
 ``{"NetPort": [layer, "port"]}``    a NetPort (layer ``null`` for a port of the whole graph)
 ``{"Layer": ..., ...}``             a layer or container, as above
 ``{"Real": "Infinity"}``            a float JSON cannot write (infinities)
@@ -45,7 +45,7 @@ from .layers.softmax import SoftmaxLayer
 from .nets import NetChain, NetGraph, NetPort
 from .symbols import All, Automatic, Inherited, Span
 
-__all__ = ["LAYER_TYPES", "json_net", "net_json"]
+__all__ = ["LAYER_TYPES", "coder_json", "json_coder", "json_net", "net_json"]
 
 #: The layer types a description may name; a new layer joins here (the contract table's
 #: round-trip test fails for one that does not).
@@ -97,7 +97,7 @@ def _encode_atom(value: Any, where: str) -> Any:
     if isinstance(value, Expression):
         return {"Expression": value.to_json()}
     if isinstance(value, (NetEncoder, NetDecoder)):
-        return {type(value).__name__: value.kind, "Options": _encode(dict(value.options), where)}
+        return coder_json(value)
     if isinstance(value, NetPort):
         return {"NetPort": [value.layer, value.port]}
     if callable(value):
@@ -226,11 +226,25 @@ def _expression(data: dict, where: str) -> Expression:
     return Expression.from_json(data["Expression"], where)
 
 
-def _coder(data: dict, where: str) -> NetEncoder | NetDecoder:
+def coder_json(coder: NetEncoder | NetDecoder) -> dict:
+    """A NetEncoder or NetDecoder as JSON data: ``{"NetDecoder": kind, "Options": ...}``, with its
+    ``"Parameters"`` (a Class coder's labels, exactly: strings, integers, booleans and reals stay
+    apart; and its form) when it has some."""
+    where = repr(coder)
+    data = {type(coder).__name__: coder.kind, "Options": _encode(dict(coder.options), where)}
+    if coder.parameters:
+        data["Parameters"] = _encode(list(coder.parameters), where)
+    return data
+
+
+def json_coder(data: dict, where: str) -> NetEncoder | NetDecoder:
+    """The coder that :func:`coder_json` described."""
     tag = "NetEncoder" if "NetEncoder" in data else "NetDecoder"
     options = _decode(data.get("Options", {"Dict": []}), where)
+    parameters = _decode(data.get("Parameters", []), where)
     kind = data[tag]
-    coder = _CODERS[tag]((kind, options) if options else kind)
+    spec = [kind, *parameters, *([options] if options else [])] if parameters or options else kind
+    coder = _CODERS[tag](spec)
     assert isinstance(coder, (NetEncoder, NetDecoder))
     return coder
 
@@ -246,7 +260,7 @@ def _real(data: dict, where: str) -> float:
 
 _DECODERS = {
     "Tuple": _tuple, "Dict": _dict, "Symbol": _symbol, "Span": _span, "Function": _function,
-    "Expression": _expression, "NetEncoder": _coder, "NetDecoder": _coder, "NetPort": _port, "Real": _real,
+    "Expression": _expression, "NetEncoder": json_coder, "NetDecoder": json_coder, "NetPort": _port, "Real": _real,
 }
 
 

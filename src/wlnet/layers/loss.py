@@ -1,6 +1,7 @@
 """Loss layers for NetTrain's LossFunction: MeanSquaredLossLayer, MeanAbsoluteLossLayer, CrossEntropyLossLayer.
 
-Each computes, per example, the mean over elements of its loss; NetTrain takes the mean over the
+Each computes, per example, the mean over elements of its loss (over vectors of class
+probabilities, for the "Index" and "Probabilities" cross-entropies); NetTrain takes the mean over the
 batch. They are loss specifications, not evaluable layers: NetTrain attaches them to the output.
 """
 
@@ -51,23 +52,52 @@ class MeanAbsoluteLossLayer(LossLayer):
 
 
 class CrossEntropyLossLayer(LossLayer):
-    """Wolfram: ``CrossEntropyLossLayer["Binary"]``: -(t log p + (1 - t) log(1 - p)), averaged.
+    """Wolfram: ``CrossEntropyLossLayer["Index"]``, ``["Probabilities"]``, ``["Binary"]``.
 
-    The input is a probability (the output of a LogisticSigmoid), the target a number in [0, 1].
-    Logarithms are clamped at -100, as PyTorch's binary cross-entropy does, so p = 0 or 1 gives a
-    large finite loss rather than inf.
+    * ``"Index"`` (the Automatic loss after a SoftmaxLayer): -log p[t], where the input is a vector
+      of class probabilities p (classes along the last dim) and the target t the 1-based index of
+      the true class (NetTrain gives it from labels through the output's Class decoder); for an
+      array of vectors, the target is an array of indices, and the loss the mean over them.
+    * ``"Probabilities"``: -sum t log p over the classes, the target a probability vector (such
+      as a one-hot vector); for arrays of vectors, the mean over them.
+    * ``"Binary"`` (the Automatic loss after a LogisticSigmoid): -(t log p + (1 - t) log(1 - p)),
+      the input a probability, the target a number in [0, 1]; for arrays, the mean over elements.
+
+    Logarithms are clamped at -100, as PyTorch's binary cross-entropy does, so p = 0 gives a large
+    finite loss rather than inf (and a zero gradient rather than NaN). NetTrain takes the mean over
+    the batch.
+
+    >>> import torch
+    >>> p = torch.tensor([[0.25, 0.75], [0.5, 0.5]])
+    >>> round(float(CrossEntropyLossLayer("Index").loss(p, torch.tensor([2.0, 1.0]))), 6)  # -(log .75 + log .5)/2
+    0.490415
     """
 
     def __init__(self, kind="Binary"):
-        if kind != "Binary":
+        if kind not in _FORMS:
             raise NetSpecificationError(
-                f'CrossEntropyLossLayer: the form {kind!r} is not available; "Binary" is.'
-                f"{closest(str(kind), ['Binary'])}"
+                f"CrossEntropyLossLayer: the form {kind!r} is not available; the forms are "
+                f"{', '.join(map(repr, _FORMS))}.{closest(str(kind), _FORMS)}"
             )
         self.kind = kind
 
     def loss(self, output, target):
-        return F.binary_cross_entropy(output, target)
+        if self.kind == "Binary":
+            return F.binary_cross_entropy(output, target)
+        if self.kind == "Index":
+            positions = target.long().unsqueeze(-1) - 1  # 1-based class indices
+            return -_clamped_log(output.gather(-1, positions)).mean()
+        return -(target * _clamped_log(output)).sum(dim=-1).mean()
 
     def __repr__(self) -> str:
         return f"CrossEntropyLossLayer({self.kind!r})"
+
+
+_FORMS = ("Index", "Probabilities", "Binary")
+
+
+def _clamped_log(p: torch.Tensor) -> torch.Tensor:
+    """log p clamped at -100 (p <= 0 gives -100, with a zero gradient)."""
+    positive = p > 0
+    safe = torch.where(positive, p, torch.ones_like(p))  # no log(0) even where not taken (its gradient)
+    return torch.where(positive, torch.log(safe).clamp_min(-100.0), -100.0)

@@ -67,8 +67,10 @@ class NetChain(Container):
         layers: a list of layers (parts numbered from 1) or a dict of named layers. A bare
             ``Ramp``, ``LogisticSigmoid``, ``Tanh``, ... becomes an ElementwiseLayer; an int ``n``
             becomes ``LinearLayer(n)``; a nested list becomes a nested NetChain.
-        Input: the input's dims (as for layers), ``"Real"``, or ``NetEncoder("Boolean")``.
-        Output: the output's dims or ``NetDecoder("Boolean")``.
+        Input: the input's dims (as for layers), ``"Real"``, or a NetEncoder: ``NetEncoder("Boolean")``,
+            ``NetEncoder(["Class", labels])``.
+        Output: the output's dims or a NetDecoder: ``NetDecoder("Boolean")``, ``NetDecoder(["Class", labels])``
+            (after a SoftmaxLayer: the net gives labels, and NetTrain takes them as targets).
         LearningRateMultipliers: one multiplier for every array inside (0 freezes them all).
 
     Dims flow both ways: a layer's unknown dims are inferred from its neighbours'.

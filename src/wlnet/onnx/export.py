@@ -21,7 +21,7 @@ from ..layers.base import Layer
 from ..nets.chain import NetChain
 from ..nets.graph import NetGraph
 from ..nets.wiring import NetPort
-from ..serialize import net_json
+from ..serialize import coder_json, net_json
 from ..symbols import Automatic
 from ..types import VARYING, TensorT, describe
 from ..version import __version__
@@ -171,9 +171,11 @@ def _value_info(onnx: Any, name: str, t: TensorT, symbols: dict[str, str]) -> An
 
 
 def _coders(net: Layer) -> dict[str, str]:
-    """The ports' NetEncoders and NetDecoders as metadata: ``{port: [type, kind]}`` in JSON."""
-    coders = {port: [type(coder).__name__, coder.kind] for port in net._ports
-              if (coder := net._coder(port)) is not None}
+    """The ports' NetEncoders and NetDecoders as metadata: ``{port: [type, kind]}`` in JSON, with
+    the coder's whole description third (:func:`wlnet.serialize.coder_json`: a Class coder's
+    labels) where the kind alone does not give the coder."""
+    coders = {port: [type(coder).__name__, coder.kind, *([coder_json(coder)] if coder.spec != coder.kind else [])]
+              for port in net._ports if (coder := net._coder(port)) is not None}
     return {CODERS_KEY: json.dumps(coders)} if coders else {}
 
 

@@ -25,7 +25,7 @@ from ..lower import array_slots, with_arrays
 from ..nets.chain import NetChain
 from ..nets.graph import NetGraph
 from ..nets.wiring import NetPort
-from ..serialize import json_net
+from ..serialize import json_coder, json_net
 from ..symbols import Automatic
 from ..types import VARYING, TensorT
 from .common import CODERS_KEY, DESCRIPTION_KEY, NET_KEY, PRODUCER, require
@@ -204,4 +204,5 @@ def _coders(metadata: dict[str, str]) -> dict[str, Any]:
     """The ports' coders recorded by wlnet's export."""
     kinds = {"NetEncoder": NetEncoder, "NetDecoder": NetDecoder}
     recorded = json.loads(metadata.get(CODERS_KEY, "{}"))
-    return {port: kinds[kind](name) for port, (kind, name) in recorded.items() if kind in kinds}
+    return {port: json_coder(entry[2], "Import") if len(entry) > 2 else kinds[entry[0]](entry[1])
+            for port, entry in recorded.items() if entry[0] in kinds}

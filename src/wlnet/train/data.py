@@ -29,12 +29,15 @@ Group = tuple  # (inputs tensor, targets tensor or None, original example indice
 
 @dataclass(frozen=True)
 class Ports:
-    """The ports NetTrain feeds: the net's input and output, and whether targets are needed
-    (not when the output itself is the loss: ``LossFunction="Output"``)."""
+    """The ports NetTrain feeds: the net's input and output, whether targets are needed (not when
+    the output itself is the loss: ``LossFunction="Output"``), and whether they are 1-based class
+    indices into the output's last dim (for ``CrossEntropyLossLayer("Index")``; given as labels
+    where the output has a Class decoder)."""
 
     input: str
     output: str
     targets: bool = True
+    index: bool = False
 
 
 def parse_data(data: Any, ports: Ports, what: str = "the training data") -> dict:
@@ -71,10 +74,7 @@ def examples(net: Any, data: Any, ports: Ports, what: str) -> Examples:
     missing = [p for p in (ports.input, ports.output) if p not in values]
     if missing and (ports.targets or ports.input not in values):
         raise NetDataError(f'NetTrain: {what} has no values for port "{missing[0]}"; it has {list(values)}.')
-    inputs = values[ports.input]
-    encoder = net._coder(ports.input)
-    if encoder is not None and encoder.accepts(inputs):
-        inputs = encoder(inputs)
+    inputs = _encoded(net._coder(ports.input), values[ports.input], f'{what} for port "{ports.input}"')
     x = as_data(inputs, f'NetTrain: {what} for port "{ports.input}"', np.float32)
     t_in = net._input_types()[ports.input]
     if isinstance(x, list) and t_in.dims is not None and (not t_in.dims or t_in.dims[0] != VARYING):
@@ -82,17 +82,7 @@ def examples(net: Any, data: Any, ports: Ports, what: str) -> Examples:
                         f'port "{ports.input}" takes {describe(t_in)}, the same for every example')
     if not ports.targets:
         return Examples(x, None, what, ports.output)
-    targets = values[ports.output]
-    decoder = net._coder(ports.output)
-    encoder = decoder.encoder() if isinstance(decoder, NetDecoder) else None  # True/False targets
-    if encoder is not None and encoder.accepts(targets):
-        targets = encoder(targets)
-    try:
-        y = as_data(targets, f'NetTrain: {what} for port "{ports.output}"', np.float32)
-    except NetDataError:
-        if encoder is None and NetEncoder("Boolean").accepts(targets):
-            raise _boolean_targets(net, what, ports.output) from None
-        raise
+    y = _targets(net, values[ports.output], ports, what)
     nx, ny = _count(x), _count(y)
     if nx != ny:
         raise NetDataError(
@@ -103,7 +93,51 @@ def examples(net: Any, data: Any, ports: Ports, what: str) -> Examples:
     sequences_in = isinstance(x, list) or bool(t_in.dims) and t_in.dims[0] == VARYING
     if sequences_in and t_out is not None and bool(t_out.dims) and t_out.dims[0] == VARYING:
         _check_lengths(x, y, what, ports.output)
-    return Examples(x, y, what, ports.output)
+    data = Examples(x, y, what, ports.output)
+    if ports.index and t_out is not None and t_out.dims and isinstance(t_out.dims[-1], int) and (
+            len(data.target_dims) == len(t_out.dims) - 1):  # (other dims: fit_net's error)
+        _check_indices(data, t_out.dims[-1], f'{what} for port "{ports.output}"')
+    return data
+
+
+def _encoded(encoder: Any, values: Any, what: str) -> Any:
+    """``values`` encoded by ``encoder`` (if any, and unless they are already encoded)."""
+    if encoder is None or not encoder.accepts(values):
+        return values
+    try:
+        return encoder(values)
+    except NetDataError as error:  # "'x' is not one of the labels ...": which port's data
+        raise NetDataError(f"NetTrain: {what}: {error}") from None
+
+
+def _targets(net: Any, targets: Any, ports: Ports, what: str) -> Any:
+    """The targets as numbers: True/False and class labels encoded by the output's decoder's dual
+    encoder (a Class decoder's labels as indices for ``CrossEntropyLossLayer("Index")``, as one-hot
+    vectors for the other losses)."""
+    decoder = net._coder(ports.output)
+    encoder = None
+    if isinstance(decoder, NetDecoder):
+        encoder = decoder.encoder() if ports.index or decoder.labels is None else decoder.encoder("IndicatorVector")
+    targets = _encoded(encoder, targets, f'{what} for port "{ports.output}"')
+    try:
+        return as_data(targets, f'NetTrain: {what} for port "{ports.output}"', np.float32)
+    except NetDataError:
+        if encoder is None and NetEncoder("Boolean").accepts(targets):
+            raise _boolean_targets(net, what, ports.output) from None
+        raise
+
+
+def _check_indices(data: Examples, classes: int, what: str) -> None:
+    """Class-index targets: integers from 1 to ``classes``."""
+    for _, gy, _ in data.groups:
+        bad = (gy != torch.round(gy)) | (gy < 1) | (gy > classes)
+        if bool(bad.any()):
+            value = gy[bad][0].item()
+            raise NetDataError(
+                f"NetTrain: {what} should be class indices, integers from 1 to {classes} "
+                f'(CrossEntropyLossLayer("Index") compares the output\'s {classes} class probabilities with '
+                f"them), or labels of a Class decoder on the port, but one is {value:g}."
+            )
 
 
 def _boolean_targets(net: Any, what: str, port: str) -> NetDataError:
@@ -162,6 +196,8 @@ def fit_net(net: Any, data: Examples, ports: Ports) -> Any:
 def _fit_targets(net: Any, data: Examples, ports: Ports) -> Any:
     t_out = net._output_types()[ports.output]
     target_t = TensorT(data.target_dims)
+    if ports.index:
+        return _fit_index_targets(net, data, ports, t_out, target_t)
     assert target_t.dims is not None  # data always has known dims
     sequence_out = bool(t_out.dims) and t_out.dims[0] == VARYING
     if data.ragged and sequence_out and (not target_t.dims or target_t.dims[0] != VARYING):
@@ -176,6 +212,33 @@ def _fit_targets(net: Any, data: Examples, ports: Ports) -> Any:
             f"but each is {describe(target_t)}."
         )
     return net._evolve(ports={ports.output: merged}) if merged != t_out else net
+
+
+def _fit_index_targets(net: Any, data: Examples, ports: Ports, t_out: TensorT, target_t: TensorT) -> Any:
+    """The net with its output fitted to class-index targets: the output's dims less the last
+    (the classes), whose count the indices may not pass."""
+    port = ports.output
+    if t_out.dims == ():
+        raise NetShapeError(
+            f'NetTrain: CrossEntropyLossLayer("Index") needs class probabilities at port "{port}" (a vector, '
+            "or an array of vectors with the classes last), but the port gives a real number."
+        )
+    expected = TensorT(None) if t_out.dims is None else TensorT(t_out.dims[:-1])
+    merged = _unify_or_none(expected, target_t)
+    if merged is None:
+        wanted = "a class index" if expected.dims == () else f"{describe(expected)} of class indices"
+        raise NetShapeError(
+            f'NetTrain: the targets for port "{port}" should each be {wanted} (an integer from 1 to the number '
+            f'of classes, for CrossEntropyLossLayer("Index")), but each is {describe(target_t)}.'
+        )
+    if t_out.dims is None:
+        return net
+    classes = t_out.dims[-1]
+    if isinstance(classes, int):
+        _check_indices(data, classes, f'the targets for port "{port}"')
+    if merged == expected or merged.dims is None:
+        return net
+    return net._evolve(ports={port: TensorT((*merged.dims, classes))})
 
 
 def _unify_or_none(a: TensorT, b: TensorT) -> TensorT | None:

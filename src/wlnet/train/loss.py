@@ -11,22 +11,47 @@ from ..errors import NetOptionError
 from ..functions import LogisticSigmoid
 from ..layers.elementwise import ElementwiseLayer
 from ..layers.loss import CrossEntropyLossLayer, LossLayer, MeanSquaredLossLayer
+from ..layers.softmax import SoftmaxLayer
 from ..symbols import Automatic, Scaled
 
-__all__ = ["Losses", "parse_loss"]
+__all__ = ["Losses", "index_targets", "parse_loss"]
 
 Losses = list[tuple[Any, float]]  # (a loss layer, or the output port's name: the output is the loss; weight)
 
 
 def parse_loss(spec: Any, net: Any, out_port: str) -> Losses:
-    """The losses for LossFunction ``spec``: Automatic attaches binary cross-entropy after a
-    LogisticSigmoid and the mean squared loss otherwise, as Wolfram does."""
+    """The losses for LossFunction ``spec``: Automatic attaches the cross-entropy of class indices
+    after a SoftmaxLayer, binary cross-entropy after a LogisticSigmoid and the mean squared loss
+    otherwise, as Wolfram does."""
     if spec is Automatic:
         last = net._leaf_layers()[-1][1]
+        if isinstance(last, SoftmaxLayer):
+            return [(CrossEntropyLossLayer("Index"), 1.0)]
         if isinstance(last, ElementwiseLayer) and last.function is LogisticSigmoid:
             return [(CrossEntropyLossLayer("Binary"), 1.0)]
         return [(MeanSquaredLossLayer(), 1.0)]
     return [_weighted(item, out_port) for item in (spec if isinstance(spec, list) else [spec])]
+
+
+def index_targets(losses: Losses) -> bool:
+    """Whether the targets are class indices: the loss is ``CrossEntropyLossLayer("Index")``.
+
+    Raises:
+        NetOptionError: that loss beside another one that compares the output with a target of
+            the output's own dims.
+    """
+    kinds = {_is_index(loss) for loss, _ in losses if not isinstance(loss, str)}
+    if len(kinds) > 1:
+        raise NetOptionError(
+            'NetTrain: CrossEntropyLossLayer("Index") compares the output with class indices, so it cannot be '
+            "combined with a loss that compares it with targets of the output's dims: "
+            f"{', '.join(repr(loss) for loss, _ in losses)}."
+        )
+    return kinds == {True}
+
+
+def _is_index(loss: Any) -> bool:
+    return isinstance(loss, CrossEntropyLossLayer) and loss.kind == "Index"
 
 
 def _weighted(item: Any, out_port: str) -> tuple[Any, float]:
@@ -39,7 +64,7 @@ def _weighted(item: Any, out_port: str) -> tuple[Any, float]:
         return item, float(weight)
     raise NetOptionError(
         f"NetTrain: LossFunction should be Automatic, a loss layer (MeanSquaredLossLayer(), "
-        f'CrossEntropyLossLayer("Binary"), ...), the output port "{out_port}", or a list '
+        f'CrossEntropyLossLayer("Index"), ...), the output port "{out_port}", or a list '
         f"of them with weights (spec, Scaled(w)), but was {item!r}."
     )
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numbers
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -24,7 +24,7 @@ from .callbacks import callbacks
 from .checkpoint import Checkpoint, fingerprint, restore
 from .data import Examples, GeneratorBatches, Ports, TensorBatches, examples, fit_net
 from .loop import Run, fit
-from .loss import Losses, parse_loss
+from .loss import Losses, index_targets, parse_loss
 from .parallel import Group, join
 from .results import NetTrainResults, Record
 from .settings import Settings
@@ -72,6 +72,8 @@ def prepare(net: Layer, data: Any, settings: Settings, resume: Checkpoint | None
     if group is not None:
         seed, device = group.value(seed), group.device  # rank 0's seed: one order of the data
     ports = _ports(net, settings)
+    losses = parse_loss(settings.loss, net, ports.output)
+    ports = replace(ports, index=index_targets(losses))  # targets as class indices (or labels)
     generator = data if callable(data) and not isinstance(data, Layer) else None
     if generator is not None:
         first = _generator_examples(net, generator, settings, ports)
@@ -80,13 +82,13 @@ def prepare(net: Layer, data: Any, settings: Settings, resume: Checkpoint | None
     fitted = fit_net(net, first, ports)
     # Missing arrays are initialized as NetInitialize(net) would, or with the RandomSeeding given.
     fitted = NetInitialize(fitted, RandomSeeding=settings.seed) if settings.seeding_given else NetInitialize(fitted)
-    losses = parse_loss(settings.loss, fitted, ports.output)
-    if first.has_targets and any(isinstance(loss, CrossEntropyLossLayer) for loss, _ in losses):
-        if not first.targets_within(0.0, 1.0):
-            raise NetDataError(
-                f"NetTrain: binary cross-entropy needs targets between 0 and 1 (or True/False) for port "
-                f'"{ports.output}", but some are outside.'
-            )
+    probabilities = [loss for loss, _ in losses if isinstance(loss, CrossEntropyLossLayer) and loss.kind != "Index"]
+    if first.has_targets and probabilities and not first.targets_within(0.0, 1.0):
+        binary = "binary " if probabilities[0].kind == "Binary" else ""
+        raise NetDataError(
+            f"NetTrain: {binary}cross-entropy needs targets between 0 and 1 (or True/False) for port "
+            f'"{ports.output}", but some are outside.'
+        )
     return Prepared(fitted, first, generator, ports, losses, seed, device)
 
 
