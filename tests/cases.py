@@ -16,6 +16,7 @@ from wlnet import (
     ElementwiseLayer,
     Exp,
     FlattenLayer,
+    Inherited,
     LinearLayer,
     LogisticSigmoid,
     NetChain,
@@ -30,6 +31,8 @@ from wlnet import (
     Span,
     Tanh,
 )
+from wlnet.layers.dropout import DropoutLayer
+from wlnet.layers.reshape import ReshapeLayer
 from wlnet.layers.softmax import SoftmaxLayer
 
 
@@ -159,8 +162,26 @@ CASES = [
     Case("softmax-vector", lambda: SoftmaxLayer(Input=4), batch(4)),
     Case("softmax-level-1", lambda: SoftmaxLayer(1, Input=(3, 2, 2)), batch(3, 2, 2),
          unlike=lambda: SoftmaxLayer(-3, Input=(3, 2, 2))),
-    Case("softmax-varying", lambda: SoftmaxLayer(Input=("Varying", 3)), sequences(1, 4, 2)),
-    Case("softmax-over-varying", lambda: SoftmaxLayer(1, Input=("Varying", 3)), sequences(1, 4, 2)),
+    Case("softmax-varying", lambda: SoftmaxLayer(Input=("Varying", 3)), sequences(1, 4, 2, 4)),
+    Case("softmax-over-varying", lambda: SoftmaxLayer(1, Input=("Varying", 3)), sequences(1, 4, 2, 4)),
+    # DropoutLayer: the identity in evaluation, any rank, sequences.
+    Case("dropout", lambda: DropoutLayer(0.3, Input=(2, 3)), batch(2, 3), unlike=lambda: DropoutLayer(Input=(2, 3))),
+    Case("dropout-alpha", lambda: DropoutLayer(Method="AlphaDropout", Input=4), batch(4),
+         unlike=lambda: DropoutLayer(Input=4)),
+    Case("dropout-varying", lambda: DropoutLayer(0.1, Input=("Varying", 3)), sequences(1, 4, 2, 4)),
+    # ReshapeLayer: given dims, Inherited with Automatic, All, a real number, sequences.
+    Case("reshape", lambda: ReshapeLayer((3, 4), Input=(2, 6)), batch(2, 6),
+         unlike=lambda: ReshapeLayer((4, 3), Input=(2, 6))),
+    Case("reshape-inherited-automatic", lambda: ReshapeLayer((Inherited, Automatic), Input=(2, 3, 2)), batch(2, 3, 2)),
+    Case("reshape-all", lambda: ReshapeLayer((All, 1), Input=(2, 3)), batch(2, 3)),
+    Case("reshape-real", lambda: ReshapeLayer((), Input=1), batch(1)),
+    Case("reshape-varying", lambda: ReshapeLayer((Inherited, 2, 3), Input=("Varying", 6)),
+         sequences(1, 4, 2, 4, width=6)),
+    # FlattenLayer's groups of levels (a run in the middle; a transpose) and Span (levels counted from the last).
+    Case("flatten-groups", lambda: FlattenLayer([[1], [2, 3]], Input=(2, 3, 2, 2)), batch(2, 3, 2, 2)),
+    Case("flatten-groups-transpose", lambda: FlattenLayer([[2, 3]], Input=(2, 3, 2)), batch(2, 3, 2),
+         unlike=lambda: FlattenLayer([[3, 2]], Input=(2, 3, 2))),
+    Case("flatten-span", lambda: FlattenLayer(Span(2, -2), Input=(2, 3, 2, 2)), batch(2, 3, 2, 2)),
     # NetChain.
     Case("chain-mlp", initialized(mlp), batch(2, n=3)),
     Case("chain-named", initialized(lambda: NetChain(

@@ -105,9 +105,13 @@ def test_a_bad_n_is_an_error(n):
         FlattenLayer(n)
 
 
-def test_the_regrouping_form_is_not_supported():
-    with pytest.raises(NetSpecificationError, match=r"FlattenLayer\(\{\{s11, \.\.\.\}, \.\.\.\}\).*not supported"):
-        FlattenLayer([[1, 2], [3]])
+@pytest.mark.parametrize(("groups", "match"), [
+    ([], "nonempty list of nonempty lists"), ([[1], []], "nonempty list of nonempty lists"),
+    ([[0, 1]], "counted from 1"), ([[-1]], "counted from 1"), ([[1, 2], [2]], "names level 2 twice"),
+])
+def test_bad_groups_of_levels_are_an_error(groups, match):
+    with pytest.raises(NetSpecificationError, match=match):
+        FlattenLayer(groups)
 
 
 @pytest.mark.parametrize(("n", "dims", "needed"), [(2, (2, 3), 3), (-3, (2, 3, 4), 4), (None, "Real", 1)])

@@ -21,7 +21,9 @@ from .information import Information
 from .initialize import NetInitialize
 from .kernels.memory import from_environment as _reuse_memory_if_asked
 from .layers import ElementwiseLayer, FlattenLayer, LinearLayer, ParametricRampLayer
+from .layers.dropout import DropoutLayer
 from .layers.loss import CrossEntropyLossLayer, MeanAbsoluteLossLayer, MeanSquaredLossLayer
+from .layers.reshape import ReshapeLayer
 from .layers.softmax import SoftmaxLayer
 from .nets import NetChain, NetGraph, NetPort
 from .symbols import All, Automatic, Inherited, Quantity, Scaled, Span
@@ -37,6 +39,7 @@ __all__ = [
     "MeanSquaredLossLayer",
     "MeanAbsoluteLossLayer",
     "CrossEntropyLossLayer",
+    "DropoutLayer",
     "Abs",
     "All",
     "Automatic",
@@ -68,6 +71,7 @@ __all__ = [
     "ParametricRampLayer",
     "Quantity",
     "Ramp",
+    "ReshapeLayer",
     "Sin",
     "SoftmaxLayer",
     "Span",

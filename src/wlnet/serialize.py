@@ -41,6 +41,8 @@ from .errors import NetError, NetSpecificationError, closest
 from .functions import NAMED_FUNCTIONS, Expression, WolframFunction
 from .layers import ElementwiseLayer, FlattenLayer, LinearLayer, ParametricRampLayer
 from .layers.base import Layer
+from .layers.dropout import DropoutLayer
+from .layers.reshape import ReshapeLayer
 from .layers.softmax import SoftmaxLayer
 from .nets import NetChain, NetGraph, NetPort
 from .symbols import All, Automatic, Inherited, Span
@@ -52,7 +54,7 @@ __all__ = ["LAYER_TYPES", "coder_json", "json_coder", "json_net", "net_json"]
 LAYER_TYPES: dict[str, type[Layer]] = {
     cls.__name__: cls
     for cls in (ParametricRampLayer, LinearLayer, ElementwiseLayer, FlattenLayer, NetChain, NetGraph,
-                SoftmaxLayer)
+                SoftmaxLayer, DropoutLayer, ReshapeLayer)
 }
 _SYMBOLS = {"Automatic": Automatic, "All": All, "Inherited": Inherited, "Ellipsis": Ellipsis}
 _CODERS = {"NetEncoder": NetEncoder, "NetDecoder": NetDecoder}

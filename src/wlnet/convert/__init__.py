@@ -17,9 +17,11 @@ a subclass may compute something else in its ``forward``, so it is refused).
   ``nn.Linear`` acts on the last dim of any input, LinearLayer on a whole example (flattened), so
   the converted layer takes vectors of ``n_in`` only; put an ``nn.Flatten`` before it.
 * ``nn.Flatten(1, -1)`` -> ``FlattenLayer()``; ``nn.Flatten(1, k)`` -> ``FlattenLayer(k - 1)``;
-  ``nn.Flatten(-k, -1)`` -> ``FlattenLayer(-(k - 1))``. Other dims (the batch axis, or levels in
-  the middle) have no FlattenLayer; one that merges a single dim does nothing and is dropped
-  (PyTorch would only check that the dim exists).
+  ``nn.Flatten(-k, -1)`` -> ``FlattenLayer(-(k - 1))``; ``nn.Flatten(s, e)`` with ``1 < s < e`` ->
+  ``FlattenLayer([[1], ..., [s - 1], [s, ..., e]])`` (Wolfram's groups of levels); any other (an end
+  counted from the last) -> ``FlattenLayer(Span(s, e))``, on inputs of any rank. The batch axis is
+  refused; one that merges a single dim does nothing and is dropped (PyTorch would only check that
+  the dim exists).
 * ``nn.Sequential`` (nested too) -> ``NetChain``: a list when its parts are numbered (the default),
   a dict of the names given otherwise. ``nn.Identity`` computes nothing and is dropped.
 * wlnet's own torch forms (what ``to_torch()`` gives): ``ParametricRamp``, ``Linear``,
@@ -63,7 +65,7 @@ from ..layers.linear import Linear, LinearLayer
 from ..layers.ramp import ParametricRamp, ParametricRampLayer
 from ..nets.chain import Chain, NetChain
 from ..nets.graph import Graph
-from ..symbols import Automatic
+from ..symbols import Automatic, Span
 from ..types import describe, parse_port, unify
 from . import shapes
 from .common import layer_multiplier, no_equivalent, site, type_text
@@ -227,13 +229,9 @@ def _flatten(module: nn.Flatten, position: tuple) -> Layer | None:
         return FlattenLayer(end - 1)
     if start < -1 and end == -1:
         return FlattenLayer(start + 1)
-    raise no_equivalent(
-        module, position,
-        f"nn.Flatten(start_dim={module.start_dim}, end_dim={module.end_dim}) merges levels that are "
-        "neither all, the first n + 1 (nn.Flatten(1, n + 1), FlattenLayer(n)) nor the last n + 1 "
-        "(nn.Flatten(-n - 1, -1), FlattenLayer(-n)) of every input. For inputs of known rank r, "
-        "nn.Flatten(s) is FlattenLayer(-(r - s)).",
-    )
+    if 1 < start < end:  # levels start to end, those before it kept: Wolfram's groups of levels
+        return FlattenLayer([*([level] for level in range(1, start)), list(range(start, end + 1))])
+    return FlattenLayer(Span(start, end))  # levels counted from the last: on any rank
 
 
 def _identity(module: nn.Identity, position: tuple) -> None:

@@ -4,6 +4,13 @@ nn.AlphaDropout, nn.Unflatten, and wlnet's own Softmax, Dropout and Reshape modu
 * ``nn.Softmax(dim=d)`` -> ``SoftmaxLayer(d)`` for ``d >= 1`` (dim d of the batch is level d of an
   example) and ``SoftmaxLayer(d)`` for ``d < 0`` (the same level counted from the last). Dim 0 (the
   batch axis) and ``dim=None`` (PyTorch's deprecated guess by rank) are refused.
+* ``nn.Dropout(p)`` -> ``DropoutLayer(p)``; ``nn.AlphaDropout(p)`` -> ``DropoutLayer(p,
+  Method="AlphaDropout")``. The channel dropouts (``nn.Dropout1d/2d/3d``,
+  ``nn.FeatureAlphaDropout``) drop whole channels, which no DropoutLayer does: refused.
+* ``nn.Unflatten(d, sizes)`` with ``d >= 1`` -> ``ReshapeLayer((Inherited, ..., *sizes))`` (d - 1
+  Inheriteds) on inputs of rank d, the unflattened dim being the last one (the usual
+  ``nn.Unflatten(1, (c, h, w))`` after an nn.Linear); the layer's Input fixes that rank. A dim
+  counted from the last is refused (its ReshapeLayer depends on the input's rank).
 """
 
 from __future__ import annotations
@@ -14,7 +21,10 @@ from typing import Any
 from torch import nn
 
 from ..layers.base import Layer
+from ..layers.dropout import Dropout, DropoutLayer
+from ..layers.reshape import Reshape, ReshapeLayer
 from ..layers.softmax import Softmax, SoftmaxLayer
+from ..symbols import Automatic, Inherited
 from .common import no_equivalent
 
 __all__ = ["CONVERTERS"]
@@ -37,12 +47,56 @@ def _softmax(module: nn.Softmax, position: tuple) -> Layer:
     return SoftmaxLayer(dim)
 
 
+def _dropout(module: nn.Dropout | nn.AlphaDropout, position: tuple) -> Layer:
+    method = "AlphaDropout" if isinstance(module, nn.AlphaDropout) else "Dropout"
+    return DropoutLayer(module.p, Method=method)
+
+
+def _channel_dropout(module: nn.Module, position: tuple) -> Layer:
+    raise no_equivalent(
+        module, position,
+        f"{type(module).__name__} drops whole channels (all the elements of a channel together), but "
+        "DropoutLayer drops single elements. For inference, where both do nothing, replace it with "
+        "nn.Identity(); for training, with nn.Dropout(p).",
+    )
+
+
+def _unflatten(module: nn.Unflatten, position: tuple) -> Layer:
+    dim, sizes = module.dim, tuple(int(s) for s in module.unflattened_size)
+    if not isinstance(dim, int) or dim < 1:
+        raise no_equivalent(
+            module, position,
+            f"nn.Unflatten(dim={dim!r}) unflattens a dim counted from the last (or the batch axis), whose "
+            "ReshapeLayer depends on the input's rank; give the dim counted from the first, e.g. "
+            "nn.Unflatten(1, (c, h, w)), or use ReshapeLayer directly.",
+        )
+    entries = tuple(Automatic if s == -1 else s for s in sizes)  # -1: the size that keeps the count
+    return ReshapeLayer((*(Inherited,) * (dim - 1), *entries), Input=(Automatic,) * dim)
+
+
 def _wlnet_softmax(module: Softmax, position: tuple) -> Layer:
     return SoftmaxLayer(module.level)
+
+
+def _wlnet_dropout(module: Dropout, position: tuple) -> Layer:
+    return DropoutLayer(module.p, Method=module.method)
+
+
+def _wlnet_reshape(module: Reshape, position: tuple) -> Layer:
+    return ReshapeLayer(module.dims)
 
 
 #: Module type -> converter(module, position), joined into :data:`wlnet.convert.CONVERTERS`.
 CONVERTERS: dict[type, Callable[[Any, tuple], Layer | None]] = {
     nn.Softmax: _softmax,
+    nn.Dropout: _dropout,
+    nn.AlphaDropout: _dropout,
+    nn.Dropout1d: _channel_dropout,
+    nn.Dropout2d: _channel_dropout,
+    nn.Dropout3d: _channel_dropout,
+    nn.FeatureAlphaDropout: _channel_dropout,
+    nn.Unflatten: _unflatten,
     Softmax: _wlnet_softmax,
+    Dropout: _wlnet_dropout,
+    Reshape: _wlnet_reshape,
 }

@@ -1,11 +1,13 @@
 """Layers: one file per layer family. Each layer is an immutable value (see ``base.Layer``)."""
 
 from .base import Layer
+from .dropout import DropoutLayer
 from .elementwise import ElementwiseLayer
 from .flatten import FlattenLayer
 from .linear import LinearLayer
 from .ramp import ParametricRamp, ParametricRampLayer
+from .reshape import ReshapeLayer
 from .softmax import SoftmaxLayer
 
-__all__ = ["ElementwiseLayer", "FlattenLayer", "Layer", "LinearLayer", "ParametricRamp", "ParametricRampLayer",
-           "SoftmaxLayer"]
+__all__ = ["DropoutLayer", "ElementwiseLayer", "FlattenLayer", "Layer", "LinearLayer", "ParametricRamp",
+           "ParametricRampLayer", "ReshapeLayer", "SoftmaxLayer"]

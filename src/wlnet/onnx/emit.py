@@ -23,6 +23,7 @@ from ..layers.linear import LinearLayer
 from ..layers.ramp import ParametricRampLayer, resolve_levels
 from ..lower import path_key
 from ..types import VARYING
+from . import shapes
 from .builder import Builder
 from .common import array_name
 
@@ -68,11 +69,14 @@ def emit_linear(b: Builder, layer: Layer, prefix: str, inputs: dict[str, str]) -
 
 def emit_flatten(b: Builder, layer: Layer, prefix: str, inputs: dict[str, str]) -> dict[str, str]:
     """A Reshape to (batch, *output dims), a 0 copying the input's dim where the output's is a
-    "Varying" one (which FlattenLayer never merges, so it keeps its place)."""
+    "Varying" one (which FlattenLayer never merges, so it keeps its place); groups of levels that
+    reorder them transpose first."""
+    assert isinstance(layer, FlattenLayer)
     dims = layer._ports["Output"].dims
     assert dims is not None
     shape = [0, *(0 if d == VARYING else d for d in dims)]
-    x = b.node(prefix, "Reshape", [inputs["Input"], b.constant(prefix, shape, np.int64)], since=5, where=layer._where)
+    x = shapes.transpose_for_groups(b, layer, prefix, inputs["Input"])
+    x = b.node(prefix, "Reshape", [x, b.constant(prefix, shape, np.int64)], since=5, where=layer._where)
     return {"Output": x}
 
 
@@ -174,6 +178,7 @@ EMITTERS: dict[type, Emitter] = {
     LinearLayer: emit_linear,
     ElementwiseLayer: emit_elementwise,
     FlattenLayer: emit_flatten,
+    **shapes.EMITTERS,
 }
 
 

@@ -6,7 +6,8 @@ absorbed (LinearLayer flattens its input itself), and so are a ``Reshape`` of a 
 LinearLayer's output dims) and an ``Add`` of a constant after a ``MatMul`` (its biases). Every
 other supported node becomes a layer (:data:`READERS`); anything else is an error naming the node.
 A ``Flatten`` (axis 1) or ``Reshape`` elsewhere, or one that a model wlnet wrote names as a layer
-of its own, is a FlattenLayer when it merges leading or trailing levels of one example.
+of its own, is a FlattenLayer when it merges leading or trailing levels of one example, and a
+ReshapeLayer otherwise (:mod:`wlnet.onnx.shapes`).
 
 Nodes of :data:`FOLDED_OPS` whose inputs are all constants are folded into constants first: PyTorch's
 exporters without their constant folding (``do_constant_folding=False``, ``optimize=False``, or an
@@ -40,6 +41,7 @@ from ..layers.elementwise import ElementwiseLayer
 from ..layers.flatten import FlattenLayer
 from ..layers.linear import LinearLayer
 from ..layers.ramp import ParametricRampLayer
+from . import shapes
 from .common import FUNCTIONS_KEY
 
 __all__ = ["FOLDED_OPS", "GraphReader", "Part", "READ_OPS", "functions_of"]
@@ -62,7 +64,7 @@ _ELEMENTWISE = {"Relu": "Ramp", "Sigmoid": "LogisticSigmoid", "Tanh": "Tanh", "E
 #: Every op wlnet reads, for the error naming what is supported.
 READ_OPS = ("PRelu", "LeakyRelu", "Gemm", "MatMul", "Add (after MatMul)", "Flatten", "Reshape (of levels)",
             *_ELEMENTWISE, "Identity", "Constant", "Shape, Gather, Slice, Unsqueeze, Squeeze, Concat, Cast (of "
-            "constants and shapes)")
+            "constants and shapes)", *shapes.READ_OPS)
 _LINEAR_OPS = ("Gemm", "MatMul")
 #: Ops whose outputs are constants when their inputs are (folded before the walk), and, but Reshape,
 #: the ops that compute a shape from ``Shape``'s output.
@@ -298,10 +300,9 @@ def _flatten_layer(r: GraphReader, node: Any) -> Layer:
                                   "whose rank is known")
     dims_in = list(shape[1:])
     dims_out = [dims_in[i] if d == 0 and i < len(dims_in) else d for i, d in enumerate(target[1:])]
-    n = _merged_levels(dims_in, dims_out)
-    if n is None:
-        raise r.unsupported(node, f"reshaping dims {tuple(dims_in)} to {tuple(dims_out)} merges no leading or "
-                                  "trailing levels")
+    n = _merged_levels(dims_in, dims_out) if dims_out else None
+    if n is None or r.made_by_wlnet and r.graph.name == "ReshapeLayer":  # a model of a ReshapeLayer alone
+        return shapes.reshape_layer(r, node, dims_in, target[1:])
     return FlattenLayer() if n == 0 else FlattenLayer(n)
 
 
@@ -380,9 +381,17 @@ def _linear(r: GraphReader, node: Any, weights: np.ndarray, biases: np.ndarray |
     r.add(node, layer, node.input[0], output)
 
 
+def _transpose(r: GraphReader, node: Any) -> None:
+    """A Transpose is part of a family's pattern: shapes' (Softmax, FlattenLayer groups)."""
+    if not shapes.read_transpose(r, node):
+        raise r.unsupported(node, "wlnet reads a Transpose only as part of a layer's nodes")
+
+
 READERS: dict[str, Callable[[GraphReader, Any], None]] = {
     "PRelu": _prelu, "LeakyRelu": _leaky, "Identity": _identity, "Flatten": _flatten, "Reshape": _flatten,
     "Gemm": _gemm, "MatMul": _matmul, **dict.fromkeys(_ELEMENTWISE, _elementwise),
+    **shapes.READERS,
+    "Transpose": _transpose,
 }
 
 

@@ -21,6 +21,7 @@ A callback stops the run with ``run.stop(reason)``; the first reason given wins 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
 import signal
 import statistics
@@ -72,7 +73,7 @@ def fit(run: Run, callbacks: Sequence[Callback]) -> None:
     """Train until a callback stops the run, or Ctrl-C does (see :func:`_interruptible`)."""
     run.callbacks = list(callbacks)
     try:
-        with _interruptible(run):
+        with _interruptible(run), _own_random_state(run):
             for callback in callbacks:
                 callback.on_train_start(run)
             while run.reason is None:
@@ -98,6 +99,27 @@ def _round(run: Run, callbacks: Sequence[Callback]) -> None:
         if run.discarded:
             break
     run.agree()
+
+
+@contextlib.contextmanager
+def _own_random_state(run: Run) -> Iterator[None]:
+    """For a module that draws random numbers while it trains (DropoutLayer's): PyTorch's random
+    state forked for the run (the caller's is put back afterwards), which each round seeds anew
+    from the RandomSeeding (:meth:`Run.begin_round`), so that runs with the same seeding draw the
+    same masks, also when continued from a checkpoint."""
+    if not run.random:
+        yield
+        return
+    devices = sorted({p.device.index or 0 for p in run.parameters.values() if p.device.type == "cuda"})
+    with torch.random.fork_rng(devices=devices):
+        yield
+
+
+def round_seed(seed: Any, number: int, rank: int = 0) -> int:
+    """The seed of PyTorch's generator for round ``number`` of a run seeded with ``seed`` (on
+    process ``rank`` of a data-parallel run, whose processes drop different elements)."""
+    digest = hashlib.sha256(repr(("random layers", seed, number, rank)).encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
 
 
 @contextlib.contextmanager
@@ -145,6 +167,9 @@ class Run:
         self.optimizer, self.batches, self.losses, self.record = optimizer, batches, losses, record
         self.max_rounds, self.time_goal, self.start = max_rounds, time_goal, start
         self.seed, self.fingerprint = seed, fingerprint  # what a checkpoint keeps to continue the run
+        # Whether a module draws random numbers while it trains (DropoutLayer's): then each round
+        # seeds PyTorch's generator from the seed (see _own_random_state).
+        self.random = any(getattr(m, "random_in_training", False) for m in module.modules())
         self.callbacks: list[Callback] = []
         self.round = self.absolute_batch = 0
         self.reason: str | None = None
@@ -165,6 +190,8 @@ class Run:
     # -- the loop's steps -----------------------------------------------------------------------
     def begin_round(self) -> None:
         self.round += 1
+        if self.random:
+            torch.manual_seed(round_seed(self.seed, self.round, 0 if self.group is None else self.group.rank))
         self._batch_losses, self._progress, self._state, self.validation_loss = [], None, None, None
 
     def step(self, x: torch.Tensor, y: torch.Tensor | None) -> None:
