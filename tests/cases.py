@@ -31,6 +31,7 @@ from wlnet import (
     Span,
     Tanh,
 )
+from wlnet.layers.combine import CatenateLayer, TotalLayer
 from wlnet.layers.dropout import DropoutLayer
 from wlnet.layers.reshape import ReshapeLayer
 from wlnet.layers.softmax import SoftmaxLayer
@@ -119,6 +120,20 @@ def branches():
 def two_inputs():
     return NetGraph({"a": LinearLayer(2), "b": ParametricRampLayer(), "sum": LinearLayer(1)},
                     [(NetPort("x"), "a"), (NetPort("y"), "b", "sum")], x=3, y=2)
+
+
+def ports_data(*dims, names=None, n=2):
+    """A function giving a dict of batches, one per input port ("Input1", ... or ``names``) of the given dims."""
+    names = names or [f"Input{i}" for i in range(1, len(dims) + 1)]
+    shapes = [(d,) if isinstance(d, int) else d for d in dims]
+    return lambda: {name: batch(*shape, n=n, seed=i)() for i, (name, shape) in enumerate(zip(names, shapes), 1)}
+
+
+def residual(swapped=False):
+    """A residual block: the input plus ramp(lin(input)) (``swapped``: the summands in the other order)."""
+    sources = (NetPort("Input"), "ramp") if swapped else ("ramp", NetPort("Input"))
+    return NetGraph({"lin": LinearLayer(3), "ramp": ParametricRampLayer(), "add": TotalLayer()},
+                    [(NetPort("Input"), "lin", "ramp"), (sources, "add")], Input=3)
 
 
 CASES = [
@@ -228,4 +243,19 @@ CASES = [
         [LinearLayer(2), Tanh], Input=NetEncoder(["Class", ["x", 2, False], "IndicatorVector"]))), ["x", False, 2, "x"],
          unlike=initialized(lambda: NetChain(
              [LinearLayer(2), Tanh], Input=NetEncoder(["Class", ["x", 2, True], "IndicatorVector"])))),
+    # TotalLayer and CatenateLayer (issue 20): several input ports, alone (data a dict by port) and in graphs: a
+    # residual block (the ramp's output plus the block's input), and two branches catenated.
+    Case("total-two-ports", lambda: TotalLayer(InputPorts=[(2, 3), (2, 3)]), ports_data((2, 3), (2, 3)),
+         unlike=lambda: TotalLayer(InputPorts=[(2, 3), (2, 3), (2, 3)])),
+    Case("total-named-three", lambda: TotalLayer(InputPorts={"a": 3, "b": 3, "c": 3}),
+         ports_data(3, 3, 3, names=("a", "b", "c"))),
+    Case("catenate-level-1", lambda: CatenateLayer(InputPorts=[(2, 3), (4, 3)]), ports_data((2, 3), (4, 3)),
+         unlike=lambda: CatenateLayer(InputPorts=[(4, 3), (2, 3)])),
+    Case("catenate-level-2", lambda: CatenateLayer(2, InputPorts=[(2, 3), (2, 4)]), ports_data((2, 3), (2, 4))),
+    Case("catenate-level--1", lambda: CatenateLayer(-1, InputPorts=[(2, 3, 1), (2, 3, 2), (2, 3, 1)]),
+         ports_data((2, 3, 1), (2, 3, 2), (2, 3, 1))),
+    Case("graph-residual", initialized(residual), batch(3), unlike=initialized(lambda: residual(swapped=True))),
+    Case("graph-catenate-branches", initialized(lambda: NetGraph(
+        {"a": LinearLayer(3), "b": ParametricRampLayer(), "cat": CatenateLayer(), "out": LinearLayer(2)},
+        [(NetPort("Input"), "a"), (NetPort("Input"), "b"), (("a", "b"), "cat", "out")], Input=2)), batch(2)),
 ]

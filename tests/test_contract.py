@@ -277,15 +277,21 @@ def test_from_torch_of_to_torch_gives_the_net_back(case):
         with pytest.raises(NetSpecificationError, match="torch form of a NetGraph"):
             from_torch(module)
         return
-    (spec,) = Information(net, "InputPorts").values()
-    back = from_torch(module, Input=dims_spec(spec))
+    ports = Information(net, "InputPorts")
+    if len(ports) == 1:
+        (spec,) = ports.values()
+        back = from_torch(module, Input=dims_spec(spec))
+    else:  # a layer of several input ports (TotalLayer, CatenateLayer): Input= is one port's, so port by port
+        back = from_torch(module)
+        for port, spec in ports.items():
+            back = NetReplacePart(back, port, dims_spec(spec))
     assert back == without_coders(net)  # same layers, dims, bit-identical arrays and multipliers
     again = back.to_torch()
     for _, inputs in module_batches(net, data):
         with torch.no_grad():
             want = forward(module, net, inputs)
             got = forward(again, back, inputs)
-            direct = outputs_of(back, back(inputs[0]))
+            direct = outputs_of(back, back(inputs[0] if len(inputs) == 1 else dict(zip(ports, inputs))))
         for port, value in want.items():
             torch.testing.assert_close(got[port], value, msg=port)
             torch.testing.assert_close(direct[port], value, msg=port)

@@ -21,6 +21,7 @@ from .information import Information
 from .initialize import NetInitialize
 from .kernels.memory import from_environment as _reuse_memory_if_asked
 from .layers import ElementwiseLayer, FlattenLayer, LinearLayer, ParametricRampLayer
+from .layers.combine import CatenateLayer, TotalLayer
 from .layers.dropout import DropoutLayer
 from .layers.loss import CrossEntropyLossLayer, MeanAbsoluteLossLayer, MeanSquaredLossLayer
 from .layers.reshape import ReshapeLayer
@@ -77,4 +78,6 @@ __all__ = [
     "Span",
     "Sqrt",
     "Tanh",
+    "TotalLayer",
+    "CatenateLayer",
 ]

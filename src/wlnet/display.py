@@ -303,8 +303,9 @@ def summary_graphic(net: Any, full: bool = False) -> Any:
         prop = "FullSummaryGraphic" if full else "SummaryGraphic"
         raise NetSpecificationError(
             f'Information: "{prop}" is for NetChain and NetGraph (it draws their layers and '
-            f"connections); {net._where} is a single layer. Draw it in a chain: "
-            f'Information(NetChain([layer]), "{prop}").'
+            f"connections); {net._where} is a single layer. Draw it in a "
+            + (f'chain: Information(NetChain([layer]), "{prop}").' if len(net._input_names) == 1 else
+               f'graph (it has several inputs): Information(NetGraph([layer]), "{prop}").')
         )
     from .graphics import net_graphic
 

@@ -54,7 +54,7 @@ from .errors import (
     closest,
 )
 from .gradients import NetPortGradient, Target, imposed_gradients, port_gradients, targets
-from .inputs import as_data
+from .inputs import as_data, in_order_data
 from .lower import buffers_kept, lower
 from .options import NUMPY_DTYPES, computing, positive_int, precision, target_device
 from .symbols import All, Automatic
@@ -129,6 +129,7 @@ def apply_net(net, data, *args, **options):
         known = _known_array_call(net, data)
         if known is not None:
             return known
+    net, data = in_order_data(net, data) if net._ports_in_order else (net, data)  # see in_order_data
     request = _request(net, args)
     settings = _parse_options(net._where, options)
     net._require_initialized("evaluate the net")

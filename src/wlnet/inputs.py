@@ -13,7 +13,7 @@ import torch
 from .arrays import real_numbers, tensor_problem
 from .errors import NetDataError
 
-__all__ = ["as_data"]
+__all__ = ["as_data", "in_order_data"]
 
 
 def _not_numeric(where: str, what: str) -> NetDataError:
@@ -122,3 +122,42 @@ def _ragged(data, where: str, dtype) -> list[np.ndarray]:
     if first.ndim == 0 or any(e.ndim != first.ndim or e.shape[1:] != first.shape[1:] for e in examples):
         raise _ragged_error(where)
     return examples
+
+
+def in_order_data(net, data):
+    """``(net, data)`` for a layer whose input ports take their sources in order (TotalLayer,
+    CatenateLayer): a list of arrays (one per port, Wolfram's ``layer[{x1, x2}]``) as a dict by
+    port; and, for a layer whose number of ports is not fixed yet (InputPorts Automatic), the
+    layer with as many ports as the list, or the dict's "Input<i>" keys, give (cached on it)."""
+    names = net._input_names
+    if isinstance(data, (list, tuple)):
+        if not data:
+            raise NetDataError(f"{net._where}: the list of inputs is empty; give one array per input port.")
+        if names and len(data) != len(names):
+            raise NetDataError(
+                f"{net._where}: the layer has {len(names)} input ports ({', '.join(map(repr, names))}), but the list "
+                f"gives {len(data)} arrays; give one per port, in order."
+            )
+        net = net if names else _with_input_count(net, len(data))
+        return net, dict(zip(net._input_names, data))
+    if names:
+        return net, data
+    given = [key for key in data if isinstance(key, str)] if isinstance(data, dict) else []  # not NetPortGradients
+    numbers = [int(key[5:]) for key in given if key[:5] == "Input" and key[5:].isdigit()]
+    if not given or len(numbers) != len(given) or 0 in numbers:
+        what = f"a dict with the keys {', '.join(map(repr, data))}" if isinstance(data, dict) else type(data).__name__
+        raise NetDataError(
+            f"{net._where}: the number of input ports is not fixed yet (InputPorts Automatic), so the data should "
+            f'be a list of arrays [x1, x2, ...], one per port, or a dict {{"Input1": x1, "Input2": x2, ...}}, not '
+            f"{what}."
+        )
+    return _with_input_count(net, max(numbers)), data
+
+
+def _with_input_count(net, n: int):
+    key = ("input ports", n)
+    fitted = net._cache.get(key)
+    if fitted is None:
+        fitted = net._with_input_count(n)
+        net._cache[key] = fitted
+    return fitted

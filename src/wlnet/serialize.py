@@ -41,6 +41,7 @@ from .errors import NetError, NetSpecificationError, closest
 from .functions import NAMED_FUNCTIONS, Expression, WolframFunction
 from .layers import ElementwiseLayer, FlattenLayer, LinearLayer, ParametricRampLayer
 from .layers.base import Layer
+from .layers.combine import CatenateLayer, TotalLayer
 from .layers.dropout import DropoutLayer
 from .layers.reshape import ReshapeLayer
 from .layers.softmax import SoftmaxLayer
@@ -54,7 +55,7 @@ __all__ = ["LAYER_TYPES", "coder_json", "json_coder", "json_net", "net_json"]
 LAYER_TYPES: dict[str, type[Layer]] = {
     cls.__name__: cls
     for cls in (ParametricRampLayer, LinearLayer, ElementwiseLayer, FlattenLayer, NetChain, NetGraph,
-                SoftmaxLayer, DropoutLayer, ReshapeLayer)
+                SoftmaxLayer, DropoutLayer, ReshapeLayer, TotalLayer, CatenateLayer)
 }
 _SYMBOLS = {"Automatic": Automatic, "All": All, "Inherited": Inherited, "Ellipsis": Ellipsis}
 _CODERS = {"NetEncoder": NetEncoder, "NetDecoder": NetDecoder}

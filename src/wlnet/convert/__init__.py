@@ -30,6 +30,8 @@ a subclass may compute something else in its ``forward``, so it is refused).
   ``wlnet.lower.with_arrays`` with the NetGraph it came from instead.
 * :mod:`wlnet.convert.shapes`: ``nn.Softmax``, ``nn.Dropout``, ``nn.AlphaDropout``, ``nn.Unflatten``
   -> SoftmaxLayer, DropoutLayer, ReshapeLayer (and wlnet's own forms of these).
+* :mod:`wlnet.convert.combine`: wlnet's own ``Total`` and ``Catenate`` -> TotalLayer, CatenateLayer
+  (with their input ports; give their dims with NetReplacePart, as ``Input=`` is for one port).
 
 Arrays become float32 (as every wlnet array is), copied from any device. A parameter with
 ``requires_grad=False`` makes its layer's LearningRateMultipliers 0; one that carries an
@@ -67,7 +69,7 @@ from ..nets.chain import Chain, NetChain
 from ..nets.graph import Graph
 from ..symbols import Automatic, Span
 from ..types import describe, parse_port, unify
-from . import shapes
+from . import combine, shapes
 from .common import layer_multiplier, no_equivalent, site, type_text
 
 __all__ = ["CONVERTERS", "from_torch"]
@@ -124,6 +126,12 @@ def _convert(module: nn.Module, position: tuple) -> Layer | None:
 
 
 def _with_input(net: Layer, given: Any, t) -> Layer:
+    if net._input_names != ("Input",):
+        raise NetSpecificationError(
+            f"from_torch: Input={given!r} gives the dims of one input port, but the converted net ({net._where}) has "
+            f"the input ports {', '.join(map(repr, net._input_names))}; convert without Input, then give each "
+            "port's dims with NetReplacePart(net, port, dims)."
+        )
     old = net._ports["Input"]
     try:
         new = unify(old, t, "")
@@ -308,4 +316,5 @@ CONVERTERS: dict[type, Callable[[Any, tuple], Layer | None]] = {
     Flatten: _wlnet_flatten,
     Chain: _wlnet_chain,
     **shapes.CONVERTERS,
+    **combine.CONVERTERS,
 }

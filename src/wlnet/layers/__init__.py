@@ -1,6 +1,7 @@
 """Layers: one file per layer family. Each layer is an immutable value (see ``base.Layer``)."""
 
 from .base import Layer
+from .combine import CatenateLayer, TotalLayer
 from .dropout import DropoutLayer
 from .elementwise import ElementwiseLayer
 from .flatten import FlattenLayer
@@ -10,4 +11,5 @@ from .reshape import ReshapeLayer
 from .softmax import SoftmaxLayer
 
 __all__ = ["DropoutLayer", "ElementwiseLayer", "FlattenLayer", "Layer", "LinearLayer", "ParametricRamp",
-           "ParametricRampLayer", "ReshapeLayer", "SoftmaxLayer"]
+           "ParametricRampLayer", "ReshapeLayer", "SoftmaxLayer",
+           "CatenateLayer", "TotalLayer"]

@@ -141,6 +141,16 @@ class Layer:
     def _array_names(self) -> tuple[str, ...]:
         return ()
 
+    #: Whether the input ports take their sources in order (TotalLayer, CatenateLayer): in a
+    #: NetGraph, ``([a, b], layer)`` and the connections ``a -> layer``, ``b -> layer`` feed them in
+    #: turn, and applied directly the layer takes a list of arrays, one per port.
+    _ports_in_order = False
+
+    def _with_input_count(self, n: int) -> Layer | None:
+        """This layer with ``n`` input ports, for a layer whose number of ports is not fixed yet
+        (``TotalLayer()``, ``CatenateLayer()``: InputPorts Automatic); None for every other."""
+        return None
+
     def _infer(self) -> None:
         """Make ports and arrays consistent (writing into the state dicts), or raise NetShapeError."""
         raise NotImplementedError

@@ -58,6 +58,17 @@ def as_layers(spec, where: str) -> list[tuple[Key, Layer]] | None:
     return None
 
 
+def _check_one_input(item: tuple[Key, Layer]) -> None:
+    """A NetChain feeds each layer one input and takes one output from it."""
+    names = item[1]._input_names
+    if len(names) != 1 or len(item[1]._output_names) != 1:
+        ports = f"{len(names)} input ports ({', '.join(map(repr, names))})" if names else "no input port yet"
+        raise NetSpecificationError(
+            f"NetChain: {layer_text(*item)} has {ports}, but a NetChain feeds each layer the output of the one "
+            "before; connect a layer of several inputs in a NetGraph: NetGraph({...}, [([a, b], name)])."
+        )
+
+
 class NetChain(Container):
     """Layers applied in sequence: the output of each is the input of the next.
 
@@ -90,6 +101,8 @@ class NetChain(Container):
             )
         if not items:
             raise NetSpecificationError("NetChain: a chain needs at least one layer.")
+        for item in items:
+            _check_one_input(item)
         items = with_multiplier(items, LearningRateMultipliers, "NetChain")
         coders, ports = {}, {}
         for port, spec in (("Input", Input), ("Output", Output)):

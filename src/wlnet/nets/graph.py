@@ -98,7 +98,10 @@ class NetGraph(Container):
               whole graph: an input where a connection starts, an output where it ends), or
               ``NetPort(key, "port")`` (a named port of a layer with several).
             * ``(a, b, c, ...)``: a chain, a -> b -> c -> ...
-            * ``([a, b], c)``: a and b feed the input ports of c, in order.
+            * ``([a, b], c)`` or ``((a, b), c)``: a and b feed the input ports of c, in order
+              (Wolfram's ``{a, b} -> c``). A layer whose ports take their sources in order
+              (TotalLayer, CatenateLayer) also takes them as separate connections ``(a, c)``,
+              ``(b, c)``, and one with InputPorts Automatic gets as many ports as it is fed.
             * ``(NetPort(key, "port"), None)``: the output is muted (no graph output).
         LearningRateMultipliers: one multiplier for every array inside (0 freezes them all).
         **ports: the dims, encoder or decoder of graph ports, by port name, as the Wolfram

@@ -3,9 +3,12 @@ ordered, and its types inferred along its connections.
 
 The user's connections become pairs (source, destination) of :class:`NetPort` with the layer keys
 resolved (:func:`parse_edges`): ``(1, 2, 3)`` is the two pairs 1 -> 2 and 2 -> 3, a bare layer
-means its only port, ``([a, b], c)`` feeds c's input ports in order, and ``(a, None)`` mutes a's
-output. :func:`wire` then checks that every connection goes from a layer's output port to a
-layer's input port and that no port is fed twice, and makes the graph's ports:
+means its only port, ``([a, b], c)`` (or ``((a, b), c)``) feeds c's input ports in order, and
+``(a, None)`` mutes a's output. A layer whose input ports take their sources in order (TotalLayer,
+CatenateLayer) takes them over several connections too, and one whose number of ports is not
+fixed yet gets as many as it is fed (:mod:`.multiport`). :func:`wire` then checks that every
+connection goes from a layer's output port to a layer's input port and that no port is fed
+twice, and makes the graph's ports:
 
 * ``NetPort("x")`` where a connection starts is a graph input, where one ends a graph output;
 * an input port of a layer that no connection feeds becomes the graph input of its own name,
@@ -36,8 +39,9 @@ from ..errors import NetShapeError, NetSpecificationError, closest
 from ..layers.base import Layer
 from ..types import TensorT, describe, port_spec, unify
 from .container import Key, layer_text, narrow
+from .multiport import fit_ports, in_order_ports
 
-__all__ = ["Connection", "Edge", "NetPort", "Wiring", "infer", "parse_edges", "wire"]
+__all__ = ["Connection", "Edge", "NetPort", "Wiring", "fit_ports", "infer", "parse_edges", "wire"]
 
 
 def _is_key(value: object) -> bool:
@@ -165,6 +169,7 @@ def _endpoint(spec: object, source: bool, layers: dict[Key, Layer], edge: tuple)
 def parse_edges(edges: object, layers: dict[Key, Layer]) -> tuple[Connection, ...]:
     """The user's connections as (source, destination) NetPort pairs; destination None mutes."""
     result: list[Connection] = []
+    turns: dict[Key, int] = {}  # how many sources each layer of in-order ports has been given
     for edge in _edge_list(edges):
         if not isinstance(edge, tuple) or len(edge) < 2:
             raise NetSpecificationError(
@@ -172,7 +177,7 @@ def parse_edges(edges: object, layers: dict[Key, Layer]) -> tuple[Connection, ..
                 "chain (a, b, c, ...) meaning a -> b -> c; write [(1, 2)], not [[1, 2]]."
             )
         for src, dst in zip(edge, edge[1:]):
-            result += _step(src, dst, layers, edge)
+            result += _step(src, dst, layers, edge, turns)
     return tuple(result)
 
 
@@ -188,11 +193,15 @@ def _edge_list(edges: object) -> list | tuple:
     return edges
 
 
-def _step(src: object, dst: object, layers: dict[Key, Layer], edge: tuple) -> list[Connection]:
+def _step(src: object, dst: object, layers: dict[Key, Layer], edge: tuple, turns: dict[Key, int]) -> list[Connection]:
     """One step ``src -> dst`` of the connection ``edge``: a plain one, a muting or a fan-in."""
     starts = [_endpoint(s, True, layers, edge) for s in _sources(src, dst, edge)]
     if dst is None:
         return _muted(starts, edge)
+    if not isinstance(dst, NetPort) and _is_key(dst) and layers[_key_of(dst, list(layers), edge)]._ports_in_order:
+        key = _key_of(dst, list(layers), edge)
+        return [(start, NetPort(key, port))
+                for start, port in zip(starts, in_order_ports(key, layers[key], len(starts), turns, edge))]
     if len(starts) == 1:
         return [(starts[0], _endpoint(dst, False, layers, edge))]
     return _fan_in(starts, dst, layers, edge)
@@ -206,13 +215,13 @@ def _sources(src: object, dst: object, edge: tuple) -> list:
             "output before it)."
         )
     # A list after the first element is the destination of some step, so this finds them all.
-    if isinstance(dst, list):
+    if isinstance(dst, (list, tuple)):
         raise NetSpecificationError(
             f"NetGraph: in the connection {edge!r}, only the first element may be a list (several "
             "sources feeding one layer's input ports in order); to send one output to several "
             "layers, write one connection per layer."
         )
-    sources = src if isinstance(src, list) else [src]
+    sources = list(src) if isinstance(src, (list, tuple)) else [src]
     if not sources:
         raise NetSpecificationError(f"NetGraph: in the connection {edge!r}, the list of sources is empty.")
     return sources
@@ -273,6 +282,7 @@ def _check_layer_port(end: NetPort, layers: dict[Key, Layer], source: bool) -> N
 
 def wire(layers: dict[Key, Layer], edges: Sequence[Connection]) -> Wiring:
     """Check the connections, make the graph's ports and order the layers (see the module doc)."""
+    layers = fit_ports(layers, edges)
     for src, dst in edges:
         _check_layer_port(src, layers, True)
         if dst is not None:
@@ -353,6 +363,7 @@ def infer(
     """Wire a graph and infer its types (see the module doc): its wiring, its layers with every dim
     that can be inferred, and its ports' types, inputs first. ``specs`` are the types given by
     port options."""
+    layers = fit_ports(layers, edges)
     wiring = wire(layers, edges)
     names = (*wiring.inputs, *wiring.outputs)
     for name in specs:

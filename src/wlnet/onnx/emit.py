@@ -23,7 +23,7 @@ from ..layers.linear import LinearLayer
 from ..layers.ramp import ParametricRampLayer, resolve_levels
 from ..lower import path_key
 from ..types import VARYING
-from . import shapes
+from . import combine, shapes
 from .builder import Builder
 from .common import array_name
 
@@ -179,6 +179,7 @@ EMITTERS: dict[type, Emitter] = {
     ElementwiseLayer: emit_elementwise,
     FlattenLayer: emit_flatten,
     **shapes.EMITTERS,
+    **combine.EMITTERS,
 }
 
 

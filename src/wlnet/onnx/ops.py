@@ -41,7 +41,7 @@ from ..layers.elementwise import ElementwiseLayer
 from ..layers.flatten import FlattenLayer
 from ..layers.linear import LinearLayer
 from ..layers.ramp import ParametricRampLayer
-from . import shapes
+from . import combine, shapes
 from .common import FUNCTIONS_KEY
 
 __all__ = ["FOLDED_OPS", "GraphReader", "Part", "READ_OPS", "functions_of"]
@@ -49,12 +49,12 @@ __all__ = ["FOLDED_OPS", "GraphReader", "Part", "READ_OPS", "functions_of"]
 
 @dataclass
 class Part:
-    """One layer read from the graph: its ONNX node's name, the layer, and the tensors it reads and
-    writes."""
+    """One layer read from the graph: its ONNX node's name, the layer, the tensors it reads (one per
+    input port, in port order: two for a TotalLayer read from an Add) and the tensor it writes."""
 
     name: str
     layer: Layer
-    source: str
+    sources: tuple[str, ...]
     output: str
 
 
@@ -64,7 +64,7 @@ _ELEMENTWISE = {"Relu": "Ramp", "Sigmoid": "LogisticSigmoid", "Tanh": "Tanh", "E
 #: Every op wlnet reads, for the error naming what is supported.
 READ_OPS = ("PRelu", "LeakyRelu", "Gemm", "MatMul", "Add (after MatMul)", "Flatten", "Reshape (of levels)",
             *_ELEMENTWISE, "Identity", "Constant", "Shape, Gather, Slice, Unsqueeze, Squeeze, Concat, Cast (of "
-            "constants and shapes)", *shapes.READ_OPS)
+            "constants and shapes)", *shapes.READ_OPS, *combine.READ_OPS)
 _LINEAR_OPS = ("Gemm", "MatMul")
 #: Ops whose outputs are constants when their inputs are (folded before the walk), and, but Reshape,
 #: the ops that compute a shape from ``Shape``'s output.
@@ -117,8 +117,9 @@ class GraphReader:
         outputs = {v.name for v in self.graph.output}
         return users[0] if len(users) == 1 and tensor not in outputs else None
 
-    def add(self, node: Any, layer: Layer, source: str, output: str) -> None:
-        self.parts.append(Part(node.name, layer, self.source(source), output))
+    def add(self, node: Any, layer: Layer, source: str | list[str], output: str) -> None:
+        sources = [source] if isinstance(source, str) else source  # a list: one tensor per input port
+        self.parts.append(Part(node.name, layer, tuple(self.source(s) for s in sources), output))
 
     # -- the walk --------------------------------------------------------------------------------------
     def read(self) -> list[Part]:
@@ -160,7 +161,7 @@ class GraphReader:
         data = self.functions[key]
         function = NAMED_FUNCTIONS[data] if isinstance(data, str) else Expression.from_json(data, "Import")
         self.done.update(indices)
-        self.parts.append(Part(nodes[0].name, ElementwiseLayer(function), self.source(source), nodes[-1].output[0]))
+        self.parts.append(Part(nodes[0].name, ElementwiseLayer(function), (self.source(source),), nodes[-1].output[0]))
 
     def _fold_constants(self) -> None:
         """Fold the nodes of :data:`FOLDED_OPS` whose inputs are constants, or shapes (see the module
@@ -391,6 +392,7 @@ READERS: dict[str, Callable[[GraphReader, Any], None]] = {
     "PRelu": _prelu, "LeakyRelu": _leaky, "Identity": _identity, "Flatten": _flatten, "Reshape": _flatten,
     "Gemm": _gemm, "MatMul": _matmul, **dict.fromkeys(_ELEMENTWISE, _elementwise),
     **shapes.READERS,
+    **combine.READERS,
     "Transpose": _transpose,
 }
 

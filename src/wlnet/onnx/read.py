@@ -113,8 +113,14 @@ def model_net(onnx: Any, model: Any) -> Layer:
     keys = _keys(parts, made_here)
     kind = metadata.get(NET_KEY) if made_here else None
     line = _is_line(parts, reader.inputs, outputs)
-    if kind not in ("NetChain", "NetGraph") and made_here and len(parts) == 1 and line:
-        return parts[0].layer._with_input_type("Input", ports["Input"])
+    if kind not in ("NetChain", "NetGraph") and made_here and _is_layer(parts, reader.inputs, outputs):
+        layer = parts[0].layer
+        if layer._input_names != tuple(reader.inputs):  # a TotalLayer's ports, named as the graph's inputs
+            args, options = layer._arguments()
+            layer = type(layer)(*args, **{**options, "InputPorts": dict.fromkeys(reader.inputs, Automatic)})
+        for name in layer._input_names:
+            layer = layer._with_input_type(name, ports[name])
+        return layer
     if line and kind != "NetGraph":
         layers = [p.layer for p in parts] if isinstance(keys[0], int) else dict(zip(keys, [p.layer for p in parts]))
         options = {"Input": ports[reader.inputs[0]]}
@@ -144,11 +150,14 @@ def _described_net(onnx: Any, model: Any, metadata: dict[str, str]) -> Layer | N
 
 def _graph(reader: GraphReader, parts: list[Part], keys: list, ports: dict, coders: dict) -> NetGraph:
     producer = {part.output: key for part, key in zip(parts, keys)}
+    # (source tensor, destination) of every layer input: the layer, or its port when it has several
+    feeds = [(source, key if len(part.sources) == 1 else NetPort(key, port))
+             for part, key in zip(parts, keys) for source, port in zip(part.sources, part.layer._input_names)]
     edges: list[tuple] = []
     for name in reader.inputs:
-        edges += [(NetPort(name), key) for part, key in zip(parts, keys) if part.source == name]
-    edges += [(producer[part.source], key) for part, key in zip(parts, keys) if part.source in producer]
-    used = {part.source for part in parts}
+        edges += [(NetPort(name), destination) for source, destination in feeds if source == name]
+    edges += [(producer[source], destination) for source, destination in feeds if source in producer]
+    used = {source for source, _ in feeds}
     for value in reader.graph.output:
         tensor = reader.source(value.name)
         if tensor not in producer:
@@ -168,8 +177,15 @@ def _is_line(parts: list[Part], inputs: list[str], outputs: list[str]) -> bool:
     """Whether the layers form one line from the only input to the only output."""
     if len(inputs) != 1 or len(outputs) != 1 or outputs[0] != parts[-1].output:
         return False
-    sources = [part.source for part in parts]
-    return sources == [inputs[0], *(part.output for part in parts[:-1])]
+    sources = [part.sources for part in parts]
+    return sources == [(inputs[0],), *((part.output,) for part in parts[:-1])]
+
+
+def _is_layer(parts: list[Part], inputs: list[str], outputs: list[str]) -> bool:
+    """Whether the graph is one layer, its input ports the graph's inputs and its output the graph's."""
+    layer = parts[0].layer
+    names = inputs if layer._ports_in_order else list(layer._input_names)
+    return len(parts) == 1 and outputs == [parts[0].output] and list(parts[0].sources) == inputs == names
 
 
 def _keys(parts: list[Part], made_here: bool) -> list:
