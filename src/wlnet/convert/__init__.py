@@ -237,6 +237,9 @@ def _flatten(module: nn.Flatten, position: tuple) -> Layer | None:
         return FlattenLayer(end - 1)
     if start < -1 and end == -1:
         return FlattenLayer(start + 1)
+    if (start > 0) == (end > 0) and start > end:
+        raise no_equivalent(module, position, f"its start_dim {start} comes after end_dim {end} (PyTorch refuses "
+                                              "it too).")
     if 1 < start < end:  # levels start to end, those before it kept: Wolfram's groups of levels
         return FlattenLayer([*([level] for level in range(1, start)), list(range(start, end + 1))])
     return FlattenLayer(Span(start, end))  # levels counted from the last: on any rank

@@ -7,10 +7,11 @@ nn.AlphaDropout, nn.Unflatten, and wlnet's own Softmax, Dropout and Reshape modu
 * ``nn.Dropout(p)`` -> ``DropoutLayer(p)``; ``nn.AlphaDropout(p)`` -> ``DropoutLayer(p,
   Method="AlphaDropout")``. The channel dropouts (``nn.Dropout1d/2d/3d``,
   ``nn.FeatureAlphaDropout``) drop whole channels, which no DropoutLayer does: refused.
-* ``nn.Unflatten(d, sizes)`` with ``d >= 1`` -> ``ReshapeLayer((Inherited, ..., *sizes))`` (d - 1
-  Inheriteds) on inputs of rank d, the unflattened dim being the last one (the usual
-  ``nn.Unflatten(1, (c, h, w))`` after an nn.Linear); the layer's Input fixes that rank. A dim
-  counted from the last is refused (its ReshapeLayer depends on the input's rank).
+* ``nn.Unflatten(d, sizes)`` -> ``ReshapeLayer((Inherited, ..., *sizes, All))`` (d - 1 Inheriteds)
+  for ``d >= 1`` and ``ReshapeLayer((All, *sizes))`` for ``d = -1``, on inputs of any rank. With a
+  size -1 (Automatic, which cannot go with All) and ``d >= 1`` the unflattened dim must be the last
+  one: ``ReshapeLayer((Inherited, ..., *sizes), Input=(Automatic,) * d)``. Other dims counted from
+  the last are refused (no ReshapeLayer does that on every rank).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from ..layers.base import Layer
 from ..layers.dropout import Dropout, DropoutLayer
 from ..layers.reshape import Reshape, ReshapeLayer
 from ..layers.softmax import Softmax, SoftmaxLayer
-from ..symbols import Automatic, Inherited
+from ..symbols import All, Automatic, Inherited
 from .common import no_equivalent
 
 __all__ = ["CONVERTERS"]
@@ -63,13 +64,18 @@ def _channel_dropout(module: nn.Module, position: tuple) -> Layer:
 
 def _unflatten(module: nn.Unflatten, position: tuple) -> Layer:
     dim, sizes = module.dim, tuple(int(s) for s in module.unflattened_size)
+    automatic = -1 in sizes
+    if dim == -1 and not automatic:
+        return ReshapeLayer((All, *sizes))
     if not isinstance(dim, int) or dim < 1:
         raise no_equivalent(
             module, position,
-            f"nn.Unflatten(dim={dim!r}) unflattens a dim counted from the last (or the batch axis), whose "
-            "ReshapeLayer depends on the input's rank; give the dim counted from the first, e.g. "
-            "nn.Unflatten(1, (c, h, w)), or use ReshapeLayer directly.",
+            f"nn.Unflatten(dim={dim!r}, unflattened_size={sizes}) unflattens a dim counted from the last (or the "
+            "batch axis), which no ReshapeLayer does on inputs of every rank; give the dim counted from the first, "
+            "e.g. nn.Unflatten(1, (c, h, w)), or use ReshapeLayer directly.",
         )
+    if not automatic:
+        return ReshapeLayer((*(Inherited,) * (dim - 1), *sizes, All))
     entries = tuple(Automatic if s == -1 else s for s in sizes)  # -1: the size that keeps the count
     return ReshapeLayer((*(Inherited,) * (dim - 1), *entries), Input=(Automatic,) * dim)
 

@@ -25,8 +25,12 @@ class ReshapeLayer(Layer):
             a positive int (that dim);
             ``Inherited`` (the input's dim at the same position);
             ``Automatic`` (the dim that keeps the number of elements, at most one);
-            ``All`` (the input's dims from the same position on, at most one, not with
-            ``Automatic``: ``ReshapeLayer((All, 1))`` adds a level of size 1 at the end).
+            ``All`` (the input's remaining dims: those that the entries before it, covering
+            leading levels of the input, and after it, covering trailing levels, leave; at most
+            one, not with ``Automatic``, and no ``Inherited`` after it): ``(All, 1)`` adds a level
+            of size 1 at the end, ``(Inherited, 3, 2, All)`` splits level 2 (of size 6) of an input
+            of any rank, ``(All, 2, 3)`` splits the last level (of size 6). Each side covers the
+            fewest levels whose sizes multiply to its entries' product.
             ``()`` reshapes a one-element array to a real number; an int n is ``(n,)``.
         Input, Output: the ports' dims, as for every layer.
 
@@ -94,14 +98,12 @@ class ReshapeLayer(Layer):
             if All in spec:
                 return TensorT(None, tuple(out[:_position(spec, All)]))
             return TensorT(tuple(out))
-        dims = t_in.dims
         self._check_input(t_in)
-        out = []
-        for i, d in enumerate(spec):
-            if d is All:
-                out.extend(dims[i:])
-            else:
-                out.append(d if isinstance(d, int) else dims[i] if d is Inherited else Automatic)
+        expanded = _expand(spec, t_in.dims, self._where, t_in)
+        if expanded is None:  # All's share of the input is not known yet
+            k = _position(spec, All)
+            return TensorT(None, tuple(t_in.dims[i] if d is Inherited else d for i, d in enumerate(spec[:k])))
+        out = expanded
         if Automatic in spec:
             position = next(i for i, d in enumerate(out) if d is Automatic)
             out[position] = self._automatic(t_in, out, position)
@@ -117,11 +119,6 @@ class ReshapeLayer(Layer):
             raise NetShapeError(
                 f'{self._where}: entry {copied[-1] + 1} is Inherited, which copies level {copied[-1] + 1} of port '
                 f'"Input", but it is {describe(t_in)}, of rank {len(dims)}.'
-            )
-        if All in spec and _position(spec, All) > len(dims):
-            raise NetShapeError(
-                f'{self._where}: All at entry {_position(spec, All) + 1} copies the levels of port "Input" from '
-                f"level {_position(spec, All) + 1} on, but it is {describe(t_in)}, of rank {len(dims)}."
             )
         if dims and dims[0] == VARYING and not (spec and (spec[0] is Inherited or spec[0] is All)):
             raise NetShapeError(
@@ -156,11 +153,6 @@ class ReshapeLayer(Layer):
         for i, d in enumerate(spec):
             if d is Inherited and dims[i] is None:
                 dims[i] = out[i]
-        if All in spec:
-            start = _position(spec, All)
-            for j in range(start, len(dims)):
-                if dims[j] is None:
-                    dims[j] = out[j]
         unknown = [i for i, d in enumerate(dims) if d is None]
         total = _count(out)
         if len(unknown) == 1 and total is not None:
@@ -174,10 +166,10 @@ class ReshapeLayer(Layer):
         copies, or its leading dims that Inherited copies."""
         spec = self.dims
         if All in spec:
-            start = _position(spec, All)
-            rank = len(out) - len(spec) + 1 + start
-            dims = [out[i] if d is Inherited else None for i, d in enumerate(spec[:start])]
-            return TensorT((*dims, *out[start:start + rank - start]))
+            k = _position(spec, All)
+            if all(d is Inherited for d in spec[:k]) and all(d == 1 for d in spec[k + 1:]):
+                return TensorT(out[:len(out) - len(spec) + k + 1])  # All copied the levels after the Inheriteds
+            spec = spec[:k]
         copied = [i for i, d in enumerate(spec) if d is Inherited]
         leading = tuple(out[i] if i in copied else None for i in range(copied[-1] + 1)) if copied else ()
         return TensorT(None, leading if any(d is not None for d in leading) else ())
@@ -232,18 +224,12 @@ class Reshape(nn.Module):
         self.dims = tuple(dims)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        example = x.shape[1:]
-        shape: list[int] = []
-        for i, d in enumerate(self.dims):
-            if d is All:
-                shape.extend(example[i:])
-            elif d is Inherited:
-                shape.append(example[i] if i < len(example) else 0)
-            else:
-                shape.append(-1 if d is Automatic else d)
+        example = tuple(x.shape[1:])
         try:
-            return x.reshape(x.shape[0], *shape)
-        except RuntimeError:
+            expanded = _expand(self.dims, example, _where(self.dims), None)
+            assert expanded is not None  # every dim of a tensor is known
+            return x.reshape(x.shape[0], *[-1 if d is Automatic else d for d in expanded])
+        except (RuntimeError, IndexError, NetShapeError):
             raise NetShapeError(
                 f"{_where(self.dims)}: an input of shape {tuple(x.shape)} (batch first) has examples of dims "
                 f"{tuple(example)}, which cannot be reshaped to {_dims_text(self.dims)}."
@@ -273,6 +259,11 @@ def _parse_dims(dims) -> tuple:
                 f"ReshapeLayer: entry {i + 1} of the dims {_dims_text(tuple(dims))} should be a positive integer, "
                 f"Inherited, Automatic or All, but is {d!r}."
             )
+    if All in parsed and Inherited in parsed[_position(tuple(parsed), All):]:
+        raise NetSpecificationError(
+            f"ReshapeLayer: the dims {_dims_text(tuple(parsed))} have Inherited after All; Inherited copies the "
+            "input's dim at its own position, which is not known after All."
+        )
     inferred = [d for d in parsed if d is Automatic or d is All]
     if len(inferred) > 1:
         raise NetSpecificationError(
@@ -280,6 +271,53 @@ def _parse_dims(dims) -> tuple:
             "or All; at most one may be (the others are then known)."
         )
     return tuple(parsed)
+
+
+def _expand(spec: tuple, dims: tuple, where: str, t: TensorT | None) -> list | None:
+    """The output's dims for an input of ``dims``: Inherited copied, Automatic kept (for the caller),
+    and All replaced by the input's levels that the entries before it (covering leading levels) and
+    after it (covering trailing levels) leave, All taking as many as it can; None when an unknown
+    size decides them."""
+    out = [dims[i] if d is Inherited else d for i, d in enumerate(spec)]
+    if All not in spec:
+        return out
+    k = _position(spec, All)
+    head, tail = out[:k], out[k + 1:]
+    if all(d is Inherited for d in spec[:k]):
+        start: int | None = k
+    else:
+        first = 1 if head[:1] == [VARYING] else 0
+        covered = _cover(dims, range(first, len(dims)), head[first:], "before", "leading", where, t)
+        start = None if covered is None else first + covered
+    end = None if start is None else _cover(dims, range(len(dims) - 1, start - 1, -1), tail, "after", "trailing",
+                                            where, t)
+    if start is None or end is None:
+        return None
+    return [*head, *dims[start:len(dims) - end], *tail]
+
+
+def _cover(dims: tuple, axes: range, entries: list, side: str, levels: str, where: str,
+           t: TensorT | None) -> int | None:
+    """How many of the levels ``axes`` (in that order) the entries on one ``side`` of All cover: the
+    fewest whose sizes multiply to the entries' product; None when an unknown size decides."""
+    if any(not isinstance(d, int) for d in entries):
+        return None
+    target, product, count = math.prod(entries), 1, 0
+    for axis in axes:
+        if product >= target:
+            break
+        if dims[axis] is None:
+            return None
+        if dims[axis] == VARYING:
+            break
+        product, count = product * dims[axis], count + 1
+    if product != target:
+        text = describe(t) if t is not None else f"an array of dims {tuple(dims)}"
+        raise NetShapeError(
+            f'{where}: the entries {side} All, {_dims_text(tuple(entries))}, cover no {levels} levels of port "Input", '
+            f"which is {text}: a product of its {levels} sizes should be {target}."
+        )
+    return count
 
 
 def _position(spec: tuple, atom) -> int:
