@@ -90,7 +90,9 @@ def NetTrain(net, data, prop="TrainedNet", **options):
         TrainingStoppingCriterion: None, "Loss" (or Automatic), a dict with "Criterion",
             "Patience", "InitialPatience", "Improvement" (``("AbsoluteChange", v)`` or
             ``("RelativeChange", v)``), or a function of the progress dict returning True to stop.
-        RandomSeeding: Inherited (default: NumPy's global state), Automatic, an int or a str.
+        RandomSeeding: Inherited (default: NumPy's global state), Automatic, an int or a str. It
+            fixes the order of the data, the initial values of missing arrays and DropoutLayer's
+            masks (PyTorch's own random state is left as it was).
         WorkingPrecision: "Real32" (default) or "Real64".
         TargetDevice: "CPU" (default) or "GPU".
         TrainingProgressReporting: Automatic (a progress bar on a terminal or in a notebook,
