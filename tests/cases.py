@@ -31,8 +31,10 @@ from wlnet import (
     Span,
     Tanh,
 )
+from wlnet.layers.aggregation import AggregationLayer
 from wlnet.layers.combine import CatenateLayer, TotalLayer
 from wlnet.layers.dropout import DropoutLayer
+from wlnet.layers.pooling import PoolingLayer
 from wlnet.layers.reshape import ReshapeLayer
 from wlnet.layers.softmax import SoftmaxLayer
 
@@ -258,4 +260,33 @@ CASES = [
     Case("graph-catenate-branches", initialized(lambda: NetGraph(
         {"a": LinearLayer(3), "b": ParametricRampLayer(), "cat": CatenateLayer(), "out": LinearLayer(2)},
         [(NetPort("Input"), "a"), (NetPort("Input"), "b"), (("a", "b"), "cat", "out")], Input=2)), batch(2)),
+    # AggregationLayer (issue 20): no arrays; the default (global pooling of (c, h, w)), a level, a negative level,
+    # a list, a span, All (a real number out), over a sequence.
+    Case("aggregation-mean", lambda: AggregationLayer("Mean", Input=(3, 4, 5)), batch(3, 4, 5),
+         unlike=lambda: AggregationLayer("Max", Input=(3, 4, 5))),
+    Case("aggregation-max-level-1", lambda: AggregationLayer("Max", 1, Input=(3, 4)), batch(3, 4),
+         unlike=lambda: AggregationLayer("Max", -1, Input=(3, 4))),
+    Case("aggregation-min-last", lambda: AggregationLayer("Min", -1, Input=(2, 3, 4)), batch(2, 3, 4)),
+    Case("aggregation-total-list", lambda: AggregationLayer("Total", [1, 3], Input=(2, 3, 4)), batch(2, 3, 4)),
+    Case("aggregation-times-span", lambda: AggregationLayer("Times", Span(1, 2), Input=(2, 3, 2)), batch(2, 3, 2)),
+    Case("aggregation-all", lambda: AggregationLayer("Mean", All, Input=(2, 3)), batch(2, 3)),
+    Case("aggregation-varying", lambda: AggregationLayer("Mean", 1, Input=("Varying", 3)), sequences(1, 4, 2, 4)),
+    # PoolingLayer (issue 20): no arrays; Max, Mean and Total, 1-, 2- and 3-d, stride, symmetric padding (over half
+    # the kernel too), asymmetric and "Same" padding, channels last (also on sequences), and a PReLU CNN's tail.
+    Case("pooling-max-2d", lambda: PoolingLayer(2, 2, Input=(2, 4, 5)), batch(2, 4, 5),
+         unlike=lambda: PoolingLayer(2, Input=(2, 4, 5))),
+    Case("pooling-mean-1d-padding", lambda: PoolingLayer(3, 2, Function="Mean", PaddingSize=1, Input=(2, 7)),
+         batch(2, 7), unlike=lambda: PoolingLayer(3, 2, Function="Total", PaddingSize=1, Input=(2, 7))),
+    Case("pooling-total-3d", lambda: PoolingLayer((2, 2, 1), Function="Total", Input=(2, 3, 3, 2)), batch(2, 3, 3, 2)),
+    Case("pooling-max-wide-padding", lambda: PoolingLayer(3, PaddingSize=(2, 1), Input=(1, 4, 4)), batch(1, 4, 4)),
+    Case("pooling-max-asymmetric", lambda: PoolingLayer(2, PaddingSize=((1, 0), (0, 1)), Input=(2, 3, 3)),
+         batch(2, 3, 3), unlike=lambda: PoolingLayer(2, PaddingSize=((0, 1), (1, 0)), Input=(2, 3, 3))),
+    Case("pooling-mean-same", lambda: PoolingLayer(3, 2, Function="Mean", PaddingSize="Same", Input=(2, 6, 5)),
+         batch(2, 6, 5)),
+    Case("pooling-interleaving", lambda: PoolingLayer((2, 2), Function="Mean", Interleaving=True, Input=(4, 3, 2)),
+         batch(4, 3, 2), unlike=lambda: PoolingLayer((2, 2), Function="Mean", Input=(4, 3, 2))),
+    Case("pooling-varying", lambda: PoolingLayer(3, PaddingSize=1, Interleaving=True, Input=("Varying", 3)),
+         sequences(2, 4, 3, 4)),
+    Case("pooling-chain", initialized(lambda: NetChain(
+        [ParametricRampLayer(), PoolingLayer(2, 2), AggregationLayer("Mean")], Input=(3, 4, 4))), batch(3, 4, 4)),
 ]

@@ -21,9 +21,11 @@ from .information import Information
 from .initialize import NetInitialize
 from .kernels.memory import from_environment as _reuse_memory_if_asked
 from .layers import ElementwiseLayer, FlattenLayer, LinearLayer, ParametricRampLayer
+from .layers.aggregation import AggregationLayer
 from .layers.combine import CatenateLayer, TotalLayer
 from .layers.dropout import DropoutLayer
 from .layers.loss import CrossEntropyLossLayer, MeanAbsoluteLossLayer, MeanSquaredLossLayer
+from .layers.pooling import PoolingLayer
 from .layers.reshape import ReshapeLayer
 from .layers.softmax import SoftmaxLayer
 from .nets import NetChain, NetGraph, NetPort
@@ -80,4 +82,6 @@ __all__ = [
     "Tanh",
     "TotalLayer",
     "CatenateLayer",
+    "AggregationLayer",
+    "PoolingLayer",
 ]

@@ -40,9 +40,11 @@ from .coders import NetDecoder, NetEncoder
 from .errors import NetError, NetSpecificationError, closest
 from .functions import NAMED_FUNCTIONS, Expression, WolframFunction
 from .layers import ElementwiseLayer, FlattenLayer, LinearLayer, ParametricRampLayer
+from .layers.aggregation import AggregationLayer
 from .layers.base import Layer
 from .layers.combine import CatenateLayer, TotalLayer
 from .layers.dropout import DropoutLayer
+from .layers.pooling import PoolingLayer
 from .layers.reshape import ReshapeLayer
 from .layers.softmax import SoftmaxLayer
 from .nets import NetChain, NetGraph, NetPort
@@ -55,7 +57,8 @@ __all__ = ["LAYER_TYPES", "coder_json", "json_coder", "json_net", "net_json"]
 LAYER_TYPES: dict[str, type[Layer]] = {
     cls.__name__: cls
     for cls in (ParametricRampLayer, LinearLayer, ElementwiseLayer, FlattenLayer, NetChain, NetGraph,
-                SoftmaxLayer, DropoutLayer, ReshapeLayer, TotalLayer, CatenateLayer)
+                SoftmaxLayer, DropoutLayer, ReshapeLayer, TotalLayer, CatenateLayer,
+                AggregationLayer, PoolingLayer)
 }
 _SYMBOLS = {"Automatic": Automatic, "All": All, "Inherited": Inherited, "Ellipsis": Ellipsis}
 _CODERS = {"NetEncoder": NetEncoder, "NetDecoder": NetDecoder}

@@ -32,6 +32,9 @@ a subclass may compute something else in its ``forward``, so it is refused).
   -> SoftmaxLayer, DropoutLayer, ReshapeLayer (and wlnet's own forms of these).
 * :mod:`wlnet.convert.combine`: wlnet's own ``Total`` and ``Catenate`` -> TotalLayer, CatenateLayer
   (with their input ports; give their dims with NetReplacePart, as ``Input=`` is for one port).
+* :mod:`wlnet.convert.pooling`: ``nn.MaxPool1d/2d/3d``, ``nn.AvgPool1d/2d/3d`` -> PoolingLayer;
+  ``nn.AdaptiveAvgPool1d/2d/3d(1)``, ``nn.AdaptiveMaxPool1d/2d/3d(1)`` -> AggregationLayer (and a
+  ReshapeLayer keeping the size-1 dims, unless an ``nn.Flatten()`` follows); wlnet's own forms.
 
 Arrays become float32 (as every wlnet array is), copied from any device. A parameter with
 ``requires_grad=False`` makes its layer's LearningRateMultipliers 0; one that carries an
@@ -69,7 +72,7 @@ from ..nets.chain import Chain, NetChain
 from ..nets.graph import Graph
 from ..symbols import Automatic, Span
 from ..types import describe, parse_port, unify
-from . import combine, shapes
+from . import combine, pooling, shapes
 from .common import layer_multiplier, no_equivalent, site, type_text
 
 __all__ = ["CONVERTERS", "from_torch"]
@@ -237,9 +240,6 @@ def _flatten(module: nn.Flatten, position: tuple) -> Layer | None:
         return FlattenLayer(end - 1)
     if start < -1 and end == -1:
         return FlattenLayer(start + 1)
-    if (start > 0) == (end > 0) and start > end:
-        raise no_equivalent(module, position, f"its start_dim {start} comes after end_dim {end} (PyTorch refuses "
-                                              "it too).")
     if 1 < start < end:  # levels start to end, those before it kept: Wolfram's groups of levels
         return FlattenLayer([*([level] for level in range(1, start)), list(range(start, end + 1))])
     return FlattenLayer(Span(start, end))  # levels counted from the last: on any rank
@@ -258,9 +258,16 @@ def _sequential(module: nn.Sequential, position: tuple) -> Layer:
 
 def _chain(module: nn.Module, position: tuple, steps: list, numbered: bool) -> Layer:
     """A NetChain of the converted children of ``module``, whose positions are ``steps``."""
-    parts = []
-    for step, child in zip(steps, module.children()):
-        layer = _convert(child, (*position, step))
+    parts, children, skipped = [], list(zip(steps, module.children())), None
+    for i, (step, child) in enumerate(children):
+        following = children[i + 1] if i + 1 < len(children) else (None, None)
+        if step == skipped:
+            continue
+        layer: Layer | None
+        if pooling.flattens_global_pooling(child, following[1]):  # nn.AdaptiveAvgPool2d(1), nn.Flatten(): one layer
+            layer, skipped = pooling.global_pooling(child, (*position, step)), following[0]
+        else:
+            layer = _convert(child, (*position, step))
         if layer is not None:
             parts.append((step, layer))
     if not parts:
@@ -320,4 +327,5 @@ CONVERTERS: dict[type, Callable[[Any, tuple], Layer | None]] = {
     Chain: _wlnet_chain,
     **shapes.CONVERTERS,
     **combine.CONVERTERS,
+    **pooling.CONVERTERS,
 }

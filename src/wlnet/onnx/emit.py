@@ -23,7 +23,7 @@ from ..layers.linear import LinearLayer
 from ..layers.ramp import ParametricRampLayer, resolve_levels
 from ..lower import path_key
 from ..types import VARYING
-from . import combine, shapes
+from . import combine, pooling, shapes
 from .builder import Builder
 from .common import array_name
 
@@ -180,6 +180,7 @@ EMITTERS: dict[type, Emitter] = {
     FlattenLayer: emit_flatten,
     **shapes.EMITTERS,
     **combine.EMITTERS,
+    **pooling.EMITTERS,
 }
 
 

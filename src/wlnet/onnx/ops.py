@@ -41,7 +41,7 @@ from ..layers.elementwise import ElementwiseLayer
 from ..layers.flatten import FlattenLayer
 from ..layers.linear import LinearLayer
 from ..layers.ramp import ParametricRampLayer
-from . import combine, shapes
+from . import combine, pooling, shapes
 from .common import FUNCTIONS_KEY
 
 __all__ = ["FOLDED_OPS", "GraphReader", "Part", "READ_OPS", "functions_of"]
@@ -64,7 +64,7 @@ _ELEMENTWISE = {"Relu": "Ramp", "Sigmoid": "LogisticSigmoid", "Tanh": "Tanh", "E
 #: Every op wlnet reads, for the error naming what is supported.
 READ_OPS = ("PRelu", "LeakyRelu", "Gemm", "MatMul", "Add (after MatMul)", "Flatten", "Reshape (of levels)",
             *_ELEMENTWISE, "Identity", "Constant", "Shape, Gather, Slice, Unsqueeze, Squeeze, Concat, Cast (of "
-            "constants and shapes)", *shapes.READ_OPS, *combine.READ_OPS)
+            "constants and shapes)", *shapes.READ_OPS, *combine.READ_OPS, *pooling.READ_OPS)
 _LINEAR_OPS = ("Gemm", "MatMul")
 #: Ops whose outputs are constants when their inputs are (folded before the walk), and, but Reshape,
 #: the ops that compute a shape from ``Shape``'s output.
@@ -383,9 +383,9 @@ def _linear(r: GraphReader, node: Any, weights: np.ndarray, biases: np.ndarray |
 
 
 def _transpose(r: GraphReader, node: Any) -> None:
-    """A Transpose is part of a family's pattern: shapes' (Softmax, FlattenLayer groups)."""
+    """A Transpose is part of a family's pattern: shapes' (Softmax, FlattenLayer groups), else pooling's."""
     if not shapes.read_transpose(r, node):
-        raise r.unsupported(node, "wlnet reads a Transpose only as part of a layer's nodes")
+        pooling.READERS["Transpose"](r, node)
 
 
 READERS: dict[str, Callable[[GraphReader, Any], None]] = {
@@ -393,6 +393,7 @@ READERS: dict[str, Callable[[GraphReader, Any], None]] = {
     "Gemm": _gemm, "MatMul": _matmul, **dict.fromkeys(_ELEMENTWISE, _elementwise),
     **shapes.READERS,
     **combine.READERS,
+    **pooling.READERS,
     "Transpose": _transpose,
 }
 
