@@ -31,12 +31,14 @@ from wlnet import (
     Span,
     Tanh,
 )
-from wlnet.layers.aggregation import AggregationLayer
-from wlnet.layers.combine import CatenateLayer, TotalLayer
-from wlnet.layers.dropout import DropoutLayer
-from wlnet.layers.pooling import PoolingLayer
-from wlnet.layers.reshape import ReshapeLayer
 from wlnet.layers.softmax import SoftmaxLayer
+from wlnet.layers.dropout import DropoutLayer
+from wlnet.layers.reshape import ReshapeLayer
+from wlnet.layers.aggregation import AggregationLayer
+from wlnet.layers.pooling import PoolingLayer
+from wlnet.layers.convolution import ConvolutionLayer
+from wlnet.layers.normalization import BatchNormalizationLayer
+from wlnet.layers.combine import CatenateLayer, TotalLayer
 
 
 def page_chain():
@@ -87,6 +89,15 @@ def ramp(levels=None, dims=(2, 3, 4), **options):
 
 def initialized(make):
     return lambda: NetInitialize(make())
+
+
+def batch_normalization(channels, dims=None, **options):
+    """A function giving a BatchNormalizationLayer on ``dims`` (``channels`` when None) whose four arrays
+    differ from NetInitialize's (the moving variance positive)."""
+    values = np.random.default_rng(channels).standard_normal((4, channels)).astype(np.float32)
+    arrays = {"Scaling": values[0], "Biases": values[1], "MovingMean": values[2],
+              "MovingVariance": np.abs(values[3]) + np.float32(0.5)}
+    return lambda: BatchNormalizationLayer(**arrays, Input=channels if dims is None else dims, **options)
 
 
 def frozen_chain(**options):
@@ -237,29 +248,46 @@ CASES = [
         {"inner": branches(), "sum": LinearLayer(1)},
         [(NetPort("inner", "Output1"), NetPort("sum", "Input")), (NetPort("inner", "Output2"), NetPort("z"))])),
         batch(2)),
-    # Class coders (issue 20): a classifier whose Class decoder gives labels; a one-hot Class encoder (labels of
-    # every kind: strings, integers, booleans) feeding a LinearLayer, as an embedding of the classes.
-    Case("chain-class-decoder", initialized(lambda: classifier(["cat", "dog", "fox"])), batch(2, n=3),
-         unlike=initialized(lambda: classifier(["cat", "dog", 3]))),
-    Case("chain-class-encoder", initialized(lambda: NetChain(
-        [LinearLayer(2), Tanh], Input=NetEncoder(["Class", ["x", 2, False], "IndicatorVector"]))), ["x", False, 2, "x"],
-         unlike=initialized(lambda: NetChain(
-             [LinearLayer(2), Tanh], Input=NetEncoder(["Class", ["x", 2, True], "IndicatorVector"])))),
-    # TotalLayer and CatenateLayer (issue 20): several input ports, alone (data a dict by port) and in graphs: a
-    # residual block (the ramp's output plus the block's input), and two branches catenated.
-    Case("total-two-ports", lambda: TotalLayer(InputPorts=[(2, 3), (2, 3)]), ports_data((2, 3), (2, 3)),
-         unlike=lambda: TotalLayer(InputPorts=[(2, 3), (2, 3), (2, 3)])),
-    Case("total-named-three", lambda: TotalLayer(InputPorts={"a": 3, "b": 3, "c": 3}),
-         ports_data(3, 3, 3, names=("a", "b", "c"))),
-    Case("catenate-level-1", lambda: CatenateLayer(InputPorts=[(2, 3), (4, 3)]), ports_data((2, 3), (4, 3)),
-         unlike=lambda: CatenateLayer(InputPorts=[(4, 3), (2, 3)])),
-    Case("catenate-level-2", lambda: CatenateLayer(2, InputPorts=[(2, 3), (2, 4)]), ports_data((2, 3), (2, 4))),
-    Case("catenate-level--1", lambda: CatenateLayer(-1, InputPorts=[(2, 3, 1), (2, 3, 2), (2, 3, 1)]),
-         ports_data((2, 3, 1), (2, 3, 2), (2, 3, 1))),
-    Case("graph-residual", initialized(residual), batch(3), unlike=initialized(lambda: residual(swapped=True))),
-    Case("graph-catenate-branches", initialized(lambda: NetGraph(
-        {"a": LinearLayer(3), "b": ParametricRampLayer(), "cat": CatenateLayer(), "out": LinearLayer(2)},
-        [(NetPort("Input"), "a"), (NetPort("Input"), "b"), (("a", "b"), "cat", "out")], Input=2)), batch(2)),
+    # BatchNormalizationLayer (issue 20): moving statistics away from NetInitialize's 0s and 1s, so that
+    # evaluation uses them; a vector, {c, h, w}, {c, L}, channels last, sequences, frozen, in a chain.
+    Case("bn-vector", batch_normalization(3), batch(3, n=3)),
+    Case("bn-image", batch_normalization(3, dims=(3, 4, 5)), batch(3, 4, 5)),
+    Case("bn-sequence", batch_normalization(2, dims=(2, 5)), batch(2, 5),
+         unlike=batch_normalization(2, dims=(2, 5), Epsilon=1e-5)),
+    Case("bn-interleaving", batch_normalization(3, dims=(4, 5, 3), Interleaving=True), batch(4, 5, 3),
+         unlike=batch_normalization(3, dims=(4, 5, 3), Interleaving=True, Momentum=0.99)),
+    Case("bn-varying", batch_normalization(3, dims=("Varying", 3), Interleaving=True), sequences(1, 4, 2, 4)),
+    Case("bn-frozen", batch_normalization(2, dims=(2, 3), LearningRateMultipliers=0), batch(2, 3),
+         unlike=batch_normalization(2, dims=(2, 3))),
+    Case("bn-chain", initialized(lambda: NetChain([LinearLayer(4), BatchNormalizationLayer(), ParametricRampLayer()],
+                                                  Input=3)), batch(3, n=3)),
+    # ConvolutionLayer (issue 20): 1-, 2- and 3-d kernels, stride with padding and dilation, asymmetric and
+    # "Same" padding, groups, no biases, channels last (also on sequences), frozen, and a small PReLU CNN.
+    # (Weights of at most 16 elements, so that repr prints them.)
+    Case("conv-1d", initialized(lambda: ConvolutionLayer(3, 2, Input=(2, 5))), batch(2, 5)),
+    Case("conv-2d", initialized(lambda: ConvolutionLayer(2, 2, Input=(2, 4, 4))), batch(2, 4, 4),
+         unlike=initialized(lambda: ConvolutionLayer(2, 2, Stride=2, Input=(2, 4, 4)))),
+    Case("conv-3d", initialized(lambda: ConvolutionLayer(1, (2, 2, 2), Input=(2, 3, 3, 3))), batch(2, 3, 3, 3)),
+    Case("conv-stride-padding-dilation", initialized(lambda: ConvolutionLayer(
+        1, (3, 2), Stride=(2, 1), PaddingSize=(2, 1), Dilation=(2, 1), Input=(2, 7, 5))), batch(2, 7, 5),
+        unlike=initialized(lambda: ConvolutionLayer(1, (3, 2), Stride=(2, 1), PaddingSize=(2, 1), Input=(2, 7, 5)))),
+    Case("conv-asymmetric-padding", initialized(lambda: ConvolutionLayer(
+        2, 2, PaddingSize=((1, 2), (2, 1)), Input=(2, 3, 4))), batch(2, 3, 4),
+        unlike=initialized(lambda: ConvolutionLayer(2, 2, PaddingSize=((2, 1), (1, 2)), Input=(2, 3, 4)))),
+    Case("conv-same", initialized(lambda: ConvolutionLayer(1, 3, Stride=2, PaddingSize="Same", Input=(1, 6, 5))),
+         batch(1, 6, 5)),
+    Case("conv-groups", initialized(lambda: ConvolutionLayer(4, (2, 1), ChannelGroups=2, Input=(4, 3, 3))),
+         batch(4, 3, 3), unlike=initialized(lambda: ConvolutionLayer(4, (2, 1), ChannelGroups=4, Input=(4, 3, 3)))),
+    Case("conv-no-biases", initialized(lambda: ConvolutionLayer(2, 2, Biases=None, Input=(2, 3, 3))), batch(2, 3, 3)),
+    Case("conv-interleaving", initialized(lambda: ConvolutionLayer(2, 2, Interleaving=True, Input=(4, 3, 2))),
+         batch(4, 3, 2), unlike=initialized(lambda: ConvolutionLayer(2, 2, Input=(4, 3, 2)))),
+    Case("conv-varying", initialized(lambda: ConvolutionLayer(
+        2, 2, PaddingSize="Same", Interleaving=True, Input=("Varying", 3))), sequences(1, 4, 3, 4)),
+    Case("conv-frozen", initialized(lambda: ConvolutionLayer(2, 2, LearningRateMultipliers=0, Input=(2, 3, 3))),
+         batch(2, 3, 3), unlike=initialized(lambda: ConvolutionLayer(2, 2, Input=(2, 3, 3)))),
+    Case("conv-chain", initialized(lambda: NetChain(
+        [ConvolutionLayer(4, 3, PaddingSize=1), ParametricRampLayer(), FlattenLayer(), LinearLayer(3)],
+        Input=(2, 6, 6))), batch(2, 6, 6)),
     # AggregationLayer (issue 20): no arrays; the default (global pooling of (c, h, w)), a level, a negative level,
     # a list, a span, All (a real number out), over a sequence.
     Case("aggregation-mean", lambda: AggregationLayer("Mean", Input=(3, 4, 5)), batch(3, 4, 5),
@@ -289,4 +317,27 @@ CASES = [
          sequences(2, 4, 3, 4)),
     Case("pooling-chain", initialized(lambda: NetChain(
         [ParametricRampLayer(), PoolingLayer(2, 2), AggregationLayer("Mean")], Input=(3, 4, 4))), batch(3, 4, 4)),
+    # Class coders (issue 20): a classifier whose Class decoder gives labels; a one-hot Class encoder (labels of
+    # every kind: strings, integers, booleans) feeding a LinearLayer, as an embedding of the classes.
+    Case("chain-class-decoder", initialized(lambda: classifier(["cat", "dog", "fox"])), batch(2, n=3),
+         unlike=initialized(lambda: classifier(["cat", "dog", 3]))),
+    Case("chain-class-encoder", initialized(lambda: NetChain(
+        [LinearLayer(2), Tanh], Input=NetEncoder(["Class", ["x", 2, False], "IndicatorVector"]))), ["x", False, 2, "x"],
+         unlike=initialized(lambda: NetChain(
+             [LinearLayer(2), Tanh], Input=NetEncoder(["Class", ["x", 2, True], "IndicatorVector"])))),
+    # TotalLayer and CatenateLayer (issue 20): several input ports, alone (data a dict by port) and in graphs: a
+    # residual block (the ramp's output plus the block's input), and two branches catenated.
+    Case("total-two-ports", lambda: TotalLayer(InputPorts=[(2, 3), (2, 3)]), ports_data((2, 3), (2, 3)),
+         unlike=lambda: TotalLayer(InputPorts=[(2, 3), (2, 3), (2, 3)])),
+    Case("total-named-three", lambda: TotalLayer(InputPorts={"a": 3, "b": 3, "c": 3}),
+         ports_data(3, 3, 3, names=("a", "b", "c"))),
+    Case("catenate-level-1", lambda: CatenateLayer(InputPorts=[(2, 3), (4, 3)]), ports_data((2, 3), (4, 3)),
+         unlike=lambda: CatenateLayer(InputPorts=[(4, 3), (2, 3)])),
+    Case("catenate-level-2", lambda: CatenateLayer(2, InputPorts=[(2, 3), (2, 4)]), ports_data((2, 3), (2, 4))),
+    Case("catenate-level--1", lambda: CatenateLayer(-1, InputPorts=[(2, 3, 1), (2, 3, 2), (2, 3, 1)]),
+         ports_data((2, 3, 1), (2, 3, 2), (2, 3, 1))),
+    Case("graph-residual", initialized(residual), batch(3), unlike=initialized(lambda: residual(swapped=True))),
+    Case("graph-catenate-branches", initialized(lambda: NetGraph(
+        {"a": LinearLayer(3), "b": ParametricRampLayer(), "cat": CatenateLayer(), "out": LinearLayer(2)},
+        [(NetPort("Input"), "a"), (NetPort("Input"), "b"), (("a", "b"), "cat", "out")], Input=2)), batch(2)),
 ]

@@ -16,7 +16,18 @@ import numpy as np
 import pytest
 import torch
 
-from wlnet import All, Import, Information, LinearLayer, NetChain, NetTrain, ParametricRampLayer, Scaled
+from wlnet import (
+    All,
+    BatchNormalizationLayer,
+    Import,
+    Information,
+    LinearLayer,
+    NetChain,
+    NetExtract,
+    NetTrain,
+    ParametricRampLayer,
+    Scaled,
+)
 from wlnet.errors import NetError, NetOptionError
 
 pytestmark = pytest.mark.skipif(not torch.distributed.is_available() or not hasattr(os, "fork"),
@@ -69,6 +80,26 @@ def test_an_odd_split_and_a_batch_smaller_than_the_processes():
     one = NetTrain(mlp(), data(), All, **options("SGD", None, BatchSize=1, MaxTrainingRounds=1))
     assert_same(NetTrain(mlp(), data(), All, TargetDevice=("CPU", 3), **options("SGD", None, BatchSize=1,
                                                                                 MaxTrainingRounds=1)), one)
+
+
+def test_moving_statistics_are_merged_over_the_processes():
+    """A BatchNormalizationLayer's moving statistics: each process updates them with its rows of the batch
+    (and normalizes with their statistics, as DDP does without SyncBatchNorm), and the updates are averaged
+    by share after each step, so that every process keeps the same ones. The other arrays frozen, the moving
+    mean moves as in one process; the moving variance by the mean of the shares' variances, at most the
+    whole batch's."""
+    net = NetChain([LinearLayer(8), BatchNormalizationLayer(), ParametricRampLayer(), LinearLayer(2)], Input=4)
+    frozen = {1: 0, 3: 0, 4: 0, (2, "Scaling"): 0, (2, "Biases"): 0}
+    given = {"BatchSize": 12, "MaxTrainingRounds": 2, "RandomSeeding": 3, "LearningRateMultipliers": frozen}
+    single = NetTrain(net, data(), **given)
+    double = NetTrain(net, data(), TargetDevice=("CPU", 2), **given)
+    np.testing.assert_allclose(NetExtract(double, [2, "MovingMean"]), NetExtract(single, [2, "MovingMean"]),
+                               rtol=0, atol=1e-6)
+    variances = NetExtract(double, [2, "MovingVariance"]), NetExtract(single, [2, "MovingVariance"])
+    assert (variances[0] <= variances[1] + 1e-6).all() and (variances[0] > 0.5).all()
+    trained = NetTrain(net, data(), TargetDevice=("CPU", 2), **{**given, "LearningRateMultipliers": 1})
+    assert np.isfinite(NetExtract(trained, [2, "MovingVariance"])).all()
+    assert NetExtract(trained, [1, "Weights"]).tolist() != NetExtract(single, [1, "Weights"]).tolist()
 
 
 SCRIPT = textwrap.dedent("""

@@ -52,6 +52,7 @@ from test_contract import module_batches
 from wlnet import operators
 from wlnet.functions import Expression
 from wlnet.kernels.layout import is_dense
+from wlnet.layers.normalization import BatchNormalization
 from wlnet.layers.ramp import ParametricRamp, RampModule
 from wlnet.operators import view_shape
 
@@ -62,8 +63,9 @@ RAMP = torch.ops.wlnet.parametric_ramp.default
 RAMP_BACKWARD = torch.ops.wlnet.parametric_ramp_backward.default
 
 # The compile-heavy rows' subset: every ParametricRampLayer row, a chain, a graph of two outputs and
-# one of two inputs.
-COMPILED = {c.id for c in CASES if c.id.startswith("ramp-")} | {"chain-mlp", "graph-branches", "graph-two-inputs"}
+# one of two inputs, a chain with a BatchNormalizationLayer.
+COMPILED = {c.id for c in CASES if c.id.startswith("ramp-")} | {"chain-mlp", "graph-branches", "graph-two-inputs",
+                                                                "bn-chain"}
 
 
 @functools.cache
@@ -372,10 +374,11 @@ def test_cpu_autocast_bfloat16(case, path):
     want = outcome(reference, [x.to(torch.bfloat16) for x in inputs])
     # Every layer with arrays is on CPU autocast's lower-precision list (LinearLayer: linear;
     # ParametricRampLayer: prelu), and every output of a module that has one depends on one; the
-    # others (ElementwiseLayer, FlattenLayer) keep their input's type, as their torch ops do. A residual sum
-    # (TotalLayer) adds as torch's + does, in the wider type: the block's float32 input plus its bfloat16
-    # branch is float32.
-    dtype = torch.bfloat16 if list(module.parameters()) and case.id not in WIDENED_BY_A_SUM else torch.float32
+    # others (ElementwiseLayer, FlattenLayer; BatchNormalizationLayer, as nn.BatchNorm2d: batch_norm is
+    # on neither list) keep their input's type, as their torch ops do. A residual sum (TotalLayer) adds as
+    # torch's + does, in the wider type: the block's float32 input plus its bfloat16 branch is float32.
+    lowered = [p for m in module.modules() if not isinstance(m, BatchNormalization) for p in m.parameters(False)]
+    dtype = torch.bfloat16 if lowered and case.id not in WIDENED_BY_A_SUM else torch.float32
     assert [o.dtype for o in got["outputs"]] == [dtype] * len(want["outputs"])
     assert_same([o.float() for o in got["outputs"]], [o.float() for o in want["outputs"]], **BF16_TOL)
     # The backward (outside autocast): float32 gradients of float32 leaves, near the bfloat16 module's.

@@ -21,10 +21,12 @@ from .information import Information
 from .initialize import NetInitialize
 from .kernels.memory import from_environment as _reuse_memory_if_asked
 from .layers import ElementwiseLayer, FlattenLayer, LinearLayer, ParametricRampLayer
-from .layers.aggregation import AggregationLayer
+from .layers.convolution import ConvolutionLayer
 from .layers.combine import CatenateLayer, TotalLayer
 from .layers.dropout import DropoutLayer
+from .layers.normalization import BatchNormalizationLayer
 from .layers.loss import CrossEntropyLossLayer, MeanAbsoluteLossLayer, MeanSquaredLossLayer
+from .layers.aggregation import AggregationLayer
 from .layers.pooling import PoolingLayer
 from .layers.reshape import ReshapeLayer
 from .layers.softmax import SoftmaxLayer
@@ -42,7 +44,9 @@ __all__ = [
     "MeanSquaredLossLayer",
     "MeanAbsoluteLossLayer",
     "CrossEntropyLossLayer",
+    "ConvolutionLayer",
     "DropoutLayer",
+    "BatchNormalizationLayer",
     "Abs",
     "All",
     "Automatic",
@@ -77,11 +81,11 @@ __all__ = [
     "ReshapeLayer",
     "Sin",
     "SoftmaxLayer",
+    "AggregationLayer",
+    "PoolingLayer",
     "Span",
     "Sqrt",
     "Tanh",
     "TotalLayer",
     "CatenateLayer",
-    "AggregationLayer",
-    "PoolingLayer",
 ]

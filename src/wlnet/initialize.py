@@ -131,7 +131,7 @@ def initial_array(name: str, dims: tuple, method, rng: np.random.Generator, next
         return weights
     if name == "Biases" and method[0] == "Random" and method[1]["Biases"]:
         return rng.normal(0.0, float(method[1]["Biases"]), dims).astype(np.float32)
-    return np.full(dims, 1.0 if name == "Scaling" else 0.0, dtype=np.float32)
+    return np.full(dims, 1.0 if name in ("Scaling", "MovingVariance") else 0.0, dtype=np.float32)
 
 
 def _feeds_ramp(layer) -> bool:
@@ -146,7 +146,9 @@ def _sample(rng: np.random.Generator, distribution, std: float, dims: tuple) -> 
 
 
 def _weights(dims: tuple, method, rng: np.random.Generator, before_ramp: bool) -> np.ndarray:
-    """Weights of dims (fan_out, fan_in...) by the Method: Kaiming, Xavier, Orthogonal, Random, Identity."""
+    """Weights of dims (fan_out, fan_in...) by the Method: Kaiming, Xavier, Orthogonal, Random, Identity.
+    fan_in is the product of the dims after the first: a ConvolutionLayer's kernel (n, c/g, k...) has
+    fan_in (c/g) * prod(k) and fan_out n (the kernel's area not counted), as Wolfram's initializer."""
     name, options = method
     fan_out = dims[0]
     fan_in = int(np.prod(dims[1:], dtype=np.int64)) if len(dims) > 1 else 1
@@ -164,8 +166,19 @@ def _weights(dims: tuple, method, rng: np.random.Generator, before_ramp: bool) -
         return (np.sqrt(gain) * q).reshape(dims)
     if name == "Random":
         return rng.normal(0.0, float(options["Weights"]), dims)
-    identity = np.eye(fan_out, fan_in).reshape(dims)
-    return identity + rng.normal(0.0, float(options["Distribution"]), dims)
+    return _identity(dims) + rng.normal(0.0, float(options["Distribution"]), dims)
+
+
+def _identity(dims: tuple) -> np.ndarray:
+    """The identity map: the identity matrix; for a ConvolutionLayer's kernel (n, c/g, k...), a 1 at
+    the kernel's centre where the output channel is the input channel (and 0 elsewhere)."""
+    if len(dims) <= 2:
+        return np.eye(dims[0], int(np.prod(dims[1:], dtype=np.int64))).reshape(dims)
+    identity = np.zeros(dims)
+    centre = tuple(k // 2 for k in dims[2:])
+    for i in range(min(dims[0], dims[1])):
+        identity[(i, i) + centre] = 1.0
+    return identity
 
 
 def parse_method(method) -> tuple[str, dict]:

@@ -40,12 +40,14 @@ from .coders import NetDecoder, NetEncoder
 from .errors import NetError, NetSpecificationError, closest
 from .functions import NAMED_FUNCTIONS, Expression, WolframFunction
 from .layers import ElementwiseLayer, FlattenLayer, LinearLayer, ParametricRampLayer
-from .layers.aggregation import AggregationLayer
 from .layers.base import Layer
 from .layers.combine import CatenateLayer, TotalLayer
+from .layers.convolution import ConvolutionLayer
 from .layers.dropout import DropoutLayer
+from .layers.aggregation import AggregationLayer
 from .layers.pooling import PoolingLayer
 from .layers.reshape import ReshapeLayer
+from .layers.normalization import BatchNormalizationLayer
 from .layers.softmax import SoftmaxLayer
 from .nets import NetChain, NetGraph, NetPort
 from .symbols import All, Automatic, Inherited, Span
@@ -57,8 +59,8 @@ __all__ = ["LAYER_TYPES", "coder_json", "json_coder", "json_net", "net_json"]
 LAYER_TYPES: dict[str, type[Layer]] = {
     cls.__name__: cls
     for cls in (ParametricRampLayer, LinearLayer, ElementwiseLayer, FlattenLayer, NetChain, NetGraph,
-                SoftmaxLayer, DropoutLayer, ReshapeLayer, TotalLayer, CatenateLayer,
-                AggregationLayer, PoolingLayer)
+                SoftmaxLayer, AggregationLayer, PoolingLayer, DropoutLayer, ReshapeLayer, BatchNormalizationLayer,
+                ConvolutionLayer, TotalLayer, CatenateLayer)
 }
 _SYMBOLS = {"Automatic": Automatic, "All": All, "Inherited": Inherited, "Ellipsis": Ellipsis}
 _CODERS = {"NetEncoder": NetEncoder, "NetDecoder": NetDecoder}

@@ -30,6 +30,10 @@ a subclass may compute something else in its ``forward``, so it is refused).
   ``wlnet.lower.with_arrays`` with the NetGraph it came from instead.
 * :mod:`wlnet.convert.shapes`: ``nn.Softmax``, ``nn.Dropout``, ``nn.AlphaDropout``, ``nn.Unflatten``
   -> SoftmaxLayer, DropoutLayer, ReshapeLayer (and wlnet's own forms of these).
+* :mod:`wlnet.convert.convolution`: ``nn.Conv1d/2d/3d`` -> ConvolutionLayer (padding ints, tuples, "same",
+  "valid"; zeros only), and wlnet's own form of it.
+* :mod:`wlnet.convert.normalization`: ``nn.BatchNorm1d/2d/3d``, ``nn.SyncBatchNorm`` -> BatchNormalizationLayer,
+  with the running statistics (and wlnet's own form of it).
 * :mod:`wlnet.convert.combine`: wlnet's own ``Total`` and ``Catenate`` -> TotalLayer, CatenateLayer
   (with their input ports; give their dims with NetReplacePart, as ``Input=`` is for one port).
 * :mod:`wlnet.convert.pooling`: ``nn.MaxPool1d/2d/3d``, ``nn.AvgPool1d/2d/3d`` -> PoolingLayer;
@@ -72,7 +76,7 @@ from ..nets.chain import Chain, NetChain
 from ..nets.graph import Graph
 from ..symbols import Automatic, Span
 from ..types import describe, parse_port, unify
-from . import combine, pooling, shapes
+from . import combine, convolution, normalization, pooling, shapes
 from .common import layer_multiplier, no_equivalent, site, type_text
 
 __all__ = ["CONVERTERS", "from_torch"]
@@ -240,6 +244,9 @@ def _flatten(module: nn.Flatten, position: tuple) -> Layer | None:
         return FlattenLayer(end - 1)
     if start < -1 and end == -1:
         return FlattenLayer(start + 1)
+    if (start > 0) == (end > 0) and start > end:
+        raise no_equivalent(module, position, f"its start_dim {start} comes after end_dim {end} (PyTorch refuses "
+                                              "it too).")
     if 1 < start < end:  # levels start to end, those before it kept: Wolfram's groups of levels
         return FlattenLayer([*([level] for level in range(1, start)), list(range(start, end + 1))])
     return FlattenLayer(Span(start, end))  # levels counted from the last: on any rank
@@ -326,6 +333,8 @@ CONVERTERS: dict[type, Callable[[Any, tuple], Layer | None]] = {
     Flatten: _wlnet_flatten,
     Chain: _wlnet_chain,
     **shapes.CONVERTERS,
-    **combine.CONVERTERS,
+    **convolution.CONVERTERS,
+    **normalization.CONVERTERS,
     **pooling.CONVERTERS,
+    **combine.CONVERTERS,
 }

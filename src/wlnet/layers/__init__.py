@@ -1,17 +1,20 @@
 """Layers: one file per layer family. Each layer is an immutable value (see ``base.Layer``)."""
 
-from .aggregation import AggregationLayer
 from .base import Layer
+from .convolution import ConvolutionLayer
 from .combine import CatenateLayer, TotalLayer
 from .dropout import DropoutLayer
 from .elementwise import ElementwiseLayer
 from .flatten import FlattenLayer
 from .linear import LinearLayer
-from .pooling import PoolingLayer
+from .normalization import BatchNormalizationLayer
 from .ramp import ParametricRamp, ParametricRampLayer
+from .aggregation import AggregationLayer
+from .pooling import PoolingLayer
 from .reshape import ReshapeLayer
 from .softmax import SoftmaxLayer
 
-__all__ = ["DropoutLayer", "ElementwiseLayer", "FlattenLayer", "Layer", "LinearLayer", "ParametricRamp",
-           "ParametricRampLayer", "ReshapeLayer", "SoftmaxLayer",
-           "CatenateLayer", "TotalLayer", "AggregationLayer", "PoolingLayer"]
+__all__ = ["ConvolutionLayer", "DropoutLayer", "ElementwiseLayer", "FlattenLayer", "Layer", "LinearLayer",
+           "BatchNormalizationLayer", "ParametricRamp",
+           "ParametricRampLayer", "ReshapeLayer", "SoftmaxLayer", "AggregationLayer", "PoolingLayer",
+           "CatenateLayer", "TotalLayer"]

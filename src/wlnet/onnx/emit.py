@@ -23,7 +23,7 @@ from ..layers.linear import LinearLayer
 from ..layers.ramp import ParametricRampLayer, resolve_levels
 from ..lower import path_key
 from ..types import VARYING
-from . import combine, pooling, shapes
+from . import combine, convolution, normalization, pooling, shapes
 from .builder import Builder
 from .common import array_name
 
@@ -178,9 +178,11 @@ EMITTERS: dict[type, Emitter] = {
     LinearLayer: emit_linear,
     ElementwiseLayer: emit_elementwise,
     FlattenLayer: emit_flatten,
-    **shapes.EMITTERS,
-    **combine.EMITTERS,
     **pooling.EMITTERS,
+    **combine.EMITTERS,
+    **shapes.EMITTERS,
+    **convolution.EMITTERS,
+    **normalization.EMITTERS,
 }
 
 

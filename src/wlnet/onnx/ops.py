@@ -12,7 +12,8 @@ ReshapeLayer otherwise (:mod:`wlnet.onnx.shapes`).
 Nodes of :data:`FOLDED_OPS` whose inputs are all constants are folded into constants first: PyTorch's
 exporters without their constant folding (``do_constant_folding=False``, ``optimize=False``, or an
 opset below 9) leave a ``Reshape``, ``Unsqueeze``, ``Concat`` or ``Cast`` of the initializer in front
-of a PRelu's slope. Shapes computed from a tensor's shape (``Shape``, then ``Gather``, ``Slice``,
+of a PRelu's slope (and TorchScript's F.pad writes its pads as a ``ConstantOfShape``, ``Concat``, ``Slice``
+and ``Transpose`` of constants). Shapes computed from a tensor's shape (``Shape``, then ``Gather``, ``Slice``,
 ``Unsqueeze``, ``Concat``: TorchScript's ``x.reshape(x.shape[0], ...)``) are folded too, as far as
 the known dims allow: a ``Reshape`` to such a shape reads it with ``0`` where a dim is the input's
 own dim at the same axis, and ``-1`` for the one dim left unknown.
@@ -41,7 +42,7 @@ from ..layers.elementwise import ElementwiseLayer
 from ..layers.flatten import FlattenLayer
 from ..layers.linear import LinearLayer
 from ..layers.ramp import ParametricRampLayer
-from . import combine, pooling, shapes
+from . import combine, convolution, normalization, pooling, shapes
 from .common import FUNCTIONS_KEY
 
 __all__ = ["FOLDED_OPS", "GraphReader", "Part", "READ_OPS", "functions_of"]
@@ -64,11 +65,13 @@ _ELEMENTWISE = {"Relu": "Ramp", "Sigmoid": "LogisticSigmoid", "Tanh": "Tanh", "E
 #: Every op wlnet reads, for the error naming what is supported.
 READ_OPS = ("PRelu", "LeakyRelu", "Gemm", "MatMul", "Add (after MatMul)", "Flatten", "Reshape (of levels)",
             *_ELEMENTWISE, "Identity", "Constant", "Shape, Gather, Slice, Unsqueeze, Squeeze, Concat, Cast (of "
-            "constants and shapes)", *shapes.READ_OPS, *combine.READ_OPS, *pooling.READ_OPS)
+            "constants and shapes)", *pooling.READ_OPS, *combine.READ_OPS, *shapes.READ_OPS, *convolution.READ_OPS,
+            *normalization.READ_OPS)
 _LINEAR_OPS = ("Gemm", "MatMul")
 #: Ops whose outputs are constants when their inputs are (folded before the walk), and, but Reshape,
 #: the ops that compute a shape from ``Shape``'s output.
-FOLDED_OPS = ("Identity", "Reshape", "Unsqueeze", "Squeeze", "Concat", "Cast", "Shape", "Gather", "Slice")
+FOLDED_OPS = ("Identity", "Reshape", "Unsqueeze", "Squeeze", "Concat", "Cast", "Shape", "Gather", "Slice",
+              "ConstantOfShape", "Transpose")
 
 
 class GraphReader:
@@ -382,19 +385,40 @@ def _linear(r: GraphReader, node: Any, weights: np.ndarray, biases: np.ndarray |
     r.add(node, layer, node.input[0], output)
 
 
+def _feeding(r: GraphReader, node: Any) -> bool:
+    """Read a Transpose or Pad with the node it feeds when a family reads that pair (convolution.FEEDING:
+    a Transpose or Pad before a Conv; normalization.FEEDING: a Transpose before a BatchNormalization),
+    returning True; False when none does."""
+    user = r.only_consumer(node.output[0])
+    feeding = {**convolution.FEEDING, **normalization.FEEDING}
+    reader = None if user is None else feeding.get((node.op_type, user.op_type))
+    if reader is not None:
+        reader(r, node)
+    return reader is not None
+
+
 def _transpose(r: GraphReader, node: Any) -> None:
-    """A Transpose is part of a family's pattern: shapes' (Softmax, FlattenLayer groups), else pooling's."""
-    if not shapes.read_transpose(r, node):
+    """A Transpose is part of a family's pattern: a Conv's, shapes' (Softmax, FlattenLayer groups), else pooling's."""
+    if not _feeding(r, node) and not shapes.read_transpose(r, node):
         pooling.READERS["Transpose"](r, node)
+
+
+def _pad(r: GraphReader, node: Any) -> None:
+    """A Pad before a Conv (its padding), else pooling's."""
+    if not _feeding(r, node):
+        pooling.READERS["Pad"](r, node)
 
 
 READERS: dict[str, Callable[[GraphReader, Any], None]] = {
     "PRelu": _prelu, "LeakyRelu": _leaky, "Identity": _identity, "Flatten": _flatten, "Reshape": _flatten,
     "Gemm": _gemm, "MatMul": _matmul, **dict.fromkeys(_ELEMENTWISE, _elementwise),
-    **shapes.READERS,
-    **combine.READERS,
     **pooling.READERS,
+    **combine.READERS,
+    **shapes.READERS,
+    **convolution.READERS,
+    **normalization.READERS,
     "Transpose": _transpose,
+    "Pad": _pad,
 }
 
 
@@ -469,6 +493,10 @@ _FOLDS: dict[str, Callable[..., np.ndarray]] = {
     "Gather": lambda data, rest, attributes, opset, onnx: np.take(
         data, np.asarray(rest[0]).astype(np.int64), axis=attributes.get("axis", 0)),
     "Slice": _fold_slice,
+    "ConstantOfShape": lambda data, rest, attributes, opset, onnx: np.full(
+        [int(d) for d in np.asarray(data).reshape(-1)],
+        onnx.numpy_helper.to_array(attributes["value"]).reshape(-1)[0] if "value" in attributes else np.float32(0)),
+    "Transpose": lambda data, rest, attributes, opset, onnx: np.transpose(data, attributes.get("perm")),
 }
 
 

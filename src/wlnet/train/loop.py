@@ -162,7 +162,8 @@ class Run:
         self.buffers = array_buffers(module)
         # In a data-parallel run (train/parallel.py), the steps go through DDP's wrapper of the module.
         self.group = group
-        self.stepped = module if group is None else group.wrap(module)
+        # (DDP refuses a module without parameters to train: then only moving statistics are, see step.)
+        self.stepped = module if group is None or not parameters else group.wrap(module)
         self.mixed = False  # WorkingPrecision -> "Mixed": the steps compute under bfloat16 autocast
         self.optimizer, self.batches, self.losses, self.record = optimizer, batches, losses, record
         self.max_rounds, self.time_goal, self.start = max_rounds, time_goal, start
@@ -201,13 +202,19 @@ class Run:
         share = 1.0
         if self.group is not None:
             x, y, share = self.group.split(x, y)
+        # Each process's forward pass updates its moving statistics with its share of the batch: their
+        # updates are averaged after the step, so that every process keeps the same ones.
+        before = [b.clone() for b in self.buffers.values()] if self.group is not None and self.buffers else None
         with computing(self.mixed, x.device):
             loss = batch_loss(self.losses, self.stepped, x, y)
-        self.optimizer.zero_grad()
-        # DDP averages the processes' gradients; weighted by its share, each is its part of the
-        # gradient of the global batch's mean loss.
-        (loss if self.group is None else loss * (share * self.group.world)).backward()
-        self.optimizer.step()
+        if self.parameters:  # (without any, the forward pass only updates moving statistics)
+            self.optimizer.zero_grad()
+            # DDP averages the processes' gradients; weighted by its share, each is its part of the
+            # gradient of the global batch's mean loss.
+            (loss if self.group is None else loss * (share * self.group.world)).backward()
+            self.optimizer.step()
+        if before is not None:
+            self.group.merge(list(self.buffers.values()), before, share)
         # stays on the device until the round ends
         self._batch_losses.append(loss.detach() if share == 1.0 else loss.detach() * share)
         if self.max_rounds is Automatic:

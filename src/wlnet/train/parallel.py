@@ -92,6 +92,19 @@ class Group:
         dist.broadcast_object_list(box, src=0)
         return box[0]
 
+    @torch.no_grad()
+    def merge(self, tensors: list[torch.Tensor], before: list[torch.Tensor], share: float) -> None:
+        """Every process's change of ``tensors`` since ``before`` (the same values in every process),
+        weighted by its share of the batch and summed, in every process: the moving statistics that
+        each process's forward pass updated with its rows of the batch become the same everywhere
+        (the moving mean as the whole batch's mean would have moved it; the moving variance by the
+        mean of the shares' variances, each process having normalized with its own rows' statistics,
+        as DDP does without SyncBatchNorm). An unchanged (frozen) tensor stays exactly as it was."""
+        changes = torch.cat([(t - b).reshape(-1) for t, b in zip(tensors, before)]) * share
+        total = self.sum(changes)
+        for t, b, change in zip(tensors, before, total.split([t.numel() for t in tensors])):
+            t.copy_(b + change.view_as(t))
+
     def wrap(self, module: torch.nn.Module) -> torch.nn.Module:
         """``module`` in DistributedDataParallel, which averages the gradients."""
         ids = [self.device.index] if self.device.type == "cuda" else None

@@ -16,7 +16,7 @@ from ..errors import NetDataError, NetOptionError, NetShapeError, NetSpecificati
 from ..initialize import NetInitialize
 from ..layers.base import Layer
 from ..layers.loss import CrossEntropyLossLayer
-from ..lower import array_multipliers, array_slots, lower
+from ..lower import array_buffers, array_multipliers, array_slots, lower
 from ..optimizers import Optimizer
 from ..options import per_array, rules
 from ..symbols import All, Scaled
@@ -116,7 +116,10 @@ def _train(net: Layer, data: Any, settings: Settings, resume: Checkpoint | None,
     record = Record(batch, batches.per_round, training.n, 0 if validation is None else validation.n, multipliers,
                     settings.method, device_name(device, settings.devices, group), settings.learning_rate,
                     prepared.training_net())
-    if not parameters:
+    # Moving statistics that their layers update (no gradient does) are something to train too.
+    buffers = array_buffers(module)
+    updated = any(multipliers[slot.position] != 0 for slot in array_slots(fitted) if slot.key in buffers)
+    if not parameters and not updated:
         warnings.warn(
             NetTrainWarning(
                 f"NetTrain: {fitted._where} has no arrays to train (none, or all frozen by "
@@ -136,7 +139,7 @@ def _train(net: Layer, data: Any, settings: Settings, resume: Checkpoint | None,
         restore(run, resume)
     fit(run, run.callbacks)
     record.reason, record.rounds = run.reason, run.round
-    record.final_lr = optimizer.learning_rates[0]
+    record.final_lr = optimizer.learning_rates[0] if optimizer.params else None
     final = run.net_with()
     trained = final if run.best_state is None else run.net_with(run.best_state)
     return record.results(trained, final, time.perf_counter() - start)
@@ -219,7 +222,8 @@ def _optimizer(net: Layer, module: torch.nn.Module, multipliers: dict[tuple, flo
     grad_clip = _clip_values(method["GradientClipping"], positions, "GradientClipping")
     weight_clip = _clip_values(method["WeightClipping"], positions, "WeightClipping")
     named = dict(module.named_parameters())
-    chosen = [i for i, slot in enumerate(slots) if multipliers[slot.position] != 0]
+    # (Arrays no gradient trains, the moving statistics, are buffers: their layer updates them.)
+    chosen = [i for i, slot in enumerate(slots) if multipliers[slot.position] != 0 and slot.key in named]
     parameters = {slots[i].key: named[slots[i].key] for i in chosen}
     optimizer = Optimizer(
         settings.method,
