@@ -172,8 +172,8 @@ def test_flatten_without_equivalent_is_an_error(start, end, message):
 
 
 def test_an_unsupported_module_names_its_type_and_position():
-    module = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Conv2d(1, 1, 1))
-    pattern = (r"^from_torch: the module at position 3 \(nn\.Conv2d\) has no wlnet equivalent; supported: "
+    module = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.ConvTranspose2d(1, 1, 1))
+    pattern = (r"^from_torch: the module at position 3 \(nn\.ConvTranspose2d\) has no wlnet equivalent; supported: "
                r"nn\.PReLU, nn\.LeakyReLU, .*nn\.Linear, nn\.Flatten, nn\.Sequential")
     with pytest.raises(NetSpecificationError, match=pattern):
         from_torch(module)

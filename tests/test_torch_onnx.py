@@ -223,8 +223,8 @@ def conv(prelu):
 
 MODELS = {
     # name: (make (model, example dims), whether wlnet can import it)
-    "conv-prelu-channels": (lambda: conv(wlnet.nn.PReLU(8)), False),
-    "conv-prelu-shared": (lambda: conv(wlnet.nn.PReLU()), False),
+    "conv-prelu-channels": (lambda: conv(wlnet.nn.PReLU(8)), True),
+    "conv-prelu-shared": (lambda: conv(wlnet.nn.PReLU()), True),
     "mlp-prelu-channels": (lambda: (nn.Sequential(nn.Linear(5, 8), wlnet.nn.PReLU(8), nn.Linear(8, 3)), (5,)), True),
     "prelu-levels": (lambda: (nn.Sequential(wlnet.nn.PReLU((3, 4), levels=[1, 3]), nn.Flatten(), nn.Linear(36, 2)),
                               (3, 3, 4)), True),

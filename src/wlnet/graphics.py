@@ -119,6 +119,7 @@ _COLORS = {  # layer type -> (fill, edge)
     "ParametricRampLayer": ("#fbe8d5", "#d49a5a"),
     "ElementwiseLayer": ("#fdf3d3", "#c9a845"),
     "FlattenLayer": ("#e6f2df", "#86b06a"),
+    "ConvolutionLayer": ("#dff1f3", "#5aa6b0"),
     "NetChain": ("#eeeeee", "#9a9a9a"),
     "NetGraph": ("#eeeeee", "#9a9a9a"),
 }

@@ -32,7 +32,7 @@ def _compact(values: tuple) -> Any:
     return values[0] if len(set(values)) == 1 else values
 
 
-def _padding(module: nn.Module, position: tuple) -> Any:
+def _padding(module: Any, position: tuple) -> Any:
     if module.padding_mode != "zeros":
         raise no_equivalent(
             module, position,
@@ -46,7 +46,7 @@ def _padding(module: nn.Module, position: tuple) -> Any:
     return _compact(module.padding)
 
 
-def _torch_convolution(module: nn.Module, position: tuple) -> Layer:
+def _torch_convolution(module: Any, position: tuple) -> Layer:
     bias = module.bias
     parameters = {"weight": module.weight, **({"bias": bias} if bias is not None else {})}
     options = {

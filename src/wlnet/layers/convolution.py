@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,7 @@ from .spatial import (
     parse_padding,
     parse_sizes,
     resolved_padding,
+    same_padding,
     split_channels,
     torch_pad,
 )
@@ -171,8 +173,6 @@ class ConvolutionLayer(Layer):
         c = _agree(where, "the number of input channels", [
             ('port "Input"', c_in), ('"Weights" (its second dim times the ChannelGroups)',
                                      None if weights is Automatic else weights.shape[1] * groups)])
-        _check_groups(where, groups, c, "input", t_in)
-        _check_groups(where, groups, n, "output", t_out)
         self._kernel = None if kernel is Automatic or d is None else expand(kernel, d)
         if d is not None:
             assert sp_in is not None and sp_out is not None  # both ports have rank d + 1 now
@@ -181,6 +181,8 @@ class ConvolutionLayer(Layer):
         else:
             t_in = _leading(t_in, c, interleaving)
             t_out = _leading(t_out, n, interleaving)
+        _check_groups(where, groups, c, "Input", t_in)
+        _check_groups(where, groups, n, "Output", t_out)
         self._ports["Input"], self._ports["Output"] = t_in, t_out
 
     def _spatial(self, sp_in: tuple, sp_out: tuple, d: int, t_in: TensorT, t_out: TensorT) -> tuple[tuple, tuple]:
@@ -297,7 +299,11 @@ class Convolution(nn.Module):
             self.Biases = nn.Parameter(torch.as_tensor(bias))
         self.rank = self.Weights.ndim - 2  # spatial dims
         self.stride, self.dilation, self.groups = tuple(stride), tuple(dilation), groups
-        self.padding = padding  # ((before, after), ...) or "Same"
+        if padding == SAME and all(s == 1 for s in self.stride):  # stride 1: "Same" pads the same for every size
+            kernel = tuple(self.Weights.shape[2:])
+            padding = tuple(same_padding(span, k, 1, dil) for k, dil in zip(kernel, self.dilation)
+                            for span in (effective_kernel(k, dil),))
+        self.padding = padding  # ((before, after), ...) or "Same" (a stride > 1, the input's sizes not known)
         self.interleaving = interleaving
         self.spec = dict(spec)
         self.where = where
@@ -316,7 +322,10 @@ class Convolution(nn.Module):
         if self.padding != SAME:
             return self.padding  # type: ignore[return-value]
         kernel = tuple(self.Weights.shape[2:])
-        return resolved_padding(SAME, tuple(int(s) for s in sizes), kernel, self.stride, self.dilation) or ()
+        with warnings.catch_warnings():  # torch.jit.trace: the padding of the traced sizes (as F.conv's shapes)
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            sizes = tuple(int(s) for s in sizes)
+        return resolved_padding(SAME, sizes, kernel, self.stride, self.dilation) or ()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         parameters = self._parameters  # not self.Weights: Module.__getattr__ costs 0.4 us a call
@@ -405,13 +414,12 @@ def _agree(where: str, what: str, sources: list[tuple[str, Any]]) -> Any:
     return None if found is None else found[1]
 
 
-def _check_groups(where: str, groups: int, channels: Any, which: str, t: TensorT) -> None:
+def _check_groups(where: str, groups: int, channels: Any, port: str, t: TensorT) -> None:
     if channels is not None and channels % groups:
-        port = "Input" if which == "input" else "Output"
         raise NetShapeError(
-            f'{where}: the number of {which} channels {channels} (port "{port}": {describe(t)}) is not divisible by '
-            f"the group number {groups} (ChannelGroups); each of the {groups} groups needs the same number of "
-            "channels."
+            f'{where}: the number of {port.lower()} channels {channels} (port "{port}": {describe(t)}) is not '
+            f"divisible by the group number {groups} (ChannelGroups); each of the {groups} groups needs the same "
+            "number of channels."
         )
 
 

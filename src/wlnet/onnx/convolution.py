@@ -175,7 +175,7 @@ def _padded_conv(r: Any, pad: Any) -> None:
     d = r.const(conv, 1, "W").ndim - 2
     layer = _layer(r, conv, False, _zero_pads(r, pad, d))
     r.done.add(_index(r, conv))
-    r.add(pad, layer, pad.input[0], conv.output[0])
+    r.add(conv, layer, pad.input[0], conv.output[0])
 
 
 def _transposed_conv(r: Any, node: Any) -> None:
@@ -192,7 +192,7 @@ def _transposed_conv(r: Any, node: Any) -> None:
     if back_perm != [0, *range(2, d + 2), 1]:
         raise r.unsupported(node, "the Conv after it is not followed by the Transpose moving the channels back last")
     r.done.update((_index(r, conv), _index(r, back)))
-    r.add(node, _layer(r, conv, True), node.input[0], back.output[0])
+    r.add(conv, _layer(r, conv, True), node.input[0], back.output[0])
 
 
 READERS: dict[str, Callable[[Any, Any], None]] = {"Conv": _conv}
