@@ -44,6 +44,7 @@ from ..layers.linear import LinearLayer
 from ..layers.ramp import ParametricRampLayer
 from . import combine, convolution, normalization, pooling, shapes
 from .common import FUNCTIONS_KEY
+from .folding import constant_value, fold
 
 __all__ = ["FOLDED_OPS", "GraphReader", "Part", "READ_OPS", "functions_of"]
 
@@ -88,7 +89,7 @@ class GraphReader:
             for name in node.input:
                 self.consumers.setdefault(name, []).append(node)
             if node.op_type == "Constant":
-                self.constants[node.output[0]] = _constant_value(onnx, node)
+                self.constants[node.output[0]] = constant_value(onnx, node)
         self.done: set[int] = set()
         self._fold_constants()
         self.alias: dict[str, str] = {}
@@ -188,7 +189,7 @@ class GraphReader:
             values = [None if not n else shapes[n] if n in shapes else np.asarray(self.constants[n])
                       for n in node.input]
             try:
-                value = _fold(self.onnx, self.opset, node, values)
+                value = fold(self.onnx, self.opset, node, values)
             except Exception as error:  # numpy's reshape, take, concatenate errors: a malformed node
                 raise self.unsupported(node, f"its constant inputs do not fold ({type(error).__name__}: {error})") \
                     from None
@@ -423,83 +424,6 @@ READERS: dict[str, Callable[[GraphReader, Any], None]] = {
 
 
 # -- constants and shapes -----------------------------------------------------------------------------
-def _constant_value(onnx: Any, node: Any) -> np.ndarray:
-    attribute = node.attribute[0]
-    value = onnx.helper.get_attribute_value(attribute)
-    if attribute.name in ("value", "sparse_value"):
-        return onnx.numpy_helper.to_array(value)
-    return np.asarray(value)
-
-
-def _fold(onnx: Any, opset: int, node: Any, values: list[np.ndarray | None]) -> np.ndarray:
-    """The output of a node of :data:`FOLDED_OPS` (but Shape) on ``values``: constants, or shapes
-    (object arrays of ints and dim names); None for an input left out."""
-    attributes = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
-    data = values[0]
-    assert data is not None
-    value = _FOLDS[node.op_type](data, values[1:], attributes, opset, onnx)
-    # np.take of one index gives the element itself: a shape stays an object array, of ints and names.
-    return np.asarray(value, dtype=object) if data.dtype == object else np.asarray(value)
-
-
-def _fold_reshape(data, rest, attributes, opset, onnx) -> np.ndarray:
-    shape = [int(d) for d in np.asarray(rest[0]).reshape(-1)]
-    if not attributes.get("allowzero", 0):
-        shape = [data.shape[i] if d == 0 else d for i, d in enumerate(shape)]
-    return data.reshape(shape)
-
-
-def _fold_cast(data, rest, attributes, opset, onnx) -> np.ndarray:
-    if data.dtype == object:  # a shape: its ints and names stay what they are
-        return data
-    return data.astype(onnx.helper.tensor_dtype_to_np_dtype(attributes["to"]))
-
-
-def _axes(rest, attributes, opset) -> tuple[int, ...] | None:
-    """Unsqueeze's and Squeeze's axes: an attribute before opset 13, an input from 13 on."""
-    axes = attributes.get("axes") if opset < 13 else (rest[0] if rest else None)
-    return None if axes is None else tuple(int(a) for a in np.asarray(axes).reshape(-1))
-
-
-def _fold_unsqueeze(data, rest, attributes, opset, onnx) -> np.ndarray:
-    axes = _axes(rest, attributes, opset)
-    if axes is None:
-        raise ValueError("Unsqueeze without axes")
-    return np.expand_dims(data, axes)
-
-
-def _fold_slice(data, rest, attributes, opset, onnx) -> np.ndarray:
-    if opset < 10:
-        starts, ends, axes, steps = attributes["starts"], attributes["ends"], attributes.get("axes"), None
-    else:
-        starts, ends, axes, steps = (*rest, None, None)[:4]
-    starts, ends = np.asarray(starts).reshape(-1), np.asarray(ends).reshape(-1)
-    axes = range(len(starts)) if axes is None else np.asarray(axes).reshape(-1)
-    steps = np.ones(len(starts), dtype=np.int64) if steps is None else np.asarray(steps).reshape(-1)
-    index = [slice(None)] * data.ndim
-    for axis, start, end, step in zip(axes, starts, ends, steps):
-        index[int(axis)] = slice(int(start), int(end), int(step))
-    return data[tuple(index)]
-
-
-_FOLDS: dict[str, Callable[..., np.ndarray]] = {
-    "Identity": lambda data, rest, attributes, opset, onnx: data,
-    "Reshape": _fold_reshape,
-    "Concat": lambda data, rest, attributes, opset, onnx: np.concatenate(
-        [data, *(v for v in rest if v is not None)], axis=attributes["axis"]),
-    "Cast": _fold_cast,
-    "Unsqueeze": _fold_unsqueeze,
-    "Squeeze": lambda data, rest, attributes, opset, onnx: np.squeeze(data, _axes(rest, attributes, opset)),
-    "Gather": lambda data, rest, attributes, opset, onnx: np.take(
-        data, np.asarray(rest[0]).astype(np.int64), axis=attributes.get("axis", 0)),
-    "Slice": _fold_slice,
-    "ConstantOfShape": lambda data, rest, attributes, opset, onnx: np.full(
-        [int(d) for d in np.asarray(data).reshape(-1)],
-        onnx.numpy_helper.to_array(attributes["value"]).reshape(-1)[0] if "value" in attributes else np.float32(0)),
-    "Transpose": lambda data, rest, attributes, opset, onnx: np.transpose(data, attributes.get("perm")),
-}
-
-
 def _dims(value_info: Any) -> tuple | None:
     """A tensor's shape: ints, names of symbolic dims, None for unknown ones; None without a shape."""
     tensor = value_info.type.tensor_type
