@@ -219,6 +219,10 @@ def test_dims_are_inferred_from_the_arrays_and_the_output():
     chain = NetChain([ConvolutionLayer(8, 3), ParametricRampLayer(), FlattenLayer(), LinearLayer(2)],
                      Input=(1, 10, 10))
     assert Information(NetExtract(chain, 3), "InputPorts") == {"Input": (8, 8, 8)}
+    assert Information(ConvolutionLayer(3, 3, Dimensionality=1), "InputPorts") == {"Input": (Automatic,) * 2}
+    one_d = NetInitialize(ConvolutionLayer(3, 3, Dimensionality=1, Input=(2, 6)))
+    assert repr(one_d).startswith("ConvolutionLayer(3, 3, Dimensionality=1, Input=(2, 6), ")
+    assert from_torch(one_d.to_torch(), Input=(2, 6)) == one_d
     varying = ConvolutionLayer(2, 3, Interleaving=True, Input=("Varying", 4))
     assert Information(varying, "OutputPorts") == {"Output": ("Varying", 2)}
 
@@ -268,6 +272,11 @@ ERRORS = [
      r"dilation give size 3 at spatial dimension 1, not 4"),
     (lambda: ConvolutionLayer(2, 3, PaddingSize=5, Output=(2, 1, 1)), NetShapeError,
      r"an input with non-positive dimensions was inferred"),
+    (lambda: ConvolutionLayer(2, (3, 3), Dimensionality=1), NetShapeError,
+     r"Dimensionality is 1, but the kernel size, Stride, PaddingSize, Dilation, Weights or ports give 2 spatial "
+     r"dimensions"),
+    (lambda: ConvolutionLayer(2, 3, Dimensionality=4), NetSpecificationError,
+     r"Dimensionality should be 1, 2 or 3 \(the number of spatial dimensions\) or Automatic, but was 4"),
     (lambda: ConvolutionLayer(2, 3, Strides=2), Exception, r"unknown option Strides\. Did you mean Stride\?"),
 ]
 

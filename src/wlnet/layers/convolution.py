@@ -35,10 +35,11 @@ from .spatial import (
 
 __all__ = ["Convolution", "ConvolutionLayer"]
 
-_OPTIONS = ("Stride", "PaddingSize", "Dilation", "ChannelGroups", "Interleaving", "Weights", "Biases",
-            "LearningRateMultipliers", "Input", "Output")
+_OPTIONS = ("Stride", "PaddingSize", "Dilation", "ChannelGroups", "Interleaving", "Dimensionality", "Weights",
+            "Biases", "LearningRateMultipliers", "Input", "Output")
 #: The options' defaults, left out of the constructor text.
-_DEFAULTS = {"Stride": 1, "PaddingSize": 0, "Dilation": 1, "ChannelGroups": 1, "Interleaving": False}
+_DEFAULTS = {"Stride": 1, "PaddingSize": 0, "Dilation": 1, "ChannelGroups": 1, "Interleaving": False,
+             "Dimensionality": Automatic}
 
 
 class ConvolutionLayer(Layer):
@@ -65,6 +66,8 @@ class ConvolutionLayer(Layer):
         Dilation: the spacing of the kernel's taps per spatial dim; 1 by default.
         ChannelGroups: ``g`` groups: the input and output channels are split into g groups and
             output group i sees only input group i (g must divide both channel counts).
+        Dimensionality: 1, 2 or 3 spatial dims, or ``Automatic`` (the default: from a tuple kernel
+            size, Stride, PaddingSize or Dilation, from the Weights, or from the input's rank).
         Interleaving: False (the default): channels first, the input is ``{c, d1, ...}`` as in the
             Wolfram Language; True: channels last, ``{d1, ..., c}`` (then a ParametricRampLayer per
             channel after it uses level -1, as level 1 is the channel level otherwise).
@@ -96,8 +99,8 @@ class ConvolutionLayer(Layer):
     _kernel: tuple | None
 
     def __init__(self, n=Automatic, s=Automatic, *, Stride=1, PaddingSize=0, Dilation=1, ChannelGroups=1,
-                 Interleaving=False, Weights=Automatic, Biases=Automatic, LearningRateMultipliers=Automatic,
-                 Input=Automatic, Output=Automatic, **unknown):
+                 Interleaving=False, Dimensionality=Automatic, Weights=Automatic, Biases=Automatic,
+                 LearningRateMultipliers=Automatic, Input=Automatic, Output=Automatic, **unknown):
         check_options("ConvolutionLayer", unknown, _OPTIONS)
         where = "ConvolutionLayer"
         params = {
@@ -108,6 +111,7 @@ class ConvolutionLayer(Layer):
             "Dilation": parse_sizes(Dilation, "Dilation", where),
             "ChannelGroups": _parse_count(ChannelGroups, "ChannelGroups", where, None),
             "Interleaving": parse_interleaving(Interleaving, where),
+            "Dimensionality": _parse_dimensionality(Dimensionality, where),
             "biases": Biases is not None,
         }
         weights = Automatic if Weights is Automatic else as_array(Weights, f'{where}: "Weights"')
@@ -154,6 +158,7 @@ class ConvolutionLayer(Layer):
                 "have the same rank (the channels and the same spatial dimensions)."
             )
         d = d if d is not None else d_out
+        d = _given_dimensionality(where, p["Dimensionality"], d)
         if kernel is not Automatic and weights is not Automatic and tuple(weights.shape[2:]) != expand(kernel, d or 1):
             raise NetShapeError(
                 f'{where}: inferred inconsistent dimensions for array "Weights": the kernel size is {kernel!r}, so '
@@ -392,6 +397,31 @@ def _parse_count(value: Any, what: str, where: str, automatic: Any) -> Any:
     if number is None or number < 1:
         raise NetSpecificationError(f"{where}: the {what} should be a positive integer, but was {value!r}.")
     return number
+
+
+def _parse_dimensionality(value: Any, where: str) -> Any:
+    if value is Automatic:
+        return Automatic
+    d = as_int(value)
+    if d is None or not 1 <= d <= 3:
+        raise NetSpecificationError(
+            f"{where}: Dimensionality should be 1, 2 or 3 (the number of spatial dimensions) or Automatic, but was "
+            f"{value!r}."
+        )
+    return d
+
+
+def _given_dimensionality(where: str, given: Any, d: int | None) -> int | None:
+    """The number of spatial dims: the Dimensionality option's where given (it must agree with ``d``,
+    what the specifications, the Weights and the ports give), else ``d``."""
+    if given is Automatic:
+        return d
+    if d is not None and d != given:
+        raise NetShapeError(
+            f"{where}: Dimensionality is {given}, but the kernel size, Stride, PaddingSize, Dilation, Weights or ports "
+            f"give {d} spatial dimension{'s' if d > 1 else ''}."
+        )
+    return given
 
 
 def _where_text(n: Any, kernel: Any) -> str:
