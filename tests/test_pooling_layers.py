@@ -344,6 +344,14 @@ def test_import_global_pooling_then_flatten_is_aggregation(op, tail):
     assert only_layer(net) == AggregationLayer("Mean" if op == "GlobalAveragePool" else "Max", Input=(3, 4, 5))
 
 
+@pytest.mark.parametrize(("op", "axes"), [("GlobalAveragePool", None), ("ReduceMax", [-1]), ("ReduceSum", [2, 3])])
+def test_import_kept_size_1_dims_are_a_reshape(op, axes):
+    x = RNG.standard_normal((2, 3, 4, 5))
+    node = helper.make_node(op, ["x"], ["y"], **({} if axes is None else {"axes": axes}))
+    net = imports_as_runtime(make_model([node], ["N", 3, 4, 5], None, opset=12), x)
+    assert layer_types(net) == ["AggregationLayer", "ReshapeLayer"]
+
+
 @pytest.mark.parametrize("opset", [12, 18])
 @pytest.mark.parametrize(("op", "keepdims"), [("ReduceMean", 0), ("ReduceMax", 0), ("ReduceSum", 0),
                                               ("ReduceMin", 1), ("ReduceProd", 0)])
@@ -404,7 +412,7 @@ def test_import_average_pool_times_volume_is_total():
      "a Pad only right before a MaxPool or AveragePool"),
     ([helper.make_node("ReduceMean", ["x"], ["y"], keepdims=0)], [], "reduces every axis"),
     ([helper.make_node("ReduceMean", ["x"], ["y"], axes=[0, 2], keepdims=0)], [], "include the batch axis"),
-    ([helper.make_node("GlobalAveragePool", ["x"], ["y"])], [], "keeps the reduced axes as dims of size 1"),
+    ([helper.make_node("ReduceMax", ["x"], ["y"], axes=[1, 2])], [], "keeps the reduced axes as dims of size 1"),
 ])
 def test_import_refusals(nodes, initializers, message):
     model = make_model(nodes, ["N", 2, 4, 4], None, initializers)
@@ -440,3 +448,40 @@ def test_older_opsets_write_attributes(layer, opset):
     x = RNG.standard_normal((2, *NetExtract(layer, "Input")))
     np.testing.assert_allclose(runtime(model, x), layer(x), **TOLERANCE)
     assert import_onnx(model.SerializeToString()) == layer
+
+
+EXPORTED = {
+    "total": PoolingLayer(2, Function="Total", Input=(2, 4, 4)),
+    "wide-padding": PoolingLayer(3, PaddingSize=2, Input=(2, 5, 5)),
+    "asymmetric": PoolingLayer(2, PaddingSize=((1, 0), (0, 1)), Input=(2, 4, 4)),
+    "interleaving": PoolingLayer(2, Function="Mean", Interleaving=True, Input=(4, 4, 2)),
+    "total-1d": PoolingLayer((3,), Function="Total", PaddingSize=1, Input=(2, 6)),
+    "same": PoolingLayer(3, 2, Function="Mean", PaddingSize="Same", Input=(2, 6, 5)),
+    "times": AggregationLayer("Times", Input=(2, 3, 3)),
+}
+
+
+@pytest.mark.filterwarnings("ignore:You are using the legacy TorchScript-based ONNX export:DeprecationWarning",
+                            "ignore:The feature will be removed:DeprecationWarning:torch.onnx._internal",
+                            r"ignore:`isinstance\(treespec, LeafSpec\)` is deprecated:FutureWarning",
+                            "ignore:Constant folding - Only steps=1 can be constant folded:UserWarning")
+@pytest.mark.parametrize("exporter", ["torchscript", "dynamo"])
+@pytest.mark.parametrize("name", list(EXPORTED))
+def test_pytorchs_exporters_write_the_torch_forms_and_they_import(name, exporter):
+    import io
+
+    if exporter == "dynamo" and name not in ("total", "interleaving"):
+        pytest.skip("the dynamo exporter costs seconds a model: two forms")
+    pytest.importorskip("onnxscript") if exporter == "dynamo" else None
+    layer = EXPORTED[name]
+    module, x = layer.to_torch(), randn(3, *NetExtract(layer, "Input"))
+    if exporter == "dynamo":
+        model = torch.onnx.export(module, (x,), dynamo=True, dynamic_shapes=({0: torch.export.Dim("batch")},),
+                                  verbose=False).model_proto
+    else:
+        buffer = io.BytesIO()
+        torch.onnx.export(module, (x,), buffer, dynamo=False, input_names=["Input"], output_names=["Output"],
+                          dynamic_axes={"Input": {0: "batch"}})
+        model = onnx.load_from_string(buffer.getvalue())
+    np.testing.assert_allclose(runtime(model, x.numpy()), module(x).numpy(), **TOLERANCE)
+    imports_as_runtime(model, x.numpy())

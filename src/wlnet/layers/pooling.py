@@ -9,6 +9,7 @@ zeros. Every padding amount must be smaller than the kernel.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -287,15 +288,15 @@ def pooling_pads(padding: Any, spatial: tuple, kernel: tuple, stride: tuple) -> 
 
 
 _MAX_POOL = {1: functional.max_pool1d, 2: functional.max_pool2d, 3: functional.max_pool3d}
-_AVG_POOL = {2: functional.avg_pool2d, 3: functional.avg_pool3d}
+_AVG_POOL = {1: functional.avg_pool1d, 2: functional.avg_pool2d, 3: functional.avg_pool3d}
 
 
 class Pooling(nn.Module):
     """The torch form of PoolingLayer, batch first; it has no parameters.
 
-    Computes ``F.max_pool1d/2d/3d`` (Max) or ``F.avg_pool2d/3d`` with ``count_include_pad=True``
-    (Mean; with ``divisor_override=1``, Total: the window's sum; 1-d pooling runs as 2-d on a
-    height of 1) over the spatial dims of a channel-first input (a channel-last one, with
+    Computes ``F.max_pool1d/2d/3d`` (Max) or ``F.avg_pool1d/2d/3d`` with ``count_include_pad=True``
+    (Mean; Total: that times the kernel's volume, rather than ``divisor_override=1``, which
+    PyTorch's ONNX exporters do not write) over the spatial dims of a channel-first input (a channel-last one, with
     ``interleaving``, is moved to channel-first and back). A symmetric padding is the pooling's
     own (Max ignores it), or for one over half the kernel (more than PyTorch's pooling takes) an
     explicit padding with -inf (Max) or zeros; an asymmetric one is an explicit zero padding.
@@ -331,12 +332,12 @@ class Pooling(nn.Module):
                 f"{self._where()}: an input of shape {tuple(x.shape)} (batch first) has {max(d, 0)} spatial "
                 f"dimensions, but the pooling needs {expected} (and a channel dimension)."
             )
-        if self.interleaving:
-            x = torch.movedim(x, -1, 1)
+        if self.interleaving:  # (permute, not movedim: TorchScript's ONNX exporter writes movedim's -1 as is)
+            x = x.permute(0, d + 1, *range(1, d + 1))
         kernel, stride = expand(self.kernel, d), expand(self.stride, d)
         pads = self.pads if self.pads is not None else pooling_pads(self.padding, tuple(x.shape[2:]), kernel, stride)
         y = self._pool(x, kernel, stride, pads)
-        return torch.movedim(y, 1, -1) if self.interleaving else y
+        return y.permute(0, *range(2, d + 2), 1) if self.interleaving else y
 
     def _pool(self, x: torch.Tensor, kernel: tuple, stride: tuple, pairs: tuple) -> torch.Tensor:
         symmetric = all(b == a for b, a in pairs)
@@ -347,15 +348,14 @@ class Pooling(nn.Module):
             pad = (0,) * len(kernel)
         if self.function == "Max":
             return _MAX_POOL[len(kernel)](x, kernel, stride, pad)
-        one_d = len(kernel) == 1
-        if one_d:  # avg_pool1d has no divisor_override: 2-d on a height of 1
-            x, kernel, stride, pad = x.unsqueeze(2), (1, *kernel), (1, *stride), (0, *pad)
-        divisor = 1 if self.function == "Total" else None
         dtype = x.dtype
-        if len(kernel) == 3 and x.device.type == "cpu" and dtype in (torch.bfloat16, torch.float16):
+        cast = len(kernel) == 3 and x.device.type == "cpu" and dtype in (torch.bfloat16, torch.float16)
+        if cast:
             x = x.float()  # PyTorch has no CPU avg_pool3d of these types: float32, rounded back
-        y = _AVG_POOL[len(kernel)](x, kernel, stride, pad, count_include_pad=True, divisor_override=divisor)
-        return y.squeeze(2) if one_d else y.to(dtype)
+        y = _AVG_POOL[len(kernel)](x, kernel, stride, pad, count_include_pad=True)
+        if self.function == "Total":
+            y = y * math.prod(kernel)
+        return y.to(dtype) if cast else y
 
     def extra_repr(self) -> str:
         return (f"function={self.function!r}, kernel={self.kernel}, stride={self.stride}, padding={self.padding!r}, "

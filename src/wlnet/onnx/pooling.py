@@ -14,17 +14,20 @@ Export:
 Import reads those forms back and the common ones other exporters write: ``GlobalAveragePool``/
 ``GlobalMaxPool`` followed by ``Flatten`` (axis 1), a ``Reshape`` to (batch, channels) or a
 ``Squeeze`` of the spatial axes (torchvision's ``avgpool`` then ``flatten``) is
-``AggregationLayer("Mean"/"Max")``; a ``Reduce*`` with ``keepdims=1`` likewise when such a node
-follows it; a ``Pad`` (zeros, or -inf before a MaxPool with equal padding on both sides) is
-absorbed into the pooling after it. Refused, saying why: ``ceil_mode=1``, dilations,
-``count_include_pad=0`` with nonzero pads (each window divided by its count of input elements,
-which no PoolingLayer computes), MaxPool with unequal pads (ONNX ignores them; the layer pads with
-zeros), a used indices output, a reduction of the batch axis.
+``AggregationLayer("Mean"/"Max")``, and without such a node it is that and a
+``ReshapeLayer((All, 1, ...))`` putting back the size-1 dims; a ``Reduce*`` with ``keepdims=1``
+likewise (the ReshapeLayer only where the reduced axes are the last ones); a ``Pad`` (zeros, or
+-inf before a MaxPool with equal padding on both sides) is absorbed into the pooling after it.
+Refused, saying why: ``ceil_mode=1``, dilations, ``count_include_pad=0`` with nonzero pads (each
+window divided by its count of input elements, which no PoolingLayer computes), MaxPool with
+unequal pads (ONNX ignores them; the layer pads with zeros), a used indices output, a reduction of
+the batch axis.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -34,6 +37,7 @@ from ..layers.aggregation import AggregationLayer, aggregated_axes
 from ..layers.base import Layer
 from ..layers.flatten import FlattenLayer
 from ..layers.pooling import PoolingLayer, pooling_pads
+from ..layers.reshape import ReshapeLayer
 from ..layers.spatial import SAME, expand, onnx_pads, same_padding
 from ..symbols import All, Span
 from .builder import Builder
@@ -167,7 +171,7 @@ def _global(r: Any, node: Any) -> None:
 def _add_aggregation(r: Any, node: Any, layer: Layer, kept: int | None, axes: list | None, keepdims: bool) -> None:
     """The aggregation ``layer`` for ``node``; where the node keeps the reduced dims (of size 1), the
     node after it that drops them is absorbed (a Flatten that also merges several kept dims adds a
-    FlattenLayer)."""
+    FlattenLayer), or else, where they are the last dims, a ReshapeLayer puts them back."""
     if not keepdims:
         r.add(node, layer, node.input[0], node.output[0])
         return
@@ -177,9 +181,16 @@ def _add_aggregation(r: Any, node: Any, layer: Layer, kept: int | None, axes: li
     squeeze = op == "Squeeze" and axes is not None and _squeezed(r, user) == axes
     reshape = op == "Reshape" and kept == 1 and _to_matrix(r, user)
     if not (flatten or squeeze or reshape):
-        raise r.unsupported(node, "it keeps the reduced axes as dims of size 1 and no Flatten (axis 1), Reshape to "
-                                  "(batch, n) or Squeeze of those axes follows; AggregationLayer drops the levels it "
-                                  "aggregates")
+        rank = _rank(r, node.input[0])
+        if rank is None or axes is None or axes != list(range(rank - len(axes), rank)):
+            raise r.unsupported(node, "it keeps the reduced axes as dims of size 1, which are not the last axes, and "
+                                      "no Flatten (axis 1), Reshape to (batch, n) or Squeeze of those axes follows; "
+                                      "AggregationLayer drops the levels it aggregates")
+        middle = f"{node.output[0]}/aggregated"
+        r.add(node, layer, node.input[0], middle)
+        r.add(SimpleNamespace(name=f"{node.name}/Reshape"), ReshapeLayer((All, *(1,) * len(axes))), middle,
+              node.output[0])
+        return
     r.done.add(_index(r, user))
     if flatten and kept is not None and kept > 1:
         middle = f"{node.output[0]}/aggregated"
