@@ -120,6 +120,8 @@ _COLORS = {  # layer type -> (fill, edge)
     "ElementwiseLayer": ("#fdf3d3", "#c9a845"),
     "FlattenLayer": ("#e6f2df", "#86b06a"),
     "ConvolutionLayer": ("#dff1f3", "#5aa6b0"),
+    "PoolingLayer": ("#e8f0fa", "#6f93c6"),
+    "AggregationLayer": ("#f3e6f2", "#b07aaa"),
     "NetChain": ("#eeeeee", "#9a9a9a"),
     "NetGraph": ("#eeeeee", "#9a9a9a"),
 }
