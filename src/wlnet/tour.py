@@ -12,6 +12,7 @@ Run in a notebook (an IPython kernel), the tour also shows the trained Boolean n
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import tempfile
 from collections.abc import Callable
@@ -32,6 +33,7 @@ class Example:
     python: str  # wlnet statements; the last line's value is shown
     note: str = ""  # what the result means, printed after it
     display: str = ""  # a name whose value a notebook shows rendered (IPython.display.display)
+    needs: str = ""  # a module the example needs (scikit-learn's digits: pip install "wlnet[tour]")
 
 
 EXAMPLES = [
@@ -116,6 +118,38 @@ EXAMPLES = [
             'path = Export(os.path.join(tempfile.mkdtemp(), "boolean-net.safetensors"), trained)\n'
             "loaded = Import(path)\n"
             "loaded == trained, [loaded(x) for x in (1, 2, 3, 4)]"),
+    Example("An image net: ParametricRampLayer's default level 1 is the channel dimension of {c, h, w}, "
+            "so each of the 16 channels learns its own slope (PyTorch's nn.PReLU(16))",
+            'net = NetChain[{ConvolutionLayer[16, 3, PaddingSize -> 1], BatchNormalizationLayer[], '
+            "ParametricRampLayer[], PoolingLayer[2, 2], ConvolutionLayer[32, 3, PaddingSize -> 1], "
+            "BatchNormalizationLayer[], ParametricRampLayer[], PoolingLayer[2, 2], FlattenLayer[], LinearLayer[10], "
+            'SoftmaxLayer[]}, "Input" -> {1, 8, 8}, "Output" -> NetDecoder[{"Class", Range[0, 9]}]]',
+            "cnn = NetChain([ConvolutionLayer(16, 3, PaddingSize=1), BatchNormalizationLayer(),\n"
+            "                ParametricRampLayer(), PoolingLayer(2, 2),\n"
+            "                ConvolutionLayer(32, 3, PaddingSize=1), BatchNormalizationLayer(),\n"
+            "                ParametricRampLayer(), PoolingLayer(2, 2),\n"
+            "                FlattenLayer(), LinearLayer(10), SoftmaxLayer()],\n"
+            '               Input=(1, 8, 8), Output=NetDecoder(["Class", list(range(10))]))\n'
+            'NetExtract(NetInitialize(cnn), [3, "Slope"]).shape',
+            needs="sklearn"),
+    Example("Train it on 1347 of scikit-learn's bundled 8x8 handwritten digits (CrossEntropyLossLayer[\"Index\"] is "
+            "attached after the SoftmaxLayer, the labels are encoded by the Class decoder's dual encoder), and "
+            "measure it on the 450 it has not seen",
+            "results = NetTrain[net, trainingDigits, All, MaxTrainingRounds -> 8]; "
+            "Mean@Boole@Thread[results[\"TrainedNet\"][testImages] == testLabels]",
+            "digits = importlib.import_module('sklearn.datasets').load_digits()\n"
+            "order = np.random.default_rng(0).permutation(len(digits.target))\n"
+            "images, labels = (digits.images[order] / 16)[:, None], digits.target[order].tolist()\n"
+            "results = NetTrain(cnn, (images[:1347], labels[:1347]), All, MaxTrainingRounds=8, RandomSeeding=1,\n"
+            "                   TrainingProgressReporting=None)\n"
+            "reader = results[\"TrainedNet\"]\n"
+            "float(np.mean([p == t for p, t in zip(reader(images[1347:]), labels[1347:])]))",
+            note="The share of held-out digits classified right; in a notebook the results panel shows the loss plot.",
+            display="results", needs="sklearn"),
+    Example("The trained net reads images as labels; its probabilities for one",
+            'trained[testImages[[;; 8]]]; trained[testImages[[1]], "TopProbabilities"]',
+            "reader(images[1347:1355]), labels[1347:1355], reader(images[1347], (\"TopProbabilities\", 2))",
+            display="reader", needs="sklearn"),
 ]
 
 
@@ -126,11 +160,14 @@ def run(out: Callable[[str], Any] = print) -> None:
 
     display = _notebook_display()
     namespace = {name: getattr(wlnet, name) for name in wlnet.__all__}
-    namespace.update(np=np, os=os, tempfile=tempfile)
+    namespace.update(np=np, os=os, tempfile=tempfile, importlib=importlib)
     with np.printoptions(floatmode="unique", suppress=True):  # each float32 by its shortest form
         for number, example in enumerate(EXAMPLES, 1):
             out(f"\n[{number}] {example.caption}")
             out(f"  Wolfram: {example.wolfram}")
+            if example.needs and importlib.util.find_spec(example.needs) is None:
+                out(f"  skipped: it needs {example.needs}: pip install scikit-learn (or wlnet[tour])")
+                continue
             lines = example.python.split("\n")
             for line in lines:
                 out(f"  wlnet  : {line}")
