@@ -31,14 +31,14 @@ from wlnet import (
     Span,
     Tanh,
 )
-from wlnet.layers.softmax import SoftmaxLayer
-from wlnet.layers.dropout import DropoutLayer
-from wlnet.layers.reshape import ReshapeLayer
 from wlnet.layers.aggregation import AggregationLayer
-from wlnet.layers.pooling import PoolingLayer
-from wlnet.layers.convolution import ConvolutionLayer
-from wlnet.layers.normalization import BatchNormalizationLayer
 from wlnet.layers.combine import CatenateLayer, TotalLayer
+from wlnet.layers.convolution import ConvolutionLayer
+from wlnet.layers.dropout import DropoutLayer
+from wlnet.layers.normalization import BatchNormalizationLayer
+from wlnet.layers.pooling import PoolingLayer
+from wlnet.layers.reshape import ReshapeLayer
+from wlnet.layers.softmax import SoftmaxLayer
 
 
 def page_chain():

@@ -177,11 +177,11 @@ def test_an_unsupported_module_names_its_type_and_position():
                r"nn\.PReLU, nn\.LeakyReLU, .*nn\.Linear, nn\.Flatten, nn\.Sequential")
     with pytest.raises(NetSpecificationError, match=pattern):
         from_torch(module)
-    nested = nn.Sequential(nn.Linear(3, 4), nn.Sequential(nn.Dropout(), nn.ReLU()))
-    with pytest.raises(NetSpecificationError, match=r"position \(2, 1\) \(nn\.Dropout\)"):
+    nested = nn.Sequential(nn.Linear(3, 4), nn.Sequential(nn.LayerNorm(4), nn.ReLU()))
+    with pytest.raises(NetSpecificationError, match=r"position \(2, 1\) \(nn\.LayerNorm\)"):
         from_torch(nested)
-    named = nn.Sequential(OrderedDict([("fc", nn.Linear(3, 4)), ("norm", nn.BatchNorm1d(4))]))
-    with pytest.raises(NetSpecificationError, match=r"position 'norm' \(nn\.BatchNorm1d\)"):
+    named = nn.Sequential(OrderedDict([("fc", nn.Linear(3, 4)), ("norm", nn.GroupNorm(2, 4))]))
+    with pytest.raises(NetSpecificationError, match=r"position 'norm' \(nn\.GroupNorm\)"):
         from_torch(named)
 
 

@@ -21,12 +21,12 @@ from .information import Information
 from .initialize import NetInitialize
 from .kernels.memory import from_environment as _reuse_memory_if_asked
 from .layers import ElementwiseLayer, FlattenLayer, LinearLayer, ParametricRampLayer
-from .layers.convolution import ConvolutionLayer
-from .layers.combine import CatenateLayer, TotalLayer
-from .layers.dropout import DropoutLayer
-from .layers.normalization import BatchNormalizationLayer
-from .layers.loss import CrossEntropyLossLayer, MeanAbsoluteLossLayer, MeanSquaredLossLayer
 from .layers.aggregation import AggregationLayer
+from .layers.combine import CatenateLayer, TotalLayer
+from .layers.convolution import ConvolutionLayer
+from .layers.dropout import DropoutLayer
+from .layers.loss import CrossEntropyLossLayer, MeanAbsoluteLossLayer, MeanSquaredLossLayer
+from .layers.normalization import BatchNormalizationLayer
 from .layers.pooling import PoolingLayer
 from .layers.reshape import ReshapeLayer
 from .layers.softmax import SoftmaxLayer

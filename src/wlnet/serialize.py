@@ -40,14 +40,14 @@ from .coders import NetDecoder, NetEncoder
 from .errors import NetError, NetSpecificationError, closest
 from .functions import NAMED_FUNCTIONS, Expression, WolframFunction
 from .layers import ElementwiseLayer, FlattenLayer, LinearLayer, ParametricRampLayer
+from .layers.aggregation import AggregationLayer
 from .layers.base import Layer
 from .layers.combine import CatenateLayer, TotalLayer
 from .layers.convolution import ConvolutionLayer
 from .layers.dropout import DropoutLayer
-from .layers.aggregation import AggregationLayer
+from .layers.normalization import BatchNormalizationLayer
 from .layers.pooling import PoolingLayer
 from .layers.reshape import ReshapeLayer
-from .layers.normalization import BatchNormalizationLayer
 from .layers.softmax import SoftmaxLayer
 from .nets import NetChain, NetGraph, NetPort
 from .symbols import All, Automatic, Inherited, Span
