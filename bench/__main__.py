@@ -3,7 +3,8 @@ scaling``: data-parallel NetTrain with 2 CPU processes against 1 (``bench/scalin
 bench nettrain``: NetTrain against a hand-written loop (``bench/nettrain.py``); ``python -m bench
 shapes``: PReLU steps on an iresnet's shapes, eager and compiled, and ``--sweep`` by size
 (``bench/shapes.py``); ``python -m bench models``: whole training steps of iresnet18 and SRResNet
-(``bench/models.py``). Options follow the
+(``bench/models.py``); ``python -m bench convnets``: a VGG-style PReLU CNN, torch against wlnet's
+image-net layers (``bench/convnets.py``). Options follow the
 benchmark's name (``--quick``)."""
 
 import sys
@@ -19,6 +20,8 @@ if __name__ == "__main__":
         from bench.shapes import main
     elif name == "models":
         from bench.models import main
+    elif name == "convnets":
+        from bench.convnets import main
     else:
         from bench.prelu import main
     main(arguments)
