@@ -1,8 +1,8 @@
 """AggregationLayer: Mean, Max, Min, Total or Times over chosen levels of the input (global pooling).
 
 The levels are 1-based dims of one example (the batch axis not counted): an int (negative counts
-from the last level), a ``Span``, a list of ints, or ``All``; :func:`wlnet.layers.levels.resolve_levels`
-turns them into axes. :func:`parse_function` is shared with PoolingLayer's ``Function`` option.
+from the last level), a ``Span``, a list of ints, or ``All``; :mod:`wlnet.layers.levels` parses
+them and turns them into axes. :func:`parse_function` is shared with PoolingLayer's ``Function`` option.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from torch import nn
 
 from ..arrays import floating_input
 from ..errors import NetShapeError, NetSpecificationError, check_options, closest
-from ..symbols import All, Automatic, Span, as_int
+from ..symbols import All, Automatic, Span
 from ..types import TensorT, describe, parse_port, port_spec, unify
 from .base import Layer
-from .levels import level_count, levels_text, resolve_levels
+from .levels import level_count, levels_text, parse_levels, reach, resolve_levels
 
 __all__ = ["FUNCTIONS", "GLOBAL", "Aggregation", "AggregationLayer", "aggregate", "parse_function"]
 
@@ -79,68 +79,23 @@ def parse_aggregation_levels(levels, where: str):
     (a tuple here), or All."""
     if levels is All:
         return All
-    if isinstance(levels, Span):
-        start = _level(levels.start, f"{where}: the start of {levels!r}")
-        if levels.stop is All:
-            return Span(start, All)
-        stop = _level(levels.stop, f"{where}: the end of {levels!r}")
-        if (start > 0) == (stop > 0) and start > stop:
-            raise NetSpecificationError(f"{where}: {levels!r} selects no levels (its start is after its end).")
-        return Span(start, stop)
-    if isinstance(levels, (list, tuple)):
-        if not levels:
-            raise NetSpecificationError(
-                f"{where}: the list of levels is empty; give at least one level to aggregate (AggregationLayer "
-                "aggregates levels 2 to the last by default)."
-            )
-        parsed = tuple(_level(level, where) for level in levels)
-        repeated = next((level for i, level in enumerate(parsed) if level in parsed[:i]), None)
-        if repeated is not None:
-            raise NetSpecificationError(
-                f"{where}: level {repeated} appears twice in the levels {list(parsed)}; each level may be given once."
-            )
-        return parsed
-    return _level(levels, where)
-
-
-def _level(value, where: str) -> int:
-    level = as_int(value)
-    if level is None:
+    if isinstance(levels, (list, tuple)) and not levels:
         raise NetSpecificationError(
-            f"{where}: the levels should be a nonzero integer, a Span, a list of integers or All, but "
-            f"{value!r} is not."
+            f"{where}: the list of levels is empty; give at least one level to aggregate (AggregationLayer "
+            "aggregates levels 2 to the last by default)."
         )
-    if level == 0:
-        raise NetSpecificationError(
-            f"{where}: level 0 does not exist: levels count from 1 (the first dimension of one example, after "
-            "the batch axis); -1 is the last level."
-        )
-    return level
+    return parse_levels(levels, where, "a nonzero integer, a Span, a list of integers or All")
 
 
 def aggregated_axes(levels, rank: int, where: str, t: TensorT | None = None) -> tuple[int, ...]:
     """The 0-based axes of an example of rank ``rank`` that ``levels`` aggregates, sorted."""
-    port = describe(t) if t is not None else f"an array of rank {rank}"
     if rank == 0:
+        port = describe(t) if t is not None else "an array of rank 0"
         raise NetShapeError(
             f'{where}: port "Input" is {port}, which has no levels to aggregate; AggregationLayer takes an '
             "array of rank at least 1."
         )
-    if levels is All:
-        return tuple(range(rank))
-    if isinstance(levels, Span):
-        ends = [levels.start, levels.stop if isinstance(levels.stop, int) else rank]
-        axes = [end - 1 if end > 0 else rank + end for end in ends]
-        if all(0 <= a < rank for a in axes) and axes[0] > axes[1]:
-            raise NetShapeError(
-                f'{where}: port "Input" is {port} (rank {rank}), on which {levels!r} selects no levels (its '
-                "start is after its end)."
-            )
-    return resolve_levels(levels, rank, where, t)
-
-
-def _text(levels) -> str:
-    return "All" if levels is All else levels_text(levels)
+    return tuple(range(rank)) if levels is All else resolve_levels(levels, rank, where, t)
 
 
 class AggregationLayer(Layer):
@@ -235,7 +190,7 @@ class AggregationLayer(Layer):
         if self.levels is All and rank == 0:
             return TensorT(None)  # every level aggregated: any input
         count = level_count(self.levels) if self.levels is not All else None
-        tries = [rank + count] if count is not None else range(rank, rank + _reach(self.levels) + 2)
+        tries = [rank + count] if count is not None else range(rank, rank + reach(self.levels) + 2)
         for m in tries:
             try:
                 axes = aggregated_axes(self.levels, m, self._where)
@@ -245,7 +200,7 @@ class AggregationLayer(Layer):
                 fits.append((m, axes))
         if not fits:
             raise NetShapeError(
-                f'{self._where}: port "Output" is {describe(t_out)}, but aggregating levels {_text(self.levels)} '
+                f'{self._where}: port "Output" is {describe(t_out)}, but aggregating levels {levels_text(self.levels)} '
                 f"of no input gives an array of rank {rank}."
             )
         if len(fits) == 1:
@@ -281,7 +236,7 @@ class AggregationLayer(Layer):
     def _constructor(self) -> str:
         args = [repr(self.function)]
         if self.levels != GLOBAL:
-            args.append(_text(self.levels))
+            args.append(levels_text(self.levels))
         args += self._repr_options()
         output = self._extra_output()
         if output is not Automatic:
@@ -289,17 +244,8 @@ class AggregationLayer(Layer):
         return f"AggregationLayer({', '.join(args)})"
 
 
-def _reach(levels) -> int:
-    """How far from either end of the input the levels name a level."""
-    if isinstance(levels, Span):
-        return max(abs(end) for end in (levels.start, levels.stop) if isinstance(end, int))
-    if isinstance(levels, tuple):
-        return max(abs(level) for level in levels)
-    return 0 if levels is All else abs(levels)
-
-
 def _where(function: str, levels) -> str:
-    return f'AggregationLayer ("{function}", levels {_text(levels)})'
+    return f'AggregationLayer ("{function}", levels {levels_text(levels)})'
 
 
 def aggregate(x: torch.Tensor, function: str, axes: tuple[int, ...]) -> torch.Tensor:
@@ -344,4 +290,4 @@ class Aggregation(nn.Module):
         return aggregate(x, self.function, axes)
 
     def extra_repr(self) -> str:
-        return f"function={self.function!r}, levels={_text(self.levels)}"
+        return f"function={self.function!r}, levels={levels_text(self.levels)}"

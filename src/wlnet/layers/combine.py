@@ -7,9 +7,10 @@ import torch
 from torch import nn
 
 from ..arrays import floating_input
-from ..errors import NetShapeError, NetSpecificationError, check_options
-from ..symbols import Automatic, as_int
+from ..errors import NetShapeError, check_options
+from ..symbols import Automatic
 from ..types import VARYING, TensorT, describe, unify
+from .levels import level_argument, level_axis
 from .multiport import MultiportLayer
 
 __all__ = ["Catenate", "CatenateLayer", "Total", "TotalLayer"]
@@ -122,12 +123,13 @@ class CatenateLayer(MultiportLayer):
         ranks = [len(t.dims) for t in types]  # type: ignore[arg-type]
         low, high = min(ranks), max(ranks)
         lowest = names[ranks.index(low)]
-        if not (1 <= self.level <= low if self.level > 0 else -low <= self.level):
+        axis = level_axis(self.level, low)
+        if axis is None:
             raise NetShapeError(
                 f'{self._where}: port "{lowest}" is {describe(self._ports[lowest])} (rank {low}), which has no '
                 f"level {self.level}; the level counts on the input of lowest rank."
             )
-        axis = (self.level - 1 if self.level > 0 else low + self.level) + high - low
+        axis += high - low
         out = self._unify_output(high)
         columns = [self._column(j, axis, names, out) for j in range(high)]
         for name, rank in zip(names, ranks):
@@ -254,7 +256,8 @@ class Catenate(nn.Module):
         xs = _floating(_counted(inputs, self.ports, where), where)
         ranks = [x.ndim - 1 for x in xs]
         low, high = min(ranks), max(ranks)
-        if not (1 <= self.level <= low if self.level > 0 else -low <= self.level):
+        axis = level_axis(self.level, low)
+        if axis is None:
             shapes = ", ".join(str(tuple(x.shape)) for x in xs)
             raise NetShapeError(
                 f"{where}: inputs of shapes {shapes} (batch first) have examples of lowest rank {low}, which have "
@@ -263,8 +266,7 @@ class Catenate(nn.Module):
         if low != high:
             top = xs[ranks.index(high)]
             xs = [x if r == high else _replicated(x, top, high - r) for x, r in zip(xs, ranks)]
-        axis = (self.level if self.level > 0 else low + self.level + 1) + high - low
-        return torch.cat(xs, dim=axis)
+        return torch.cat(xs, dim=axis + 1 + high - low)  # + 1: the batch axis
 
     def extra_repr(self) -> str:
         return f"level={self.level}" + (f", ports={list(self.ports)}" if self.ports else "")
@@ -292,13 +294,10 @@ def _floating(xs: tuple, where: str) -> list:
 
 
 def _parse_level(level) -> int:
-    value = as_int(level)
-    if value is None or value == 0:
-        raise NetSpecificationError(
-            f"CatenateLayer: the level should be a nonzero integer (1-based, 1 the default; negative counts from "
-            f"the last level), but was {level!r}."
-        )
-    return value
+    return level_argument(
+        level, "CatenateLayer",
+        "the level should be a nonzero integer (1-based, 1 the default; negative counts from the last level)",
+    )
 
 
 def _where(level: int) -> str:

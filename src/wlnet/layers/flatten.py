@@ -13,6 +13,7 @@ from ..errors import NetShapeError, NetSpecificationError, check_options
 from ..symbols import All, Automatic, Span
 from ..types import VARYING, TensorT, as_int, describe, parse_port, port_spec, unify
 from .base import Layer
+from .levels import level_argument, level_axis, parse_span
 
 __all__ = ["Flatten", "FlattenLayer"]
 
@@ -252,17 +253,13 @@ def _parse_level(n):
     if isinstance(n, numbers.Real) and not isinstance(n, bool) and n == math.inf:
         return None
     if isinstance(n, Span):
-        return _parse_span(n)
+        return parse_span(n, "FlattenLayer")
     if isinstance(n, (list, tuple)):
         return _parse_groups(n)
-    level = as_int(n)
-    if level is None or level == 0:
-        raise NetSpecificationError(
-            f"FlattenLayer: the argument should be a nonzero integer n (merging the first n + 1 "
-            f"levels), -n (the last n + 1 levels), math.inf (every level), groups of levels "
-            f"[[s11, ...], ...] or a Span, but was {n!r}."
-        )
-    return level
+    return level_argument(
+        n, "FlattenLayer", "the argument should be a nonzero integer n (merging the first n + 1 levels), -n (the "
+        "last n + 1 levels), math.inf (every level), groups of levels [[s11, ...], ...] or a Span"
+    )
 
 
 def _parse_groups(groups) -> tuple[tuple[int, ...], ...]:
@@ -286,18 +283,6 @@ def _parse_groups(groups) -> tuple[tuple[int, ...], ...]:
     return parsed
 
 
-def _parse_span(span: Span) -> Span:
-    start, stop = as_int(span.start), -1 if span.stop is All else as_int(span.stop)
-    if start is None or start == 0 or stop is None or stop == 0:
-        raise NetSpecificationError(
-            f"FlattenLayer: the ends of {span!r} should be nonzero integers (levels counted from 1, or from "
-            "the last level when negative) or All, its stop."
-        )
-    if (start > 0) == (stop > 0) and start > stop:
-        raise NetSpecificationError(f"FlattenLayer: {span!r} selects no levels (its start is after its end).")
-    return Span(start, All if span.stop is All else stop)
-
-
 def _ends(span: Span) -> tuple[int, int]:
     """A parsed span's start and stop as levels (All, the stop, is the last level, -1)."""
     stop = span.stop
@@ -315,10 +300,8 @@ def _plan(level, rank: int) -> Groups | None:
         first, last = (0, level) if level > 0 else (rank + level - 1, rank - 1)
         return _run(rank, first, last)
     if isinstance(level, Span):
-        start, stop = _ends(level)
-        first = start - 1 if start > 0 else rank + start
-        last = stop - 1 if stop > 0 else rank + stop
-        return _run(rank, first, last) if 0 <= first <= last < rank else None
+        start, stop = (level_axis(end, rank) for end in _ends(level))
+        return _run(rank, start, stop) if start is not None and stop is not None and start <= stop else None
     listed = [a - 1 for group in level for a in group]
     if max(listed) >= rank:
         return None

@@ -1,8 +1,14 @@
-"""ParametricRampLayer's levels: which dims of an input carry their own slope values.
+"""Levels: 1-based dims of one example (the batch axis not counted), as layers name them.
 
-A specification is an int (1-based; negative counts from the last level), a ``Span``, a tuple of
-ints (a list, parsed) or ``()`` for one shared slope; :func:`resolve_levels` turns one into the
-0-based axes of an input of a given rank.
+A level is a nonzero int (negative counts from the last level, -1 the last); a levels
+specification is a level, a ``Span`` of levels or a tuple of them (a list, parsed). The parsers
+(:func:`parse_level`, :func:`level_argument`, :func:`parse_span`, :func:`parse_levels`) and the
+resolvers (:func:`level_axis`, :func:`resolve_level`, :func:`resolve_levels`) serve every layer
+that takes levels: ParametricRampLayer, AggregationLayer, SoftmaxLayer, CatenateLayer and
+FlattenLayer. Each takes the layer's ``where`` text, and a short ``hint`` where a layer's message
+says more on purpose. The rest is ParametricRampLayer's: which dims of an input carry their own
+slope values (``()`` for one shared slope), :func:`ramp_levels` and :func:`ramp_axes` its parser
+and resolver.
 """
 
 from __future__ import annotations
@@ -14,9 +20,14 @@ from ..symbols import All, Span
 from ..types import TensorT, as_int, describe, unify
 
 __all__ = [
-    "front_axes", "input_from_slope", "level_count", "levels_text", "parse_levels", "resolve_levels", "unify_slope",
-    "layer_text",
+    "front_axes", "input_from_slope", "layer_text", "level_argument", "level_axis", "level_count", "levels_text",
+    "parse_level", "parse_levels", "parse_span", "ramp_axes", "ramp_levels", "reach", "resolve_level",
+    "resolve_levels", "unify_slope",
 ]
+
+#: ParametricRampLayer's hints: an empty span, and a real number input, have one shared slope instead.
+_SHARED = "; use [] for one slope shared by every element"
+_SHARED_REAL = '; for one slope shared by every element use ParametricRampLayer([], Input="Real")'
 
 
 def layer_text(levels) -> str:
@@ -24,18 +35,18 @@ def layer_text(levels) -> str:
 
 
 def levels_text(levels) -> str:
+    """A levels specification as the constructors take it: ``2``, ``[1, 3]``, ``Span(2, All)``, ``All``."""
     if isinstance(levels, tuple):
         return "[" + ", ".join(map(str, levels)) + "]"
     return repr(levels)
 
 
-def _level(value, where: str) -> int:
-    """One level: a nonzero int (NumPy ints too, not bools)."""
+# -- parsing ------------------------------------------------------------------------------------
+def parse_level(value, where: str) -> int:
+    """One level of a levels specification: a nonzero int (NumPy ints too, not bools)."""
     level = as_int(value)
     if level is None:
-        raise NetSpecificationError(
-            f"{where}: a level should be a nonzero integer, but {value!r} is not an integer."
-        )
+        raise NetSpecificationError(f"{where}: a level should be a nonzero integer, but {value!r} is not an integer.")
     if level == 0:
         raise NetSpecificationError(
             f"{where}: level 0 does not exist: levels count from 1 (the first dimension of one "
@@ -44,37 +55,121 @@ def _level(value, where: str) -> int:
     return level
 
 
-def parse_levels(levels):
-    """Validate a levels specification: int, Span or a list of ints; a list becomes a tuple."""
-    where = "ParametricRampLayer"
+def level_argument(value, where: str, expected: str) -> int:
+    """A layer's one level argument (SoftmaxLayer's, CatenateLayer's, FlattenLayer's n): a nonzero
+    int, or one error, ``f"{where}: {expected}, but was {value!r}."``, for anything else."""
+    level = as_int(value)
+    if level is None or level == 0:
+        raise NetSpecificationError(f"{where}: {expected}, but was {value!r}.")
+    return level
+
+
+def parse_span(span: Span, where: str, hint: str = "") -> Span:
+    """A ``Span`` of levels: its ends levels (its stop may be All), its start not after its end
+    where both count from the same end; ``hint`` ends the error of an empty span."""
+    start = parse_level(span.start, f"{where}: the start of {span!r}")
+    if span.stop is All:
+        return Span(start, All)
+    stop = parse_level(span.stop, f"{where}: the end of {span!r}")
+    if (start > 0) == (stop > 0) and start > stop:
+        raise NetSpecificationError(f"{where}: {span!r} selects no levels (its start is after its end){hint}.")
+    return Span(start, stop)
+
+
+def parse_levels(levels, where: str, forms: str, hint: str = ""):
+    """A levels specification: a level, a Span or a list of distinct levels (a tuple here).
+    ``forms`` names what the layer takes in the error for a string, a dict, a set or None;
+    ``hint`` ends the error of an empty span."""
     if isinstance(levels, Span):
-        start = _level(levels.start, f"{where}: the start of {levels!r}")
-        if levels.stop is All:
-            return Span(start, All)
-        stop = _level(levels.stop, f"{where}: the end of {levels!r}")
-        if (start > 0) == (stop > 0) and start > stop:
-            raise NetSpecificationError(
-                f"{where}: {levels!r} selects no levels (its start is after its end); "
-                "use [] for one slope shared by every element."
-            )
-        return Span(start, stop)
+        return parse_span(levels, where, hint)
     if isinstance(levels, (list, tuple)):
-        parsed = tuple(_level(level, where) for level in levels)
-        seen = set()
-        for level in parsed:
-            if level in seen:
-                raise NetSpecificationError(
-                    f"{where}: level {level} appears twice in the levels {list(parsed)}; each "
-                    "level may be given once."
-                )
-            seen.add(level)
+        parsed = tuple(parse_level(level, where) for level in levels)
+        repeated = next((level for i, level in enumerate(parsed) if level in parsed[:i]), None)
+        if repeated is not None:
+            raise NetSpecificationError(
+                f"{where}: level {repeated} appears twice in the levels {list(parsed)}; each level may be given once."
+            )
         return parsed
     if isinstance(levels, (str, bytes, dict, set)) or levels is None:
-        raise NetSpecificationError(
-            f"{where}: the levels should be an integer, a Span, a list of integers or [], "
-            f"but were {levels!r}."
-        )
-    return _level(levels, where)
+        raise NetSpecificationError(f"{where}: the levels should be {forms}, but were {levels!r}.")
+    return parse_level(levels, where)
+
+
+def ramp_levels(levels):
+    """ParametricRampLayer's levels: an int, a Span, or a list of ints (``[]``: one shared slope)."""
+    return parse_levels(levels, "ParametricRampLayer", "an integer, a Span, a list of integers or []", _SHARED)
+
+
+# -- resolving ----------------------------------------------------------------------------------
+def level_axis(level: int, rank: int) -> int | None:
+    """The 0-based axis of an example of rank ``rank`` that ``level`` names, or None where it has none.
+
+    >>> level_axis(1, 3), level_axis(-1, 3), level_axis(4, 3)
+    (0, 2, None)
+    """
+    axis = level - 1 if level > 0 else rank + level
+    return axis if 0 <= axis < rank else None
+
+
+def resolve_level(level: int, rank: int, where: str, port_text: str, real_hint: str = "") -> int:
+    """:func:`level_axis`, or a NetShapeError that says the level is beyond the rank of port "Input"
+    (``port_text``, its description); ``real_hint`` ends the one for a real number (rank 0)."""
+    axis = level_axis(level, rank)
+    if axis is not None:
+        return axis
+    if rank == 0:
+        raise NetShapeError(f'{where}: port "Input" is a real number (rank 0), which has no level {level}{real_hint}.')
+    raise NetShapeError(
+        f'{where}: level {level} is beyond the rank of port "Input": it is {port_text}, of '
+        f"rank {rank}, so levels run from 1 to {rank} (or -{rank} to -1)."
+    )
+
+
+def resolve_levels(levels, rank: int, where: str, port: TensorT | None = None, *, hint: str = "",
+                   real_hint: str = "") -> tuple[int, ...]:
+    """The 0-based axes of one example of rank ``rank`` that ``levels`` selects, sorted.
+
+    ``port`` is the input's type, for the errors; ``hint`` ends the error of a span that selects
+    no levels, ``real_hint`` that of a level on a real number (:func:`resolve_level`).
+
+    >>> resolve_levels(Span(2, All), 4, "")
+    (1, 2, 3)
+    >>> resolve_levels((-1, 1), 3, "")
+    (0, 2)
+    """
+    port_text = describe(port) if port is not None else "an array"
+    if isinstance(levels, Span):
+        stop = levels.stop if isinstance(levels.stop, int) else rank  # a parsed span's stop: a level or All
+        first, last = (resolve_level(end, rank, where, port_text, real_hint) for end in (levels.start, stop))
+        if first > last:
+            raise NetShapeError(
+                f"{where}: on {port_text} (rank {rank}), {levels!r} selects no levels (its start "
+                f"is after its end){hint}."
+            )
+        return tuple(range(first, last + 1))
+    if isinstance(levels, tuple):
+        axes = [resolve_level(level, rank, where, port_text, real_hint) for level in levels]
+        if len(set(axes)) != len(axes):
+            raise NetShapeError(
+                f"{where}: on {port_text} (rank {rank}), the levels {list(levels)} name the same "
+                "level twice."
+            )
+        return tuple(sorted(axes))
+    return (resolve_level(levels, rank, where, port_text, real_hint),)
+
+
+def ramp_axes(levels, rank: int, where: str, port: TensorT | None = None) -> tuple[int, ...]:
+    """:func:`resolve_levels` with ParametricRampLayer's hints (one shared slope instead)."""
+    return resolve_levels(levels, rank, where, port, hint=_SHARED, real_hint=_SHARED_REAL)
+
+
+def reach(levels) -> int:
+    """How far from either end of the input a levels specification names a level (0 for All)."""
+    if isinstance(levels, Span):
+        return max(abs(end) for end in (levels.start, levels.stop) if isinstance(end, int))
+    if isinstance(levels, tuple):
+        return max((abs(level) for level in levels), default=0)
+    return 0 if levels is All else abs(levels)
 
 
 def front_axes(levels) -> tuple[int, ...] | None:
@@ -102,51 +197,7 @@ def level_count(levels) -> int | None:
     return 1
 
 
-def resolve_levels(levels, rank: int, where: str, port: TensorT | None = None) -> tuple[int, ...]:
-    """The 0-based axes of one example of rank ``rank`` that ``levels`` selects, sorted.
-
-    >>> resolve_levels(Span(2, All), 4, "")
-    (1, 2, 3)
-    >>> resolve_levels((-1, 1), 3, "")
-    (0, 2)
-    """
-    port_text = describe(port) if port is not None else f"an array of rank {rank}"
-    if isinstance(levels, Span):
-        stop = levels.stop if isinstance(levels.stop, int) else rank  # a parsed span's stop: a level or All
-        ends = [_axis(levels.start, rank, where, levels, port_text),
-                _axis(stop, rank, where, levels, port_text)]
-        if ends[0] > ends[1]:
-            raise NetShapeError(
-                f"{where}: on {port_text} (rank {rank}), {levels!r} selects no levels (its start "
-                "is after its end); use [] for one slope shared by every element."
-            )
-        return tuple(range(ends[0], ends[1] + 1))
-    if isinstance(levels, tuple):
-        axes = [_axis(level, rank, where, levels, port_text) for level in levels]
-        if len(set(axes)) != len(axes):
-            raise NetShapeError(
-                f"{where}: on {port_text} (rank {rank}), the levels {list(levels)} name the same "
-                "level twice."
-            )
-        return tuple(sorted(axes))
-    return (_axis(levels, rank, where, levels, port_text),)
-
-
-def _axis(level: int, rank: int, where: str, levels, port_text: str) -> int:
-    axis = level - 1 if level > 0 else rank + level
-    if not 0 <= axis < rank:
-        if rank == 0:
-            raise NetShapeError(
-                f'{where}: port "Input" is a real number (rank 0), which has no level {level}; '
-                'for one slope shared by every element use ParametricRampLayer([], Input="Real").'
-            )
-        raise NetShapeError(
-            f'{where}: level {level} is beyond the rank of port "Input": it is {port_text}, of '
-            f"rank {rank}, so levels run from 1 to {rank} (or -{rank} to -1)."
-        )
-    return axis
-
-
+# -- ParametricRampLayer's slope ---------------------------------------------------------------
 def input_from_slope(levels, slope: np.ndarray) -> TensorT:
     """The input type that a given slope fixes when the input's rank is not known otherwise.
 
@@ -175,9 +226,9 @@ def input_from_slope(levels, slope: np.ndarray) -> TensorT:
             leading[axis] = size
         return TensorT(None, tuple(leading))
     fitting, counts = [], []
-    for rank in range(slope.ndim + 2 * _largest_level(levels) + 2):  # every rank where the count changes
+    for rank in range(slope.ndim + 2 * reach(levels) + 2):  # every rank where the count changes
         try:
-            count = len(resolve_levels(levels, rank, ""))
+            count = len(ramp_axes(levels, rank, ""))
         except NetShapeError:
             continue
         counts.append(count)
@@ -192,14 +243,9 @@ def input_from_slope(levels, slope: np.ndarray) -> TensorT:
     if len(fitting) > 1:  # Span(-2, All): the last two levels of an input of any rank >= 2
         return TensorT(None)
     dims: list = [None] * fitting[0]
-    for axis, size in zip(resolve_levels(levels, fitting[0], ""), slope.shape):
+    for axis, size in zip(ramp_axes(levels, fitting[0], ""), slope.shape):
         dims[axis] = size
     return TensorT(tuple(dims))
-
-
-def _largest_level(levels: Span) -> int:
-    """The largest distance from either end of the input that the ends of a span name."""
-    return max(abs(end) for end in (levels.start, levels.stop) if isinstance(end, int))
 
 
 def _counts_text(counts: list[int]) -> str:

@@ -20,12 +20,12 @@ from .levels import (
     layer_text,
     level_count,
     levels_text,
-    parse_levels,
-    resolve_levels,
+    ramp_axes,
+    ramp_levels,
     unify_slope,
 )
 
-__all__ = ["ParametricRamp", "ParametricRampLayer", "RampModule", "resolve_levels"]
+__all__ = ["ParametricRamp", "ParametricRampLayer", "RampModule"]
 
 _OPTIONS = ("Slope", "LearningRateMultipliers", "Input", "Output")
 
@@ -81,7 +81,7 @@ class ParametricRampLayer(Layer):
         slope = Automatic if Slope is Automatic else as_array(Slope, 'ParametricRampLayer: "Slope"')
         if levels is Automatic:
             levels = [] if slope is not Automatic and slope.ndim == 0 else 1
-        levels = parse_levels(levels)
+        levels = ramp_levels(levels)
         where = layer_text(levels)
         ports = {
             "Input": parse_port(Input, f'{where}: the "Input" option'),
@@ -105,7 +105,7 @@ class ParametricRampLayer(Layer):
         slope_dims = None
         front = front_axes(levels)
         if t.dims is not None:
-            axes = resolve_levels(levels, len(t.dims), where, t)
+            axes = ramp_axes(levels, len(t.dims), where, t)
             for axis in axes:
                 if t.dims[axis] == VARYING:
                     raise NetShapeError(
@@ -255,7 +255,7 @@ class RampModule(nn.Module):
         where = self._where()
         if ndim < 1:
             raise NetShapeError(f"{where}: the input needs a batch axis first, but is a 0-d tensor.")
-        axes = tuple(a + 1 for a in resolve_levels(self.levels, ndim - 1, where))
+        axes = tuple(a + 1 for a in ramp_axes(self.levels, ndim - 1, where))
         if len(axes) != slope.ndim:
             raise NetShapeError(
                 f"{where}: the levels name {len(axes)} dims of an input of rank {ndim} (batch first), but the "
@@ -295,7 +295,7 @@ class ParametricRamp(RampModule):
 
     def __init__(self, slope: torch.Tensor, levels=1):
         super().__init__()
-        self.levels = parse_levels(levels)
+        self.levels = ramp_levels(levels)
         self.Slope = nn.Parameter(torch.as_tensor(slope))
 
     @property

@@ -7,10 +7,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..arrays import floating_input
-from ..errors import NetShapeError, NetSpecificationError, check_options
+from ..errors import NetShapeError, check_options
 from ..symbols import Automatic
-from ..types import TensorT, as_int, describe, parse_port, unify
+from ..types import TensorT, describe, parse_port, unify
 from .base import Layer
+from .levels import level_argument, level_axis
 
 __all__ = ["Softmax", "SoftmaxLayer"]
 
@@ -61,7 +62,7 @@ class SoftmaxLayer(Layer):
     def _infer(self) -> None:
         t = unify(self._ports["Input"], self._ports["Output"], f'{self._where}: ports "Input" and "Output"')
         if t.dims is not None:
-            _axis(self.level, len(t.dims), self._where, t)
+            _check_rank(self.level, t, self._where)
         self._ports["Input"] = self._ports["Output"] = t
 
     def _array_dims(self, name: str) -> tuple | None:
@@ -98,7 +99,7 @@ class Softmax(nn.Module):
         if not x.is_floating_point():
             x = floating_input(x, torch.get_default_dtype(), where)
         rank = x.ndim - 1
-        if not (self.level <= rank if self.level > 0 else -self.level <= rank):
+        if level_axis(self.level, rank) is None:
             raise NetShapeError(
                 f"{where}: an input of shape {tuple(x.shape)} (batch first) has examples of rank {rank}, "
                 f"which have no level {self.level}."
@@ -110,29 +111,25 @@ class Softmax(nn.Module):
 
 
 def _parse_level(level) -> int:
-    value = as_int(level)
-    if value is None or value == 0:
-        raise NetSpecificationError(
-            f"SoftmaxLayer: the level should be a nonzero integer (1-based; -1, the default, is the last "
-            f"level), but was {level!r}."
+    return level_argument(
+        level, "SoftmaxLayer", "the level should be a nonzero integer (1-based; -1, the default, is the last level)"
+    )
+
+
+def _check_rank(level: int, t: TensorT, where: str) -> None:
+    """A NetShapeError unless an input of type ``t`` (of known rank) has level ``level``."""
+    assert t.dims is not None
+    rank = len(t.dims)
+    if rank == 0:
+        raise NetShapeError(
+            f'{where}: port "Input" is a real number, which has no level to normalize over; '
+            "SoftmaxLayer needs an array of rank at least 1."
         )
-    return value
-
-
-def _axis(level: int, rank: int, where: str, t: TensorT) -> int:
-    """The 0-based axis of an example of rank ``rank`` that ``level`` names, or NetShapeError."""
-    axis = level - 1 if level > 0 else rank + level
-    if not 0 <= axis < rank:
-        if rank == 0:
-            raise NetShapeError(
-                f'{where}: port "Input" is a real number, which has no level to normalize over; '
-                "SoftmaxLayer needs an array of rank at least 1."
-            )
+    if level_axis(level, rank) is None:
         raise NetShapeError(
             f'{where}: port "Input" is {describe(t)}, of rank {rank}, which has no level {level}: its '
             f"levels run from 1 to {rank} (or -{rank} to -1)."
         )
-    return axis
 
 
 def _where(level: int) -> str:

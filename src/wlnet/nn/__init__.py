@@ -27,7 +27,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ..layers.levels import levels_text, parse_levels
+from ..layers.levels import levels_text, ramp_levels
 from ..layers.ramp import RampModule
 from . import functional
 
@@ -73,7 +73,7 @@ class PReLU(RampModule):
             )
         self.num_parameters = num_parameters
         self.init = init
-        self.levels = None if levels is None else parse_levels(levels)
+        self.levels = None if levels is None else ramp_levels(levels)
         self.weight = nn.Parameter(torch.empty(shape, device=device, dtype=dtype))
         self.reset_parameters()
 

@@ -19,8 +19,9 @@ from ..functions import Expression, WolframFunction
 from ..layers.base import Layer
 from ..layers.elementwise import ElementwiseLayer
 from ..layers.flatten import FlattenLayer
+from ..layers.levels import ramp_axes
 from ..layers.linear import LinearLayer
-from ..layers.ramp import ParametricRampLayer, resolve_levels
+from ..layers.ramp import ParametricRampLayer
 from ..lower import path_key
 from ..types import VARYING
 from . import combine, convolution, normalization, pooling, shapes
@@ -38,7 +39,7 @@ def emit_ramp(b: Builder, layer: Layer, prefix: str, inputs: dict[str, str]) -> 
     (aligned at the last axis) puts each slope value on its level."""
     dims = layer._ports["Input"].dims
     assert dims is not None  # the exporter checked every port's dims
-    axes = resolve_levels(layer._params["levels"], len(dims), layer._where)
+    axes = ramp_axes(layer._params["levels"], len(dims), layer._where)
     slope = layer._array("Slope")
     shape = [1] * (len(dims) + 1)
     for axis, size in zip(axes, slope.shape):
