@@ -18,7 +18,7 @@ from torch import nn
 from ..arrays import floating_input
 from ..errors import NetShapeError, NetSpecificationError, check_options, closest
 from ..symbols import All, Automatic, Span
-from ..types import TensorT, describe, parse_port, port_spec, unify
+from ..types import TensorT, describe, parse_port, unify
 from .base import Layer
 from .levels import level_count, levels_text, parse_levels, reach, resolve_levels
 
@@ -221,26 +221,15 @@ class AggregationLayer(Layer):
         return (self.function,) if self.levels == GLOBAL else (self.function, self.levels)
 
     def _arguments(self) -> tuple[tuple, dict]:
-        options = self._port_arguments()
-        output = self._extra_output()
-        if output is not Automatic:
-            options["Output"] = output
-        return self._level_arguments(), options
-
-    def _extra_output(self):
-        """The Output option, when the output's dims say more than the input's imply; else Automatic."""
-        implied = AggregationLayer(*self._level_arguments(), Input=port_spec(self._ports["Input"]))
-        out = self._ports["Output"]
-        return Automatic if implied._ports["Output"] == out else port_spec(out)
+        args = self._level_arguments()
+        return args, {**self._port_arguments(), **self._output_option(args)}
 
     def _constructor(self) -> str:
         args = [repr(self.function)]
         if self.levels != GLOBAL:
             args.append(levels_text(self.levels))
         args += self._repr_options()
-        output = self._extra_output()
-        if output is not Automatic:
-            args.append(f"Output={output!r}")
+        args += [f"Output={spec!r}" for spec in self._output_option(self._level_arguments()).values()]
         return f"AggregationLayer({', '.join(args)})"
 
 

@@ -22,16 +22,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..arrays import array_key
+from ..arrays import array_key, floating_input
 from ..cache import EvaluationCache
 from ..display import net_html
-from ..errors import NetInitializationError, NetOptionError
+from ..errors import NetDataError, NetInitializationError, NetOptionError
 from ..evaluate import apply_net
 from ..lower import array_multipliers, array_slots, lower
 from ..symbols import Automatic
 from ..types import TensorT, port_spec
 
-__all__ = ["Layer", "parse_multiplier", "position_text"]
+__all__ = ["Layer", "module_input", "parse_multiplier", "position_text"]
 
 
 def parse_multiplier(value: Any, where: str) -> Any:
@@ -46,6 +46,18 @@ def parse_multiplier(value: Any, where: str) -> Any:
         f"{where}: the value of LearningRateMultipliers should be Automatic, a finite real number "
         f"or None (0 freezes the array), but was {value!r}."
     )
+
+
+def module_input(x: torch.Tensor, dtype: torch.dtype, where: str, arrays: str = "weights") -> torch.Tensor:
+    """A torch module's input as :func:`~wlnet.arrays.floating_input` makes it, or a NetDataError
+    where its floating type is not ``dtype``, its ``arrays``' (outside autocast, which casts for itself)."""
+    x = floating_input(x, dtype, where)
+    if x.dtype != dtype and not torch.is_autocast_enabled(x.device.type):
+        raise NetDataError(
+            f"{where}: the input is a tensor of {x.dtype}, but the {arrays} are {dtype}; convert the input "
+            f"(x.to({dtype})) or the module (module.to({x.dtype}))."
+        )
+    return x
 
 
 def position_text(position: tuple) -> str:
@@ -299,6 +311,15 @@ class Layer:
         if multiplier is not None:
             parts.append(f"LearningRateMultipliers={_number_text(multiplier)}")
         return parts
+
+    def _output_option(self, args: tuple, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """``{"Output": dims}`` where the output's dims say more than ``type(self)(*args, **options)``
+        infers from this layer's Input, else ``{}``: the Output option of :meth:`_arguments` and of
+        the constructor text, for a layer with one Input and one Output port."""
+        make: Any = type(self)  # a layer that takes Input
+        implied = make(*args, **(options or {}), Input=port_spec(self._ports["Input"]))
+        out = self._ports["Output"]
+        return {} if implied._ports["Output"] == out else {"Output": port_spec(out)}
 
     def _port_arguments(self) -> dict[str, Any]:
         """The options of :meth:`_arguments` that a leaf layer shares: its input ports' dims as

@@ -10,11 +10,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..arrays import as_array, floating_input
-from ..errors import NetDataError, NetShapeError, NetSpecificationError, check_options
+from ..arrays import as_array
+from ..errors import NetShapeError, NetSpecificationError, check_options
 from ..symbols import Automatic
 from ..types import VARYING, TensorT, as_int, describe, parse_port, port_spec, unify
-from .base import Layer, parse_multiplier
+from .base import Layer, module_input, parse_multiplier
 from .spatial import (
     SAME,
     dimensionality,
@@ -335,12 +335,7 @@ class Convolution(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         parameters = self._parameters  # not self.Weights: Module.__getattr__ costs 0.4 us a call
         weight: torch.Tensor = parameters["Weights"]  # type: ignore[assignment]
-        x = floating_input(x, weight.dtype, self.where)
-        if x.dtype != weight.dtype and not torch.is_autocast_enabled(x.device.type):
-            raise NetDataError(
-                f"{self.where}: the input is a tensor of {x.dtype}, but the weights are {weight.dtype}; convert the "
-                f"input (x.to({weight.dtype})) or the module (module.to({x.dtype}))."
-            )
+        x = module_input(x, weight.dtype, self.where)
         if x.ndim != self.rank + 2:
             raise NetShapeError(
                 f"{self.where}: the input should have rank {self.rank + 2} (batch, channels and {self.rank} spatial "

@@ -11,7 +11,7 @@ from torch import nn
 
 from ..errors import NetShapeError, NetSpecificationError, check_options
 from ..symbols import All, Automatic, Span
-from ..types import VARYING, TensorT, as_int, describe, parse_port, port_spec, unify
+from ..types import VARYING, TensorT, as_int, describe, parse_port, unify
 from .base import Layer
 from .levels import level_argument, level_axis, parse_span
 
@@ -186,27 +186,16 @@ class FlattenLayer(Layer):
         order = tuple(a for group in groups for a in group)
         return None if order == tuple(range(len(dims))) else order
 
-    def _extra_output(self) -> object:
-        """The Output option, when the output's dims say more than the input's imply; else Automatic."""
-        implied = FlattenLayer(*self._level_arguments(), Input=port_spec(self._ports["Input"]))
-        out = self._ports["Output"]
-        return Automatic if implied._ports["Output"] == out else port_spec(out)
-
     def _level_arguments(self) -> tuple:
         return () if self.level is None else (self.level,)
 
     def _arguments(self) -> tuple[tuple, dict]:
-        options = self._port_arguments()
-        output = self._extra_output()
-        if output is not Automatic:
-            options["Output"] = output
-        return self._level_arguments(), options
+        args = self._level_arguments()
+        return args, {**self._port_arguments(), **self._output_option(args)}
 
     def _constructor(self) -> str:
         args = [*map(_level_text, self._level_arguments()), *self._repr_options()]
-        output = self._extra_output()
-        if output is not Automatic:
-            args.append(f"Output={output!r}")
+        args += [f"Output={spec!r}" for spec in self._output_option(self._level_arguments()).values()]
         return f"FlattenLayer({', '.join(args)})"
 
 

@@ -6,11 +6,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..arrays import as_array, floating_input
-from ..errors import NetDataError, NetShapeError, NetSpecificationError, check_options
+from ..arrays import as_array
+from ..errors import NetShapeError, NetSpecificationError, check_options
 from ..symbols import Automatic
 from ..types import VARYING, TensorT, as_int, describe, parse_port, port_spec, unify
-from .base import Layer, parse_multiplier
+from .base import Layer, module_input, parse_multiplier
 
 __all__ = ["Linear", "LinearLayer"]
 
@@ -190,12 +190,7 @@ class Linear(nn.Module):
         dtype = weight.dtype
         if x.dtype == dtype and x.ndim == 2 and self._vector_out:  # vectors in and out: no reshapes
             return nn.functional.linear(x, weight, parameters.get("Biases"))
-        x = floating_input(x, dtype, "LinearLayer")
-        if x.dtype != dtype and not torch.is_autocast_enabled(x.device.type):  # autocast casts for itself
-            raise NetDataError(
-                f"LinearLayer: the input is a tensor of {x.dtype}, but the weights are {dtype}; convert the "
-                f"input (x.to({dtype})) or the module (module.to({x.dtype}))."
-            )
+        x = module_input(x, dtype, "LinearLayer")
         y = nn.functional.linear(x.reshape(x.shape[0], -1), self.weight, self.bias)
         return y.reshape((x.shape[0], *self.out_dims))
 

@@ -19,7 +19,7 @@ from torch.nn import functional
 from ..arrays import floating_input
 from ..errors import NetShapeError, NetSpecificationError, check_options
 from ..symbols import Automatic, as_int
-from ..types import TensorT, describe, parse_port, port_spec, unify
+from ..types import TensorT, describe, parse_port, unify
 from .aggregation import parse_function
 from .base import Layer
 from .spatial import (
@@ -214,25 +214,14 @@ class PoolingLayer(Layer):
         return (self.kernel,) if self.stride == 1 else (self.kernel, self.stride)
 
     def _arguments(self) -> tuple[tuple, dict]:
-        options = {**self._options(), **self._port_arguments()}
-        output = self._extra_output()
-        if output is not Automatic:
-            options["Output"] = output
-        return self._positional(), options
-
-    def _extra_output(self) -> Any:
-        """The Output option, when the output's dims say more than the input's imply; else Automatic."""
-        implied = PoolingLayer(*self._positional(), **self._options(), Input=port_spec(self._ports["Input"]))
-        out = self._ports["Output"]
-        return Automatic if implied._ports["Output"] == out else port_spec(out)
+        args, options = self._positional(), self._options()
+        return args, {**options, **self._port_arguments(), **self._output_option(args, options)}
 
     def _constructor(self) -> str:
         args = [repr(a) for a in self._positional()]
         args += [f"{name}={value!r}" for name, value in self._options().items()]
         args += self._repr_options()
-        output = self._extra_output()
-        if output is not Automatic:
-            args.append(f"Output={output!r}")
+        args += [f"Output={spec!r}" for spec in self._output_option(self._positional(), self._options()).values()]
         return f"PoolingLayer({', '.join(args)})"
 
 
