@@ -9,11 +9,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..arrays import as_array, floating_input
-from ..errors import NetDataError, NetShapeError, NetSpecificationError, check_options
+from ..arrays import as_array
+from ..errors import NetShapeError, NetSpecificationError, check_options
 from ..symbols import Automatic
 from ..types import VARYING, TensorT, describe, parse_port, unify
-from .base import Layer, _number_text, parse_multiplier
+from .base import Layer, _number_text, module_input, parse_multiplier
 
 __all__ = ["BatchNormalization", "BatchNormalizationLayer"]
 
@@ -306,15 +306,21 @@ class BatchNormalization(nn.Module):
         weight: torch.Tensor = parameters["Scaling"]  # type: ignore[assignment]
         bias: torch.Tensor = parameters["Biases"]  # type: ignore[assignment]
         if x.dtype is not weight.dtype:
-            x = self._input(x, weight.dtype)
+            x = module_input(x, weight.dtype, _WHERE, "arrays")
         channels = weight.shape[0]
         h = x.reshape(-1, channels) if self.interleaving and x.ndim > 2 else x  # channels last: rows of channels
         # (Under torch.jit.trace a size is a tensor: batch_norm checks the channels when the trace runs.)
         if h.ndim < 2 or not torch.jit.is_tracing() and h.shape[1] != channels:
             raise self._mismatch(x)
         if self.training:
-            y = torch.batch_norm(h, weight, bias, None, None, True, 0.0, self._numbers[0], torch.backends.cudnn.enabled)
-            self._update(h)
+            names = self._updated()
+            if not names:
+                y = torch.batch_norm(h, weight, bias, None, None, True, 0.0, self._numbers[0],
+                                     torch.backends.cudnn.enabled)
+            else:  # the batch's statistics come with the output: no second pass over the batch
+                y, batch_mean, inverse_std = torch.native_batch_norm(h, weight, bias, None, None, True, 0.0,
+                                                                     self._numbers[0])
+                self._update(names, batch_mean, inverse_std)
         else:
             mean: torch.Tensor = buffers["MovingMean"]  # type: ignore[assignment]
             variance: torch.Tensor = buffers["MovingVariance"]  # type: ignore[assignment]
@@ -325,28 +331,25 @@ class BatchNormalization(nn.Module):
                                      torch.backends.cudnn.enabled)
         return y if h is x else y.reshape(x.shape)
 
-    def _update(self, h: torch.Tensor) -> None:
-        """The moving statistics' update by the batch ``h`` (channels at axis 1)."""
-        m = self._numbers[1]
+    def _updated(self) -> list[str]:
+        """The moving statistics that a training batch updates: those not frozen (by a multiplier 0 or
+        Momentum 1)."""
+        if self._numbers[1] == 1:
+            return []
         frozen = self.buffer_multipliers
-        names = [name for name in MOVING if frozen.get(name, 1.0) != 0] if m != 1 else []
-        if not names:
-            return
+        return [name for name in MOVING if frozen.get(name, 1.0) != 0]
+
+    def _update(self, names: list[str], mean: torch.Tensor, inverse_std: torch.Tensor) -> None:
+        """The update of the moving statistics ``names`` by a batch's mean and inverse standard deviation
+        (as batch_norm saves them for its backward pass): its biased variance is ``inverse_std**-2 - eps``,
+        as MXNet recovers it on the CPU."""
+        m, epsilon = self._numbers[1], self._numbers[0]
         with torch.no_grad():
-            variance, mean = torch.var_mean(h.detach(), dim=[0, *range(2, h.ndim)], correction=0)
-            batch = {"MovingMean": mean, "MovingVariance": variance}
+            variance = (inverse_std.detach().pow(-2) - epsilon).clamp_(min=0)
+            batch = {"MovingMean": mean.detach(), "MovingVariance": variance}
             for name in names:
                 moving: torch.Tensor = self._buffers[name]  # type: ignore[assignment]
-                moving.mul_(m).add_(batch[name], alpha=1 - m)
-
-    def _input(self, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-        x = floating_input(x, dtype, _WHERE)
-        if x.dtype != dtype and not torch.is_autocast_enabled(x.device.type):  # autocast casts for itself
-            raise NetDataError(
-                f"{_WHERE}: the input is a tensor of {x.dtype}, but the arrays are {dtype}; convert the input "
-                f"(x.to({dtype})) or the module (module.to({x.dtype}))."
-            )
-        return x
+                moving.mul_(m).add_(batch[name].to(moving.dtype), alpha=1 - m)
 
     def _mismatch(self, x: torch.Tensor) -> NetShapeError:
         channels = self._parameters["Scaling"].shape[0]  # type: ignore[union-attr]
