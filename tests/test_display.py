@@ -20,6 +20,7 @@ from wlnet import (
     NetChain,
     NetDecoder,
     NetEncoder,
+    NetExtract,
     NetGraph,
     NetInitialize,
     NetPort,
@@ -152,6 +153,17 @@ def test_every_net_has_a_well_formed_self_contained_panel(case):
     lowered = html.lower()
     assert "<script" not in lowered and "<link" not in lowered and " src=" not in lowered
     assert "<style" not in lowered and "url(" not in lowered  # inline styles only, nothing fetched
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.id.startswith(("chain", "graph", "conv-chain", "bn-chain",
+                                                                        "pooling-chain"))],
+                         ids=lambda case: case.id)
+def test_every_container_draws_each_of_its_parts(case):
+    net = case.net()
+    texts = svg_texts(Information(net, "SummaryGraphic").svg())
+    parts = NetExtract(net, All)
+    for name, part in (parts.items() if isinstance(parts, dict) else enumerate(parts, 1)):
+        assert str(name) in texts and type(part).__name__ in texts, name  # a nested container is one node
 
 
 def test_a_graph_too_large_to_draw_inline_says_how_to_draw_it(monkeypatch):
