@@ -50,7 +50,6 @@ import argparse
 import copy
 import json
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -64,7 +63,7 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT)]  # run from a checkout
 
 import wlnet  # noqa: E402
 import wlnet.nn  # noqa: E402
-from bench.modes import MODES, SRC, forward, shuffled_medians  # noqa: E402
+from bench.modes import MODES, child_result, forward, shuffled_medians  # noqa: E402
 from wlnet import (  # noqa: E402
     BatchNormalizationLayer,
     ConvolutionLayer,
@@ -237,16 +236,6 @@ def print_rows(rows: list[dict]) -> None:
         for row in rows))
 
 
-def run_child(mode_env: dict[str, str], argv: list[str]) -> dict | None:
-    env = {**os.environ, **mode_env, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    done = subprocess.run([sys.executable, __file__, "--child", *argv], capture_output=True, text=True, env=env,
-                          timeout=7200)
-    if done.returncode != 0:
-        print(f"failed:\n```\n{done.stderr[-3000:]}\n```")
-        return None
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=None, help="the batch size (default 32; --quick: 2)")
@@ -283,7 +272,7 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     for mode, extra in MODES if args.modes == "both" else MODES[:1]:
         print(f"\n### {mode}\n")
-        found = run_child(extra, forwarded)
+        found = child_result(__file__, extra, forwarded)
         if found is None:
             continue
         if not found["ready"]:

@@ -55,7 +55,6 @@ import argparse
 import copy
 import json
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -68,7 +67,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]  # run from a checkout
 
 import wlnet.nn  # noqa: E402
-from bench.modes import MODES, SRC, shuffled_medians  # noqa: E402
+from bench.modes import MODES, child_result, shuffled_medians  # noqa: E402
 from bench.shapes import COMPILED_FORWARDS, Settings, compiled_forward, constants  # noqa: E402
 from wlnet import kernels, operators  # noqa: E402
 
@@ -340,16 +339,6 @@ def print_profiles(rows: list[dict]) -> None:
               f"| {row['share']:.3f} | {events} |")
 
 
-def run_child(mode_env: dict[str, str], argv: list[str]) -> dict | None:
-    env = {**os.environ, **mode_env, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    done = subprocess.run([sys.executable, __file__, "--child", *argv], capture_output=True, text=True, env=env,
-                          timeout=7200)
-    if done.returncode != 0:
-        print(f"failed:\n```\n{done.stderr[-3000:]}\n```")
-        return None
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=None, help="iresnet18's batch (default 8; --quick: 2)")
@@ -382,7 +371,7 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     for mode, extra in MODES if args.modes == "both" else MODES[:1]:
         print(f"\n### {mode}\n")
-        found = run_child(extra, forwarded)
+        found = child_result(__file__, extra, forwarded)
         if found is None:
             continue
         if not found["ready"]:

@@ -24,6 +24,21 @@ def in_each_mode(script: str, *arguments: str) -> None:
         subprocess.run([sys.executable, script, "--child", *arguments], env=env, check=True)
 
 
+def child_result(script: str, mode_env: dict[str, str], argv: list[str]) -> dict | None:
+    """The JSON that ``python script --child *argv`` prints last, run with ``mode_env`` and ``src`` on
+    the path; None (the failure printed) when the child fails."""
+    import json
+
+    env = {**os.environ, **mode_env, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    done = subprocess.run([sys.executable, script, "--child", *argv], capture_output=True, text=True, env=env,
+                          timeout=7200)
+    if done.returncode != 0:
+        print(f"failed:\n```\n{done.stderr[-3000:]}\n```")
+        return None
+    result: dict = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
 def forward(module: Callable[[object], object], x0: object) -> Callable[[], None]:
     """A call of ``module`` on ``x0`` without gradients (an inference forward), for the timing loops."""
     import torch

@@ -42,7 +42,6 @@ import argparse
 import contextlib
 import json
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -54,7 +53,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]  # run from a checkout
 
 import wlnet.nn  # noqa: E402
-from bench.modes import MODES, SRC, forward, shuffled_medians  # noqa: E402
+from bench.modes import MODES, child_result, forward, shuffled_medians  # noqa: E402
 from wlnet import kernels, operators  # noqa: E402
 
 #: The PReLU inputs of an ArcFace iresnet (batch excluded): the stem's, then two per stage.
@@ -296,16 +295,6 @@ def print_sweep(rows: list[dict]) -> None:
         )
 
 
-def run_child(mode_env: dict[str, str], argv: list[str]) -> dict | None:
-    env = {**os.environ, **mode_env, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    done = subprocess.run([sys.executable, __file__, "--child", *argv], capture_output=True, text=True, env=env,
-                          timeout=3600)
-    if done.returncode != 0:
-        print(f"failed:\n```\n{done.stderr[-3000:]}\n```")
-        return None
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=8, help="the iresnet's batch size N (default 8)")
@@ -324,7 +313,7 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     for mode, extra in MODES:
         print(f"\n### {mode}\n")
-        found = run_child(extra, forwarded)
+        found = child_result(__file__, extra, forwarded)
         if found is None:
             continue
         print(f"(kernels ready: {found['ready']}; {found['constants']})\n")
