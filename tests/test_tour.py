@@ -127,3 +127,17 @@ def test_the_image_net_example_learns_the_digits(tour):
                        text)
     assert labels and len(labels.group(1).split(", ")) == 8  # eight labels read, beside the true ones
     assert any(type(value).__name__ == "NetTrainResults" for value in shown)  # the panel with the loss plot
+
+
+def test_without_scikit_learn_the_image_net_steps_say_how_to_run_them(monkeypatch):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *args: None if name == "sklearn" else find_spec(name, *args))
+    monkeypatch.setattr(wlnet.tour, "EXAMPLES", [e for e in EXAMPLES if e.needs or "Create a" in e.caption])
+    lines = []
+    run(out=lines.append)
+    text = "\n".join(lines)
+    assert text.count("  skipped: it needs sklearn: pip install scikit-learn (or wlnet[tour])") == 3
+    assert "ParametricRampLayer()" in text and "result : " in text  # the other steps ran
