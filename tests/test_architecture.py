@@ -20,7 +20,7 @@ RANKS = {
     "wlnet.options": 2, "wlnet.inputs": 2, "wlnet.coders": 2, "wlnet.functions": 2, "wlnet.optimizers": 2,
     "wlnet.kernels": 2, "wlnet.display": 2, "wlnet.graphics": 2, "wlnet.operators": 2,
     "wlnet.functional": 3, "wlnet.lower": 3, "wlnet.gradients": 3,
-    "wlnet.evaluate": 4,
+    "wlnet.evaluate": 4, "wlnet.fitting": 4,
     "wlnet.layers": 5,
     "wlnet.nets": 6, "wlnet.nn": 6,
     "wlnet.initialize": 7, "wlnet.extract": 7, "wlnet.information": 7, "wlnet.serialize": 7, "wlnet.files": 7,
@@ -95,7 +95,7 @@ def test_imports_have_no_cycle():
 
 
 def test_the_lowering_and_evaluation_know_no_layer():
-    for name in ("wlnet.lower", "wlnet.evaluate", "wlnet.options", "wlnet.arrays"):
+    for name in ("wlnet.lower", "wlnet.evaluate", "wlnet.fitting", "wlnet.options", "wlnet.arrays"):
         assert not {t for t in GRAPH[name] if t.startswith(("wlnet.layers", "wlnet.nets"))}, name
 
 
