@@ -51,7 +51,6 @@ import copy
 import json
 import os
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -63,7 +62,7 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT)]  # run from a checkout
 
 import wlnet  # noqa: E402
 import wlnet.nn  # noqa: E402
-from bench.modes import MODES, child_result, forward, shuffled_medians  # noqa: E402
+from bench.modes import MODES, forward, report_each_mode, shuffled_medians  # noqa: E402
 from wlnet import (  # noqa: E402
     BatchNormalizationLayer,
     ConvolutionLayer,
@@ -263,26 +262,19 @@ def main(argv: list[str] | None = None) -> None:
     if args.child:
         print(json.dumps(child(args)))
         return
-    forwarded = [arg for arg in (argv if argv is not None else sys.argv[1:]) if arg != "--child"]
-    print(f"VGG-style PReLU CNN, torch against wlnet{' (--quick)' if args.quick else ''}: input 3x{SIZE}x{SIZE}, "
-          f"batch {args.batch}, float32, eager; training step = forward, cross-entropy, backward, SGD(momentum 0.9); "
-          f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs; medians of "
-          f"{args.repeats} rounds after {args.warm_up} warm-up calls; load average before: "
-          f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}")
-    start = time.perf_counter()
-    for mode, extra in MODES if args.modes == "both" else MODES[:1]:
-        print(f"\n### {mode}\n")
-        found = child_result(__file__, extra, forwarded)
-        if found is None:
-            continue
+    header = (f"VGG-style PReLU CNN, torch against wlnet{' (--quick)' if args.quick else ''}: input 3x{SIZE}x{SIZE}, "
+              f"batch {args.batch}, float32, eager; training step = forward, cross-entropy, backward, SGD(momentum "
+              f"0.9); torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs; medians of "
+              f"{args.repeats} rounds after {args.warm_up} warm-up calls")
+
+    def show(found: dict) -> None:
         if not found["ready"]:
             print("(the fused CPU kernels were not ready: wlnet ran PyTorch's kernel)\n")
         print_rows(found["rows"])
         for name, table in found["profiles"].items():
             print(f"\nProfiled training step, eager contiguous, {name}:\n```\n{table}```")
-    print(f"\nload average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}; "
-          f"{time.perf_counter() - start:.0f} s in all")
 
+    report_each_mode(__file__, MODES if args.modes == "both" else MODES[:1], argv, header, show)
 
 if __name__ == "__main__":
     main()

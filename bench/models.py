@@ -67,7 +67,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]  # run from a checkout
 
 import wlnet.nn  # noqa: E402
-from bench.modes import MODES, child_result, shuffled_medians  # noqa: E402
+from bench.modes import MODES, report_each_mode, shuffled_medians  # noqa: E402
 from bench.shapes import COMPILED_FORWARDS, Settings, compiled_forward, constants  # noqa: E402
 from wlnet import kernels, operators  # noqa: E402
 
@@ -362,26 +362,19 @@ def main(argv: list[str] | None = None) -> None:
     if args.child:
         print(json.dumps(child(args)))
         return
-    forwarded = [arg for arg in (argv if argv is not None else sys.argv[1:]) if arg != "--child"]
-    print(f"Training steps, nn.PReLU vs wlnet.nn.PReLU vs no PReLU{' (--quick)' if args.quick else ''}: iresnet18 "
-          f"batch {args.batch}, srresnet batch {args.sr_batch}, float32, SGD(momentum 0.9, weight decay 5e-4); "
-          f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs; "
-          f"medians of {2 if args.quick else args.repeats} steps; load average before: "
-          f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}")
-    start = time.perf_counter()
-    for mode, extra in MODES if args.modes == "both" else MODES[:1]:
-        print(f"\n### {mode}\n")
-        found = child_result(__file__, extra, forwarded)
-        if found is None:
-            continue
+    header = (f"Training steps, nn.PReLU vs wlnet.nn.PReLU vs no PReLU{' (--quick)' if args.quick else ''}: "
+              f"iresnet18 batch {args.batch}, srresnet batch {args.sr_batch}, float32, SGD(momentum 0.9, weight "
+              f"decay 5e-4); torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs; "
+              f"medians of {2 if args.quick else args.repeats} steps")
+
+    def show(found: dict) -> None:
         if not found["ready"]:
             print("(the fused CPU kernels were not ready: wlnet ran PyTorch's kernel)\n")
         print(f"(wlnet.operators.COMPILED_FORWARD as it is: {found['compiled_forward']!r})\n")
         print_rows(found["rows"])
         print_profiles(found["profiles"])
-    print(f"\nload average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}; "
-          f"{time.perf_counter() - start:.0f} s in all")
 
+    report_each_mode(__file__, MODES if args.modes == "both" else MODES[:1], argv, header, show)
 
 if __name__ == "__main__":
     main()

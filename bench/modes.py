@@ -39,6 +39,27 @@ def child_result(script: str, mode_env: dict[str, str], argv: list[str]) -> dict
     return result
 
 
+def load_average() -> str:
+    """The machine's load averages over 1, 5 and 15 minutes, as the benchmarks print them."""
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+def report_each_mode(script: str, modes: tuple, argv: list[str] | None, header: str,
+                     show: Callable[[dict], None]) -> None:
+    """The parent side of a benchmark: ``header`` with the load average before, then per mode of
+    ``modes`` the result of ``python script --child`` (with this call's arguments) given to ``show``,
+    then the load average after and the time it all took."""
+    forwarded = [arg for arg in (argv if argv is not None else sys.argv[1:]) if arg != "--child"]
+    print(f"{header}; load average before: {load_average()}")
+    start = time.perf_counter()
+    for mode, extra in modes:
+        print(f"\n### {mode}\n")
+        found = child_result(script, extra, forwarded)
+        if found is not None:
+            show(found)
+    print(f"\nload average after: {load_average()}; {time.perf_counter() - start:.0f} s in all")
+
+
 def forward(module: Callable[[object], object], x0: object) -> Callable[[], None]:
     """A call of ``module`` on ``x0`` without gradients (an inference forward), for the timing loops."""
     import torch

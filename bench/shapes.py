@@ -53,7 +53,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]  # run from a checkout
 
 import wlnet.nn  # noqa: E402
-from bench.modes import MODES, child_result, forward, shuffled_medians  # noqa: E402
+from bench.modes import MODES, forward, report_each_mode, shuffled_medians  # noqa: E402
 from wlnet import kernels, operators  # noqa: E402
 
 #: The PReLU inputs of an ArcFace iresnet (batch excluded): the stem's, then two per stage.
@@ -305,22 +305,15 @@ def main(argv: list[str] | None = None) -> None:
     if args.child:
         print(json.dumps(child(args)))
         return
-    forwarded = [arg for arg in (argv if argv is not None else sys.argv[1:]) if arg != "--child"]
     what = "size sweep, level 1" if args.sweep else f"ArcFace iresnet PReLU shapes, batch {args.batch}"
-    print(f"wlnet.nn.PReLU against torch.nn.PReLU, {what}{' (--quick)' if args.quick else ''}; torch "
-          f"{torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs; load average before: "
-          f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}")
-    start = time.perf_counter()
-    for mode, extra in MODES:
-        print(f"\n### {mode}\n")
-        found = child_result(__file__, extra, forwarded)
-        if found is None:
-            continue
+    header = (f"wlnet.nn.PReLU against torch.nn.PReLU, {what}{' (--quick)' if args.quick else ''}; torch "
+              f"{torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs")
+
+    def show(found: dict) -> None:
         print(f"(kernels ready: {found['ready']}; {found['constants']})\n")
         (print_sweep if args.sweep else print_shapes)(found["sweep" if args.sweep else "shapes"])
-    print(f"\nload average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}; "
-          f"{time.perf_counter() - start:.0f} s in all")
 
+    report_each_mode(__file__, MODES, argv, header, show)
 
 if __name__ == "__main__":
     main()
