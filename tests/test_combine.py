@@ -258,6 +258,9 @@ def test_modules_and_from_torch():
     assert from_torch(module) == CatenateLayer(2, InputPorts=2)
     assert from_torch(TotalLayer(InputPorts=["a", "b"]).to_torch()) == TotalLayer(InputPorts=["a", "b"])
     assert from_torch(TotalLayer().to_torch()) == TotalLayer()
+    # A port named like a shape ("Real") stays a name: the ports come back as a dict.
+    real = TotalLayer(InputPorts={"Real": Automatic, "b": Automatic})
+    assert from_torch(real.to_torch()) == real
     xs = [torch.randn(5, 2, 3, requires_grad=True), torch.randn(5, 2, 4, requires_grad=True)]
     module(*xs).sum().backward()
     assert all(torch.equal(x.grad, torch.ones_like(x)) for x in xs)

@@ -11,17 +11,17 @@ from typing import Any
 
 from ..layers.base import Layer
 from ..layers.combine import Catenate, CatenateLayer, Total, TotalLayer
-from ..symbols import Automatic
+from ..layers.multiport import input_ports_spec
+from ..types import TensorT
 
 __all__ = ["CONVERTERS"]
 
 
 def _ports(module: Total | Catenate) -> Any:
-    """The InputPorts of the layer the module came from: its port names (Automatic for none)."""
+    """The InputPorts of the layer the module came from: its port names, dims unknown (Automatic
+    for none)."""
     names = tuple(module.ports)
-    if not names:
-        return Automatic
-    return len(names) if names == tuple(f"Input{i}" for i in range(1, len(names) + 1)) else list(names)
+    return input_ports_spec(names, dict.fromkeys(names, TensorT(None)))
 
 
 def _total(module: Total, position: tuple) -> Layer:
