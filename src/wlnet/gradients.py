@@ -217,19 +217,20 @@ def port_gradients(net: Any, data: dict, imposed: dict, batched: bool, wanted: t
     keys = [t.key for t in wanted if t.key is not None]
     ports = [t.port for t in wanted if t.port is not None]
     sums = _Sums({port: [] for port in ports}, {key: None for key in keys})
-    for rows, inputs, gradients in _groups(data, imposed, batched):
-        size = _chunk_rows(list(inputs.values()), settings.batch_size, settings.chunk_elements)
-        n = next(iter(inputs.values())).shape[0]
-        for i in range(0, n, size):
-            chunk = {p: t[i:i + size].to(device=settings.device, dtype=settings.dtype) for p, t in inputs.items()}
-            given = {p: g[i:i + size].to(device=settings.device, dtype=settings.dtype) for p, g in gradients.items()}
-            with buffers_kept(module, settings.training):
+    with buffers_kept(module, settings.training):  # "Train" mode changes no net
+        for rows, inputs, gradients in _groups(data, imposed, batched):
+            size = _chunk_rows(list(inputs.values()), settings.batch_size, settings.chunk_elements)
+            n = next(iter(inputs.values())).shape[0]
+            for i in range(0, n, size):
+                chunk = {p: t[i:i + size].to(device=settings.device, dtype=settings.dtype) for p, t in inputs.items()}
+                given = {p: g[i:i + size].to(device=settings.device, dtype=settings.dtype)
+                         for p, g in gradients.items()}
                 found = _backward(net, module, chunk, given, ports, [parameters[k] for k in keys])
-            for port, value in zip(ports, found):
-                sums.inputs[port].append((rows[i:i + size], value))
-            for key, value in zip(keys, found[len(ports):]):
-                total = sums.arrays[key]
-                sums.arrays[key] = value if total is None else total + value
+                for port, value in zip(ports, found):
+                    sums.inputs[port].append((rows[i:i + size], value))
+                for key, value in zip(keys, found[len(ports):]):
+                    total = sums.arrays[key]
+                    sums.arrays[key] = value if total is None else total + value
     return _results(wanted, sums, data, batched)
 
 
