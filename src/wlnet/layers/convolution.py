@@ -305,9 +305,7 @@ class Convolution(nn.Module):
         self.rank = self.Weights.ndim - 2  # spatial dims
         self.stride, self.dilation, self.groups = tuple(stride), tuple(dilation), groups
         if padding == SAME and all(s == 1 for s in self.stride):  # stride 1: "Same" pads the same for every size
-            kernel = tuple(self.Weights.shape[2:])
-            padding = tuple(same_padding(span, k, 1, dil) for k, dil in zip(kernel, self.dilation)
-                            for span in (effective_kernel(k, dil),))
+            padding = tuple(same_padding(1, k, 1, dil) for k, dil in zip(self.Weights.shape[2:], self.dilation))
         self.padding = padding  # ((before, after), ...) or "Same" (a stride > 1, the input's sizes not known)
         self.interleaving = interleaving
         self.spec = dict(spec)
