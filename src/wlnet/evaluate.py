@@ -52,14 +52,14 @@ from .errors import (
     check_options,
     closest,
 )
-from .fitting import fit_ports, specialized
+from .fitting import fit_ports
 from .gradients import NetPortGradient, Target, imposed_gradients, port_gradients, targets
-from .inputs import as_data, in_order_data
+from .inputs import as_data, encoded, in_order_data
 from .lower import buffers_kept, lower
 from .options import NUMPY_DTYPES, computing, positive_int, precision, target_device
 from .symbols import All, Automatic
 
-__all__ = ["EvaluationCache", "apply_net", "as_data", "evaluation_module", "specialized"]
+__all__ = ["EvaluationCache", "apply_net", "as_data", "evaluation_module"]
 
 _OPTIONS = ("BatchSize", "WorkingPrecision", "TargetDevice", "NetEvaluationMode")
 _MODES = ("Test", "Train")
@@ -293,13 +293,8 @@ def _bind(net, data, request: _Request) -> tuple[dict, dict]:
 
 def _prepared(net, port: str, value, dtype: torch.dtype):
     """One port's data, encoded if the port has an encoder, as numbers (see :func:`as_data`)."""
-    encoder = net._coder(port)
-    if encoder is not None and encoder.accepts(value):
-        try:
-            value = encoder(value)
-        except NetDataError as error:  # "'x' is not one of the labels ...": which port's data
-            raise NetDataError(f'{net._where}: the data for port "{port}": {error}') from None
-    return as_data(value, f'{net._where}: the data for port "{port}"', NUMPY_DTYPES[dtype])
+    where = f'{net._where}: the data for port "{port}"'
+    return as_data(encoded(net._coder(port), value, where), where, NUMPY_DTYPES[dtype])
 
 
 def _finish(net, outputs: dict, request: _Request, device: torch.device | None):

@@ -1,4 +1,4 @@
-"""Data given to a net, as numbers: :func:`as_data`, which evaluation and NetTrain share.
+"""Data given to a net, as numbers: :func:`encoded` and :func:`as_data`, which evaluation and NetTrain share.
 
 Numbers, nested lists, NumPy arrays and torch tensors are accepted; what is not real numbers, is
 empty, ragged (other than a batch of sequences of different lengths), nested too deeply or beyond
@@ -13,7 +13,19 @@ import torch
 from .arrays import real_numbers, tensor_problem
 from .errors import NetDataError
 
-__all__ = ["as_data", "in_order_data"]
+__all__ = ["as_data", "encoded", "in_order_data"]
+
+
+def encoded(encoder, value, where: str):
+    """``value`` encoded by a port's ``encoder`` (None: the port has none), unless it is already
+    encoded (numbers bypass an encoder); the encoder's errors ("'x' is not one of the labels ...")
+    say ``where`` the data is."""
+    if encoder is None or not encoder.accepts(value):
+        return value
+    try:
+        return encoder(value)
+    except NetDataError as error:
+        raise NetDataError(f"{where}: {error}") from None
 
 
 def _not_numeric(where: str, what: str) -> NetDataError:

@@ -18,8 +18,8 @@ import torch
 
 from ..coders import NetDecoder, NetEncoder
 from ..errors import NetDataError, NetShapeError
-from ..evaluate import specialized
-from ..inputs import as_data
+from ..fitting import specialized
+from ..inputs import as_data, encoded
 from ..types import VARYING, TensorT, describe, unify
 
 __all__ = ["Examples", "GeneratorBatches", "Ports", "TensorBatches", "examples", "fit_net", "parse_data"]
@@ -74,8 +74,8 @@ def examples(net: Any, data: Any, ports: Ports, what: str) -> Examples:
     missing = [p for p in (ports.input, ports.output) if p not in values]
     if missing and (ports.targets or ports.input not in values):
         raise NetDataError(f'NetTrain: {what} has no values for port "{missing[0]}"; it has {list(values)}.')
-    inputs = _encoded(net._coder(ports.input), values[ports.input], f'{what} for port "{ports.input}"')
-    x = as_data(inputs, f'NetTrain: {what} for port "{ports.input}"', np.float32)
+    where = f'NetTrain: {what} for port "{ports.input}"'
+    x = as_data(encoded(net._coder(ports.input), values[ports.input], where), where, np.float32)
     t_in = net._input_types()[ports.input]
     if isinstance(x, list) and t_in.dims is not None and (not t_in.dims or t_in.dims[0] != VARYING):
         raise _mismatch(x, f'{what} for port "{ports.input}"',
@@ -100,16 +100,6 @@ def examples(net: Any, data: Any, ports: Ports, what: str) -> Examples:
     return data
 
 
-def _encoded(encoder: Any, values: Any, what: str) -> Any:
-    """``values`` encoded by ``encoder`` (if any, and unless they are already encoded)."""
-    if encoder is None or not encoder.accepts(values):
-        return values
-    try:
-        return encoder(values)
-    except NetDataError as error:  # "'x' is not one of the labels ...": which port's data
-        raise NetDataError(f"NetTrain: {what}: {error}") from None
-
-
 def _targets(net: Any, targets: Any, ports: Ports, what: str) -> Any:
     """The targets as numbers: True/False and class labels encoded by the output's decoder's dual
     encoder (a Class decoder's labels as indices for ``CrossEntropyLossLayer("Index")``, as one-hot
@@ -118,9 +108,10 @@ def _targets(net: Any, targets: Any, ports: Ports, what: str) -> Any:
     encoder = None
     if isinstance(decoder, NetDecoder):
         encoder = decoder.encoder() if ports.index or decoder.labels is None else decoder.encoder("IndicatorVector")
-    targets = _encoded(encoder, targets, f'{what} for port "{ports.output}"')
+    where = f'NetTrain: {what} for port "{ports.output}"'
+    targets = encoded(encoder, targets, where)
     try:
-        return as_data(targets, f'NetTrain: {what} for port "{ports.output}"', np.float32)
+        return as_data(targets, where, np.float32)
     except NetDataError:
         if encoder is None and NetEncoder("Boolean").accepts(targets):
             raise _boolean_targets(net, what, ports.output) from None
