@@ -41,7 +41,7 @@ from ..types import TensorT, describe, port_spec, unify
 from .container import Key, layer_text, narrow
 from .multiport import fit_ports, in_order_ports
 
-__all__ = ["Connection", "Edge", "NetPort", "Wiring", "fit_ports", "infer", "parse_edges", "wire"]
+__all__ = ["Connection", "Edge", "NetPort", "Wiring", "infer", "parse_edges", "wire"]
 
 
 def _is_key(value: object) -> bool:
@@ -198,8 +198,8 @@ def _step(src: object, dst: object, layers: dict[Key, Layer], edge: tuple, turns
     starts = [_endpoint(s, True, layers, edge) for s in _sources(src, dst, edge)]
     if dst is None:
         return _muted(starts, edge)
-    if not isinstance(dst, NetPort) and _is_key(dst) and layers[_key_of(dst, list(layers), edge)]._ports_in_order:
-        key = _key_of(dst, list(layers), edge)
+    key = _key_of(dst, list(layers), edge) if not isinstance(dst, NetPort) and _is_key(dst) else None
+    if key is not None and layers[key]._ports_in_order:
         return [(start, NetPort(key, port))
                 for start, port in zip(starts, in_order_ports(key, layers[key], len(starts), turns, edge))]
     if len(starts) == 1:
