@@ -33,7 +33,6 @@ from .spatial import (
     parse_interleaving,
     parse_padding,
     parse_sizes,
-    resolved_padding,
     same_padding,
     spec_rank,
     split_channels,
@@ -268,12 +267,9 @@ def _where(params: dict) -> str:
 
 def pooling_pads(padding: Any, spatial: tuple, kernel: tuple, stride: tuple) -> tuple[tuple[int, int], ...]:
     """The ``((before, after), ...)`` padding of each spatial dim, "Same" resolved for ``spatial``."""
-    d = len(kernel)
     if padding == SAME:
         return tuple(same_padding(int(n), k, s, 1) for n, k, s in zip(spatial, kernel, stride))
-    pairs = resolved_padding(padding_pairs(padding, d), spatial, kernel, stride, (1,) * d)
-    assert pairs is not None
-    return pairs
+    return padding_pairs(padding, len(kernel))  # type: ignore[return-value]
 
 
 _MAX_POOL = {1: functional.max_pool1d, 2: functional.max_pool2d, 3: functional.max_pool3d}
