@@ -386,13 +386,16 @@ def _linear(r: GraphReader, node: Any, weights: np.ndarray, biases: np.ndarray |
     r.add(node, layer, node.input[0], output)
 
 
+#: The families' readers of a Transpose or Pad with the node it feeds, by (its op, that node's op).
+_FEEDING = {**convolution.FEEDING, **normalization.FEEDING}
+
+
 def _feeding(r: GraphReader, node: Any) -> bool:
     """Read a Transpose or Pad with the node it feeds when a family reads that pair (convolution.FEEDING:
     a Transpose or Pad before a Conv; normalization.FEEDING: a Transpose before a BatchNormalization),
     returning True; False when none does."""
     user = r.only_consumer(node.output[0])
-    feeding = {**convolution.FEEDING, **normalization.FEEDING}
-    reader = None if user is None else feeding.get((node.op_type, user.op_type))
+    reader = None if user is None else _FEEDING.get((node.op_type, user.op_type))
     if reader is not None:
         reader(r, node)
     return reader is not None
