@@ -21,15 +21,15 @@ from torch import nn
 
 from ..layers.base import Layer
 from ..layers.convolution import Convolution, ConvolutionLayer
+from ..layers.spatial import compact
 from .common import layer_multiplier, no_equivalent
 
 __all__ = ["CONVERTERS"]
 
 
 def _compact(values: tuple) -> Any:
-    """One int when every spatial dim has the same value, else the tuple."""
-    values = tuple(int(v) for v in values)
-    return values[0] if len(set(values)) == 1 else values
+    """The module's sizes as ints, in :func:`~wlnet.layers.spatial.compact` form."""
+    return compact(tuple(int(v) for v in values))
 
 
 def _padding(module: Any, position: tuple) -> Any:

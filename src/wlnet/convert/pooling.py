@@ -30,6 +30,7 @@ from ..layers.aggregation import Aggregation, AggregationLayer
 from ..layers.base import Layer
 from ..layers.pooling import Pooling, PoolingLayer
 from ..layers.reshape import ReshapeLayer
+from ..layers.spatial import compact
 from ..nets.chain import NetChain
 from ..symbols import All, Span
 from .common import no_equivalent
@@ -46,11 +47,6 @@ def _sizes(value: Any, d: int) -> tuple[int, ...]:
     return tuple(int(v) for v in value) if isinstance(value, (tuple, list)) else (int(value),) * d
 
 
-def _short(sizes: tuple[int, ...]) -> Any:
-    """One int where every spatial dim has the same size."""
-    return sizes[0] if len(set(sizes)) == 1 else sizes
-
-
 def _check_ceil_mode(module: nn.Module, position: tuple) -> None:
     if module.ceil_mode:
         raise no_equivalent(module, position, "ceil_mode=True rounds output sizes up; PoolingLayer rounds them down.")
@@ -65,7 +61,7 @@ def _max_pool(module: nn.Module, position: tuple) -> Layer:
         raise no_equivalent(module, position, f"its dilation {module.dilation} is not 1; PoolingLayer has none.")
     _check_ceil_mode(module, position)
     kernel, stride = _sizes(module.kernel_size, d), _sizes(module.stride, d)
-    return PoolingLayer(kernel, _short(stride), PaddingSize=_short(_sizes(module.padding, d)))
+    return PoolingLayer(kernel, compact(stride), PaddingSize=compact(_sizes(module.padding, d)))
 
 
 def _avg_pool(module: nn.Module, position: tuple) -> Layer:
@@ -86,7 +82,7 @@ def _avg_pool(module: nn.Module, position: tuple) -> Layer:
         raise no_equivalent(module, position, f"divisor_override={divisor} divides each window's sum by neither 1 "
                                               f"(Total) nor the kernel's volume {volume} (Mean).")
     function = "Total" if divisor == 1 and volume != 1 else "Mean"
-    return PoolingLayer(kernel, _short(stride), Function=function, PaddingSize=_short(padding))
+    return PoolingLayer(kernel, compact(stride), Function=function, PaddingSize=compact(padding))
 
 
 def _global(module: nn.Module, position: tuple) -> tuple[int, str]:

@@ -52,6 +52,7 @@ __all__ = [
     "SAME",
     "Padding",
     "Sizes",
+    "compact",
     "dimensionality",
     "effective_kernel",
     "expand",
@@ -216,6 +217,15 @@ def expand(spec: Sizes, d: int) -> tuple[int, ...]:
     ((2, 2, 2), (1, 2))
     """
     return spec if isinstance(spec, tuple) else (spec,) * d
+
+
+def compact(values: tuple) -> Any:
+    """One int when every spatial dim has the same value, else the tuple (:func:`expand`'s inverse).
+
+    >>> compact((2, 2, 2)), compact((1, 2))
+    (2, (1, 2))
+    """
+    return values[0] if len(set(values)) == 1 else values
 
 
 def padding_pairs(padding: Padding, d: int) -> tuple[tuple[int, int], ...] | str:

@@ -27,7 +27,16 @@ import numpy as np
 from ..errors import NetSpecificationError
 from ..layers.base import Layer
 from ..layers.convolution import ConvolutionLayer
-from ..layers.spatial import SAME, expand, onnx_pads, padding_pairs, resolved_padding, same_padding, split_channels
+from ..layers.spatial import (
+    SAME,
+    compact,
+    expand,
+    onnx_pads,
+    padding_pairs,
+    resolved_padding,
+    same_padding,
+    split_channels,
+)
 from .builder import Builder
 from .common import array_name
 
@@ -86,15 +95,10 @@ def _index(r: Any, node: Any) -> int:
     return list(r.graph.node).index(node)
 
 
-def _compact(values: tuple) -> Any:
-    """One int when every spatial dim has the same value, else the tuple."""
-    return values[0] if len(set(values)) == 1 else values
-
-
 def _padding_size(pairs: tuple) -> Any:
     """A PaddingSize in its shortest form: n, (n1, ...) or ((b1, a1), ...)."""
     if all(b == a for b, a in pairs):
-        return _compact(tuple(b for b, _ in pairs))
+        return compact(tuple(b for b, _ in pairs))
     return pairs
 
 
@@ -157,8 +161,8 @@ def _layer(r: Any, node: Any, interleaving: bool, before: tuple | None = None) -
             raise r.unsupported(node, "it pads by auto_pad after a Pad node")
         pads = tuple((b0 + b1, a0 + a1) for (b0, a0), (b1, a1) in zip(before, pads))
     options: dict[str, Any] = {
-        "Stride": _compact(stride), "PaddingSize": SAME if pads == SAME else _padding_size(pads),
-        "Dilation": _compact(dilation), "ChannelGroups": int(attributes.get("group", 1)), "Interleaving": interleaving,
+        "Stride": compact(stride), "PaddingSize": SAME if pads == SAME else _padding_size(pads),
+        "Dilation": compact(dilation), "ChannelGroups": int(attributes.get("group", 1)), "Interleaving": interleaving,
     }
     defaults = {"Stride": 1, "PaddingSize": 0, "Dilation": 1, "ChannelGroups": 1, "Interleaving": False}
     options = {name: value for name, value in options.items() if value != defaults[name]}
