@@ -109,6 +109,10 @@ class GraphReader:
             raise self.unsupported(node, f"its {what} is not a constant (an initializer or a Constant node)")
         return np.asarray(self.constants[node.input[index]])
 
+    def attributes(self, node: Any) -> dict[str, Any]:
+        """The node's attributes as Python values, by name."""
+        return {a.name: self.onnx.helper.get_attribute_value(a) for a in node.attribute}
+
     def unsupported(self, node: Any, why: str = "") -> NetSpecificationError:
         reason = f": {why}" if why else ""
         return NetSpecificationError(
@@ -204,7 +208,7 @@ class GraphReader:
         dims = self.shapes.get(node.input[0])
         if dims is None:
             return None
-        attributes = {a.name: self.onnx.helper.get_attribute_value(a) for a in node.attribute}
+        attributes = self.attributes(node)
         named = [d if d is not None else f"?{node.input[0]}:{i}" for i, d in enumerate(dims)]
         value = np.empty(len(named), dtype=object)
         value[:] = named
@@ -267,7 +271,7 @@ def _leaky(r: GraphReader, node: Any) -> None:
 
 
 def _elementwise(r: GraphReader, node: Any) -> None:
-    attributes = {a.name: r.onnx.helper.get_attribute_value(a) for a in node.attribute}
+    attributes = r.attributes(node)
     if node.op_type == "Elu" and attributes.get("alpha", 1.0) != 1.0 or node.op_type == "Selu" and attributes:
         raise r.unsupported(node, f"wlnet's {_ELEMENTWISE[node.op_type]} has the default attributes, not {attributes}")
     r.add(node, ElementwiseLayer(NAMED_FUNCTIONS[_ELEMENTWISE[node.op_type]]), node.input[0], node.output[0])
@@ -331,7 +335,7 @@ def _merged_levels(dims_in: list, dims_out: list) -> int | None:
 
 
 def _gemm(r: GraphReader, node: Any) -> None:
-    attributes = {a.name: r.onnx.helper.get_attribute_value(a) for a in node.attribute}
+    attributes = r.attributes(node)
     if attributes.get("transA", 0):
         raise r.unsupported(node, "transA=1 transposes the batch away")
     b = r.const(node, 1, "B").astype(np.float64)
