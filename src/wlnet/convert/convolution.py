@@ -49,17 +49,13 @@ def _padding(module: Any, position: tuple) -> Any:
 def _torch_convolution(module: Any, position: tuple) -> Layer:
     bias = module.bias
     parameters = {"weight": module.weight, **({"bias": bias} if bias is not None else {})}
-    options = {
-        "Stride": _compact(module.stride),
-        "PaddingSize": _padding(module, position),
-        "Dilation": _compact(module.dilation),
-        "ChannelGroups": module.groups,
-    }
-    defaults = {"Stride": 1, "PaddingSize": 0, "Dilation": 1, "ChannelGroups": 1}
     return ConvolutionLayer(
         module.out_channels,
         tuple(int(k) for k in module.kernel_size),
-        **{name: value for name, value in options.items() if value != defaults[name]},
+        Stride=_compact(module.stride),
+        PaddingSize=_padding(module, position),
+        Dilation=_compact(module.dilation),
+        ChannelGroups=module.groups,
         Weights=module.weight,
         Biases=bias,
         LearningRateMultipliers=layer_multiplier(module, position, parameters),

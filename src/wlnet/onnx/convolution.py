@@ -160,13 +160,11 @@ def _layer(r: Any, node: Any, interleaving: bool, before: tuple | None = None) -
         if pads == SAME:
             raise r.unsupported(node, "it pads by auto_pad after a Pad node")
         pads = tuple((b0 + b1, a0 + a1) for (b0, a0), (b1, a1) in zip(before, pads))
-    options: dict[str, Any] = {
-        "Stride": compact(stride), "PaddingSize": SAME if pads == SAME else _padding_size(pads),
-        "Dilation": compact(dilation), "ChannelGroups": int(attributes.get("group", 1)), "Interleaving": interleaving,
-    }
-    defaults = {"Stride": 1, "PaddingSize": 0, "Dilation": 1, "ChannelGroups": 1, "Interleaving": False}
-    options = {name: value for name, value in options.items() if value != defaults[name]}
-    return ConvolutionLayer(int(weights.shape[0]), kernel, **options, Weights=weights, Biases=biases)
+    return ConvolutionLayer(
+        int(weights.shape[0]), kernel, Stride=compact(stride),
+        PaddingSize=SAME if pads == SAME else _padding_size(pads), Dilation=compact(dilation),
+        ChannelGroups=int(attributes.get("group", 1)), Interleaving=interleaving, Weights=weights, Biases=biases,
+    )
 
 
 def _conv(r: Any, node: Any) -> None:
