@@ -387,15 +387,13 @@ def compiled(x: torch.Tensor, slope: torch.Tensor, axes: list[int]) -> torch.Ten
     """The forward that a module or function calls where it is compiled, exported or traced: the
     operator itself (with the autograd formula registered on it) in what ``torch.export`` and
     ``torch.jit.trace`` write, and in a graph that ``torch.compile`` compiles, :data:`COMPILED_FORWARD`'s."""
-    if torch.jit.is_tracing() or torch.compiler.is_exporting():
-        return parametric_ramp(x, slope, axes)
-    if COMPILED_FORWARD != "operator":
-        if torch.is_autocast_enabled("cpu"):  # as the operator's autocast rule does
-            x, slope = _autocast_cpu_input(x), _autocast_cpu_input(slope)
-        if COMPILED_FORWARD == "inductor":
-            return torch._prelu_kernel(x, slope.reshape(view_shape(x.ndim, slope.shape, axes)))
-        return _DecomposedForward.apply(x, slope, axes)
-    return parametric_ramp(x, slope, axes)  # (dynamo traces no autograd.Function with a jvp: not ramp())
+    if COMPILED_FORWARD == "operator" or torch.jit.is_tracing() or torch.compiler.is_exporting():
+        return parametric_ramp(x, slope, axes)  # (dynamo traces no autograd.Function with a jvp: not ramp())
+    if torch.is_autocast_enabled("cpu"):  # as the operator's autocast rule does
+        x, slope = _autocast_cpu_input(x), _autocast_cpu_input(slope)
+    if COMPILED_FORWARD == "inductor":
+        return torch._prelu_kernel(x, slope.reshape(view_shape(x.ndim, slope.shape, axes)))
+    return _DecomposedForward.apply(x, slope, axes)
 
 
 # ONNX: both exporters write PRelu.
