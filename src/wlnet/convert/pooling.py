@@ -21,6 +21,7 @@ strides and paddings stay ints where they are the same on every dim.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -75,9 +76,7 @@ def _avg_pool(module: nn.Module, position: tuple) -> Layer:
             "PoolingLayer's Mean counts the padding's zeros (count_include_pad=True).",
         )
     divisor = getattr(module, "divisor_override", None)
-    volume = 1
-    for k in kernel:
-        volume *= k
+    volume = math.prod(kernel)
     if divisor not in (None, 1, volume):
         raise no_equivalent(module, position, f"divisor_override={divisor} divides each window's sum by neither 1 "
                                               f"(Total) nor the kernel's volume {volume} (Mean).")
