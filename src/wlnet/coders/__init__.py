@@ -70,7 +70,6 @@ class _Coder:
                 f"Known: {', '.join(_KINDS)}."
             )
         self.kind, self.options = kind, options
-        self.labels: tuple | None = None  # the class labels of a Class coder
         self.form: str | None = None  # a Class encoder's output: "Index" or "IndicatorVector"
         self._labels: classes.ClassLabels | None = None
         self._type = TensorT(())
@@ -82,7 +81,11 @@ class _Coder:
                 self._labels, self.form, self.options, self._type = classes.parse_encoder(params, options, where)
             else:
                 self._labels, self.options, self._type = classes.parse_decoder(params, options, where)
-            self.labels = self._labels.labels
+
+    @property
+    def labels(self) -> tuple | None:
+        """The class labels of a Class coder; None for a Boolean one."""
+        return None if self._labels is None else self._labels.labels
 
     @property
     def _where(self) -> str:
