@@ -78,7 +78,7 @@ def _batch_norm(module: nn.modules.batchnorm._BatchNorm, position: tuple) -> Lay
 def _wlnet_batch_normalization(module: BatchNormalization, position: tuple) -> Layer:
     multiplier = layer_multiplier(module, position, {"Scaling": module.Scaling, "Biases": module.Biases})
     expected = 1.0 if multiplier is Automatic else multiplier
-    others = {name: value for name, value in module.__dict__.get("buffer_multipliers", {}).items() if value != expected}
+    others = {name: value for name, value in module.buffer_multipliers.items() if value != expected}
     if others:
         found = ", ".join(f"{name} {value:g}" for name, value in others.items())
         raise no_equivalent(
