@@ -57,17 +57,13 @@ EMITTERS: dict[type, Callable[[Builder, Layer, str, dict[str, str]], dict[str, s
 
 
 # -- import --------------------------------------------------------------------------------------------
-def _attributes(r: Any, node: Any) -> dict[str, Any]:
-    return {a.name: r.onnx.helper.get_attribute_value(a) for a in node.attribute}
-
-
 def _decimal(value: float) -> float:
     """A float32 attribute as the shortest decimal that gives the same float32 (0.001, not 0.0010000000474974513)."""
     return float(str(np.float32(value)))
 
 
 def _layer(r: Any, node: Any, interleaving: bool) -> BatchNormalizationLayer:
-    attributes = _attributes(r, node)
+    attributes = r.attributes(node)
     if attributes.get("training_mode", 0):
         raise r.unsupported(node, "training_mode=1 normalizes with the batch's statistics; wlnet reads the "
                                   "inference form (training_mode=0), which uses the running ones")
@@ -94,7 +90,7 @@ def _batch_normalization(r: Any, node: Any) -> None:
 
 def _transposed(r: Any, node: Any) -> None:
     """Channels moved from last to dim 1, normalized, and moved back last: Interleaving=True."""
-    perm = [int(i) for i in _attributes(r, node).get("perm", [])]
+    perm = [int(i) for i in r.attributes(node).get("perm", [])]
     rank = len(perm)
     normalization = r.only_consumer(node.output[0])
     if rank < 3 or perm != [0, rank - 1, *range(1, rank - 1)]:
@@ -102,7 +98,7 @@ def _transposed(r: Any, node: Any) -> None:
                                   "dim (the channels) to dim 1 (a BatchNormalizationLayer with Interleaving=True)")
     back = r.only_consumer(normalization.output[0])
     back_perm = None if back is None or back.op_type != "Transpose" else [
-        int(i) for i in _attributes(r, back).get("perm", [])]
+        int(i) for i in r.attributes(back).get("perm", [])]
     if back_perm != [0, *range(2, rank), 1]:
         raise r.unsupported(node, "the BatchNormalization after it is not followed by the Transpose moving the "
                                   "channels back last")

@@ -88,12 +88,8 @@ def transpose_for_groups(b: Builder, layer: FlattenLayer, prefix: str, x: str) -
 
 
 # -- import ------------------------------------------------------------------------------------------
-def _attributes(r: Any, node: Any) -> dict[str, Any]:
-    return {a.name: r.onnx.helper.get_attribute_value(a) for a in node.attribute}
-
-
 def _softmax(r: Any, node: Any) -> None:
-    attributes = _attributes(r, node)
+    attributes = r.attributes(node)
     shape = r.shapes.get(node.input[0])
     if r.opset >= 13:
         axis = int(attributes.get("axis", -1))
@@ -127,7 +123,7 @@ def _dropout(r: Any, node: Any) -> None:
         if len(node.input) > 2 and node.input[2] and bool(r.const(node, 2, "training_mode")):
             raise r.unsupported(node, "its training_mode is true: it drops elements in inference")
     else:
-        ratio = float(_attributes(r, node).get("ratio", 0.5))
+        ratio = float(r.attributes(node).get("ratio", 0.5))
     ratio = float(str(np.float32(ratio)))  # the float32 ratio's shortest form: 0.3, not 0.30000001192092896
     if not 0 <= ratio < 1:
         raise r.unsupported(node, f"its ratio {ratio} is not between 0 and 1 (1 excluded)")
@@ -163,7 +159,7 @@ def reshape_layer(r: Any, node: Any, dims_in: list, target: list[int]) -> Layer:
 def read_transpose(r: Any, node: Any) -> bool:
     """Read a Transpose of this module's patterns (see the module doc), returning True; False when
     it is none of them (another family's reader may know it)."""
-    perm = [int(p) for p in _attributes(r, node).get("perm", [])]
+    perm = [int(p) for p in r.attributes(node).get("perm", [])]
     user = r.only_consumer(node.output[0])
     if len(perm) < 2 or perm[0] != 0 or sorted(perm) != list(range(len(perm))) or user is None:
         return False
@@ -179,10 +175,10 @@ def _transposed_softmax(r: Any, node: Any, perm: list[int], softmax: Any) -> boo
     last = len(perm) - 1
     moved = [i for i, p in enumerate(perm) if p != i]
     back = r.only_consumer(softmax.output[0])
-    axis = int(_attributes(r, softmax).get("axis", -1 if r.opset >= 13 else 1)) % len(perm)
+    axis = int(r.attributes(softmax).get("axis", -1 if r.opset >= 13 else 1)) % len(perm)
     if len(moved) != 2 or moved[1] != last or axis != last or back is None or back.op_type != "Transpose":
         return False
-    if [int(p) for p in _attributes(r, back).get("perm", [])] != perm:
+    if [int(p) for p in r.attributes(back).get("perm", [])] != perm:
         return False
     r.done.update(list(r.graph.node).index(n) for n in (softmax, back))
     r.add(node, SoftmaxLayer(moved[0]), node.input[0], back.output[0])
