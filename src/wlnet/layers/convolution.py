@@ -24,6 +24,7 @@ from .spatial import (
     join_channels,
     output_sizes,
     padding_pairs,
+    parse_dimensionality,
     parse_interleaving,
     parse_padding,
     parse_sizes,
@@ -111,7 +112,7 @@ class ConvolutionLayer(Layer):
             "Dilation": parse_sizes(Dilation, "Dilation", where),
             "ChannelGroups": _parse_count(ChannelGroups, "ChannelGroups", where, None),
             "Interleaving": parse_interleaving(Interleaving, where),
-            "Dimensionality": _parse_dimensionality(Dimensionality, where),
+            "Dimensionality": Automatic if Dimensionality is Automatic else parse_dimensionality(Dimensionality, where),
             "biases": Biases is not None,
         }
         weights = Automatic if Weights is Automatic else as_array(Weights, f'{where}: "Weights"')
@@ -390,18 +391,6 @@ def _parse_count(value: Any, what: str, where: str, automatic: Any) -> Any:
     if number is None or number < 1:
         raise NetSpecificationError(f"{where}: the {what} should be a positive integer, but was {value!r}.")
     return number
-
-
-def _parse_dimensionality(value: Any, where: str) -> Any:
-    if value is Automatic:
-        return Automatic
-    d = as_int(value)
-    if d is None or not 1 <= d <= 3:
-        raise NetSpecificationError(
-            f"{where}: Dimensionality should be 1, 2 or 3 (the number of spatial dimensions) or Automatic, but was "
-            f"{value!r}."
-        )
-    return d
 
 
 def _given_dimensionality(where: str, given: Any, d: int | None) -> int | None:

@@ -18,7 +18,7 @@ from torch.nn import functional
 
 from ..arrays import floating_input
 from ..errors import NetShapeError, NetSpecificationError, check_options
-from ..symbols import Automatic, as_int
+from ..symbols import Automatic
 from ..types import TensorT, describe, parse_port, unify
 from .aggregation import parse_function
 from .base import Layer
@@ -30,6 +30,7 @@ from .spatial import (
     join_channels,
     output_sizes,
     padding_pairs,
+    parse_dimensionality,
     parse_interleaving,
     parse_padding,
     parse_sizes,
@@ -225,15 +226,7 @@ class PoolingLayer(Layer):
 
 
 def _dimensionality_option(value: Any, where: str) -> int | None:
-    if value is Automatic or value is None:
-        return None
-    d = as_int(value)
-    if d is None or not 1 <= d <= 3:
-        raise NetSpecificationError(
-            f"{where}: Dimensionality should be 1, 2 or 3 (the number of spatial dimensions) or Automatic, but "
-            f"was {value!r}."
-        )
-    return d
+    return None if value is Automatic or value is None else parse_dimensionality(value, where)
 
 
 def _specs(params: dict) -> dict[str, Any]:

@@ -61,6 +61,7 @@ __all__ = [
     "output_size",
     "output_sizes",
     "padding_pairs",
+    "parse_dimensionality",
     "parse_interleaving",
     "parse_padding",
     "parse_sizes",
@@ -163,6 +164,17 @@ def parse_interleaving(value: Any, where: str) -> bool:
         f"{where}: Interleaving should be True (channels last) or False (channels first, the default), "
         f"but was {value!r}."
     )
+
+
+def parse_dimensionality(value: Any, where: str) -> int:
+    """A Dimensionality given as a number (the callers take Automatic): 1, 2 or 3."""
+    d = as_int(value)
+    if d is None or not 1 <= d <= 3:
+        raise NetSpecificationError(
+            f"{where}: Dimensionality should be 1, 2 or 3 (the number of spatial dimensions) or Automatic, but was "
+            f"{value!r}."
+        )
+    return d
 
 
 def spec_rank(spec: Any) -> int | None:
