@@ -110,7 +110,9 @@ def _own_random_state(run: Run) -> Iterator[None]:
     if not run.random:
         yield
         return
-    devices = sorted({p.device.index or 0 for p in run.parameters.values() if p.device.type == "cuda"})
+    # The module's devices, from all its tensors: the trained parameters may be none (moving statistics only).
+    tensors = (*run.module.parameters(), *run.module.buffers())
+    devices = sorted({t.device.index or 0 for t in tensors if t.device.type == "cuda"})
     with torch.random.fork_rng(devices=devices):
         yield
 
