@@ -89,13 +89,12 @@ class PoolingLayer(Layer):
         check_options("PoolingLayer", unknown, _OPTIONS)
         where = "PoolingLayer"
         kernel = parse_sizes(k, "kernel size", where)
-        if s is not Automatic and Stride is not Automatic and parse_sizes(s, "Stride", where) != parse_sizes(
-                Stride, "Stride", where):
+        strides = [parse_sizes(value, "Stride", where) for value in (s, Stride) if value is not Automatic]
+        if len(strides) == 2 and strides[0] != strides[1]:
             raise NetSpecificationError(
                 f"{where}: the stride is given twice, as {s!r} and as Stride={Stride!r}; give it once."
             )
-        stride = parse_sizes(Stride if s is Automatic else s, "Stride", where) if (
-            s is not Automatic or Stride is not Automatic) else 1
+        stride = strides[0] if strides else 1
         function = parse_function(Function, f"{where}: the Function option", POOLING_FUNCTIONS)
         padding = parse_padding(PaddingSize, where)
         interleaving = parse_interleaving(Interleaving, where)
