@@ -87,8 +87,8 @@ EMITTERS: dict[type, Callable[[Builder, Layer, str, dict[str, str]], dict[str, s
 
 # -- import --------------------------------------------------------------------------------------------
 def _attributes(r: Any, node: Any) -> dict[str, Any]:
-    values = {a.name: r.onnx.helper.get_attribute_value(a) for a in node.attribute}
-    return {k: v.decode() if isinstance(v, bytes) else v for k, v in values.items()}
+    """``r.attributes(node)`` with the strings (auto_pad, mode) decoded."""
+    return {k: v.decode() if isinstance(v, bytes) else v for k, v in r.attributes(node).items()}
 
 
 def _index(r: Any, node: Any) -> int:
