@@ -7,9 +7,11 @@ import functools
 import importlib
 from types import ModuleType
 
+import numpy as np
+
 __all__ = [
     "CODERS_KEY", "DESCRIPTION_KEY", "FUNCTIONS_KEY", "NET_KEY", "PRODUCER", "array_name", "newest_runtime_opset",
-    "require",
+    "require", "shortest_float32",
 ]
 
 PRODUCER = "wlnet"
@@ -30,6 +32,12 @@ def array_name(prefix: str, name: str) -> str:
     """The ONNX initializer name of array ``name`` of the layer at key ``prefix`` (``""`` at the top):
     its array path, ``"2.Weights"``."""
     return f"{prefix}.{name}" if prefix else name
+
+
+def shortest_float32(value: float) -> float:
+    """A float32 attribute as the shortest decimal that gives the same float32 (0.001, not
+    0.0010000000474974513)."""
+    return float(str(np.float32(value)))
 
 
 def require(name: str = "onnx") -> ModuleType:

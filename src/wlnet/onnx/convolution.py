@@ -86,15 +86,6 @@ EMITTERS: dict[type, Callable[[Builder, Layer, str, dict[str, str]], dict[str, s
 
 
 # -- import --------------------------------------------------------------------------------------------
-def _attributes(r: Any, node: Any) -> dict[str, Any]:
-    """``r.attributes(node)`` with the strings (auto_pad, mode) decoded."""
-    return {k: v.decode() if isinstance(v, bytes) else v for k, v in r.attributes(node).items()}
-
-
-def _index(r: Any, node: Any) -> int:
-    return list(r.graph.node).index(node)
-
-
 def _padding_size(pairs: tuple) -> Any:
     """A PaddingSize in its shortest form: n, (n1, ...) or ((b1, a1), ...)."""
     if all(b == a for b, a in pairs):
@@ -124,7 +115,7 @@ def _conv_pads(r: Any, node: Any, attributes: dict, kernel: tuple, stride: tuple
 
 def _zero_pads(r: Any, pad: Any, d: int) -> tuple:
     """The spatial (before, after) pairs of a Pad of zeros (constant mode) on a (batch, c, ...) tensor."""
-    attributes = _attributes(r, pad)
+    attributes = r.attributes(pad)
     if attributes.get("mode", "constant") != "constant":
         raise r.unsupported(pad, f"it pads in mode {attributes['mode']!r}, but ConvolutionLayer pads with zeros")
     if r.opset >= 11:
@@ -148,7 +139,7 @@ def _layer(r: Any, node: Any, interleaving: bool, before: tuple | None = None) -
     if weights.ndim not in (3, 4, 5):
         raise r.unsupported(node, f"its W has dims {weights.shape}; ConvolutionLayer has 1, 2 or 3 spatial dims")
     biases = r.const(node, 2, "B").astype(np.float32) if len(node.input) > 2 and node.input[2] else None
-    attributes = _attributes(r, node)
+    attributes = r.attributes(node)
     d = weights.ndim - 2
     kernel = tuple(int(k) for k in attributes.get("kernel_shape", weights.shape[2:]))
     if kernel != tuple(weights.shape[2:]):
@@ -176,13 +167,13 @@ def _padded_conv(r: Any, pad: Any) -> None:
     conv = r.only_consumer(pad.output[0])
     d = r.const(conv, 1, "W").ndim - 2
     layer = _layer(r, conv, False, _zero_pads(r, pad, d))
-    r.done.add(_index(r, conv))
+    r.mark_read(conv)
     r.add(conv, layer, pad.input[0], conv.output[0])
 
 
 def _transposed_conv(r: Any, node: Any) -> None:
     """Channels moved to dim 1, convolved, and moved back last: Interleaving=True."""
-    perm = [int(i) for i in _attributes(r, node).get("perm", [])]
+    perm = [int(i) for i in r.attributes(node).get("perm", [])]
     d = len(perm) - 2
     conv = r.only_consumer(node.output[0])
     if not 1 <= d <= 3 or perm != [0, d + 1, *range(1, d + 1)]:
@@ -190,10 +181,10 @@ def _transposed_conv(r: Any, node: Any) -> None:
                                   "channels) to dim 1 (a ConvolutionLayer with Interleaving=True)")
     back = r.only_consumer(conv.output[0])
     back_perm = None if back is None or back.op_type != "Transpose" else [
-        int(i) for i in _attributes(r, back).get("perm", [])]
+        int(i) for i in r.attributes(back).get("perm", [])]
     if back_perm != [0, *range(2, d + 2), 1]:
         raise r.unsupported(node, "the Conv after it is not followed by the Transpose moving the channels back last")
-    r.done.update((_index(r, conv), _index(r, back)))
+    r.mark_read(conv, back)
     r.add(conv, _layer(r, conv, True), node.input[0], back.output[0])
 
 

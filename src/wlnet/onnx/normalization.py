@@ -27,7 +27,7 @@ import numpy as np
 from ..layers.base import Layer
 from ..layers.normalization import ARRAYS, BatchNormalizationLayer
 from .builder import Builder
-from .common import array_name
+from .common import array_name, shortest_float32
 
 __all__ = ["EMITTERS", "FEEDING", "READERS", "READ_OPS"]
 
@@ -57,11 +57,6 @@ EMITTERS: dict[type, Callable[[Builder, Layer, str, dict[str, str]], dict[str, s
 
 
 # -- import --------------------------------------------------------------------------------------------
-def _decimal(value: float) -> float:
-    """A float32 attribute as the shortest decimal that gives the same float32 (0.001, not 0.0010000000474974513)."""
-    return float(str(np.float32(value)))
-
-
 def _layer(r: Any, node: Any, interleaving: bool) -> BatchNormalizationLayer:
     attributes = r.attributes(node)
     if attributes.get("training_mode", 0):
@@ -77,8 +72,8 @@ def _layer(r: Any, node: Any, interleaving: bool) -> BatchNormalizationLayer:
     scaling, biases, mean, variance = (r.const(node, i + 1, name).astype(np.float32) for i, name in enumerate(what))
     if any(a.ndim != 1 for a in (scaling, biases, mean, variance)):
         raise r.unsupported(node, "its scale, B, mean and var should be vectors (one value per channel)")
-    options: dict[str, Any] = {"Epsilon": _decimal(attributes.get("epsilon", 1e-5)),
-                               "Momentum": _decimal(attributes.get("momentum", 0.9))}
+    options: dict[str, Any] = {"Epsilon": shortest_float32(attributes.get("epsilon", 1e-5)),
+                               "Momentum": shortest_float32(attributes.get("momentum", 0.9))}
     if interleaving:
         options["Interleaving"] = True
     return BatchNormalizationLayer(**options, Scaling=scaling, Biases=biases, MovingMean=mean, MovingVariance=variance)

@@ -110,8 +110,14 @@ class GraphReader:
         return np.asarray(self.constants[node.input[index]])
 
     def attributes(self, node: Any) -> dict[str, Any]:
-        """The node's attributes as Python values, by name."""
-        return {a.name: self.onnx.helper.get_attribute_value(a) for a in node.attribute}
+        """The node's attributes as Python values, by name (strings such as auto_pad decoded)."""
+        values = {a.name: self.onnx.helper.get_attribute_value(a) for a in node.attribute}
+        return {k: v.decode() if isinstance(v, bytes) else v for k, v in values.items()}
+
+    def mark_read(self, *nodes: Any) -> None:
+        """Mark ``nodes`` (None ones left out) as read, by a reader that took them with the node it read."""
+        listed = list(self.graph.node)
+        self.done.update(listed.index(n) for n in nodes if n is not None)
 
     def unsupported(self, node: Any, why: str = "") -> NetSpecificationError:
         reason = f": {why}" if why else ""
@@ -364,7 +370,7 @@ def _matmul(r: GraphReader, node: Any) -> None:
         other = add.input[1] if add.input[0] == output else add.input[0]
         if other in r.constants and np.asarray(r.constants[other]).size == weights.shape[0]:
             biases = np.asarray(r.constants[other], dtype=np.float64).reshape(-1)
-            r.done.add(list(r.graph.node).index(add))
+            r.mark_read(add)
             output = add.output[0]
     _linear(r, node, weights, biases, output)
 
@@ -383,7 +389,7 @@ def _linear(r: GraphReader, node: Any, weights: np.ndarray, biases: np.ndarray |
         else:
             absorbed = False
         if absorbed:
-            r.done.add(list(r.graph.node).index(reshape))
+            r.mark_read(reshape)
             output = reshape.output[0]
     layer = LinearLayer(size, Weights=weights.astype(np.float32),
                         Biases=None if biases is None else biases.astype(np.float32))

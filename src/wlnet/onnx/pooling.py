@@ -114,15 +114,6 @@ EMITTERS: dict[type, Emitter] = {AggregationLayer: emit_aggregation, PoolingLaye
 
 
 # -- import --------------------------------------------------------------------------------------------
-def _attributes(r: Any, node: Any) -> dict[str, Any]:
-    """``r.attributes(node)`` with the strings (auto_pad, mode) decoded."""
-    return {k: v.decode() if isinstance(v, bytes) else v for k, v in r.attributes(node).items()}
-
-
-def _index(r: Any, node: Any) -> int:
-    return list(r.graph.node).index(node)
-
-
 def _rank(r: Any, tensor: str) -> int | None:
     shape = r.shapes.get(tensor)
     return None if shape is None else len(shape)
@@ -142,7 +133,7 @@ def _levels(axes: list[int], rank: int | None) -> Any:
 def _reduce(r: Any, node: Any) -> None:
     """A Reduce op over axes other than the batch axis: an AggregationLayer."""
     function, since = _REDUCED[node.op_type]
-    attributes = _attributes(r, node)
+    attributes = r.attributes(node)
     if r.opset >= since:
         axes = r.const(node, 1, "axes") if len(node.input) > 1 and node.input[1] else None
     else:
@@ -177,7 +168,7 @@ def _add_aggregation(r: Any, node: Any, layer: Layer, kept: int | None, axes: li
         return
     user = r.only_consumer(node.output[0])
     op = None if user is None else user.op_type
-    flatten = op == "Flatten" and _attributes(r, user).get("axis", 1) == 1 and kept is not None and kept >= 1
+    flatten = op == "Flatten" and r.attributes(user).get("axis", 1) == 1 and kept is not None and kept >= 1
     squeeze = op == "Squeeze" and axes is not None and _squeezed(r, user) == axes
     reshape = op == "Reshape" and kept == 1 and _to_matrix(r, user)
     if not (flatten or squeeze or reshape):
@@ -191,7 +182,7 @@ def _add_aggregation(r: Any, node: Any, layer: Layer, kept: int | None, axes: li
         r.add(SimpleNamespace(name=f"{node.name}/Reshape"), ReshapeLayer((All, *(1,) * len(axes))), middle,
               node.output[0])
         return
-    r.done.add(_index(r, user))
+    r.mark_read(user)
     if flatten and kept is not None and kept > 1:
         middle = f"{node.output[0]}/aggregated"
         r.add(node, layer, node.input[0], middle)
@@ -205,7 +196,7 @@ def _squeezed(r: Any, node: Any) -> list[int] | None:
     if r.opset >= 13:
         axes = r.constants.get(node.input[1]) if len(node.input) > 1 else None
     else:
-        axes = _attributes(r, node).get("axes")
+        axes = r.attributes(node).get("axes")
     if axes is None or rank is None:
         return None
     return sorted(int(a) % rank for a in np.asarray(axes).reshape(-1))
@@ -230,13 +221,13 @@ def _pad(r: Any, node: Any) -> None:
     if user is None or user.op_type not in _POOLS:
         raise r.unsupported(node, "wlnet reads a Pad only right before a MaxPool or AveragePool (as its padding)")
     function, kernel, stride, pairs, output = _pooling(r, user, node)
-    r.done.add(_index(r, user))
+    r.mark_read(user)
     r.add(node, _pooling_layer(r, user, function, kernel, stride, pairs, False), node.input[0], output)
 
 
 def _transpose(r: Any, node: Any) -> None:
     """Channels moved to dim 1, pooled (after a Pad, perhaps), and moved back: Interleaving=True."""
-    perm = list(_attributes(r, node).get("perm", []))
+    perm = list(r.attributes(node).get("perm", []))
     d = len(perm) - 2
     user = r.only_consumer(node.output[0])
     if not 1 <= d <= 3 or perm != [0, d + 1, *range(1, d + 1)] or user is None or user.op_type not in (*_POOLS, "Pad"):
@@ -247,10 +238,10 @@ def _transpose(r: Any, node: Any) -> None:
         raise r.unsupported(user, "wlnet reads a Pad only right before a MaxPool or AveragePool (as its padding)")
     function, kernel, stride, pairs, output = _pooling(r, pool, pad)
     back = r.only_consumer(output)
-    back_perm = None if back is None or back.op_type != "Transpose" else list(_attributes(r, back).get("perm", []))
+    back_perm = None if back is None or back.op_type != "Transpose" else list(r.attributes(back).get("perm", []))
     if back_perm != [0, *range(2, d + 2), 1]:
         raise r.unsupported(node, "the pooling after it is not followed by the Transpose moving the channels back last")
-    r.done.update(_index(r, n) for n in (pad, pool, back) if n is not None)
+    r.mark_read(pad, pool, back)
     layer = _pooling_layer(r, pool, function, kernel, stride, pairs, True)
     r.add(node, layer, node.input[0], back.output[0])
 
@@ -258,7 +249,7 @@ def _transpose(r: Any, node: Any) -> None:
 def _pooling(r: Any, node: Any, pad: Any) -> tuple[str, tuple, tuple, tuple, str]:
     """(function, kernel, stride, padding pairs, output tensor) of a MaxPool or AveragePool (and the
     Pad before it, if any); a Mul by the kernel's volume after an AveragePool is absorbed (Total)."""
-    attributes = _attributes(r, node)
+    attributes = r.attributes(node)
     kernel = tuple(int(k) for k in attributes.get("kernel_shape", ()))
     d = len(kernel)
     stride = tuple(int(s) for s in attributes.get("strides", [1] * d))
@@ -289,7 +280,7 @@ def _pooling(r: Any, node: Any, pad: Any) -> tuple[str, tuple, tuple, tuple, str
         volume = float(np.prod(kernel))
         value = r.constants.get(other)
         if value is not None and np.size(value) == 1 and abs(float(np.asarray(value).reshape(-1)[0]) - volume) < 1e-6:
-            r.done.add(_index(r, mul))
+            r.mark_read(mul)
             function, output = "Total", mul.output[0]
     return function, kernel, stride, pairs, output
 
@@ -312,7 +303,7 @@ def _node_pads(r: Any, node: Any, attributes: dict, kernel: tuple, stride: tuple
 
 def _pad_pairs(r: Any, pad: Any, function: str, padded: bool, d: int) -> tuple:
     """The spatial ``((before, after), ...)`` of a Pad before a pooling (which has no pads of its own)."""
-    attributes = _attributes(r, pad)
+    attributes = r.attributes(pad)
     if attributes.get("mode", "constant") != "constant":
         raise r.unsupported(pad, f'its mode "{attributes["mode"]}" is not "constant"')
     if r.opset >= 11:

@@ -39,6 +39,7 @@ from ..layers.softmax import SoftmaxLayer
 from ..symbols import Automatic, Inherited
 from ..types import VARYING
 from .builder import Builder
+from .common import shortest_float32
 
 __all__ = ["EMITTERS", "READERS", "READ_OPS", "read_transpose", "reshape_layer"]
 
@@ -124,7 +125,7 @@ def _dropout(r: Any, node: Any) -> None:
             raise r.unsupported(node, "its training_mode is true: it drops elements in inference")
     else:
         ratio = float(r.attributes(node).get("ratio", 0.5))
-    ratio = float(str(np.float32(ratio)))  # the float32 ratio's shortest form: 0.3, not 0.30000001192092896
+    ratio = shortest_float32(ratio)  # 0.3, not 0.30000001192092896
     if not 0 <= ratio < 1:
         raise r.unsupported(node, f"its ratio {ratio} is not between 0 and 1 (1 excluded)")
     r.add(node, DropoutLayer(ratio), node.input[0], node.output[0])
@@ -180,7 +181,7 @@ def _transposed_softmax(r: Any, node: Any, perm: list[int], softmax: Any) -> boo
         return False
     if [int(p) for p in r.attributes(back).get("perm", [])] != perm:
         return False
-    r.done.update(list(r.graph.node).index(n) for n in (softmax, back))
+    r.mark_read(softmax, back)
     r.add(node, SoftmaxLayer(moved[0]), node.input[0], back.output[0])
     return True
 
@@ -199,7 +200,7 @@ def _grouping_flatten(r: Any, node: Any, perm: list[int], reshape: Any) -> bool:
                    [sizes[i] if d == 0 and i < len(sizes) else d for i, d in enumerate(target[1:])])
     if groups is None:
         return False
-    r.done.add(list(r.graph.node).index(reshape))
+    r.mark_read(reshape)
     r.add(node, FlattenLayer(groups), node.input[0], reshape.output[0])
     return True
 
