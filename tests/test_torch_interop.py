@@ -470,6 +470,32 @@ def test_torch_export(case, path, strict):
 
 # -- the operators themselves ----------------------------------------------------------------------
 
+@pytest.mark.filterwarnings(INDUCTOR_WARNING, AUTOGRAD_FUNCTION_WARNING)
+@pytest.mark.filterwarnings("ignore::DeprecationWarning:torch.jit._trace")  # deprecated, still used
+@pytest.mark.parametrize("path", PATHS, indirect=True)
+def test_the_functional_form_compiles_whole_and_traces_quietly(path):
+    """wlnet.functional.parametric_ramp, like the modules: one graph under torch.compile with gradients,
+    and a trace without the tracer's warnings (filterwarnings makes them errors) that replays."""
+    from wlnet.functional import parametric_ramp
+
+    class Ramp(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.slope = torch.nn.Parameter(torch.rand(3, generator=generator))
+
+        def forward(self, x):
+            return parametric_ramp(x, self.slope, (1,))
+
+    torch._dynamo.reset()
+    generator = torch.Generator().manual_seed(3)
+    x, other = torch.randn(4, 3, 5, generator=generator), torch.randn(6, 3, 5, generator=generator)
+    module = Ramp()
+    want = outcome(module, [x])
+    assert_same(outcome(torch.compile(module, fullgraph=True, backend="eager"), [x], module), want)
+    traced = torch.jit.trace(module, (x,))
+    assert_same(outcome(traced, [x], module), want)
+    assert_same(outcome(traced, [other], module), outcome(module, [other]))
+
 SHAPE = (3, 4, 6, 5)
 LEVEL_AXES = [(), (1,), (3,), (1, 3), (1, 2), (2, 3)]
 LAYOUTS = ["contiguous", "channels_last", "permuted", "sliced", "expanded"]

@@ -100,11 +100,17 @@ def parametric_ramp(x: torch.Tensor, slope: torch.Tensor, axes: Sequence[int]) -
     same values and gradients.
     """
     axes = tuple(axes)
+    if torch.jit.is_tracing() and x.dtype.is_floating_point and slope.device == x.device:
+        # The operator, as the modules trace it: it checks the sizes when the trace runs (read
+        # here, they are traced values and only make the tracer warn).
+        return operators.compiled(x, slope.to(x.dtype), list(axes))
     _check(x, slope, axes)
     if slope.dtype != x.dtype:
         slope = slope.to(x.dtype)
     if kernels.supports(x, slope, axes):
-        return operators.ramp(x, slope, list(axes))
+        # (Compiled: what the modules' graphs hold; dynamo cannot trace ramp()'s eager autograd.Function.)
+        ramp = operators.compiled if torch.compiler.is_compiling() else operators.ramp
+        return ramp(x, slope, list(axes))
     if torch.is_grad_enabled() and (x.requires_grad or slope.requires_grad):
         return _ParametricRamp.apply(x, slope, axes)
     return _forward(x, slope, axes)  # no gradient wanted: skip the autograd.Function machinery
