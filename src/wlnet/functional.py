@@ -108,9 +108,7 @@ def parametric_ramp(x: torch.Tensor, slope: torch.Tensor, axes: Sequence[int]) -
     if slope.dtype != x.dtype:
         slope = slope.to(x.dtype)
     if kernels.supports(x, slope, axes):
-        # (Compiled: what the modules' graphs hold; dynamo cannot trace ramp()'s eager autograd.Function.)
-        ramp = operators.compiled if torch.compiler.is_compiling() else operators.ramp
-        return ramp(x, slope, list(axes))
+        return operators.ramp(x, slope, list(axes))
     if torch.is_grad_enabled() and (x.requires_grad or slope.requires_grad):
         return _ParametricRamp.apply(x, slope, axes)
     return _forward(x, slope, axes)  # no gradient wanted: skip the autograd.Function machinery

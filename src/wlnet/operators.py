@@ -327,7 +327,11 @@ class _EagerRamp(torch.autograd.Function):
 
 def ramp(x: torch.Tensor, slope: torch.Tensor, axes: list[int]) -> torch.Tensor:
     """``torch.ops.wlnet.parametric_ramp(x, slope, axes)`` with its gradients, in eager mode and
-    under every torch transform: what wlnet's modules and functions call."""
+    under every torch transform: what wlnet's modules and functions call. Compiled, exported or
+    traced, it is :func:`compiled` (dynamo cannot trace the eager autograd.Functions below, and a
+    trace would record them as opaque Python calls)."""
+    if torch.compiler.is_compiling() or torch.jit.is_tracing():
+        return compiled(x, slope, axes)
     if torch.is_grad_enabled() and (x.requires_grad or slope.requires_grad) or forward_ad._current_level >= 0:
         if torch.is_autocast_enabled("cpu"):  # cast here, so that the saved tensors are the ones computed
             x, slope = _autocast_cpu_input(x), _autocast_cpu_input(slope)

@@ -44,7 +44,7 @@ def prelu(input: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         )
     ):
         return torch.prelu(input, weight)
-    return _operator(input, weight, operators.compiled if torch.compiler.is_compiling() else operators.ramp)
+    return _operator(input, weight, operators.ramp)
 
 
 def _operator(input: torch.Tensor, weight: torch.Tensor, ramp: Callable) -> torch.Tensor:
