@@ -136,7 +136,7 @@ EXAMPLES = [
             "attached after the SoftmaxLayer, the labels are encoded by the Class decoder's dual encoder), and "
             "measure it on the 450 it has not seen",
             "results = NetTrain[net, trainingDigits, All, MaxTrainingRounds -> 8]; "
-            "Mean@Boole@Thread[results[\"TrainedNet\"][testImages] == testLabels]",
+            "trained = results[\"TrainedNet\"]; Mean@Boole@Thread[trained[testImages] == testLabels]",
             "digits = importlib.import_module('sklearn.datasets').load_digits()\n"
             "order = np.random.default_rng(0).permutation(len(digits.target))\n"
             "images, labels = (digits.images[order] / 16)[:, None], digits.target[order].tolist()\n"
