@@ -70,6 +70,12 @@ def _fold_slice(data, rest, attributes, opset, onnx) -> np.ndarray:
     return data[tuple(index)]
 
 
+def _fold_expand(data, rest, attributes, opset, onnx) -> np.ndarray:
+    """Expand: ONNX broadcasts both ways (a dim of 1 in the shape keeps the data's dim)."""
+    shape = tuple(int(d) for d in np.asarray(rest[0]).reshape(-1))
+    return np.broadcast_to(data, np.broadcast_shapes(data.shape, shape)).copy()
+
+
 FOLDS: dict[str, Callable[..., np.ndarray]] = {
     "Identity": lambda data, rest, attributes, opset, onnx: data,
     "Reshape": _fold_reshape,
@@ -85,4 +91,7 @@ FOLDS: dict[str, Callable[..., np.ndarray]] = {
         [int(d) for d in np.asarray(data).reshape(-1)],
         onnx.numpy_helper.to_array(attributes["value"]).reshape(-1)[0] if "value" in attributes else np.float32(0)),
     "Transpose": lambda data, rest, attributes, opset, onnx: np.transpose(data, attributes.get("perm")),
+    "Expand": _fold_expand,
+    "CastLike": lambda data, rest, attributes, opset, onnx: (
+        data if data.dtype == object else data.astype(rest[0].dtype)),
 }

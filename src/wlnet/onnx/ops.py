@@ -72,7 +72,7 @@ _LINEAR_OPS = ("Gemm", "MatMul")
 #: Ops whose outputs are constants when their inputs are (folded before the walk), and, but Reshape,
 #: the ops that compute a shape from ``Shape``'s output.
 FOLDED_OPS = ("Identity", "Reshape", "Unsqueeze", "Squeeze", "Concat", "Cast", "Shape", "Gather", "Slice",
-              "ConstantOfShape", "Transpose")
+              "ConstantOfShape", "Transpose", "Expand", "CastLike")
 
 
 class GraphReader:
@@ -188,6 +188,9 @@ class GraphReader:
             if node.op_type == "Reshape" and node.input[1] in shapes and not known[0]:
                 self._resolve_shape(node, shapes[node.input[1]])
                 continue
+            if self._fold_of_constant(node):
+                self.done.add(index)
+                continue
             if node.op_type == "Shape":
                 value = self._shape_of(node)
                 if value is not None:
@@ -208,6 +211,22 @@ class GraphReader:
             else:
                 self.constants[node.output[0]] = value
             self.done.add(index)
+
+    def _fold_of_constant(self, node: Any) -> bool:
+        """Fold a ``Shape`` of a constant (its dims), or a ``CastLike`` of a constant like a computed tensor (as
+        float32, wlnet's type), returning True; False for any other node. The dynamo exporter without its
+        optimizer writes a bias-free Conv's zero biases as ``Expand(CastLike(0, x), Shape(W)[0:1])``."""
+        data = node.input[0]
+        if data not in self.constants or node.op_type not in ("Shape", "CastLike"):
+            return False
+        if node.op_type == "Shape":
+            window = slice(self.attributes(node).get("start", 0), self.attributes(node).get("end", None))
+            self.constants[node.output[0]] = np.array(np.shape(self.constants[data])[window], np.int64)
+        elif node.input[1] not in self.constants:
+            self.constants[node.output[0]] = np.asarray(self.constants[data], dtype=np.float32)
+        else:
+            return False
+        return True
 
     def _shape_of(self, node: Any) -> np.ndarray | None:
         """``Shape(x)``: x's dims, an unknown one as a name of its own; None when x's rank is unknown."""
