@@ -30,6 +30,7 @@ from ..symbols import Automatic
 from ..types import VARYING, TensorT
 from .common import CODERS_KEY, DESCRIPTION_KEY, NET_KEY, PRODUCER, require
 from .export import onnx_model
+from .graphs import torch_keys
 from .ops import GraphReader, Part, functions_of
 
 __all__ = ["ELEMENTS", "import_onnx"]
@@ -110,7 +111,7 @@ def model_net(onnx: Any, model: Any) -> Layer:
     coders = _coders(metadata)
     ports = {name: coders.get(name) or _port_type(reader, name) for name in reader.inputs}
     outputs = [reader.source(v.name) for v in reader.graph.output]
-    keys = _keys(parts, made_here)
+    keys = _keys(parts, made_here) if made_here else torch_keys(reader, parts) or _keys(parts, made_here)
     kind = metadata.get(NET_KEY) if made_here else None
     line = _is_line(parts, reader.inputs, outputs)
     if kind not in ("NetChain", "NetGraph") and made_here and _is_layer(parts, reader.inputs, outputs):
