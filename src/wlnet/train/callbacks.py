@@ -89,9 +89,11 @@ class Validation(Callback):
         self.best = math.inf
 
     def on_round_end(self, run: Run) -> None:
-        loss = self._loss(run)
+        loss, parts = self._loss(run)
         run.validation_loss = loss
         run.record.validation_losses.append(loss)
+        if parts is not None:
+            run.record.validation_parts.append(parts)
         if loss < self.best:
             self.best, run.best_state = loss, run.state()
             run.record.best_round = run.round
@@ -103,16 +105,23 @@ class Validation(Callback):
         self.best = float(state.get("Best", math.inf))
 
     @torch.no_grad()
-    def _loss(self, run: Run) -> float:
-        """The mean loss per example over the validation set, in chunks."""
+    def _loss(self, run: Run) -> tuple[float, list[float] | None]:
+        """The mean loss per example over the validation set, in chunks; with several losses,
+        also each one's."""
         run.module.eval()
         total, count = 0.0, 0
+        several = len(run.losses) > 1
+        parts = torch.zeros(len(run.losses), dtype=torch.float64)
         for x, y in self.data.chunks(self.chunk):
-            with computing(run.mixed, x.device):
-                total += float(batch_loss(run.losses, run.module, x, y)) * x.shape[0]
-            count += x.shape[0]
+            size = next(iter(x.values())).shape[0]
+            with computing(run.mixed, next(iter(x.values())).device):
+                loss, chunk_parts = batch_loss(run.losses, run.module, x, y, parts=several)
+            total += float(loss) * size
+            if chunk_parts is not None:
+                parts += chunk_parts.double().cpu() * size
+            count += size
         run.module.train()
-        return total / count
+        return total / count, (parts / count).tolist() if several else None
 
 
 class ProgressReporting(Callback):

@@ -10,7 +10,8 @@ never stopped:
   own arrays are float32);
 * ``%best.<array path>``: with a ValidationSet, the arrays of the best round so far (the
   "TrainedNet");
-* ``%losses.batch``, ``%losses.round``, ``%losses.validation``: the loss history (float64);
+* ``%losses.batch``, ``%losses.round``, ``%losses.validation``: the loss history (float64); with
+  several losses, also ``%losses.batchparts`` and ``%losses.validationparts``, each loss's own;
 * ``%random.torch``: torch's random state; under ``"Checkpoint"``, the state of the generator
   that orders the data and the RandomSeeding it came from;
 * under ``"Checkpoint"``: the round and batch counters, MaxTrainingRounds as resolved, the time
@@ -92,6 +93,10 @@ def write_checkpoint(run: Any, file: str) -> str:
     tensors["%losses.batch"] = torch.cat(batch_losses) if batch_losses else torch.zeros(0, dtype=torch.float64)
     tensors["%losses.round"] = torch.tensor(record.round_losses, dtype=torch.float64)
     tensors["%losses.validation"] = torch.tensor(record.validation_losses, dtype=torch.float64)
+    if record.batch_parts:  # several losses: each one's, per batch and per validation
+        tensors["%losses.batchparts"] = torch.cat(record.batch_parts)
+    if record.validation_parts:
+        tensors["%losses.validationparts"] = torch.tensor(record.validation_parts, dtype=torch.float64)
     tensors["%random.torch"] = torch.get_rng_state()
     rng = getattr(run.batches, "rng", None)
     state = {
@@ -215,6 +220,11 @@ def _restore_record(run: Any, checkpoint: Checkpoint) -> None:
     record.batch_losses = list(torch.split(batch, [int(n) for n in state["BatchLossCounts"]]))
     record.round_losses = checkpoint.tensor("%losses.round").tolist()
     record.validation_losses = checkpoint.tensor("%losses.validation").tolist()
+    if "%losses.batchparts" in checkpoint.tensors:
+        parts = checkpoint.tensor("%losses.batchparts")
+        record.batch_parts = list(torch.split(parts, [int(n) for n in state["BatchLossCounts"]]))
+    if "%losses.validationparts" in checkpoint.tensors:
+        record.validation_parts = checkpoint.tensor("%losses.validationparts").tolist()
     record.best_round = state["BestRound"]
     record.checkpoints = [*state["Files"], checkpoint.file]
     if record.round_losses:

@@ -1,6 +1,8 @@
-"""NetTrain's data: its forms, the examples as tensors, batches, and the net fitted to the data.
+"""NetTrain's data: the examples as tensors by port, and their batches (the data forms are read
+in :mod:`.ports`, the targets and the net fitted to them in :mod:`.targets`).
 
-Examples are kept as groups of equal-length tensors: one group, unless the inputs are sequences
+Examples are kept as groups of equal-length tensors, a dict by port for the inputs and one for
+the targets: one group, unless the inputs are sequences
 of different lengths, which are bucketed by length (as Wolfram's trainer does). A round's batches
 come from :meth:`Examples.plan`: one group gives full batches, the last one filled with randomly
 repeated examples, as Wolfram does.
@@ -10,135 +12,65 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
-from ..coders import NetDecoder, NetEncoder
-from ..errors import NetDataError, NetShapeError
-from ..fitting import specialized
+from ..errors import NetDataError
 from ..inputs import as_data, encoded
-from ..types import VARYING, TensorT, describe, unify
+from ..types import VARYING, TensorT, describe
+from .ports import Ports, parse_data
+from .targets import check_indices, targets
 
-__all__ = ["Examples", "GeneratorBatches", "Ports", "TensorBatches", "examples", "fit_net", "parse_data"]
+__all__ = ["Examples", "GeneratorBatches", "TensorBatches", "examples"]
 
-Group = tuple  # (inputs tensor, targets tensor or None, original example indices)
-
-
-@dataclass(frozen=True)
-class Ports:
-    """The ports NetTrain feeds: the net's input and output, whether targets are needed (not when
-    the output itself is the loss: ``LossFunction="Output"``), and whether they are 1-based class
-    indices into the output's last dim (for ``CrossEntropyLossLayer("Index")``; given as labels
-    where the output has a Class decoder)."""
-
-    input: str
-    output: str
-    targets: bool = True
-    index: bool = False
-
-
-def parse_data(data: Any, ports: Ports, what: str = "the training data") -> dict:
-    """Training data in any of NetTrain's forms as ``{port: list or array of examples}``."""
-    if isinstance(data, tuple) and len(data) == 2:
-        return {ports.input: data[0], ports.output: data[1]}
-    if isinstance(data, dict):
-        if data and all(isinstance(k, str) for k in data):
-            return dict(data)
-        return {ports.input: list(data.keys()), ports.output: list(data.values())}
-    if isinstance(data, list) and data:
-        if all(isinstance(d, dict) for d in data):
-            return {key: [_value(d, key, i, what) for i, d in enumerate(data)] for key in data[0]}
-        if all(isinstance(d, tuple) and len(d) == 2 for d in data):
-            return {ports.input: [d[0] for d in data], ports.output: [d[1] for d in data]}
-    if isinstance(data, (list, tuple, dict)) and len(data) == 0:
-        raise NetDataError(f"NetTrain: {what} is empty.")
-    raise NetDataError(
-        f"NetTrain: {what} should be (inputs, targets), a list of (input, target) pairs, a dict "
-        f'{{input: target}}, a dict of ports {{"{ports.input}": [...], "{ports.output}": [...]}}, a list of '
-        f"such dicts, or a generator function, but was {type(data).__name__}."
-    )
-
-
-def _value(example: dict, key: str, index: int, what: str) -> Any:
-    if key not in example:
-        raise NetDataError(f'NetTrain: example {index + 1} of {what} has no value for port "{key}".')
-    return example[key]
+Group = tuple  # ({input port: tensor}, {target port: tensor}, original example indices)
+Batch = tuple  # ({input port: tensor}, {target port: tensor}): one batch, or one chunk
 
 
 def examples(net: Any, data: Any, ports: Ports, what: str) -> Examples:
     """The examples of ``data`` (any form), encoded by the net's coders, as tensors."""
     values = parse_data(data, ports, what)
-    missing = [p for p in (ports.input, ports.output) if p not in values]
-    if missing and (ports.targets or ports.input not in values):
-        raise NetDataError(f'NetTrain: {what} has no values for port "{missing[0]}"; it has {list(values)}.')
-    where = f'NetTrain: {what} for port "{ports.input}"'
-    x = as_data(encoded(net._coder(ports.input), values[ports.input], where), where, np.float32)
-    t_in = net._input_types()[ports.input]
-    if isinstance(x, list) and t_in.dims is not None and (not t_in.dims or t_in.dims[0] != VARYING):
-        raise _mismatch(x, f'{what} for port "{ports.input}"',
-                        f'port "{ports.input}" takes {describe(t_in)}, the same for every example')
-    if not ports.targets:
-        return Examples(x, None, what, ports.output)
-    y = _targets(net, values[ports.output], ports, what)
-    nx, ny = _count(x), _count(y)
-    if nx != ny:
+    xs = {port: _inputs(net, port, values[port], what) for port in ports.inputs}
+    ys = {port: targets(net, values[port], port, port in ports.index, what) for port in ports.targets}
+    counts = {port: _count(value) for port, value in (*xs.items(), *ys.items())}
+    if len(set(counts.values())) > 1:
+        (p1, n1), (p2, n2) = next(iter(counts.items())), next((p, n) for p, n in counts.items()
+                                                               if n != next(iter(counts.values())))
         raise NetDataError(
-            f'NetTrain: {what} has {nx} examples for port "{ports.input}" but {ny} for port '
-            f'"{ports.output}"; each port needs one value per example.'
+            f'NetTrain: {what} has {n1} examples for port "{p1}" but {n2} for port "{p2}"; '
+            "each port needs one value per example."
         )
-    t_out = net._output_types().get(ports.output)
-    sequences_in = isinstance(x, list) or bool(t_in.dims) and t_in.dims[0] == VARYING
-    if sequences_in and t_out is not None and bool(t_out.dims) and t_out.dims[0] == VARYING:
-        _check_lengths(x, y, what, ports.output)
-    data = Examples(x, y, what, ports.output)
-    if ports.index and t_out is not None and t_out.dims and isinstance(t_out.dims[-1], int) and (
-            len(data.target_dims) == len(t_out.dims) - 1):  # (other dims: fit_net's error)
-        _check_indices(data, t_out.dims[-1], f'{what} for port "{ports.output}"')
+    ragged = [port for port, x in xs.items() if isinstance(x, list)]
+    if ragged and len(xs) > 1:
+        raise NetDataError(
+            f'NetTrain: {what} gives sequences of different lengths for port "{ragged[0]}"; only a net with '
+            "one input port trains on sequences of several lengths."
+        )
+    if len(xs) == 1:
+        x, t_in = next(iter(xs.values())), next(iter(net._input_types().values()))
+        if isinstance(x, list) or bool(t_in.dims) and t_in.dims[0] == VARYING:
+            for port, y in ys.items():
+                t_out = net._output_types()[port]
+                if bool(t_out.dims) and t_out.dims[0] == VARYING:
+                    _check_lengths(x, y, what, port)
+    data = Examples(xs, ys, what)
+    for port in ports.index & set(ys):
+        t_out = net._output_types()[port]
+        if t_out.dims and isinstance(t_out.dims[-1], int) and len(data.dims(port)) == len(t_out.dims) - 1:
+            check_indices(data.targets_of(port), t_out.dims[-1], f'{what} for port "{port}"')  # (else fit_net's)
     return data
 
 
-def _targets(net: Any, targets: Any, ports: Ports, what: str) -> Any:
-    """The targets as numbers: True/False and class labels encoded by the output's decoder's dual
-    encoder (a Class decoder's labels as indices for ``CrossEntropyLossLayer("Index")``, as one-hot
-    vectors for the other losses)."""
-    decoder = net._coder(ports.output)
-    encoder = None
-    if isinstance(decoder, NetDecoder):
-        encoder = decoder.encoder() if ports.index or decoder.labels is None else decoder.encoder("IndicatorVector")
-    where = f'NetTrain: {what} for port "{ports.output}"'
-    targets = encoded(encoder, targets, where)
-    try:
-        return as_data(targets, where, np.float32)
-    except NetDataError:
-        if encoder is None and NetEncoder("Boolean").accepts(targets):
-            raise _boolean_targets(net, what, ports.output) from None
-        raise
-
-
-def _check_indices(data: Examples, classes: int, what: str) -> None:
-    """Class-index targets: integers from 1 to ``classes``."""
-    for _, gy, _ in data.groups:
-        bad = (gy != torch.round(gy)) | (gy < 1) | (gy > classes)
-        if bool(bad.any()):
-            value = gy[bad][0].item()
-            raise NetDataError(
-                f"NetTrain: {what} should be class indices, integers from 1 to {classes} "
-                f'(CrossEntropyLossLayer("Index") compares the output\'s {classes} class probabilities with '
-                f"them), or labels of a Class decoder on the port, but one is {value:g}."
-            )
-
-
-def _boolean_targets(net: Any, what: str, port: str) -> NetDataError:
-    """The error for True/False targets at an output port that has no Boolean decoder to read them."""
-    return NetDataError(
-        f'NetTrain: {what} gives True/False targets for port "{port}", but the output port "{port}" of '
-        f"{net._where} has no NetDecoder(\"Boolean\") to read them. Attach one where the net is made, as the "
-        f'page\'s example does: NetChain([..., LogisticSigmoid], {port}=NetDecoder("Boolean")) (the net then '
-        "gives the probability of True, learned with binary cross-entropy); or give the targets as 1 and 0."
-    )
+def _inputs(net: Any, port: str, values: Any, what: str) -> Any:
+    where = f'NetTrain: {what} for port "{port}"'
+    x = as_data(encoded(net._coder(port), values, where), where, np.float32)
+    t_in = net._input_types()[port]
+    if isinstance(x, list) and t_in.dims is not None and (not t_in.dims or t_in.dims[0] != VARYING):
+        raise _mismatch(x, f'{what} for port "{port}"',
+                        f'port "{port}" takes {describe(t_in)}, the same for every example')
+    return x
 
 
 def _mismatch(values: list, what: str, needed: str) -> NetDataError:
@@ -164,81 +96,6 @@ def _check_lengths(x: list, y: Any, what: str, port: str) -> None:
             )
 
 
-def fit_net(net: Any, data: Examples, ports: Ports) -> Any:
-    """``net`` with unknown input and output dims specialized to the data's."""
-    t_in = net._input_types()[ports.input]
-    dims = TensorT(data.input_dims)
-    if not t_in.known:
-        try:
-            net = specialized(net, ports.input, t_in, dims)
-        except NetShapeError as error:
-            raise NetShapeError(
-                f"NetTrain: the training inputs (each {describe(dims)}) do not fit port "
-                f'"{ports.input}" of {net._where}: {error}'
-            ) from None
-    elif _unify_or_none(t_in, dims) is None:
-        raise NetShapeError(
-            f'NetTrain: port "{ports.input}" of {net._where} takes {describe(t_in)}, but each '
-            f"training input is {describe(dims)}."
-        )
-    return _fit_targets(net, data, ports) if data.has_targets else net
-
-
-def _fit_targets(net: Any, data: Examples, ports: Ports) -> Any:
-    t_out = net._output_types()[ports.output]
-    target_t = TensorT(data.target_dims)
-    if ports.index:
-        return _fit_index_targets(net, data, ports, t_out, target_t)
-    assert target_t.dims is not None  # data always has known dims
-    sequence_out = bool(t_out.dims) and t_out.dims[0] == VARYING
-    if data.ragged and sequence_out and (not target_t.dims or target_t.dims[0] != VARYING):
-        raise NetDataError(
-            f'NetTrain: the targets for port "{ports.output}" should be sequences as long as their '
-            f"input sequences, but each is {describe(target_t)}."
-        )
-    merged = _unify_or_none(t_out, target_t)
-    if merged is None:
-        raise NetShapeError(
-            f'NetTrain: the targets for port "{ports.output}" should each be {describe(t_out)}, '
-            f"but each is {describe(target_t)}."
-        )
-    return net._evolve(ports={ports.output: merged}) if merged != t_out else net
-
-
-def _fit_index_targets(net: Any, data: Examples, ports: Ports, t_out: TensorT, target_t: TensorT) -> Any:
-    """The net with its output fitted to class-index targets: the output's dims less the last
-    (the classes), whose count the indices may not pass."""
-    port = ports.output
-    if t_out.dims == ():
-        raise NetShapeError(
-            f'NetTrain: CrossEntropyLossLayer("Index") needs class probabilities at port "{port}" (a vector, '
-            "or an array of vectors with the classes last), but the port gives a real number."
-        )
-    expected = TensorT(None) if t_out.dims is None else TensorT(t_out.dims[:-1])
-    merged = _unify_or_none(expected, target_t)
-    if merged is None:
-        wanted = "a class index" if expected.dims == () else f"{describe(expected)} of class indices"
-        raise NetShapeError(
-            f'NetTrain: the targets for port "{port}" should each be {wanted} (an integer from 1 to the number '
-            f'of classes, for CrossEntropyLossLayer("Index")), but each is {describe(target_t)}.'
-        )
-    if t_out.dims is None:
-        return net
-    classes = t_out.dims[-1]
-    if isinstance(classes, int):
-        _check_indices(data, classes, f'the targets for port "{port}"')
-    if merged == expected or merged.dims is None:
-        return net
-    return net._evolve(ports={port: TensorT((*merged.dims, classes))})
-
-
-def _unify_or_none(a: TensorT, b: TensorT) -> TensorT | None:
-    try:
-        return unify(a, b, "")
-    except NetShapeError:
-        return None
-
-
 def _count(x: Any) -> int:
     if isinstance(x, list):
         return len(x)
@@ -253,23 +110,36 @@ def _as_tensor(x: Any) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(x))
 
 
-class Examples:
-    """Training examples as groups of equal-length tensors (see the module doc)."""
+def _rows(tensors: dict, index: Any) -> dict:
+    return {port: t.index_select(0, index) for port, t in tensors.items()}
 
-    def __init__(self, x: Any, y: Any, what: str = "", out_port: str = "Output", groups: list | None = None):
+
+class Examples:
+    """Training examples as groups of equal-length tensors, by port (see the module doc).
+
+    ``xs`` maps each input port to its examples (an array, or a list of sequences of different
+    lengths for a net with one input port), ``ys`` each target port to its targets (empty when no
+    loss needs targets)."""
+
+    def __init__(self, xs: dict | None, ys: dict | None, what: str = "", groups: list | None = None):
         if groups is not None:
             self.groups = groups
-        elif isinstance(x, list):  # sequences of different lengths: one group per length
-            self.groups = _length_groups(x, y, what, out_port)
-        else:
+            return
+        assert xs is not None and ys is not None
+        first = next(iter(xs.values()))
+        if isinstance(first, list):  # sequences of different lengths: one group per length
+            self.groups = _length_groups(first, ys, what, next(iter(xs)))
+            return
+        for port, y in ys.items():
             if isinstance(y, list):
-                raise _mismatch(y, f'{what} for port "{out_port}"', "the targets should all have the same dims")
-            gx = _as_tensor(x)
-            self.groups = [(gx, None if y is None else _as_tensor(y), np.arange(gx.shape[0]))]
+                raise _mismatch(y, f'{what} for port "{port}"', "the targets should all have the same dims")
+        gx = {port: _as_tensor(x) for port, x in xs.items()}
+        gy = {port: _as_tensor(y) for port, y in ys.items()}
+        self.groups = [(gx, gy, np.arange(next(iter(gx.values())).shape[0]))]
 
     @property
     def n(self) -> int:
-        return sum(g[0].shape[0] for g in self.groups)
+        return sum(len(g[2]) for g in self.groups)
 
     @property
     def ragged(self) -> bool:
@@ -277,27 +147,36 @@ class Examples:
 
     @property
     def has_targets(self) -> bool:
-        return self.groups[0][1] is not None
+        return bool(self.groups[0][1])
 
-    @property
-    def input_dims(self) -> tuple:
-        dims = tuple(self.groups[0][0].shape[1:])
-        return (VARYING, *dims[1:]) if self.ragged else dims
-
-    @property
-    def target_dims(self) -> tuple:
-        dims = tuple(self.groups[0][1].shape[1:])
-        if self.ragged and dims and dims[0] == self.groups[0][0].shape[1]:
-            return (VARYING, *dims[1:])  # targets as long as their sequences
+    def dims(self, port: str) -> tuple:
+        """The dims of one example at ``port`` (an input or target port); "Varying" first for
+        sequences of several lengths, and for targets as long as their sequences."""
+        gx, gy, _ = self.groups[0]
+        dims = tuple((gx[port] if port in gx else gy[port]).shape[1:])
+        if not self.ragged:
+            return dims
+        length = next(iter(gx.values())).shape[1]
+        if port in gx or dims and dims[0] == length:
+            return (VARYING, *dims[1:])
         return dims
 
-    def targets_within(self, low: float, high: float) -> bool:
-        return all(bool(((g[1] >= low) & (g[1] <= high)).all()) for g in self.groups)
+    def targets_of(self, port: str) -> list[torch.Tensor]:
+        """The targets for ``port``, a tensor per group."""
+        return [g[1][port] for g in self.groups]
+
+    def targets_within(self, port: str, low: float, high: float) -> bool:
+        return all(bool(((y >= low) & (y <= high)).all()) for y in self.targets_of(port))
+
+    def tensors(self) -> list[torch.Tensor]:
+        """Every tensor, group by group (inputs, then targets): what the run's fingerprint reads."""
+        return [t for gx, gy, _ in self.groups for t in (*gx.values(), *gy.values())]
 
     def to(self, device: torch.device, dtype: torch.dtype) -> Examples:
-        moved = [(gx.to(device=device, dtype=dtype), None if gy is None else gy.to(device=device, dtype=dtype), ids)
-                 for gx, gy, ids in self.groups]
-        return Examples(None, None, groups=moved)
+        def moved(tensors: dict) -> dict:
+            return {port: t.to(device=device, dtype=dtype) for port, t in tensors.items()}
+
+        return Examples(None, None, groups=[(moved(gx), moved(gy), ids) for gx, gy, ids in self.groups])
 
     def subset(self, ids: Any) -> Examples:
         """The examples with the given original indices (for a held-out validation fraction)."""
@@ -307,63 +186,67 @@ class Examples:
             rows = [r for r, i in enumerate(gids) if int(i) in wanted]
             if rows:
                 index = torch.as_tensor(rows)
-                groups.append((gx[index], None if gy is None else gy[index], gids[rows]))
+                groups.append((_rows(gx, index), _rows(gy, index), gids[rows]))
         return Examples(None, None, groups=groups)
 
     def batches_per_round(self, batch: int) -> int:
-        return sum(math.ceil(g[0].shape[0] / batch) for g in self.groups)
+        return sum(math.ceil(len(g[2]) / batch) for g in self.groups)
 
     def plan(self, rng: np.random.Generator, batch: int) -> list:
         """This round's batches as (group, row indices); see the module doc."""
         return self._length_batches(rng, batch) if self.ragged else self._full_batches(rng, batch)
 
+    def _device(self, group: int = 0) -> torch.device:
+        return next(iter(self.groups[group][0].values())).device
+
     def _full_batches(self, rng: np.random.Generator, batch: int) -> list:
-        n = self.groups[0][0].shape[0]
+        n = len(self.groups[0][2])
         per_round = math.ceil(n / batch)
         order = rng.permutation(n)
         if per_round * batch > n:
             order = np.concatenate([order, rng.integers(0, n, per_round * batch - n)])
             rng.shuffle(order)
-        index = torch.from_numpy(order.reshape(per_round, batch)).to(self.groups[0][0].device)
+        index = torch.from_numpy(order.reshape(per_round, batch)).to(self._device())
         return [(0, index[b]) for b in range(per_round)]
 
     def _length_batches(self, rng: np.random.Generator, batch: int) -> list:
         """Batches within each length, in shuffled order."""
         steps = []
-        for g, (gx, _, _) in enumerate(self.groups):
-            order = torch.from_numpy(rng.permutation(gx.shape[0])).to(gx.device)
-            steps += [(g, order[i:i + batch]) for i in range(0, gx.shape[0], batch)]
+        for g, (_, _, ids) in enumerate(self.groups):
+            order = torch.from_numpy(rng.permutation(len(ids))).to(self._device(g))
+            steps += [(g, order[i:i + batch]) for i in range(0, len(ids), batch)]
         return [steps[i] for i in rng.permutation(len(steps))]
 
-    def batch(self, step: tuple | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def batch(self, step: tuple | None) -> Batch:
         if step is None:
             gx, gy, _ = self.groups[0]
             return gx, gy
         g, index = step
         gx, gy, _ = self.groups[g]
-        return gx.index_select(0, index), None if gy is None else gy.index_select(0, index)
+        return _rows(gx, index), _rows(gy, index)
 
-    def chunks(self, size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
-        for gx, gy, _ in self.groups:
-            for i in range(0, gx.shape[0], size):
-                yield gx[i:i + size], None if gy is None else gy[i:i + size]
+    def chunks(self, size: int) -> Iterator[Batch]:
+        for gx, gy, ids in self.groups:
+            for i in range(0, len(ids), size):
+                yield ({port: t[i:i + size] for port, t in gx.items()},
+                       {port: t[i:i + size] for port, t in gy.items()})
 
 
-def _length_groups(x: list, y: Any, what: str, out_port: str) -> list:
+def _length_groups(x: list, ys: dict, what: str, port_in: str) -> list:
     ids_by_length: dict[int, list[int]] = {}
     for i, example in enumerate(x):
         ids_by_length.setdefault(example.shape[0], []).append(i)
-    targets = None if y is None else (y if isinstance(y, list) else list(y))
+    listed = {port: y if isinstance(y, list) else list(y) for port, y in ys.items()}
     groups = []
     for ids in ids_by_length.values():
-        gx = torch.from_numpy(np.stack([x[i] for i in ids]))
-        gy = None
-        if targets is not None:
+        gx = {port_in: torch.from_numpy(np.stack([x[i] for i in ids]))}
+        gy = {}
+        for port, y in listed.items():
             try:
-                gy = torch.from_numpy(np.stack([np.asarray(targets[i], np.float32) for i in ids]))
+                gy[port] = torch.from_numpy(np.stack([np.asarray(y[i], np.float32) for i in ids]))
             except ValueError:
                 raise NetDataError(
-                    f'NetTrain: the targets in {what} for port "{out_port}" should match their '
+                    f'NetTrain: the targets in {what} for port "{port}" should match their '
                     "sequences' lengths, but some do not."
                 ) from None
         groups.append((gx, gy, np.asarray(ids)))
@@ -377,7 +260,7 @@ class TensorBatches:
         self.data, self.batch, self.rng = data, batch, rng
         self.per_round = data.batches_per_round(batch)
 
-    def round(self, round_number: int, absolute_batch: int) -> Iterator[tuple[torch.Tensor, Any]]:
+    def round(self, round_number: int, absolute_batch: int) -> Iterator[Batch]:
         for step in self.data.plan(self.rng, self.batch):
             yield self.data.batch(step)
 
@@ -391,7 +274,7 @@ class GeneratorBatches:
         self.generator, self.make, self.batch, self.per_round = generator, make, batch, per_round
         self.device, self.dtype = device, dtype
 
-    def round(self, round_number: int, absolute_batch: int) -> Iterator[tuple[torch.Tensor, Any]]:
+    def round(self, round_number: int, absolute_batch: int) -> Iterator[Batch]:
         for b in range(self.per_round):
             request = {"BatchSize": self.batch, "Round": round_number, "Batch": b + 1,
                        "AbsoluteBatch": absolute_batch + b + 1}

@@ -165,7 +165,9 @@ class Run:
         # In a data-parallel run (train/parallel.py), the steps go through DDP's wrapper of the module.
         self.group = group
         # (DDP refuses a module without parameters to train: then only moving statistics are, see step.)
-        self.stepped = module if group is None or not parameters else group.wrap(module)
+        # (An output port no loss reads leaves the arrays that only it uses without gradients: DDP must know.)
+        unused = {loss.port for loss in losses} != set(net._output_names)
+        self.stepped = module if group is None or not parameters else group.wrap(module, unused)
         self.mixed = False  # WorkingPrecision -> "Mixed": the steps compute under bfloat16 autocast
         self.optimizer, self.batches, self.losses, self.record = optimizer, batches, losses, record
         self.max_rounds, self.time_goal, self.start = max_rounds, time_goal, start
@@ -182,6 +184,7 @@ class Run:
         self.validation_loss: float | None = None
         self.best_state: dict[str, torch.Tensor] | None = None  # kept by validation: the TrainedNet
         self._batch_losses: list[torch.Tensor] = []
+        self._batch_parts: list[torch.Tensor] = []  # with several losses, each batch's weighted losses
         self._batch_seconds: list[float] = []  # the first rounds' batch times, for Automatic rounds
         self._progress: dict[str, Any] | None = None
         self._state: dict[str, torch.Tensor] | None = None
@@ -196,8 +199,9 @@ class Run:
         if self.random:
             torch.manual_seed(round_seed(self.seed, self.round, 0 if self.group is None else self.group.rank))
         self._batch_losses, self._progress, self._state, self.validation_loss = [], None, None, None
+        self._batch_parts = []
 
-    def step(self, x: torch.Tensor, y: torch.Tensor | None) -> None:
+    def step(self, x: dict[str, torch.Tensor], y: dict[str, torch.Tensor]) -> None:
         """One optimizer step on one batch (this process's share of it, in a data-parallel run)."""
         began = time.perf_counter()
         self.absolute_batch += 1
@@ -207,8 +211,8 @@ class Run:
         # Each process's forward pass updates its moving statistics with its share of the batch: their
         # updates are averaged after the step, so that every process keeps the same ones.
         before = [b.clone() for b in self.buffers.values()] if self.group is not None and self.buffers else None
-        with computing(self.mixed, x.device):
-            loss = batch_loss(self.losses, self.stepped, x, y)
+        with computing(self.mixed, next(iter(x.values())).device):
+            loss, parts = batch_loss(self.losses, self.stepped, x, y, parts=len(self.losses) > 1)
         if self.parameters:  # (without any, the forward pass only updates moving statistics)
             self.optimizer.zero_grad()
             # DDP averages the processes' gradients; weighted by its share, each is its part of the
@@ -219,6 +223,8 @@ class Run:
             self.group.merge(list(self.buffers.values()), before, share)
         # stays on the device until the round ends
         self._batch_losses.append(loss.detach() if share == 1.0 else loss.detach() * share)
+        if parts is not None:
+            self._batch_parts.append(parts if share == 1.0 else parts * share)
         if self.max_rounds is Automatic:
             self._batch_seconds.append(time.perf_counter() - began)
 
@@ -228,6 +234,9 @@ class Run:
             losses = self.group.sum(losses)  # the processes' parts of each batch's mean loss
         losses = losses.cpu()
         self.record.batch_losses.append(losses)
+        if self._batch_parts:
+            parts = torch.stack(self._batch_parts).double()
+            self.record.batch_parts.append((parts if self.group is None else self.group.sum(parts)).cpu())
         self.round_loss = float(losses.mean())
         self.record.round_losses.append(self.round_loss)
         if self.max_rounds is Automatic:
@@ -270,6 +279,8 @@ class Run:
     def discard_round(self, reason: str) -> None:
         """Forget this round's losses and stop at once (the other round-end hooks are skipped)."""
         self.record.batch_losses.pop()
+        if self.record.batch_parts:
+            self.record.batch_parts.pop()
         self.record.round_losses.pop()
         self.round -= 1
         self.reason, self.discarded = reason, True

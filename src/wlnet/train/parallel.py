@@ -58,15 +58,17 @@ class Group:
     device: torch.device
     owned: bool  # NetTrain initialized the process group (and destroys it at the end)
 
-    def split(self, x: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None, float]:
-        """This process's rows of a global batch and their share of it. A process whose slice
-        is empty (a batch smaller than the group) trains on one row with weight 0, as DDP needs
-        every process to take part in every step."""
-        n = x.shape[0]
+    def split(self, xs: dict[str, torch.Tensor], ys: dict[str, torch.Tensor]) -> tuple[dict, dict, float]:
+        """This process's rows of a global batch (its inputs and targets, by port) and their share
+        of it. A process whose slice is empty (a batch smaller than the group) trains on one row
+        with weight 0, as DDP needs every process to take part in every step."""
+        n = next(iter(xs.values())).shape[0]
         start, stop = n * self.rank // self.world, n * (self.rank + 1) // self.world
+        share = (stop - start) / n
         if start == stop:
-            return x[:1], None if y is None else y[:1], 0.0
-        return x[start:stop], None if y is None else y[start:stop], (stop - start) / n
+            start, stop = 0, 1
+        return ({port: x[start:stop] for port, x in xs.items()}, {port: y[start:stop] for port, y in ys.items()},
+                share)
 
     def sum(self, tensor: torch.Tensor) -> torch.Tensor:
         """``tensor`` summed over the processes (on this process's device)."""
@@ -105,10 +107,12 @@ class Group:
         for t, b, change in zip(tensors, before, total.split([t.numel() for t in tensors])):
             t.copy_(b + change.view_as(t))
 
-    def wrap(self, module: torch.nn.Module) -> torch.nn.Module:
-        """``module`` in DistributedDataParallel, which averages the gradients."""
+    def wrap(self, module: torch.nn.Module, unused: bool = False) -> torch.nn.Module:
+        """``module`` in DistributedDataParallel, which averages the gradients; ``unused``: some
+        parameters may get no gradient (they feed only an output no loss reads)."""
         ids = [self.device.index] if self.device.type == "cuda" else None
-        return torch.nn.parallel.DistributedDataParallel(module, device_ids=ids, gradient_as_bucket_view=True)
+        return torch.nn.parallel.DistributedDataParallel(module, device_ids=ids, gradient_as_bucket_view=True,
+                                                         find_unused_parameters=unused)
 
     def close(self) -> None:
         if self.owned and dist.is_initialized():

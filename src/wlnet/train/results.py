@@ -27,9 +27,12 @@ class Record:
     device: Any  # as TargetDevice writes it: "CPU", ("CPU", 2), "GPU", ("GPU", 2), ...
     initial_lr: float
     training_net: Any = None  # the TrainingNet: the net as training started, with its loss
+    loss_names: list[str] = field(default_factory=list)  # with several losses, each one's name (loss_names)
     batch_losses: list[torch.Tensor] = field(default_factory=list)  # one tensor of losses per round
     round_losses: list[float] = field(default_factory=list)
     validation_losses: list[float] = field(default_factory=list)
+    batch_parts: list[torch.Tensor] = field(default_factory=list)  # several losses: (batches, losses) per round
+    validation_parts: list[list[float]] = field(default_factory=list)  # several losses: each one's, per validation
     best_round: int | None = None
     reason: str | None = None
     rounds: int = 0
@@ -67,7 +70,32 @@ class Record:
             "TargetDevice": self.device,
             "TrainingNet": self.training_net,
         }
+        values.update(self._measurements())
         return NetTrainResults(values)
+
+    def _measurements(self) -> dict[str, Any]:
+        """The measurement properties: ``{"Loss": total}`` per batch, round and validation, and with
+        several losses each one's (weighted) value under its name."""
+        names = self.loss_names
+
+        def entry(total: float, parts: Any) -> dict[str, float]:
+            return {"Loss": total, **({name: float(v) for name, v in zip(names, parts)} if names else {})}
+
+        batch_totals = [float(v) for chunk in self.batch_losses for v in chunk]
+        batch_parts = [row for chunk in self.batch_parts for row in chunk.tolist()] if names else [None] * len(
+            batch_totals)
+        round_parts = [chunk.mean(0).tolist() for chunk in self.batch_parts] if names else [None] * len(
+            self.round_losses)
+        validation_parts = self.validation_parts if names else [None] * len(self.validation_losses)
+        rounds = [entry(t, p) for t, p in zip(self.round_losses, round_parts)]
+        validations = [entry(t, p) for t, p in zip(self.validation_losses, validation_parts)]
+        return {
+            "BatchMeasurementsLists": [entry(t, p) for t, p in zip(batch_totals, batch_parts)],
+            "RoundMeasurementsLists": rounds,
+            "RoundMeasurements": rounds[-1] if rounds else None,
+            "ValidationMeasurementsLists": validations,
+            "ValidationMeasurements": validations[-1] if validations else None,
+        }
 
 
 class NetTrainResults:

@@ -6,13 +6,13 @@ from __future__ import annotations
 import numbers
 import time
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
-from ..errors import NetDataError, NetOptionError, NetShapeError, NetSpecificationError, NetTrainWarning
+from ..errors import NetDataError, NetOptionError, NetShapeError, NetTrainWarning
 from ..initialize import NetInitialize
 from ..layers.base import Layer
 from ..layers.loss import CrossEntropyLossLayer
@@ -22,12 +22,14 @@ from ..options import per_array, rules
 from ..symbols import All, Scaled
 from .callbacks import callbacks
 from .checkpoint import Checkpoint, fingerprint, restore
-from .data import Examples, GeneratorBatches, Ports, TensorBatches, examples, fit_net
+from .data import Examples, GeneratorBatches, TensorBatches, examples
 from .loop import Run, fit
-from .loss import Losses, index_targets, parse_loss
+from .loss import Losses, index_ports, loss_names, parse_loss, target_ports
 from .parallel import Group, join
+from .ports import Ports
 from .results import NetTrainResults, Record
 from .settings import Settings
+from .targets import fit_net
 from .trainingnet import TrainingNet
 
 __all__ = ["Prepared", "device_name", "prepare", "train"]
@@ -71,9 +73,10 @@ def prepare(net: Layer, data: Any, settings: Settings, resume: Checkpoint | None
     device = settings.device
     if group is not None:
         seed, device = group.value(seed), group.device  # rank 0's seed: one order of the data
-    ports = _ports(net, settings)
-    losses = parse_loss(settings.loss, net, ports.output)
-    ports = replace(ports, index=index_targets(losses))  # targets as class indices (or labels)
+    losses = parse_loss(settings.loss, net)
+    outputs = tuple(net._output_types())
+    # targets as class indices (or labels) where the loss is CrossEntropyLossLayer("Index")
+    ports = Ports(tuple(net._input_types()), outputs, target_ports(losses, outputs), index_ports(losses))
     generator = data if callable(data) and not isinstance(data, Layer) else None
     if generator is not None:
         first = _generator_examples(net, generator, settings, ports)
@@ -82,13 +85,14 @@ def prepare(net: Layer, data: Any, settings: Settings, resume: Checkpoint | None
     fitted = fit_net(net, first, ports)
     # Missing arrays are initialized as NetInitialize(net) would, or with the RandomSeeding given.
     fitted = NetInitialize(fitted, RandomSeeding=settings.seed) if settings.seeding_given else NetInitialize(fitted)
-    probabilities = [loss for loss, _ in losses if isinstance(loss, CrossEntropyLossLayer) and loss.kind != "Index"]
-    if first.has_targets and probabilities and not first.targets_within(0.0, 1.0):
-        binary = "binary " if probabilities[0].kind == "Binary" else ""
-        raise NetDataError(
-            f"NetTrain: {binary}cross-entropy needs targets between 0 and 1 (or True/False) for port "
-            f'"{ports.output}", but some are outside.'
-        )
+    for loss in losses:
+        probabilities = isinstance(loss.spec, CrossEntropyLossLayer) and loss.spec.kind != "Index"
+        if first.has_targets and probabilities and not first.targets_within(loss.port, 0.0, 1.0):
+            binary = "binary " if loss.spec.kind == "Binary" else ""
+            raise NetDataError(
+                f"NetTrain: {binary}cross-entropy needs targets between 0 and 1 (or True/False) for port "
+                f'"{loss.port}", but some are outside.'
+            )
     return Prepared(fitted, first, generator, ports, losses, seed, device)
 
 
@@ -115,7 +119,7 @@ def _train(net: Layer, data: Any, settings: Settings, resume: Checkpoint | None,
                                    device, settings.dtype)
     record = Record(batch, batches.per_round, training.n, 0 if validation is None else validation.n, multipliers,
                     settings.method, device_name(device, settings.devices, group), settings.learning_rate,
-                    prepared.training_net())
+                    prepared.training_net(), loss_names(prepared.losses) if len(prepared.losses) > 1 else [])
     # Moving statistics that their layers update (no gradient does) are something to train too.
     buffers = array_buffers(module)
     updated = any(multipliers[slot.position] != 0 for slot in array_slots(fitted) if slot.key in buffers)
@@ -162,28 +166,18 @@ def device_name(device: torch.device, devices: tuple[torch.device, ...], group: 
 
 def _fingerprint(training: Examples, validation: Examples | None, settings: Settings, batch: int) -> str:
     """What must be the same for a run continued from a checkpoint to be the run that wrote it."""
-    tensors = [t for data in (training, validation) if data is not None for group in data.groups
-               for t in group[:2] if t is not None]
+    tensors = [t for data in (training, validation) if data is not None for t in data.tensors()]
     method = sorted((k, v) for k, v in settings.method_settings.items() if not callable(v))
     return fingerprint([*tensors, settings.method, method, settings.learning_rate, batch, settings.dtype,
                         settings.mixed])
 
 
-def _ports(net: Layer, settings: Settings) -> Ports:
-    inputs, outputs = list(net._input_types()), list(net._output_types())
-    if len(inputs) != 1 or len(outputs) != 1:
-        raise NetSpecificationError(
-            "NetTrain: training nets with several input or output ports is not supported yet; "
-            f"{net._where} has inputs {inputs} and outputs {outputs}."
-        )
-    return Ports(inputs[0], outputs[0], targets=settings.loss != outputs[0])
-
-
 def _generator_examples(net: Layer, generator: Any, settings: Settings, ports: Ports) -> Examples:
     """The generator's first batch, from which the net's dims and the batches per round come."""
-    if not net._input_types()[ports.input].known:
+    unknown = [port for port in ports.inputs if not net._input_types()[port].known]
+    if unknown:
         raise NetShapeError(
-            f"NetTrain: a generator function cannot be used with {net._where}, whose input dims "
+            f'NetTrain: a generator function cannot be used with {net._where}, whose input dims (port "{unknown[0]}") '
             "are not known; give them with the Input option."
         )
     batch = settings.batch_size if isinstance(settings.batch_size, int) else 64
