@@ -26,6 +26,8 @@ import numpy as np
 
 from ..layers.base import Layer
 from ..layers.combine import CatenateLayer, TotalLayer
+from ..layers.elementwise import ElementwiseLayer
+from . import forms
 from .builder import Builder
 
 __all__ = ["EMITTERS", "READERS", "READ_OPS"]
@@ -110,6 +112,11 @@ def _same_shapes(r: Any, node: Any, names: list[str]) -> None:
 
 
 def _total(r: Any, node: Any) -> None:
+    function = forms.constant_add_function(r, node) if node.op_type == "Add" else None
+    if function is not None:  # x + c, c one number
+        x = next(name for name in node.input if name and name not in r.constants)
+        r.add(node, ElementwiseLayer(function), x, node.output[0])
+        return
     names = _computed(r, node, "TotalLayer")
     if len(names) == 1:
         r.alias[node.output[0]] = names[0]
@@ -121,6 +128,8 @@ def _total(r: Any, node: Any) -> None:
 def _catenate(r: Any, node: Any) -> None:
     names = _computed(r, node, "CatenateLayer")
     axis = next((a.i for a in node.attribute if a.name == "axis"), 1)
+    if axis < 0 and r.batched and forms.axis_of(r, node, 1, names[0]) == 0:  # -rank: the batch axis
+        raise r.unsupported(node, f"it catenates along the batch axis (axis {axis} of inputs of rank {-axis})")
     if r.batched and axis == 0:
         raise r.unsupported(node, "it catenates along the batch axis (axis 0)")
     level = axis if axis < 0 or r.batched else axis + 1

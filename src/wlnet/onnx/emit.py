@@ -45,7 +45,7 @@ def emit_ramp(b: Builder, layer: Layer, prefix: str, inputs: dict[str, str]) -> 
     for axis, size in zip(axes, slope.shape):
         shape[axis + 1] = size
     key = b.initializer(array_name(prefix, "Slope"), slope.reshape(shape))
-    return {"Output": b.node(prefix, "PRelu", [inputs["Input"], key], since=9, where=layer._where)}
+    return {"Output": b.node(prefix, "PRelu", [inputs["Input"], key], since=7, where=layer._where)}
 
 
 def emit_linear(b: Builder, layer: Layer, prefix: str, inputs: dict[str, str]) -> dict[str, str]:

@@ -65,6 +65,9 @@ def onnx_model(net: Layer, *, OperatorSetVersion=Automatic, Description=None, Gr
     model = onnx.helper.make_model(graph, opset_imports=opsets, producer_name=PRODUCER,
                                    producer_version=__version__, doc_string=description, model_version=version)
     model.ir_version = onnx.helper.find_min_ir_version_for(opsets, ignore_unknown=True)
+    if model.ir_version < 4:  # IR 3 (opsets 7 and 8) lists the initializers among the graph's inputs
+        model.graph.input.extend(onnx.helper.make_tensor_value_info(t.name, t.data_type, list(t.dims))
+                                 for t in model.graph.initializer)
     metadata = {NET_KEY: type(net).__name__, DESCRIPTION_KEY: json.dumps(net_json(net)), **_coders(net)}
     if b.functions:
         metadata[FUNCTIONS_KEY] = json.dumps(b.functions)

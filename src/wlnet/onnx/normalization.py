@@ -44,7 +44,7 @@ def emit_batch_normalization(b: Builder, layer: Layer, prefix: str, inputs: dict
     if transposed:
         x = b.node(prefix, "Transpose", [x], since=1, where=where, perm=[0, rank - 1, *range(1, rank - 1)])
     arrays = [b.initializer(array_name(prefix, name), layer._array(name)) for name in ARRAYS]
-    y = b.node(prefix, "BatchNormalization", [x, *arrays], since=9, where=where, epsilon=layer.epsilon,
+    y = b.node(prefix, "BatchNormalization", [x, *arrays], since=7, where=where, epsilon=layer.epsilon,
                momentum=layer.momentum)
     if transposed:
         y = b.node(prefix, "Transpose", [y], since=1, where=where, perm=[0, *range(2, rank), 1])

@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -38,11 +39,13 @@ import numpy as np
 from ..errors import NetSpecificationError
 from ..functions import NAMED_FUNCTIONS, Expression
 from ..layers.base import Layer
+from ..layers.combine import TotalLayer
 from ..layers.elementwise import ElementwiseLayer
 from ..layers.flatten import FlattenLayer
 from ..layers.linear import LinearLayer
 from ..layers.ramp import ParametricRampLayer
-from . import combine, convolution, normalization, pooling, shapes
+from ..layers.reshape import ReshapeLayer
+from . import combine, convolution, forms, normalization, pooling, shapes
 from .common import FUNCTIONS_KEY
 from .folding import constant_value, fold
 
@@ -106,6 +109,9 @@ class GraphReader:
 
     def const(self, node: Any, index: int, what: str) -> np.ndarray:
         if index >= len(node.input) or node.input[index] not in self.constants:
+            name = node.input[index] if index < len(node.input) else ""
+            if name in self.inputs:  # a weight given as a graph input without an initializer
+                raise self.unsupported(node, f"its {what} {weight_input(name)}")
             raise self.unsupported(node, f"its {what} is not a constant (an initializer or a Constant node)")
         return np.asarray(self.constants[node.input[index]])
 
@@ -120,10 +126,18 @@ class GraphReader:
         self.done.update(listed.index(n) for n in nodes if n is not None)
 
     def unsupported(self, node: Any, why: str = "") -> NetSpecificationError:
+        """The refusal of ``node``: its name (or, unnamed, its position and output), op and the model's opset,
+        then ``why`` (what it would need); for an op wlnet does not read, or without ``why``, every op it reads."""
+        if node.name:
+            label = f'"{node.name}" ({node.op_type}, opset {self.opset})'
+        else:
+            position = next((i for i, n in enumerate(self.graph.node, 1) if n is node or n == node), "?")
+            label = f'{position} ({node.op_type}, opset {self.opset}, unnamed, writing "{node.output[0]}")'
+        if why and (node.op_type in READERS or node.op_type in FOLDED_OPS):
+            return NetSpecificationError(f"Import: the ONNX node {label} has no wlnet equivalent: {why}.")
         reason = f": {why}" if why else ""
         return NetSpecificationError(
-            f'Import: the ONNX node "{node.name}" ({node.op_type}, opset {self.opset}) has no wlnet '
-            f"equivalent{reason}; wlnet reads {', '.join(READ_OPS)}."
+            f"Import: the ONNX node {label} has no wlnet equivalent{reason}; wlnet reads {', '.join(READ_OPS)}."
         )
 
     def only_consumer(self, tensor: str) -> Any | None:
@@ -157,8 +171,7 @@ class GraphReader:
     def _computed(self, slope: str) -> str:
         """Why a PRelu's slope ``slope`` is not a constant: where it comes from."""
         if slope in self.inputs:
-            return (f'its slope is the graph input "{slope}", not a constant (export the model with its parameters '
-                    "as initializers, e.g. torch.onnx.export(..., export_params=True))")
+            return f"its slope {weight_input(slope)}"
         producer = next((n for n in self.graph.node if slope in n.output), None)
         where = f' the {producer.op_type} node "{producer.name}"' if producer is not None else " no node"
         return (f"its slope is computed by{where}, not a constant (an initializer, a Constant node, or "
@@ -269,18 +282,19 @@ class GraphReader:
         return True
 
 
+def weight_input(name: str) -> str:
+    """Why a weight that is the graph input ``name`` (without an initializer) is refused."""
+    return (f'is the graph input "{name}", not a constant: wlnet reads weights given as initializers (or Constant '
+            "nodes); write them as initializers (torch.onnx.export(..., export_params=True) does)")
+
+
 # -- readers ------------------------------------------------------------------------------------------------
 def _prelu(r: GraphReader, node: Any) -> None:
     slope = r.const(node, 1, "slope").astype(np.float32)
     shape = r.shapes.get(node.input[0])
     if shape is None:
         raise r.unsupported(node, "the rank of its input is not known")
-    if slope.ndim > len(shape):
-        raise r.unsupported(node, f"its slope (dims {slope.shape}) has a higher rank than its input")
-    aligned = (1,) * (len(shape) - slope.ndim) + slope.shape
-    if any(size != 1 and isinstance(dim, int) and dim > 0 and dim != size for size, dim in zip(aligned, shape)):
-        raise r.unsupported(node, f"its slope (dims {slope.shape}) does not broadcast to its input (dims "
-                                  f"{tuple(d if isinstance(d, int) else '?' for d in shape)})")
+    aligned = forms.prelu_aligned(r, node, slope, shape)  # by the opset's rules: axis 1 before opset 7
     if r.batched:
         aligned = aligned[1:]
     levels: Any = [i + 1 for i, size in enumerate(aligned) if size != 1]
@@ -296,10 +310,8 @@ def _leaky(r: GraphReader, node: Any) -> None:
 
 
 def _elementwise(r: GraphReader, node: Any) -> None:
-    attributes = r.attributes(node)
-    if node.op_type == "Elu" and attributes.get("alpha", 1.0) != 1.0 or node.op_type == "Selu" and attributes:
-        raise r.unsupported(node, f"wlnet's {_ELEMENTWISE[node.op_type]} has the default attributes, not {attributes}")
-    r.add(node, ElementwiseLayer(NAMED_FUNCTIONS[_ELEMENTWISE[node.op_type]]), node.input[0], node.output[0])
+    function = forms.elementwise_function(r, node, _ELEMENTWISE[node.op_type])  # Elu's alpha, Selu's alpha and gamma
+    r.add(node, ElementwiseLayer(function), node.input[0], node.output[0])
 
 
 def _identity(r: GraphReader, node: Any) -> None:
@@ -314,7 +326,7 @@ def _flatten(r: GraphReader, node: Any) -> None:
     if user is None or user.op_type not in _LINEAR_OPS or user.input[0] != node.output[0] or own_layer:
         r.add(node, _flatten_layer(r, node), node.input[0], node.output[0])
         return
-    if node.op_type == "Flatten" and any(a.name == "axis" and a.i != 1 for a in node.attribute):
+    if node.op_type == "Flatten" and forms.axis_of(r, node, 1, node.input[0]) != 1:
         raise r.unsupported(node, "only axis=1 (everything but the batch axis) flattens as LinearLayer does")
     if node.op_type == "Reshape" and r.const(node, 1, "shape").size != 2:
         raise r.unsupported(node, "only a reshape to a matrix (batch, n) flattens as LinearLayer does")
@@ -323,15 +335,20 @@ def _flatten(r: GraphReader, node: Any) -> None:
 
 def _flatten_layer(r: GraphReader, node: Any) -> Layer:
     """The FlattenLayer a Flatten (axis 1) or a Reshape of one example's levels is."""
-    if node.op_type == "Flatten":
-        if any(a.name == "axis" and a.i != 1 for a in node.attribute):
-            raise r.unsupported(node, "a Flatten other than axis=1 merges the batch axis")
-        return FlattenLayer()
     shape = r.shapes.get(node.input[0])
+    if node.op_type == "Flatten":
+        axis = forms.axis_of(r, node, 1, node.input[0])
+        if axis != 1:
+            merged = "makes one row of the whole batch" if axis == 0 else \
+                f"merges the batch axis with levels 1 to {axis - 1}"
+            raise r.unsupported(node, f"Flatten(axis={axis}) {merged}; wlnet reads axis 1 (every level of an "
+                                      "example), which keeps the batch axis")
+        return ReshapeLayer((1,)) if shape is not None and len(shape) == 1 else FlattenLayer()  # (batch,) -> (batch, 1)
     target = [int(d) for d in r.const(node, 1, "shape").reshape(-1)]
-    if shape is None or not target or target[0] not in (0, -1):
+    if shape is None or not target:
         raise r.unsupported(node, "wlnet reads a Reshape that keeps the batch axis (0 or -1 first) of an input "
                                   "whose rank is known")
+    target = forms.batch_kept_shape(r, node, shape, target)
     dims_in = list(shape[1:])
     dims_out = [dims_in[i] if d == 0 and i < len(dims_in) else d for i, d in enumerate(target[1:])]
     n = _merged_levels(dims_in, dims_out) if dims_out else None
@@ -366,12 +383,29 @@ def _gemm(r: GraphReader, node: Any) -> None:
     b = r.const(node, 1, "B").astype(np.float64)
     weights = (b if attributes.get("transB", 0) else b.T) * attributes.get("alpha", 1.0)
     biases = None
+    if len(node.input) > 2 and node.input[2] and node.input[2] not in r.constants:
+        _gemm_plus(r, node, weights, float(attributes.get("beta", 1.0)))
+        return
     if len(node.input) > 2 and node.input[2]:
         c = r.const(node, 2, "C").astype(np.float64)
         if c.ndim > 2 or c.ndim == 2 and c.shape[0] != 1:
             raise r.unsupported(node, f"its C (dims {c.shape}) varies along the batch axis")
         biases = np.broadcast_to(c.reshape(-1) if c.ndim == 2 else c, weights.shape[:1]) * attributes.get("beta", 1.0)
     _linear(r, node, weights, biases, node.output[0])
+
+
+def _gemm_plus(r: GraphReader, node: Any, weights: np.ndarray, beta: float) -> None:
+    """Gemm(A, B, C) of a computed C (PyTorch's addmm of a product): a LinearLayer without biases, then
+    a TotalLayer adding C, which must have the output's shape (TotalLayer does not broadcast)."""
+    c, output = node.input[2], node.output[0]
+    shape, out = r.shapes.get(c), r.shapes.get(output)
+    if beta != 1.0 or shape is None or out is None or tuple(shape) != tuple(out):
+        raise r.unsupported(node, f"its C is computed, not a constant; wlnet reads that as a LinearLayer and a "
+                                  f"TotalLayer only with beta=1 and C of the output's dims (batch, {weights.shape[0]})")
+    product = f"{output}/product"
+    linear = LinearLayer(weights.shape[0], Weights=weights.astype(np.float32), Biases=None)
+    r.add(SimpleNamespace(name=f"{node.name}/product"), linear, node.input[0], product)
+    r.add(node, TotalLayer(InputPorts=2), [product, c], output)
 
 
 def _matmul(r: GraphReader, node: Any) -> None:

@@ -40,6 +40,7 @@ from ..layers.pooling import PoolingLayer, pooling_pads
 from ..layers.reshape import ReshapeLayer
 from ..layers.spatial import SAME, expand, onnx_pads, same_padding
 from ..symbols import All, Span
+from . import forms
 from .builder import Builder
 
 __all__ = ["EMITTERS", "READERS", "READ_OPS"]
@@ -172,15 +173,22 @@ def _add_aggregation(r: Any, node: Any, layer: Layer, kept: int | None, axes: li
     squeeze = op == "Squeeze" and axes is not None and _squeezed(r, user) == axes
     reshape = op == "Reshape" and kept == 1 and _to_matrix(r, user)
     if not (flatten or squeeze or reshape):
-        rank = _rank(r, node.input[0])
-        if rank is None or axes is None or axes != list(range(rank - len(axes), rank)):
+        rank, shape = _rank(r, node.input[0]), r.shapes.get(node.input[0])
+        last = rank is not None and axes is not None and axes == list(range(rank - len(axes), rank))
+        known = shape is not None and axes is not None and all(isinstance(d, int) and d > 0 for d in shape[1:])
+        if shape is not None and 0 in shape[1:]:
+            raise r.unsupported(node, f"its input (dims {tuple(shape)}) is empty; a wlnet array has no dim of size 0")
+        if not (last or known):
             raise r.unsupported(node, "it keeps the reduced axes as dims of size 1, which are not the last axes, and "
                                       "no Flatten (axis 1), Reshape to (batch, n) or Squeeze of those axes follows; "
-                                      "AggregationLayer drops the levels it aggregates")
+                                      "AggregationLayer drops the levels it aggregates, and the input's dims, which "
+                                      "a ReshapeLayer would need, are not all known")
+        assert axes is not None and (shape is not None or last)
+        dims = (All, *(1,) * len(axes)) if last or shape is None else tuple(
+            1 if i in axes else d for i, d in enumerate(shape) if i)
         middle = f"{node.output[0]}/aggregated"
         r.add(node, layer, node.input[0], middle)
-        r.add(SimpleNamespace(name=f"{node.name}/Reshape"), ReshapeLayer((All, *(1,) * len(axes))), middle,
-              node.output[0])
+        r.add(SimpleNamespace(name=f"{node.name}/Reshape"), ReshapeLayer(dims), middle, node.output[0])
         return
     r.mark_read(user)
     if flatten and kept is not None and kept > 1:
@@ -255,12 +263,14 @@ def _pooling(r: Any, node: Any, pad: Any) -> tuple[str, tuple, tuple, tuple, str
     stride = tuple(int(s) for s in attributes.get("strides", [1] * d))
     if any(int(x) != 1 for x in attributes.get("dilations", [1] * d)):
         raise r.unsupported(node, f"its dilations {list(attributes['dilations'])} are not 1 (PoolingLayer has none)")
-    if attributes.get("ceil_mode", 0):
-        raise r.unsupported(node, "ceil_mode=1 rounds output sizes up; PoolingLayer rounds them down")
     if len(node.output) > 1 and node.output[1] and (r.consumers.get(node.output[1]) or node.output[1] in {
             v.name for v in r.graph.output}):
         raise r.unsupported(node, "its second output (the indices of the maxima) is used")
     pairs = _node_pads(r, node, attributes, kernel, stride)
+    sizes = tuple((r.shapes.get(node.input[0]) or (None,) * (d + 2))[2:])
+    if attributes.get("ceil_mode", 0) and not forms.ceil_is_floor(sizes, kernel, stride, pairs):
+        raise r.unsupported(node, "ceil_mode=1 rounds output sizes up, here to other sizes than rounding down; "
+                                  "PoolingLayer rounds them down")
     function = "Max" if node.op_type == "MaxPool" else "Mean"
     padded = any(p for pair in pairs for p in pair)
     if function == "Mean" and padded and not attributes.get("count_include_pad", 0):

@@ -107,6 +107,10 @@ def model_net(onnx: Any, model: Any) -> Layer:
     reader = GraphReader(onnx, model, functions_of(metadata) if made_here else {})
     parts = reader.read()
     if not parts:
+        wires = [node for node in reader.graph.node if node.op_type != "Constant"]
+        if wires:  # Identity, a Sum of one input, ...: the output is the input itself
+            raise reader.unsupported(wires[-1], "the graph's output is its input unchanged, and a wlnet net has at "
+                                                "least one layer")
         raise NetSpecificationError("Import: the ONNX graph has no nodes wlnet can read as layers.")
     coders = _coders(metadata)
     ports = {name: coders.get(name) or _port_type(reader, name) for name in reader.inputs}
