@@ -111,6 +111,10 @@ def from_torch(module: nn.Module, *, Input=Automatic, **unknown) -> Layer:
         raise NetSpecificationError(
             f"from_torch: the argument should be a torch.nn.Module, not {type(module).__name__}."
         )
+    from .traced import from_traced, needs_tracing  # imports this module's CONVERTERS
+
+    if needs_tracing(module):  # a class with its own forward: torch.fx into a NetGraph
+        return from_traced(module, Input)
     port = parse_port(Input, 'from_torch: the "Input" option')
     net = _convert(module, ())
     if net is None:
