@@ -89,6 +89,9 @@ def test_automatic_attaches_a_loss_to_every_output_and_reports_each():
     assert results["RoundLoss"] == pytest.approx(mse + bce, rel=1e-6)
     assert results["RoundMeasurements"] == pytest.approx({"Loss": mse + bce, "out1": mse, "out2": bce}, rel=1e-6)
     assert results["BatchMeasurementsLists"] == [results["RoundMeasurements"]]
+    reports = []
+    NetTrain(two_outputs(), d, TrainingProgressFunction=reports.append, **ONE_BATCH)
+    assert reports[0]["RoundMeasurements"] == pytest.approx(results["RoundMeasurements"], rel=1e-6)
     training = results["TrainingNet"]
     assert training.losses == [({"out1": MeanSquaredLossLayer()}, 1.0),
                                ({"out2": CrossEntropyLossLayer("Binary")}, 1.0)]

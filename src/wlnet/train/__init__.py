@@ -54,11 +54,18 @@ def NetTrain(net, data, prop="TrainedNet", **options):
             it would have returned had it never stopped (given the same data and options).
             This goes beyond the Wolfram Language, which starts a new run from a checkpoint's
             net.
-        data: ``(inputs, targets)`` (the rule ``inputs -> targets``); a list of ``(input,
-            target)`` pairs; a dict of non-string keys ``{input: target}``; a dict of port names
-            to equal-length lists ``{"Input": X, "Output": Y}``; a list of such dicts; or a
-            generator function called with ``{"BatchSize": b, "Round": r, "Batch": k,
-            "AbsoluteBatch": a}`` that returns a batch in any of these forms.
+        data: a dict of port names to equal-length lists or arrays ``{"Input": X, "Output":
+            Y}``; a list of such dicts, one per example; or a generator function called with
+            ``{"BatchSize": b, "Round": r, "Batch": k, "AbsoluteBatch": a}`` that returns a batch
+            in either form. The keys are every input port of the net and, for every output port
+            that a loss compares with targets, that output port's name (Wolfram's target ports
+            are named so): ``{"x1": X1, "x2": X2, "out1": Y1, "out2": Y2}`` for a NetGraph with
+            inputs x1, x2 and outputs out1, out2; other keys are dropped, a missing one is a
+            NetDataError. A net with one input port and one output port also takes ``(inputs,
+            targets)`` (the rule ``inputs -> targets``), a list of ``(input, target)`` pairs and
+            a dict of non-string keys ``{input: target}``. Targets at a port with a
+            ``NetDecoder("Boolean")`` are True/False (or numbers from 0 to 1, but not both mixed),
+            at a port with a Class decoder labels (or class indices).
         prop: ``"TrainedNet"`` (default), ``"FinalNet"``, ``All`` (a :class:`NetTrainResults`),
             another property name (see ``NetTrainResults.properties``) or a list of them.
             ``"TrainingNet"`` is the net as training starts with its loss attached (a
@@ -81,10 +88,21 @@ def NetTrain(net, data, prop="TrainedNet", **options):
             where part is a layer position or name, ``Span(m, n)``, a path ``(2, "Slope")`` or
             ``All``; the first matching rule wins; arrays no rule matches keep the multiplier
             set on their layer (default 1). 0 or None freezes an array; negative values ascend.
-        LossFunction: Automatic (binary cross-entropy after a LogisticSigmoid, mean squared
-            otherwise), a loss layer (``MeanSquaredLossLayer()``, ``MeanAbsoluteLossLayer()``,
-            ``CrossEntropyLossLayer("Binary")``), ``"Output"`` (the net's output is the loss),
-            or a list of specs, each optionally paired with a weight: ``(spec, Scaled(0.5))``.
+        LossFunction: Automatic (a loss for every output port, by the layer that computes it:
+            ``CrossEntropyLossLayer("Index")`` after a SoftmaxLayer, binary cross-entropy after
+            a LogisticSigmoid, mean squared otherwise; an output port named "Loss" is the loss
+            alone); a loss layer (``MeanSquaredLossLayer()``, ``MeanAbsoluteLossLayer()``,
+            ``CrossEntropyLossLayer("Binary")``) for a net with one output port; an output port's
+            name, ``"Output"`` (that port's value is the loss: its mean over its elements); a dict
+            of rules by output port ``{"out1": MeanSquaredLossLayer(), "out2": Automatic,
+            "out3": Scaled(0.1)}`` (a loss layer, the Automatic one, or the port itself as the
+            loss scaled); or a list of specs. Any spec may be paired with a weight, Wolfram's
+            ``spec -> Scaled[r]``: ``(spec, Scaled(0.5))``, ``{"out1": (MeanSquaredLossLayer(),
+            Scaled(0.5))}``. The total loss, which training minimizes and "RoundLossList"
+            reports, is the weighted sum; with several losses each one's weighted value is also
+            reported, under its output port's name, in "BatchMeasurementsLists",
+            "RoundMeasurementsLists" and "ValidationMeasurementsLists" (``{"Loss": total,
+            "out1": ..., "out2": ...}``; "out1 1", "out1 2" for several losses on one port).
         ValidationSet: None, data in any form above, or ``Scaled(f)`` (hold out a fraction f).
         TimeGoal: seconds of training (positive); the shorter of it and MaxTrainingRounds wins.
         TrainingStoppingCriterion: None, "Loss" (or Automatic), a dict with "Criterion",

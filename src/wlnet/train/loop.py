@@ -366,5 +366,13 @@ class Run:
                 "ExamplesPerSecond": self.absolute_batch * batch / max(elapsed, 1e-9),
                 "LearningRate": self.optimizer.learning_rates[0] if self.optimizer.params else None,
                 "BatchSize": batch,
+                "RoundMeasurements": self._round_measurements(),
             }
         return self._progress
+
+    def _round_measurements(self) -> dict[str, float]:
+        """This round's ``{"Loss": total}``, with several losses also each one's, by name."""
+        names, parts = self.record.loss_names, self.record.batch_parts
+        if not names or not parts:
+            return {"Loss": self.round_loss}
+        return {"Loss": self.round_loss, **dict(zip(names, parts[-1].mean(0).tolist()))}
