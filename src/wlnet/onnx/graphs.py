@@ -17,9 +17,10 @@ records the BatchNorm's scope on the Conv, but keeps the Conv's weight name). A 
 one of its module, which holds no other layer, is keyed by the module's path (``"layer1.0.conv1"``);
 an op of a module's own ``forward`` (the residual ``out += identity`` of ``layer1.0``, ``torch.cat``
 in the model's ``forward``) by the path and its op, ``"layer1.0/Add"`` (``"Add"`` at the top),
-with ``_1``, ``_2`` ... after the first where a module has several. An ``nn.Sequential`` whose
-items are all read as layers (keys ``"0"``, ``"1"``, ...) has the positions 1, 2, ... as keys
-instead. Any other model keeps its node names as keys (:func:`wlnet.onnx.read.model_net`).
+with ``_1``, ``_2`` ... after the first where a module has several. An ``nn.Sequential`` (keys
+``"0"``, ``"1"``, ...) has the positions 1, 2, ... as keys instead (its items' indices, less any
+absorbed, such as an ``nn.Flatten`` before an ``nn.Linear``). Any other model keeps its node names
+as keys (:func:`wlnet.onnx.read.model_net`).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def torch_keys(reader: Any, parts: list) -> list | None:
         alone = path and paths.count(path) == 1 and not any(p.startswith(path + ".") for p in paths)
         keys.append(path if alone else f"{path}/{nodes[part.name].op_type}" if path else nodes[part.name].op_type)
     numbered = _numbered(keys)
-    if numbered == [str(i) for i in range(len(numbered))]:  # an nn.Sequential's items, all read: positions 1, 2, ...
+    if all(key.isdigit() for key in numbered):  # an nn.Sequential's items: positions 1, 2, ...
         return list(range(1, len(numbered) + 1))
     return numbered if len(set(numbered)) == len(numbered) else None
 
