@@ -416,6 +416,25 @@ def test_subclasses():
     same(net, model, random(4, 3))
 
 
+class Unused(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(3, 3)
+        self.bn = nn.BatchNorm1d(3)
+
+    def forward(self, x, y):
+        h = self.bn(self.fc(x))
+        return h, torch.tanh(h)
+
+
+def test_the_model_is_left_as_it_was_and_an_unused_argument_is_refused():
+    model = Unused().train()
+    with pytest.raises(NetSpecificationError, match=r"does not use its argument 'y'"):
+        from_torch(model, Input={"x": 3, "y": 2})
+    assert model.training and model.bn.training and not model.bn.running_mean.any()
+    assert int(model.bn.num_batches_tracked) == 0
+
+
 def test_input_errors():
     with pytest.raises(NetSpecificationError, match=r"the dims of one example are needed"):
         from_torch(SRResNet())

@@ -36,6 +36,14 @@ a subclass may compute something else in its ``forward``, so it is refused).
   with the running statistics (and wlnet's own form of it).
 * :mod:`wlnet.convert.combine`: wlnet's own ``Total`` and ``Catenate`` -> TotalLayer, CatenateLayer
   (with their input ports; give their dims with NetReplacePart, as ``Input=`` is for one port).
+* :mod:`wlnet.convert.traced`: a whole model, a module with a ``forward`` of its own (a ResNet with
+  shortcuts, branches, several inputs and outputs), or an ``nn.Sequential`` with such a part ->
+  ``NetGraph``, followed with ``torch.fx``: the layers keyed by the modules' attribute paths
+  (``"layer1.0.conv1"``, so the array positions read like the ``state_dict``), ``+``, ``torch.cat``,
+  ``torch.flatten``, ``x.view(x.size(0), -1)`` and the activation and pooling functions as layers
+  keyed by fx's node names (``"add"``, ``"cat"``); ``Input=`` is required (``Input={"x": dims, ...}``
+  for several arguments). What cannot be followed or has no equivalent is refused, naming the
+  module's path, its type and the line of ``forward``.
 * :mod:`wlnet.convert.pooling`: ``nn.MaxPool1d/2d/3d``, ``nn.AvgPool1d/2d/3d`` -> PoolingLayer;
   ``nn.AdaptiveAvgPool1d/2d/3d(1)``, ``nn.AdaptiveMaxPool1d/2d/3d(1)`` -> AggregationLayer (and a
   ReshapeLayer keeping the size-1 dims, unless an ``nn.Flatten()`` follows); wlnet's own forms.
@@ -87,19 +95,23 @@ def from_torch(module: nn.Module, *, Input=Automatic, **unknown) -> Layer:
 
     Args:
         module: a supported ``torch.nn.Module`` (see :mod:`wlnet.convert` for the list and how
-            each maps), or a module that ``to_torch()`` gave.
+            each maps), a module that ``to_torch()`` gave, or a model with its own ``forward``
+            made of those and of the functions :mod:`wlnet.convert.traced` lists.
         Input: the dims of one example (the batch axis not counted), as for a layer's Input
             option: ``3``, ``(3, 5)``, ``"Real"``, ``("Varying", 3)``. With it every dim is known
-            and the net is ready to evaluate; without it the dims are those the arrays fix.
+            and the net is ready to evaluate; without it the dims are those the arrays fix. A model
+            with its own forward needs it, every dim a number; ``{"x": dims, "y": dims}`` for
+            ``forward(x, y)``.
 
     Returns:
-        An initialized layer or NetChain. Its arrays are float32 copies (PyTorch float64 or
-        float16 values are rounded to float32); ``requires_grad=False`` gives
-        LearningRateMultipliers 0.
+        An initialized layer, NetChain (an nn.Sequential) or NetGraph (a model with its own
+        forward). Its arrays are float32 copies (PyTorch float64 or float16 values are rounded
+        to float32); ``requires_grad=False`` gives LearningRateMultipliers 0.
 
     Raises:
         NetSpecificationError: a module (or a part, named by its 1-based position in the
-            nn.Sequential) without a wlnet equivalent; a malformed Input.
+            nn.Sequential, or by its path in a traced model) without a wlnet equivalent; a
+            forward that torch.fx cannot follow (the line where it stopped); a malformed Input.
         NetShapeError: an Input that the module's arrays contradict.
 
     >>> from torch import nn

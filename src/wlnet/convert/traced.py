@@ -43,6 +43,21 @@ The converted net's ``to_torch()`` names its arrays as every NetGraph does, each
 :func:`wlnet.lower.key_step`: ``"layer1%2E0%2Econv1.Weights"``, not the model's
 ``"layer1.0.conv1.weight"``; so ``wlnet.lower.with_arrays`` takes arrays under those keys, and the
 way to bring in a model's new weights is to convert it again.
+
+>>> import torch
+>>> from torch import nn
+>>> from wlnet import from_torch, Information, NetExtract
+>>> class Residual(nn.Module):
+...     def __init__(self):
+...         super().__init__()
+...         self.fc = nn.Linear(3, 3)
+...     def forward(self, x):
+...         return x + torch.relu(self.fc(x))
+>>> net = from_torch(Residual(), Input=3)
+>>> NetExtract(net, "relu"), NetExtract(net, "add")
+(ElementwiseLayer(Ramp, Input=3), TotalLayer(InputPorts=[3, 3]))
+>>> Information(net, "ArraysPositionList")
+[('fc', 'Weights'), ('fc', 'Biases')]
 """
 
 from __future__ import annotations
@@ -74,7 +89,7 @@ def is_leaf(module: nn.Module) -> bool:
     cls = type(module)
     if cls is nn.Sequential:
         return False
-    if cls in CONVERTERS or cls.__module__.startswith(("torch.", "wlnet.")):
+    if cls in CONVERTERS or cls.__module__.startswith(("torch.", "wlnet.layers.", "wlnet.nets.")):
         return True
     # a subclass of a converted type (but nn.Sequential's) is refused whole, as before tracing came
     return any(base in CONVERTERS and base is not nn.Sequential for base in cls.__mro__[1:])
@@ -205,6 +220,13 @@ class _Converter:
                     )
 
     def net(self, specs: dict[str, Any]) -> NetGraph:
+        unused = [self._argument(n) for n in self.gm.graph.nodes if n.op == "placeholder" and n not in self.live
+                  and self._argument(n) in self.ports]
+        if unused:
+            raise NetSpecificationError(
+                f"from_torch: the forward of {module_site('', self.model)} does not use its argument {unused[0]!r}, "
+                "but each input port of a NetGraph feeds a layer; leave it out of Input if it has a default."
+            )
         for node in self.gm.graph.nodes:
             if node in self.live:
                 self._convert(node)
