@@ -309,6 +309,31 @@ def test_in_place_modules_and_a_module_called_twice():
     assert {"relu", "relu_1", "add"} <= {key for key, _ in net._params["layers"]}
 
 
+class Classifier(nn.Module):
+    def __init__(self, flatten: str) -> None:
+        super().__init__()
+        self.flatten = flatten
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x):
+        x = self.avgpool(self.conv(x))
+        x = torch.flatten(x, 1) if self.flatten == "flatten" else x.view(x.size(0), -1)
+        return self.fc(x)
+
+
+@pytest.mark.parametrize("flatten", ["flatten", "view"])
+def test_global_pooling_then_flatten_is_one_aggregation(flatten):
+    from wlnet import AggregationLayer
+
+    model = Classifier(flatten)
+    net = from_torch(model, Input=(3, 6, 6))
+    assert [key for key, _ in net._params["layers"]] == ["conv", "avgpool", "fc"]
+    assert NetExtract(net, "avgpool") == AggregationLayer("Mean", Input=(4, 4, 4))
+    same(net, model, random(3, 3, 6, 6))
+
+
 def test_a_sequential_of_supported_modules_stays_a_chain():
     model = nn.Sequential(nn.Conv2d(3, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(2 * 4 * 4, 3))
     net = from_torch(model, Input=(3, 6, 6))

@@ -29,9 +29,12 @@ modules (:func:`needs_tracing`); an ``nn.Sequential`` of them still becomes a Ne
   (keyed by the weight's path), ``F.softmax(x, dim)``, ``F.dropout(x, p, training)`` (DropoutLayer(p),
   which drops in training only: the usual ``training=self.training``), ``F.max_pool2d``,
   ``F.avg_pool2d``, ``F.adaptive_avg_pool2d(x, 1)`` (and 1d, 3d) -> the layers the equivalent
-  modules give. ``x.contiguous()`` and ``x.size(...)``, ``x.shape`` compute nothing of their own.
-  An in-place call (``x.relu_()``, ``nn.ReLU(inplace=True)``) counts for the later uses of x, as in
-  PyTorch. Other functions are refused, naming the call, the module and the line.
+  modules give. A global pooling module (``nn.AdaptiveAvgPool2d(1)``) whose output is only flattened
+  to (batch, channels) (``torch.flatten(x, 1)``, ``x.view(x.size(0), -1)``, ``nn.Flatten()``) is one
+  AggregationLayer, keyed by the module's path, as in an nn.Sequential. ``x.contiguous()``,
+  ``x.size(...)`` and ``x.shape`` compute nothing of their own. An in-place call (``x.relu_()``,
+  ``nn.ReLU(inplace=True)``) counts for the later uses of x, as in PyTorch. Other functions are
+  refused, naming the call, the module and the line.
 * **Ports**: one forward argument is the input port "Input"; several are ports named by the
   arguments, their dims given as ``Input={"x": (3, 16, 16), "y": 5}``; arguments with defaults that
   are not given keep their defaults (fx specializes them). One returned tensor is the port
@@ -76,7 +79,7 @@ from ..layers.base import Layer
 from ..nets.graph import NetGraph, NetPort
 from ..symbols import Automatic
 from ..types import VARYING, parse_port
-from . import CONVERTERS, _supported_text
+from . import CONVERTERS, _supported_text, pooling
 from .calls import FUNCTIONS, METHODS, Refusal, arguments, bind
 from .common import type_text
 from .tracing import TensorValue, follow_in_place, interpret, live_nodes, module_site, node_frame, trace
@@ -236,6 +239,8 @@ class _Converter:
             raise type(error)(f"from_torch: the NetGraph of {type_text(self.model)}: {error}") from None
 
     def _convert(self, node: fx.Node) -> None:
+        if node in self.sources:  # a flatten taken into the global pooling before it
+            return
         try:
             if node.op == "placeholder":
                 self.sources[node] = NetPort(self.ports[self._argument(node)])
@@ -308,7 +313,24 @@ class _Converter:
                     "has arrays of its own. Use a separate module for each call."
                 )
             key = self._unique(path)
+        flattening = self._flattening(node, module)
+        if flattening is not None:  # nn.AdaptiveAvgPool2d(1), then torch.flatten(x, 1): one AggregationLayer
+            self._add(node, key, pooling.global_pooling(module, ()), list(node.args))
+            self.sources[flattening] = key
+            return
         self._add(node, key, converter(module, ()), list(node.args))
+
+    def _flattening(self, node: fx.Node, module: nn.Module) -> fx.Node | None:
+        """The flatten of a global pooling's output to (batch, channels), its only use, or None."""
+        users = [user for user in node.users if user in self.live and self.shape(user) is not None]  # not x.size(0)
+        if not pooling.flattens_global_pooling(module, nn.Flatten()) or len(users) != 1:
+            return None
+        user = users[0]
+        flattens = (user.op == "call_function" and user.target is torch.flatten) or (
+            user.op == "call_method" and user.target in ("flatten", "view", "reshape")) or (
+            user.op == "call_module" and type(self.model.get_submodule(str(user.target))) is nn.Flatten)
+        shape, flat = self.shape(node), self.shape(user)
+        return user if flattens and shape and flat == shape[:2] and len(shape) > 2 else None
 
     def _call(self, node: fx.Node) -> None:
         if self.shape(node) is None:
