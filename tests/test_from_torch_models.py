@@ -151,6 +151,16 @@ def test_iresnet_to_torch_evaluates_like_the_model(iresnet):
         with_arrays(net, {"layer1.0.conv1.weight": np.zeros((4, 4, 3, 3))}, partial=True)
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_a_model_on_the_gpu_is_followed_there():
+    model = small_iresnet().cuda()
+    net = from_torch(model, Input=(3, 16, 16))
+    x = random(3, 3, 16, 16, seed=6)
+    with torch.no_grad():
+        expected = model(x.cuda()).cpu()
+    torch.testing.assert_close(torch.as_tensor(net(x)), expected, rtol=1e-4, atol=1e-4)  # TF32 convolutions
+
+
 # -- residual blocks, branches, several ports ---------------------------------------------------
 class ResidualBlock(nn.Module):
     """SRResNet's block: conv-BN-PReLU-conv-BN plus the input."""

@@ -37,10 +37,13 @@ from .common import type_text
 
 __all__ = ["ModelTracer", "TensorValue", "in_place", "interpret", "live_nodes", "trace", "user_frame"]
 
-_SKIPPED = tuple(
-    str(Path(p).resolve()) + os.sep
-    for p in (os.path.dirname(torch.__file__), Path(__file__).resolve().parents[1], sysconfig.get_paths()["stdlib"])
-)
+def _folder(path: str | Path) -> str:
+    return str(Path(path).resolve()) + os.sep
+
+
+_NOT_USER = (_folder(os.path.dirname(torch.__file__)), _folder(Path(__file__).resolve().parents[1]))
+_STANDARD = _folder(sysconfig.get_paths()["stdlib"])
+_INSTALLED = tuple(_folder(sysconfig.get_paths()[key]) for key in ("purelib", "platlib"))  # a user's models may be
 _FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<name>\S+)\n(?:\s+(?P<code>.*))?')
 
 
@@ -59,7 +62,11 @@ class Frame:
 
 
 def _is_user_file(file: str) -> bool:
-    return not str(Path(file).resolve()).startswith(_SKIPPED)
+    """Not PyTorch's, wlnet's or the standard library's (installed packages other than those are)."""
+    path = str(Path(file).resolve())
+    if path.startswith(_NOT_USER):
+        return False
+    return not path.startswith(_STANDARD) or path.startswith(_INSTALLED)
 
 
 def user_frame(frames: Iterable[Frame]) -> Frame | None:
