@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FOLDS", "constant_value", "fold"]
+__all__ = ["FOLDS", "constant_value", "fold", "fold_of_constant"]
 
 
 def constant_value(onnx: Any, node: Any) -> np.ndarray:
@@ -28,6 +28,23 @@ def fold(onnx: Any, opset: int, node: Any, values: list[np.ndarray | None]) -> n
     value = FOLDS[node.op_type](data, values[1:], attributes, opset, onnx)
     # np.take of one index gives the element itself: a shape stays an object array, of ints and names.
     return np.asarray(value, dtype=object) if data.dtype == object else np.asarray(value)
+
+
+def fold_of_constant(r: Any, node: Any) -> bool:
+    """Fold a ``Shape`` of a constant (its dims), or a ``CastLike`` of a constant like a computed tensor (as
+    float32, wlnet's type), returning True; False for any other node. The dynamo exporter without its
+    optimizer writes a bias-free Conv's zero biases as ``Expand(CastLike(0, x), Shape(W)[0:1])``."""
+    data = node.input[0]
+    if data not in r.constants or node.op_type not in ("Shape", "CastLike"):
+        return False
+    if node.op_type == "Shape":
+        window = slice(r.attributes(node).get("start", 0), r.attributes(node).get("end", None))
+        r.constants[node.output[0]] = np.array(np.shape(r.constants[data])[window], np.int64)
+    elif node.input[1] not in r.constants:
+        r.constants[node.output[0]] = np.asarray(r.constants[data], dtype=np.float32)
+    else:
+        return False
+    return True
 
 
 def _fold_reshape(data, rest, attributes, opset, onnx) -> np.ndarray:

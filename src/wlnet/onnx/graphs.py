@@ -28,7 +28,7 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-__all__ = ["torch_keys"]
+__all__ = ["torch_keys", "weight_input"]
 
 _SCOPES = "pkg.torch.onnx.name_scopes"
 
@@ -49,6 +49,12 @@ def torch_keys(reader: Any, parts: list) -> list | None:
     if all(key.isdigit() for key in numbered):  # an nn.Sequential's items: positions 1, 2, ...
         return list(range(1, len(numbered) + 1))
     return numbered if len(set(numbered)) == len(numbered) else None
+
+
+def weight_input(name: str) -> str:
+    """Why a weight that is the graph input ``name`` (without an initializer) is refused."""
+    return (f'is the graph input "{name}", not a constant: wlnet reads weights given as initializers (or Constant '
+            "nodes); write them as initializers (torch.onnx.export(..., export_params=True) does)")
 
 
 def _module_path(reader: Any, node: Any) -> str | None:

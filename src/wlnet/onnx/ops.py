@@ -47,7 +47,8 @@ from ..layers.ramp import ParametricRampLayer
 from ..layers.reshape import ReshapeLayer
 from . import combine, convolution, forms, normalization, pooling, shapes
 from .common import FUNCTIONS_KEY
-from .folding import constant_value, fold
+from .folding import constant_value, fold, fold_of_constant
+from .graphs import weight_input
 
 __all__ = ["FOLDED_OPS", "GraphReader", "Part", "READ_OPS", "functions_of"]
 
@@ -201,7 +202,7 @@ class GraphReader:
             if node.op_type == "Reshape" and node.input[1] in shapes and not known[0]:
                 self._resolve_shape(node, shapes[node.input[1]])
                 continue
-            if self._fold_of_constant(node):
+            if fold_of_constant(self, node):
                 self.done.add(index)
                 continue
             if node.op_type == "Shape":
@@ -224,22 +225,6 @@ class GraphReader:
             else:
                 self.constants[node.output[0]] = value
             self.done.add(index)
-
-    def _fold_of_constant(self, node: Any) -> bool:
-        """Fold a ``Shape`` of a constant (its dims), or a ``CastLike`` of a constant like a computed tensor (as
-        float32, wlnet's type), returning True; False for any other node. The dynamo exporter without its
-        optimizer writes a bias-free Conv's zero biases as ``Expand(CastLike(0, x), Shape(W)[0:1])``."""
-        data = node.input[0]
-        if data not in self.constants or node.op_type not in ("Shape", "CastLike"):
-            return False
-        if node.op_type == "Shape":
-            window = slice(self.attributes(node).get("start", 0), self.attributes(node).get("end", None))
-            self.constants[node.output[0]] = np.array(np.shape(self.constants[data])[window], np.int64)
-        elif node.input[1] not in self.constants:
-            self.constants[node.output[0]] = np.asarray(self.constants[data], dtype=np.float32)
-        else:
-            return False
-        return True
 
     def _shape_of(self, node: Any) -> np.ndarray | None:
         """``Shape(x)``: x's dims, an unknown one as a name of its own; None when x's rank is unknown."""
@@ -280,12 +265,6 @@ class GraphReader:
                     raise self.unsupported(node, f"its slope (dims {slope.shape}) varies along the batch axis")
                 return False
         return True
-
-
-def weight_input(name: str) -> str:
-    """Why a weight that is the graph input ``name`` (without an initializer) is refused."""
-    return (f'is the graph input "{name}", not a constant: wlnet reads weights given as initializers (or Constant '
-            "nodes); write them as initializers (torch.onnx.export(..., export_params=True) does)")
 
 
 # -- readers ------------------------------------------------------------------------------------------------
