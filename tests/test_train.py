@@ -312,7 +312,8 @@ def test_loss_functions():
     assert weighted == pytest.approx(2.0, abs=1e-3)
     as_loss = NetTrain(ParametricRampLayer([], Input=2), {"Input": np.abs(X)}, "RoundLoss", MaxTrainingRounds=1,
                        LossFunction="Output", LearningRate=1e-12)
-    assert as_loss == pytest.approx(np.abs(X).mean(), rel=1e-5)
+    # Wolfram sums a non-scalar loss port over each example's elements (SummationLayer), then averages
+    assert as_loss == pytest.approx(np.abs(X).sum(axis=1).mean(), rel=1e-5)
     with pytest.raises(NetDataError, match=r"binary cross-entropy needs targets between 0 and 1"):
         NetTrain(page_chain(), ([1, 2], [2, 3]), MaxTrainingRounds=1)
     assert CrossEntropyLossLayer() == CrossEntropyLossLayer("Binary") != MeanAbsoluteLossLayer()
@@ -479,11 +480,11 @@ def test_training_net_with_other_losses():
     weighted = NetTrain(act, (X, Y), "TrainingNet",
                         LossFunction=[(MeanAbsoluteLossLayer(), Scaled(2.0)), ("Output", Scaled(0.5))])
     assert repr(weighted).endswith("LossFunction=[(MeanAbsoluteLossLayer(), Scaled(2.0)), ('Output', Scaled(0.5))])")
-    expected = 2 * np.abs(out - Y.astype(np.float32)).mean(axis=1) + 0.5 * out.mean(axis=1)
+    expected = 2 * np.abs(out - Y.astype(np.float32)).mean(axis=1) + 0.5 * out.sum(axis=1)
     np.testing.assert_allclose(weighted((X, Y)), expected, rtol=1e-5)
     own = NetTrain(act, {"Input": X}, "TrainingNet", LossFunction="Output")
     assert own.ports == {"Input": "Input", "Target": None} and own.losses == [("Output", 1.0)]
-    np.testing.assert_allclose(own({"Input": X}), out.mean(axis=1), rtol=1e-5)
+    np.testing.assert_allclose(own({"Input": X}), out.sum(axis=1), rtol=1e-5)
     assert own != mse and own == NetTrain(act, {"Input": X}, "TrainingNet", LossFunction="Output")
 
 

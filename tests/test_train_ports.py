@@ -121,7 +121,7 @@ def test_loss_rules_with_scaled_weights_give_the_weighted_sum():
                        TrainingProgressReporting=None)
     np.testing.assert_array_equal(NetExtract(trained, ["o2", 1, "Weights"]), W2)
     assert not np.array_equal(NetExtract(trained, ["o1", "Weights"]), W1)
-    # A port as the loss (the mean of its value), scaled.
+    # A port as the loss (a scalar per example: the mean over the batch), scaled.
     _, p = forward(d["Input"])
     assert NetTrain(two_outputs(), {"Input": d["Input"]}, "RoundLoss", LossFunction={"out2": Scaled(3.0)},
                     **ONE_BATCH) == pytest.approx(3 * p.mean(), rel=1e-6)

@@ -6,7 +6,8 @@ The forms (Wolfram's, written in Python):
   value: ``CrossEntropyLossLayer("Index")`` after a SoftmaxLayer, ``CrossEntropyLossLayer("Binary")``
   after ``ElementwiseLayer(LogisticSigmoid)``, ``MeanSquaredLossLayer()`` otherwise; a net with an
   output port named "Loss" has that port as its loss, alone;
-* ``"port"``: that output port's value is itself the loss (its mean over the port's elements);
+* ``"port"``: that output port's value is itself the loss: as in the Wolfram Language, each
+  example's value summed over its elements (a SummationLayer), the mean of that over a batch;
 * a loss layer: attached to the net's only output port (a net with several needs the dict form);
 * ``{"port": spec, ...}`` (Wolfram's ``"port" -> spec`` rules): a loss layer, ``Automatic``, or
   ``Scaled(r)`` (the port itself as the loss, scaled) for each port named;
@@ -33,7 +34,7 @@ from ..nets.graph import NetGraph
 from ..nets.wiring import NetPort
 from ..symbols import Automatic, Scaled
 
-__all__ = ["Loss", "Losses", "batch_loss", "index_ports", "loss_names", "parse_loss", "target_ports"]
+__all__ = ["Loss", "Losses", "batch_loss", "index_ports", "loss_names", "parse_loss", "port_loss", "target_ports"]
 
 
 class Loss(NamedTuple):
@@ -188,6 +189,12 @@ def loss_names(losses: Losses) -> list[str]:
     return names
 
 
+def port_loss(value: torch.Tensor) -> torch.Tensor:
+    """The loss of an output port that is itself the loss, over a batch (the batch axis first): each
+    example's elements summed (Wolfram's SummationLayer after a non-scalar loss), then the mean."""
+    return value.reshape(value.shape[0], -1).sum(1).mean() if value.dim() > 1 else value.mean()
+
+
 def batch_loss(losses: Losses, module: torch.nn.Module, xs: dict, ys: dict,
                parts: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
     """The weighted sum of the losses of one batch (each the mean over the batch), and with
@@ -196,7 +203,7 @@ def batch_loss(losses: Losses, module: torch.nn.Module, xs: dict, ys: dict,
     values = []
     for loss in losses:
         value = out[loss.port] if isinstance(out, dict) else out
-        value = value.mean() if isinstance(loss.spec, str) else loss.spec.loss(value, ys[loss.port])
+        value = port_loss(value) if isinstance(loss.spec, str) else loss.spec.loss(value, ys[loss.port])
         values.append(value * loss.weight if loss.weight != 1.0 else value)
     total = values[0]
     for value in values[1:]:

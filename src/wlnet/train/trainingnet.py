@@ -15,7 +15,7 @@ import torch
 from ..evaluate import evaluation_module
 from ..symbols import Scaled
 from .data import examples
-from .loss import Losses
+from .loss import Losses, port_loss
 from .ports import Ports
 
 __all__ = ["TrainingNet"]
@@ -40,8 +40,8 @@ class TrainingNet:
             ``{"Inputs": [...], "Targets": [...]}``.
 
     Calling it on data in any of NetTrain's forms gives each example's loss, the weighted sum of
-    its losses, each the mean over the example's elements (a float32 array, one per example);
-    NetTrain minimizes their mean over each batch.
+    its losses (a port that is itself the loss summed over the example's elements), as a float32
+    array, one per example; NetTrain minimizes their mean over each batch.
     """
 
     __slots__ = ("_losses", "net", "_ports")
@@ -79,7 +79,7 @@ class TrainingNet:
         total = torch.zeros((), dtype=torch.float64)
         for loss in self._losses:
             value = out[loss.port] if isinstance(out, dict) else out
-            value = value.mean() if isinstance(loss.spec, str) else loss.spec.loss(value, targets[loss.port])
+            value = port_loss(value) if isinstance(loss.spec, str) else loss.spec.loss(value, targets[loss.port])
             total = total + loss.weight * value.double()
         return total
 
