@@ -8,6 +8,7 @@ and :mod:`.pooling` (ONNX's own backend tests, ``tests/test_onnx_conformance.py`
 * ``Elu`` and ``Selu`` with other attributes than wlnet's ELU and SELU have: the same function as an
   expression of them (``Ramp(x) + alpha (ELU(x) - Ramp(x))``, which is x itself for x > 0), exact.
 * ``Add`` of a one-element constant: ``ElementwiseLayer(lambda x: x + c)``.
+* Flatten of an axis counted from the end; Gemm of a computed C (a LinearLayer and a TotalLayer).
 * A Reshape's shape whose first entry keeps the batch axis: 0, -1 when the other entries leave the
   example's size, or the graph's own fixed batch size.
 * ``ceil_mode=1`` of a pooling is read where it gives the same output sizes as rounding down.
@@ -16,15 +17,21 @@ and :mod:`.pooling` (ONNX's own backend tests, ``tests/test_onnx_conformance.py`
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
 from ..functions import NAMED_FUNCTIONS, Expression
+from ..layers.base import Layer
+from ..layers.combine import TotalLayer
+from ..layers.flatten import FlattenLayer
+from ..layers.linear import LinearLayer
+from ..layers.reshape import ReshapeLayer
 from .common import shortest_float32
 
 __all__ = ["axis_of", "batch_kept_shape", "ceil_is_floor", "constant_add_function", "elementwise_function",
-           "prelu_aligned"]
+           "flatten_layer", "gemm_plus", "prelu_aligned"]
 
 #: Selu's defaults (ONNX's, float32), which wlnet's SELU computes.
 _SELU = {"alpha": 1.67326319217681884765625, "gamma": 1.05070102214813232421875}
@@ -68,6 +75,32 @@ def axis_of(r: Any, node: Any, default: int, tensor: str) -> int:
     if axis < -len(shape):
         raise r.unsupported(node, f"its axis {axis} is out of range for an input of rank {len(shape)}")
     return axis + len(shape)
+
+
+def flatten_layer(r: Any, node: Any, shape: tuple | None) -> Layer:
+    """The layer a Flatten that is no LinearLayer's input is: axis 1 (a negative axis counted from the
+    rank) a FlattenLayer, or on examples that are numbers (an input of rank 1) a ReshapeLayer to (1,)."""
+    axis = axis_of(r, node, 1, node.input[0])
+    if axis != 1:
+        merged = "makes one row of the whole batch" if axis == 0 else \
+            f"merges the batch axis with levels 1 to {axis - 1}"
+        raise r.unsupported(node, f"Flatten(axis={axis}) {merged}; wlnet reads axis 1 (every level of an example), "
+                                  "which keeps the batch axis")
+    return ReshapeLayer((1,)) if shape is not None and len(shape) == 1 else FlattenLayer()  # (batch,) -> (batch, 1)
+
+
+def gemm_plus(r: Any, node: Any, weights: np.ndarray, beta: float) -> None:
+    """Gemm(A, B, C) of a computed C (PyTorch's addmm of a product): a LinearLayer without biases, then
+    a TotalLayer adding C, which must have the output's shape (TotalLayer does not broadcast)."""
+    c, output = node.input[2], node.output[0]
+    shape, out = r.shapes.get(c), r.shapes.get(output)
+    if beta != 1.0 or shape is None or out is None or tuple(shape) != tuple(out):
+        raise r.unsupported(node, f"its C is computed, not a constant; wlnet reads that as a LinearLayer and a "
+                                  f"TotalLayer only with beta=1 and C of the output's dims (batch, {weights.shape[0]})")
+    product = f"{output}/product"
+    linear = LinearLayer(weights.shape[0], Weights=weights.astype(np.float32), Biases=None)
+    r.add(SimpleNamespace(name=f"{node.name}/product"), linear, node.input[0], product)
+    r.add(node, TotalLayer(InputPorts=2), [product, c], output)
 
 
 def elementwise_function(r: Any, node: Any, name: str) -> Any:
@@ -114,9 +147,6 @@ def batch_kept_shape(r: Any, node: Any, shape: tuple, target: list[int]) -> list
     """A Reshape's ``target`` as ``[0, *dims after the batch axis]`` when its first entry keeps the batch
     axis of its input (dims ``shape``): 0; -1 when the other entries hold the whole example; or the
     input's fixed batch size where the model has one. An error saying why otherwise."""
-    allow_zero = r.opset >= 14 and r.attributes(node).get("allowzero", 0)
-    if allow_zero and 0 in target:
-        raise r.unsupported(node, f"its shape {target} has a 0 with allowzero=1 (a dim of size 0)")
     example = [shape[i] if d == 0 and i < len(shape) else d for i, d in enumerate(target)][1:]
     size = _size(shape[1:])
     rest = _size([d for d in example if d != -1])

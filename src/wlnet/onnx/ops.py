@@ -31,7 +31,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -39,12 +38,10 @@ import numpy as np
 from ..errors import NetSpecificationError
 from ..functions import NAMED_FUNCTIONS, Expression
 from ..layers.base import Layer
-from ..layers.combine import TotalLayer
 from ..layers.elementwise import ElementwiseLayer
 from ..layers.flatten import FlattenLayer
 from ..layers.linear import LinearLayer
 from ..layers.ramp import ParametricRampLayer
-from ..layers.reshape import ReshapeLayer
 from . import combine, convolution, forms, normalization, pooling, shapes
 from .common import FUNCTIONS_KEY
 from .folding import constant_value, fold, fold_of_constant
@@ -316,13 +313,7 @@ def _flatten_layer(r: GraphReader, node: Any) -> Layer:
     """The FlattenLayer a Flatten (axis 1) or a Reshape of one example's levels is."""
     shape = r.shapes.get(node.input[0])
     if node.op_type == "Flatten":
-        axis = forms.axis_of(r, node, 1, node.input[0])
-        if axis != 1:
-            merged = "makes one row of the whole batch" if axis == 0 else \
-                f"merges the batch axis with levels 1 to {axis - 1}"
-            raise r.unsupported(node, f"Flatten(axis={axis}) {merged}; wlnet reads axis 1 (every level of an "
-                                      "example), which keeps the batch axis")
-        return ReshapeLayer((1,)) if shape is not None and len(shape) == 1 else FlattenLayer()  # (batch,) -> (batch, 1)
+        return forms.flatten_layer(r, node, shape)
     target = [int(d) for d in r.const(node, 1, "shape").reshape(-1)]
     if shape is None or not target:
         raise r.unsupported(node, "wlnet reads a Reshape that keeps the batch axis (0 or -1 first) of an input "
@@ -363,7 +354,7 @@ def _gemm(r: GraphReader, node: Any) -> None:
     weights = (b if attributes.get("transB", 0) else b.T) * attributes.get("alpha", 1.0)
     biases = None
     if len(node.input) > 2 and node.input[2] and node.input[2] not in r.constants:
-        _gemm_plus(r, node, weights, float(attributes.get("beta", 1.0)))
+        forms.gemm_plus(r, node, weights, float(attributes.get("beta", 1.0)))
         return
     if len(node.input) > 2 and node.input[2]:
         c = r.const(node, 2, "C").astype(np.float64)
@@ -371,20 +362,6 @@ def _gemm(r: GraphReader, node: Any) -> None:
             raise r.unsupported(node, f"its C (dims {c.shape}) varies along the batch axis")
         biases = np.broadcast_to(c.reshape(-1) if c.ndim == 2 else c, weights.shape[:1]) * attributes.get("beta", 1.0)
     _linear(r, node, weights, biases, node.output[0])
-
-
-def _gemm_plus(r: GraphReader, node: Any, weights: np.ndarray, beta: float) -> None:
-    """Gemm(A, B, C) of a computed C (PyTorch's addmm of a product): a LinearLayer without biases, then
-    a TotalLayer adding C, which must have the output's shape (TotalLayer does not broadcast)."""
-    c, output = node.input[2], node.output[0]
-    shape, out = r.shapes.get(c), r.shapes.get(output)
-    if beta != 1.0 or shape is None or out is None or tuple(shape) != tuple(out):
-        raise r.unsupported(node, f"its C is computed, not a constant; wlnet reads that as a LinearLayer and a "
-                                  f"TotalLayer only with beta=1 and C of the output's dims (batch, {weights.shape[0]})")
-    product = f"{output}/product"
-    linear = LinearLayer(weights.shape[0], Weights=weights.astype(np.float32), Biases=None)
-    r.add(SimpleNamespace(name=f"{node.name}/product"), linear, node.input[0], product)
-    r.add(node, TotalLayer(InputPorts=2), [product, c], output)
 
 
 def _matmul(r: GraphReader, node: Any) -> None:
