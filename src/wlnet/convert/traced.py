@@ -14,8 +14,10 @@ modules (:func:`needs_tracing`); an ``nn.Sequential`` of them still becomes a Ne
 * **Layers and keys**: each call of a leaf module is a layer keyed by the module's attribute path
   (``"conv1"``, ``"layer1.0.conv1"``, ``"layer1.0.downsample.0"``), so the array positions read like
   the PyTorch ``state_dict``: ``NetExtract(net, ["layer1.0.conv1", "Weights"])``. Each call of a
-  function or Tensor method is a layer keyed by fx's node name (``"add"``, ``"add_1"``, ``"cat"``,
-  ``"flatten"``, ``"relu"``), made unique against the module paths. A module without arrays called
+  function or Tensor method is a layer keyed by its name as fx writes it (``"add"``, ``"cat"``,
+  ``"flatten"``, ``"relu"``), after the path of the module whose ``forward`` calls it
+  (``"layer1.0/add"``, as Import keys the ops of a model ``torch.onnx.export`` wrote: ``"layer1.0/Add"``),
+  made unique with ``_1``, ``_2``. A module without arrays called
   twice gets a second key (``"relu_1"`` after ``"relu"``); one with arrays called twice (weights
   shared) is refused.
 * **Calls** (:mod:`.calls`): ``a + b``, ``torch.add(a, b)``, ``a.add(b)``, ``a += b`` of two tensors of
@@ -67,6 +69,7 @@ from __future__ import annotations
 
 import inspect
 import operator
+import re
 from typing import Any
 
 import torch
@@ -164,6 +167,19 @@ def _dims(spec: Any, where: str) -> tuple[int, ...]:
         raise NetSpecificationError(f"{where} are {spec!r}; give every dim of one example as a number, e.g. "
                                     "(3, 16, 16), since the model is followed on an example batch.")
     return tuple(int(d) for d in t.dims)
+
+
+def _call_key(node: fx.Node) -> str:
+    """The key of a function's layer: the function's name as fx writes it, without the number fx adds
+    to repeats (``"add"``, ``"cat"``, ``"flatten"``), after the path of the module whose ``forward``
+    calls it (``"layer1.0/add"``: Import keys the ops of a ``torch.onnx.export`` model so too)."""
+    name = re.sub(r"_\d+$", "", node.name)
+    stack = node.meta.get("nn_module_stack") or {}
+    if not stack:
+        return name
+    path, entry = list(stack.items())[-1]
+    path = entry[0] if isinstance(entry, tuple) and entry and isinstance(entry[0], str) else path
+    return f"{path}/{name}" if path else name
 
 
 def _call_text(node: fx.Node) -> str:
@@ -343,7 +359,7 @@ class _Converter:
                           "poolings; write the computation with modules that have wlnet equivalents.")
         args, kwargs = arguments(node)
         layer, inputs = spec[2](self, node, bind(args, kwargs, spec, _call_text(node)))
-        key = node.name
+        key = _call_key(node)
         weight = node.args[1] if len(node.args) > 1 else node.kwargs.get("weight")
         if node.target in (torch.prelu, F.prelu) and isinstance(weight, fx.Node) and weight.op == "get_attr":
             key = str(weight.target)  # the slope's path: NetExtract(net, ["act.weight", "Slope"])
