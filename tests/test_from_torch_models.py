@@ -480,3 +480,13 @@ def test_input_errors():
         from_torch(TwoBranches(), Input={"x": 3})
     with pytest.raises(NetShapeError, match=r"does not run on examples of Input=\(4, 8, 8\)"):
         from_torch(SRResNet(), Input=(4, 8, 8))
+
+
+def test_a_frame_without_its_code_line_does_not_take_the_next_frames():
+    from wlnet.convert.tracing import frames_of_text
+
+    stack = ('  File "<stdin>", line 8, in forward\n'
+             '  File "/site/torch/fx/proxy.py", line 117, in call_module\n    return self.create_proxy(...)\n')
+    frames = frames_of_text(stack)
+    assert [(f.file, f.line, f.code) for f in frames] == [
+        ("<stdin>", 8, ""), ("/site/torch/fx/proxy.py", 117, "return self.create_proxy(...)")]

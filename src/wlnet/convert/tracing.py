@@ -44,7 +44,9 @@ def _folder(path: str | Path) -> str:
 _NOT_USER = (_folder(os.path.dirname(torch.__file__)), _folder(Path(__file__).resolve().parents[1]))
 _STANDARD = _folder(sysconfig.get_paths()["stdlib"])
 _INSTALLED = tuple(_folder(sysconfig.get_paths()[key]) for key in ("purelib", "platlib"))  # a user's models may be
-_FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<name>\S+)\n(?:\s+(?P<code>.*))?')
+# a frame's code line is optional (none for code typed at a prompt): never take the next frame's line for it
+_FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<name>\S+)\n'
+                    r'(?:[ \t]+(?![ \t]*File ")(?P<code>.*))?')
 
 
 @dataclass(frozen=True)
