@@ -403,7 +403,8 @@ def test_import_average_pool_times_volume_is_total():
 @pytest.mark.parametrize(("nodes", "initializers", "message"), [
     ([helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1])], [],
      "count_include_pad=0 with nonzero pads"),
-    ([helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2, 2], ceil_mode=1)], [], "ceil_mode=1"),
+    ([helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1)], [],
+     "ceil_mode=1"),
     ([helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2, 2], dilations=[2, 2])], [], "dilations"),
     ([helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2, 2], pads=[0, 1, 1, 0])], [], "unequal pads"),
     ([helper.make_node("Pad", ["x", "pads"], ["p"]), helper.make_node("MaxPool", ["p"], ["y"], kernel_shape=[2, 2])],
@@ -412,12 +413,25 @@ def test_import_average_pool_times_volume_is_total():
      "a Pad only right before a MaxPool or AveragePool"),
     ([helper.make_node("ReduceMean", ["x"], ["y"], keepdims=0)], [], "reduces every axis"),
     ([helper.make_node("ReduceMean", ["x"], ["y"], axes=[0, 2], keepdims=0)], [], "include the batch axis"),
-    ([helper.make_node("ReduceMax", ["x"], ["y"], axes=[1, 2])], [], "keeps the reduced axes as dims of size 1"),
 ])
 def test_import_refusals(nodes, initializers, message):
     model = make_model(nodes, ["N", 2, 4, 4], None, initializers)
     with pytest.raises(NetSpecificationError, match=message):
         import_onnx(model.SerializeToString())
+
+
+def test_forms_read_only_where_they_compute_what_a_layer_does():
+    x = randn(3, 2, 4, 4).numpy()
+    # ceil_mode=1 where it gives the sizes rounding down gives (4x4, kernel 2, stride 1: 3x3 both ways)
+    same = make_model([helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2, 2], ceil_mode=1)],
+                      ["N", 2, 4, 4], None)
+    assert only_layer(imports_as_runtime(same, x)).function == "Max"
+    # a Reduce keeping non-trailing axes as dims of size 1: the aggregation, then a reshape, where dims are known
+    kept = make_model([helper.make_node("ReduceMax", ["x"], ["y"], axes=[1, 2])], ["N", 2, 4, 4], None, opset=17)
+    imports_as_runtime(kept, x)
+    unknown = make_model([helper.make_node("ReduceMax", ["x"], ["y"], axes=[1, 2])], ["N", 2, "h", "w"], None)
+    with pytest.raises(NetSpecificationError, match="keeps the reduced axes as dims of size 1"):
+        import_onnx(unknown.SerializeToString())
 
 
 @pytest.mark.filterwarnings("ignore:You are using the legacy TorchScript-based ONNX export:DeprecationWarning",
