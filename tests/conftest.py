@@ -6,6 +6,20 @@ subprocesses it starts, which inherit the environment) compiles them at the firs
 ``tests/test_kernel_paths.py`` checks the background path in subprocesses that unset this.
 """
 
+import logging
 import os
 
+import pytest
+
 os.environ.setdefault("WLNET_COMPILE_IN_BACKGROUND", "0")
+
+
+@pytest.fixture(scope="module")
+def quiet_exporters():
+    """torch.onnx's logger at ERROR for a module: the dynamo exporter logs a warning per torchvision
+    op it skips (torchvision not installed). Used by the modules that run PyTorch's ONNX exporters."""
+    logger = logging.getLogger("torch.onnx")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    yield
+    logger.setLevel(level)

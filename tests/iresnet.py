@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["IBasicBlock", "IResNet", "small_iresnet"]
+__all__ = ["IBasicBlock", "IResNet", "randomized", "small_iresnet"]
 
 
 def conv3x3(inplanes: int, planes: int, stride: int = 1) -> nn.Conv2d:
@@ -103,10 +103,14 @@ class IResNet(nn.Module):
 
 def small_iresnet(seed: int = 0) -> IResNet:
     """An iresnet of blocks (1, 2, 1, 1) and widths (4, 8, 8, 16) on 3x16x16 images, 32-d embedding,
-    in evaluation mode, its BatchNorm statistics and PReLU slopes set away from their defaults
-    (so that a converter that drops them is caught)."""
+    made by :func:`randomized`."""
     torch.manual_seed(seed)
-    model = IResNet((1, 2, 1, 1), widths=(4, 8, 8, 16), size=16, num_features=32)
+    return randomized(IResNet((1, 2, 1, 1), widths=(4, 8, 8, 16), size=16, num_features=32), seed)
+
+
+def randomized(model: nn.Module, seed: int = 0) -> nn.Module:
+    """``model`` in evaluation mode, its BatchNorm statistics and affine arrays and its PReLU slopes
+    set away from their defaults (so that a converter that drops them is caught)."""
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for module in model.modules():

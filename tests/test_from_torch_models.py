@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from iresnet import small_iresnet
+from iresnet import randomized, small_iresnet
 from wlnet import (
     CatenateLayer,
     Export,
@@ -57,16 +57,6 @@ def same(net, model, *inputs):
         assert sorted(got) == sorted(expected)
         for name in expected:
             torch.testing.assert_close(torch.as_tensor(got[name]), expected[name], **TOLERANCE)
-
-
-def randomize_statistics(model: nn.Module, seed: int = 0) -> nn.Module:
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, nn.modules.batchnorm._BatchNorm):
-                module.running_mean.copy_(0.1 * torch.randn(module.num_features, generator=generator))
-                module.running_var.copy_(0.5 + torch.rand(module.num_features, generator=generator))
-    return model.eval()
 
 
 # -- the iresnet end to end ---------------------------------------------------------------------
@@ -191,7 +181,7 @@ class SRResNet(nn.Module):
 
 
 def test_srresnet_blocks():
-    model = randomize_statistics(SRResNet())
+    model = randomized(SRResNet())
     net = from_torch(model, Input=(3, 8, 8))
     same(net, model, random(3, 3, 8, 8))
     keys = [key for key, _ in net._params["layers"]]

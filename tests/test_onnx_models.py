@@ -28,7 +28,6 @@ for the module (cached), and the dynamo configurations are a few.
 """
 
 import io
-import logging
 import sys
 from functools import cache
 from importlib.util import find_spec
@@ -49,9 +48,10 @@ from wlnet.errors import NetSpecificationError  # noqa: E402
 from wlnet.onnx import import_onnx  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
-from iresnet import small_iresnet  # noqa: E402
+from iresnet import randomized, small_iresnet  # noqa: E402
 
 pytestmark = [
+    pytest.mark.usefixtures("quiet_exporters"),
     pytest.mark.filterwarnings("ignore:You are using the legacy TorchScript-based ONNX export:DeprecationWarning"),
     pytest.mark.filterwarnings("ignore:The feature will be removed:DeprecationWarning:torch.onnx._internal"),
     pytest.mark.filterwarnings(r"ignore:`isinstance\(treespec, LeafSpec\)` is deprecated:FutureWarning"),
@@ -61,16 +61,6 @@ pytestmark = [
 
 TOLERANCE = {"rtol": 1e-5, "atol": 1e-5}
 HAS_ONNXSCRIPT = find_spec("onnxscript") is not None
-
-
-@pytest.fixture(autouse=True, scope="module")
-def quiet_exporters():
-    """The dynamo exporter logs a warning per torchvision op it skips (torchvision not installed)."""
-    logger = logging.getLogger("torch.onnx")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    yield
-    logger.setLevel(level)
 
 
 # -- PyTorch models ----------------------------------------------------------------------------------------
@@ -134,22 +124,6 @@ class TwoPorts(nn.Module):
     def forward(self, a, b):
         h = self.norm(torch.relu(self.a(a)) + self.b(b))
         return self.head(h), torch.sigmoid(h)
-
-
-def randomized(model: nn.Module, seed: int = 0) -> nn.Module:
-    """``model`` in evaluation mode, its BatchNorm statistics and PReLU slopes away from their defaults."""
-    torch.manual_seed(seed)
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, nn.modules.batchnorm._BatchNorm):
-                module.running_mean.copy_(0.1 * torch.randn(module.num_features, generator=generator))
-                module.running_var.copy_(0.5 + torch.rand(module.num_features, generator=generator))
-                module.weight.copy_(1 + 0.1 * torch.randn(module.num_features, generator=generator))
-                module.bias.copy_(0.1 * torch.randn(module.num_features, generator=generator))
-            elif isinstance(module, nn.PReLU):
-                module.weight.copy_(0.1 + 0.3 * torch.rand(module.weight.shape, generator=generator))
-    return model.eval()
 
 
 def chain() -> nn.Module:

@@ -25,7 +25,6 @@ file takes about a minute there.
 """
 
 import io
-import logging
 import math
 from importlib.util import find_spec
 
@@ -49,6 +48,7 @@ from wlnet.layers.ramp import ParametricRamp  # noqa: E402
 from wlnet.onnx import import_onnx  # noqa: E402
 
 pytestmark = [
+    pytest.mark.usefixtures("quiet_exporters"),
     pytest.mark.filterwarnings("ignore:You are using the legacy TorchScript-based ONNX export:DeprecationWarning"),
     # The TorchScript exporter's own logging setup, deprecated inside torch (2.13).
     pytest.mark.filterwarnings("ignore:The feature will be removed:DeprecationWarning:torch.onnx._internal"),
@@ -65,16 +65,6 @@ ELEMENTWISE_PRELU = {"Greater", "Less", "Where", "Mul"}  # what a PReLU decompos
 # wlnet.nn.functional.prelu compares traced sizes in Python under torch.jit.trace (the TorchScript
 # exporter): three TracerWarnings per call, a wlnet bug to fix in src/wlnet/nn/functional.py (the
 # trace is right: it records the operator). Only where wlnet.nn.PReLU is traced.
-
-
-@pytest.fixture(autouse=True, scope="module")
-def quiet_exporters():
-    """The dynamo exporter logs a warning per torchvision op it skips (torchvision not installed)."""
-    logger = logging.getLogger("torch.onnx")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    yield
-    logger.setLevel(level)
 
 
 def export(module, example: torch.Tensor, exporter: str, output_names: list[str], varying=False, **options):
