@@ -205,7 +205,8 @@ def test_a_crash_while_writing_keeps_the_old_file_and_leaves_no_temporary(tmp_pa
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", crash)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(NetError, match="Export: cannot write .*net.safetensors: disk full; the file already there is "
+                                       "unchanged"):
         Export(path, new)
     monkeypatch.undo()
     assert os.listdir(tmp_path) == ["net.safetensors"]

@@ -26,6 +26,7 @@ import copyreg
 import hashlib
 import json
 import os
+import stat
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -36,7 +37,7 @@ import numpy as np
 from .errors import NetError, NetOptionError, NetSpecificationError, closest
 from .layers.base import Layer
 from .lower import array_slots, with_arrays
-from .serialize import LAYER_TYPES, json_net, net_json
+from .serialize import LAYER_TYPES, check_nesting, json_net, nesting_error, net_json
 from .symbols import Automatic
 from .version import __version__
 from .writing import write_atomically
@@ -47,6 +48,7 @@ __all__ = [
 ]
 
 FORMAT_VERSION = 1  # the version of the description this wlnet writes; it reads this one and older
+MAX_HEADER_BYTES = 100_000_000  # the longest safetensors header read: safetensors' own limit (MAX_HEADER_SIZE)
 _FORMATS = {"wlnet": ".safetensors", "ONNX": ".onnx"}
 _NET_ELEMENTS = ("Net", "UninitializedNet", "ArrayList", "ArrayAssociation", "WLNetVersion", "FormatVersion")
 _EXTRA_PREFIX = "%"  # keys of extra tensors (a checkpoint's optimizer state) start with "%" and a
@@ -136,6 +138,8 @@ def read_net_bytes(data: bytes, where: str = "the data") -> NetFile:
         _check_arrays(skeleton, metadata["Arrays"], arrays, where)
     except NetError:
         raise
+    except RecursionError:  # a backstop: check_nesting refuses deeper descriptions first
+        raise NetError(f"{where}: the file's description is nested too deeply to read.") from None
     except (TypeError, ValueError, KeyError, AttributeError, IndexError) as error:  # a description of odd shape
         raise NetError(
             f"{where}: the file's description is malformed ({type(error).__name__}: {error}): it was edited or "
@@ -149,19 +153,31 @@ def _header(data: bytes, where: str) -> dict:
     if len(data) < 8:
         raise NetError(f"{where}: the file is empty or truncated ({len(data)} bytes): it is not a wlnet net file.")
     (size,) = struct.unpack("<Q", data[:8])
-    if size > len(data) - 8:
-        raise NetError(
-            f"{where}: the file is truncated: its header says {size} bytes follow, but only "
-            f"{len(data) - 8} do. It is not a whole wlnet net file."
-        )
+    _check_header_size(size, len(data) - 8, where)
     try:
         header = json.loads(data[8:8 + size])
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise NetError(f"{where}: the file is not a safetensors file (its header is not JSON), so not a "
                        "wlnet net file.") from None
     if not isinstance(header, dict):
         raise NetError(f"{where}: the file's header is not a JSON object: it is not a wlnet net file.")
+    check_nesting(header, f"{where}: the file's header")
     return header
+
+
+def _check_header_size(size: int, available: int, where: str) -> None:
+    """The header's length (the file's first 8 bytes) against the bytes after them and safetensors'
+    limit, before anything else is read."""
+    if size > available:
+        raise NetError(
+            f"{where}: the file is truncated: its header says {size} bytes follow, but only "
+            f"{available} do. It is not a whole wlnet net file."
+        )
+    if size > MAX_HEADER_BYTES:
+        raise NetError(
+            f"{where}: the file's header is {size} bytes long, more than the {MAX_HEADER_BYTES} bytes safetensors "
+            "allows: it is not a safetensors file (or it is damaged)."
+        )
 
 
 def _wlnet_metadata(header: dict, where: str) -> dict:
@@ -181,6 +197,9 @@ def _wlnet_metadata(header: dict, where: str) -> dict:
         metadata = json.loads(text)
     except json.JSONDecodeError as error:
         raise NetError(f"{where}: the file's net description is not valid JSON ({error}).") from None
+    except RecursionError:  # Python's reader gives up near 1000 levels, beyond check_nesting's limit
+        raise NetSpecificationError(nesting_error(f"{where}: the file's net description")) from None
+    check_nesting(metadata, f"{where}: the file's net description")
     if not isinstance(metadata, dict) or metadata.get("Format") != "wlnet":
         raise NetError(f"{where}: the file's description is not a wlnet net description.")
     version = metadata.get("FormatVersion")
@@ -317,12 +336,58 @@ def Import(path: str | os.PathLike, element: Any = Automatic) -> Any:
 
 
 def read_file(path: str | os.PathLike, where: str) -> bytes:
-    """The bytes of the file ``path``; NetError starting with ``where`` when it cannot be read."""
+    """The bytes of the net file ``path`` (a symlink is followed); every net and checkpoint is read here.
+
+    Only a regular file is read: a FIFO, a device (``/dev/zero``), a socket or a directory is
+    refused before it is opened (a FIFO would block, a device need never end), and the open file is
+    checked again, so a path swapped in between is refused too. The safetensors header's length is
+    checked against the file's size and safetensors' limit (:data:`MAX_HEADER_BYTES`) before the rest
+    is read, and no more than the file's size is read.
+
+    Raises:
+        NetError: starting with ``where``: the file cannot be read, is not a regular file, or its
+            header claims more bytes than it has.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
     try:
-        with open(path, "rb") as file:
-            return file.read()
+        _check_regular(os.stat(path), where)
+        fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
     except OSError as error:
         raise NetError(f"{where}: the file cannot be read ({error.strerror or error}).") from None
+    try:
+        info = os.fstat(fd)
+        _check_regular(info, where)
+        head = _read_up_to(fd, 8)
+        if len(head) == 8:
+            _check_header_size(struct.unpack("<Q", head)[0], info.st_size - 8, where)
+        return head + _read_up_to(fd, info.st_size - len(head))
+    except OSError as error:
+        raise NetError(f"{where}: the file cannot be read ({error.strerror or error}).") from None
+    finally:
+        os.close(fd)
+
+
+_NOT_REGULAR = ((stat.S_ISDIR, "Is a directory"), (stat.S_ISFIFO, "it is a FIFO (named pipe)"),
+                (stat.S_ISCHR, "it is a character device"), (stat.S_ISBLK, "it is a block device"),
+                (stat.S_ISSOCK, "it is a socket"))
+
+
+def _check_regular(info: os.stat_result, where: str) -> None:
+    if not stat.S_ISREG(info.st_mode):
+        kind = next((text for test, text in _NOT_REGULAR if test(info.st_mode)), "it is not a regular file")
+        raise NetError(f"{where}: the file cannot be read ({kind}); a net file is a regular file.")
+
+
+def _read_up_to(fd: int, size: int) -> bytes:
+    """At most ``size`` bytes from ``fd`` (fewer at the end of the file)."""
+    chunks, left = [], size
+    while left > 0:
+        chunk = os.read(fd, min(left, 1 << 30))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
 
 
 def ExportByteArray(net: Layer, format: str = "wlnet") -> bytes:
@@ -372,12 +437,25 @@ def _format(path: Any, fmt: Any, verb: str) -> str:
     for name, extension in _FORMATS.items():
         if str(text).lower().endswith(extension):
             return name
-    raise NetSpecificationError(
-        f"{verb}: the format of {text!r} cannot be told from its extension; use .safetensors (wlnet's format) "
-        'or .onnx, or name the format: Export(path, net, "wlnet").'
-        + (" (.wlnet is the Wolfram Language's own binary format, which wlnet does not write.)"
-           if str(text).lower().endswith(".wlnet") else "")
-    )
+    raise NetSpecificationError(_unknown_extension(str(text), verb))
+
+
+def _unknown_extension(text: str, verb: str) -> str:
+    lowered = text.lower()
+    if verb == "Import":
+        message = (f"Import: the format of {text!r} cannot be told from its extension; use .safetensors (wlnet's "
+                   'format) or .onnx (ONNX), the two formats Import reads, or name the format: Import(path, "wlnet").')
+        if lowered.endswith((".pt", ".pth")):
+            message += (" wlnet never unpickles, so a PyTorch file is read by PyTorch, then converted: "
+                        "model.load_state_dict(torch.load(path)) then from_torch(model, Input=...), or for a whole "
+                        "model saved by torch.save(model) and from a source you trust, "
+                        "from_torch(torch.load(path, weights_only=False), Input=...).")
+    else:
+        message = (f"Export: the format of {text!r} cannot be told from its extension; use .safetensors (wlnet's "
+                   'format) or .onnx, or name the format: Export(path, net, "wlnet").')
+    if lowered.endswith(".wlnet"):
+        message += f" (.wlnet is the Wolfram Language's own binary format, which wlnet does not {verb.lower()}.)"
+    return message
 
 
 def _import_spec(element: Any) -> tuple[Any, Any]:

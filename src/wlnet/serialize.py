@@ -52,7 +52,13 @@ from .layers.softmax import SoftmaxLayer
 from .nets import NetChain, NetGraph, NetPort
 from .symbols import All, Automatic, Inherited, Span
 
-__all__ = ["LAYER_TYPES", "coder_json", "json_coder", "json_net", "net_json"]
+__all__ = ["LAYER_TYPES", "MAX_NESTING", "check_nesting", "coder_json", "json_coder", "json_net", "nesting_error",
+           "net_json"]
+
+#: How deeply a description's JSON lists and objects may lie within each other: a net of about 130
+#: containers nested in each other, far deeper than real nets (a few levels), while reading stays well
+#: within Python's recursion limit (a description of 100,000 levels is refused, not a RecursionError).
+MAX_NESTING = 400
 
 #: The layer types a description may name; a new layer joins here (the contract table's
 #: round-trip test fails for one that does not).
@@ -74,7 +80,40 @@ def net_json(net: Layer) -> dict:
             ElementwiseLayer whose function is Python code rather than wlnet's functions and
             arithmetic.
     """
-    return _encode(net, net._where)
+    try:
+        data = _encode(net, net._where)
+    except RecursionError:
+        data = None
+    if data is None or _nesting(data) > MAX_NESTING:
+        raise NetSpecificationError(nesting_error(f"{net._where}: the description of the net"))
+    return data
+
+
+def check_nesting(data: Any, where: str) -> None:
+    """NetSpecificationError when the JSON data ``data`` is nested more than :data:`MAX_NESTING` levels."""
+    if _nesting(data) > MAX_NESTING:
+        raise NetSpecificationError(nesting_error(where))
+
+
+def nesting_error(where: str) -> str:
+    return (f"{where} is nested more than {MAX_NESTING} levels deep (lists and objects within each other); wlnet "
+            f"reads and writes descriptions nested up to {MAX_NESTING} levels (about 130 containers within each "
+            "other).")
+
+
+def _nesting(data: Any) -> int:
+    """How deeply lists and dicts lie within each other in ``data`` (walked without recursion; the
+    walk stops just past :data:`MAX_NESTING`)."""
+    deepest, stack = 0, [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, (list, dict)):
+            depth += 1
+            if depth > MAX_NESTING:
+                return depth
+            deepest = max(deepest, depth)
+            stack.extend((v, depth) for v in (value.values() if isinstance(value, dict) else value))
+    return deepest
 
 
 def _encode(value: Any, where: str) -> Any:
@@ -143,7 +182,11 @@ def json_net(data: Any, where: str) -> Layer:
             value, or arguments its layer's constructor refuses (the constructor's own error,
             with ``where`` and the part's position in front).
     """
-    net = _decode(data, where)
+    check_nesting(data, f"{where}: the description")
+    try:
+        net = _decode(data, where)
+    except RecursionError:  # a backstop (a deep stack at the call): the nesting is checked above
+        raise NetSpecificationError(nesting_error(f"{where}: the description")) from None
     if not isinstance(net, Layer):
         raise NetSpecificationError(f"{where}: the description is not a net but {_short(data)}.")
     return net
