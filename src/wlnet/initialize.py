@@ -27,6 +27,7 @@ from .layers.base import Layer, position_text
 from .layers.elementwise import ElementwiseLayer
 from .lower import array_slots, with_arrays
 from .symbols import All, Automatic, Inherited
+from .types import size_text
 
 __all__ = ["NetInitialize"]
 
@@ -39,6 +40,7 @@ METHODS: dict[str, dict[str, str | float | None]] = {
     "Identity": {"Distribution": 0.01},
 }
 _DISTRIBUTIONS = ("Normal", "Uniform")
+_MAX_ELEMENTS = int(np.iinfo(np.intp).max) // 8  # NumPy's largest array (2**63 - 1 bytes) of float64 draws
 _FACTOR_TYPES = ("In", "Out", "Mean")
 
 
@@ -100,15 +102,26 @@ def _initialize(net: Layer, which, method, seed):
     values = {}
     for slot in wanted:
         dims = slot.known_dims
+        part = slot.position[:-1]
+        what = f'{net._where}: cannot initialize the array "{slot.name}"' + (
+            f" of layer {position_text(part)} ({slot.layer._where})" if part else "")
         if dims is None:
-            part = slot.position[:-1]
-            of_layer = f" of layer {position_text(part)} ({slot.layer._where})" if part else ""
+            raise NetInitializationError(f"{what}: {slot.layer._array_dims_hint(slot.name)}")
+        count = math.prod(dims)
+        if count > _MAX_ELEMENTS:  # beyond NumPy's limit: it would say "array is too big"
             raise NetInitializationError(
-                f'{net._where}: cannot initialize the array "{slot.name}"{of_layer}: '
-                f"{slot.layer._array_dims_hint(slot.name)}"
+                f"{what}: its dims {dims} make {size_text(count)} elements, more than {size_text(_MAX_ELEMENTS + 1)}"
+                " - 1, the most NumPy can draw initial values for (as float64, 8 bytes each, in at most 2**63 - 1 "
+                "bytes); give the layer smaller sizes."
             )
         rng = array_rng(seed, slot.position)
-        values[slot.key] = initial_array(slot.name, dims, method, rng, following.get(slot.position[:-1]))
+        try:
+            values[slot.key] = initial_array(slot.name, dims, method, rng, following.get(slot.position[:-1]))
+        except MemoryError:
+            raise NetInitializationError(
+                f"{what}: its dims {dims} make {size_text(count)} elements ({size_text(4 * count)} bytes of float32), "
+                "more than this computer can allocate; give the layer smaller sizes."
+            ) from None
     return with_arrays(net, values, partial=True)
 
 
@@ -233,7 +246,16 @@ def parse_seeding(value, where: str):
         return secrets.randbits(63)  # a fresh seed each call, from the OS's entropy
     if value is Inherited:
         return Inherited
-    if isinstance(value, str) or (isinstance(value, numbers.Integral) and not isinstance(value, bool)):
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        try:
+            repr(value)  # a seed acts through its text: beyond Python's integer-to-text limit there is none
+        except ValueError:
+            raise NetOptionError(
+                f"{where}: the value of RandomSeeding is an integer too long for Python to write as text "
+                "(sys.get_int_max_str_digits(), 4300 digits by default); use a shorter integer or a string."
+            ) from None
+        return value
+    if isinstance(value, str):
         return value
     raise NetOptionError(
         f"{where}: the value of RandomSeeding should be an integer, a string, Automatic or "

@@ -20,14 +20,49 @@ TensorT(dims=(2, 3))
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from .errors import NetShapeError, NetSpecificationError
 from .symbols import Automatic, as_int
 
-__all__ = ["VARYING", "TensorT", "as_int", "describe", "parse_port", "port_spec", "unify"]
+__all__ = [
+    "MAX_SIZE", "VARYING", "TensorT", "as_int", "check_size", "describe", "parse_port", "port_spec", "size_text",
+    "unify",
+]
 
 VARYING = "Varying"
+
+#: The largest dimension, and the most elements of one array: what a signed 64-bit size holds, the
+#: limit of NumPy's and torch's sizes. Dims are checked against it where they are given; whether an
+#: array of that many bytes can be made is checked at NetInitialize.
+MAX_SIZE = 2**63 - 1
+_MAX_TEXT = "2**63 - 1, the largest size NumPy and torch allow"
+
+
+def check_size(size: int, where: str, what: str) -> int:
+    """``size`` (a dimension or an element count, ``what`` in words) when it is at most :data:`MAX_SIZE`.
+
+    >>> check_size(10**30, "LinearLayer", "the output size")
+    Traceback (most recent call last):
+    ...
+    wlnet.errors.NetSpecificationError: LinearLayer: the output size is 10**30, more than 2**63 - 1, the ...
+    """
+    if size > MAX_SIZE:
+        raise NetSpecificationError(f"{where}: {what} is {size_text(size)}, more than {_MAX_TEXT}.")
+    return size
+
+
+def size_text(n: int) -> str:
+    """A large number readably: ``10**30``, ``2**62``, its digits, or ``about 2**332``."""
+    if n.bit_length() > 4000:  # str() of it would be slow, or refused (Python's digit limit)
+        return f"about 2**{n.bit_length() - 1}"
+    for base in (10, 2):
+        power = round(math.log(n, base)) if n > 0 else 0
+        if power >= 10 and n == base**power:
+            return f"{base}**{power}"
+    text = str(n)
+    return text if len(text) <= 40 else f"about 2**{n.bit_length() - 1}"
 
 
 @dataclass(frozen=True)
@@ -68,7 +103,7 @@ def _dim(value, position: int, where: str):
         return VARYING
     size = as_int(value)
     if size is not None and size >= 1:
-        return size
+        return check_size(size, where, f"dimension {position + 1}")
     raise NetSpecificationError(
         f'{where}: each dimension should be a positive integer, "Varying" or Automatic, '
         f"but dimension {position + 1} is {value!r}."
@@ -93,7 +128,9 @@ def parse_port(spec, where: str) -> TensorT:
     if isinstance(spec, (tuple, list)):
         if len(spec) > 1 and spec[-1] is Ellipsis:  # (3, ...): leading dims, then any more
             return TensorT(None, tuple(_dim(d, i, where) for i, d in enumerate(spec[:-1])))
-        return TensorT(tuple(_dim(d, i, where) for i, d in enumerate(spec)))
+        dims = tuple(_dim(d, i, where) for i, d in enumerate(spec))
+        check_size(math.prod(d for d in dims if isinstance(d, int)), where, f"the number of elements of dims {spec}")
+        return TensorT(dims)
     return TensorT((_dim(spec, 0, where),))
 
 

@@ -13,7 +13,7 @@ from torch import nn
 from ..arrays import as_array
 from ..errors import NetShapeError, NetSpecificationError, check_options
 from ..symbols import Automatic
-from ..types import VARYING, TensorT, as_int, describe, parse_port, port_spec, unify
+from ..types import VARYING, TensorT, as_int, check_size, describe, parse_port, port_spec, unify
 from .base import Layer, module_input, parse_multiplier
 from .spatial import (
     SAME,
@@ -390,7 +390,7 @@ def _parse_count(value: Any, what: str, where: str, automatic: Any) -> Any:
     number = as_int(value)
     if number is None or number < 1:
         raise NetSpecificationError(f"{where}: the {what} should be a positive integer, but was {value!r}.")
-    return number
+    return check_size(number, where, f"the {what}")
 
 
 def _given_dimensionality(where: str, given: Any, d: int | None) -> int | None:

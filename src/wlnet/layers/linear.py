@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from torch import nn
@@ -9,7 +11,7 @@ from torch import nn
 from ..arrays import as_array
 from ..errors import NetShapeError, NetSpecificationError, check_options
 from ..symbols import Automatic
-from ..types import VARYING, TensorT, as_int, describe, parse_port, port_spec, unify
+from ..types import VARYING, TensorT, as_int, check_size, describe, parse_port, port_spec, unify
 from .base import Layer, module_input, parse_multiplier
 
 __all__ = ["Linear", "LinearLayer"]
@@ -202,7 +204,7 @@ def _size(t: TensorT) -> int | None:
     """Number of elements of one example of ``t``, or None while unknown."""
     if t.dims is None or None in t.dims or VARYING in t.dims:  # the rank or a size not known, or a varying one
         return None
-    return int(np.prod(t.dims, dtype=np.int64))
+    return math.prod(t.dims)  # exact: NumPy's int64 product would wrap around for huge dims
 
 
 def _parse_size(size) -> TensorT:
@@ -219,5 +221,6 @@ def _parse_size(size) -> TensorT:
                 f"LinearLayer: the output size should be a positive integer, a tuple of them, or [] "
                 f"for a single number, but was {size!r}."
             )
-        parsed.append(value)
+        parsed.append(check_size(value, "LinearLayer", "the output size"))
+    check_size(math.prod(parsed), "LinearLayer", f"the number of elements of the output size {tuple(parsed)}")
     return TensorT(tuple(parsed))

@@ -9,7 +9,7 @@ from torch import nn
 
 from ..errors import NetShapeError, NetSpecificationError, check_options
 from ..symbols import All, Automatic, Inherited
-from ..types import VARYING, TensorT, as_int, describe, parse_port, unify
+from ..types import VARYING, TensorT, as_int, check_size, describe, parse_port, unify
 from .base import Layer
 
 __all__ = ["Reshape", "ReshapeLayer"]
@@ -253,7 +253,7 @@ def _parse_dims(dims) -> tuple:
         if d is Inherited or d is Automatic or d is All:
             parsed.append(d)
         elif size is not None and size >= 1:
-            parsed.append(size)
+            parsed.append(check_size(size, "ReshapeLayer", f"entry {i + 1} of the dims"))
         else:
             raise NetSpecificationError(
                 f"ReshapeLayer: entry {i + 1} of the dims {_dims_text(tuple(dims))} should be a positive integer, "
@@ -264,6 +264,8 @@ def _parse_dims(dims) -> tuple:
             f"ReshapeLayer: the dims {_dims_text(tuple(parsed))} have Inherited after All; Inherited copies the "
             "input's dim at its own position, which is not known after All."
         )
+    check_size(math.prod(d for d in parsed if isinstance(d, int)), "ReshapeLayer",
+               f"the number of elements of the dims {_dims_text(tuple(parsed))}")
     inferred = [d for d in parsed if d is Automatic or d is All]
     if len(inferred) > 1:
         raise NetSpecificationError(

@@ -46,7 +46,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import NetShapeError, NetSpecificationError
-from ..types import VARYING, TensorT, as_int, describe
+from ..types import VARYING, TensorT, as_int, check_size, describe
 
 __all__ = [
     "SAME",
@@ -84,8 +84,10 @@ Padding = int | tuple[int, ...] | tuple[tuple[int, int], ...] | str
 _DIMENSIONALITY_TEXT = "the dimensionality (number of spatial dimensions) must be either 1, 2 or 3"
 
 
-def _positive(value: Any, minimum: int) -> int | None:
+def _positive(value: Any, minimum: int, where: str = "", what: str = "") -> int | None:
     number = as_int(value)
+    if number is not None and where:
+        check_size(number, where, what)
     return number if number is not None and number >= minimum else None
 
 
@@ -104,23 +106,24 @@ def parse_sizes(value: Any, option: str, where: str) -> Sizes:
         f"(one per spatial dimension), but was {value!r}."
     )
     if isinstance(value, (tuple, list)):
-        sizes = tuple(_positive(v, 1) for v in value)
+        sizes = tuple(_positive(v, 1, where, f"the {option}") for v in value)
         if None in sizes:
             raise NetSpecificationError(expected)
         if not 1 <= len(sizes) <= 3:
             raise NetSpecificationError(f"{where}: the {option} {value!r}: {_DIMENSIONALITY_TEXT}.")
         return sizes  # type: ignore[return-value]
-    size = _positive(value, 1)
+    size = _positive(value, 1, where, f"the {option}")
     if size is None:
         raise NetSpecificationError(expected)
     return size
 
 
-def _pair(value: Any) -> tuple[int, int] | None:
+def _pair(value: Any, where: str) -> tuple[int, int] | None:
+    what = "the PaddingSize"
     if isinstance(value, (tuple, list)) and len(value) == 2:
-        before, after = _positive(value[0], 0), _positive(value[1], 0)
+        before, after = _positive(value[0], 0, where, what), _positive(value[1], 0, where, what)
         return None if before is None or after is None else (before, after)
-    size = _positive(value, 0)
+    size = _positive(value, 0, where, what)
     return None if size is None else (size, size)
 
 
@@ -142,7 +145,7 @@ def parse_padding(value: Any, where: str) -> Padding:
         f"but was {value!r}."
     )
     if isinstance(value, (tuple, list)):
-        pairs = tuple(_pair(v) for v in value)
+        pairs = tuple(_pair(v, where) for v in value)
         if None in pairs:
             raise NetSpecificationError(expected)
         if not 1 <= len(pairs) <= 3:
@@ -150,7 +153,7 @@ def parse_padding(value: Any, where: str) -> Padding:
         if all(isinstance(v, (tuple, list)) for v in value) or any(b != a for b, a in pairs):  # type: ignore[misc]
             return pairs  # type: ignore[return-value]
         return tuple(b for b, _ in pairs)  # type: ignore[misc]
-    size = _positive(value, 0)
+    size = _positive(value, 0, where, "the PaddingSize")
     if size is None:
         raise NetSpecificationError(expected)
     return size
