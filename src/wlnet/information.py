@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import math
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -37,7 +38,7 @@ __all__ = ["Information", "InformationReport"]
 
 
 def _count(dims: tuple | None) -> int | None:
-    return None if dims is None or None in dims else int(np.prod(dims, dtype=np.int64))
+    return None if dims is None or None in dims else math.prod(dims)  # exact: NumPy's int64 product wraps around
 
 
 def _total(values: Iterable[int | None]) -> int | None:
