@@ -33,6 +33,7 @@ from wlnet import (
     NetChain,
     NetError,
     NetInitialize,
+    NetTrain,
     ParametricRampLayer,
     PoolingLayer,
     ReshapeLayer,
@@ -113,10 +114,13 @@ def test_a_file_that_is_not_a_regular_net_file_is_refused_before_it_is_read(outc
     assert re.search(message, text), text
 
 
-def test_a_plain_safetensors_header_of_more_than_safetensors_limit_is_refused_in_bytes_too():
-    data = struct.pack("<Q", 100_000_001) + b" " * 100_000_001
-    with pytest.raises(NetError, match="more than the 100000000 bytes safetensors allows"):
-        ImportByteArray(data)
+def test_a_header_longer_than_safetensors_limit_is_refused_in_bytes_too(monkeypatch):
+    import wlnet.files
+
+    assert wlnet.files.MAX_HEADER_BYTES == 100_000_000  # safetensors' MAX_HEADER_SIZE
+    monkeypatch.setattr(wlnet.files, "MAX_HEADER_BYTES", 1000)  # the check, without 100 MB of bytes
+    with pytest.raises(NetError, match="header is 1001 bytes long, more than the 1000 bytes safetensors allows"):
+        ImportByteArray(struct.pack("<Q", 1001) + b" " * 1001)
     with pytest.raises(NetError, match="truncated: its header says 1152921504606846976 bytes follow, but only 2 do"):
         ImportByteArray(struct.pack("<Q", 2**60) + b"{}")
 
@@ -290,6 +294,17 @@ def test_new_files_follow_the_umask_and_replaced_files_keep_their_mode(tmp_path,
         assert os.stat(onnx_path).st_mode & 0o777 == 0o666 & ~umask
     finally:
         os.umask(old)
+
+
+def test_checkpoints_follow_the_umask(tmp_path):
+    old = os.umask(0o027)
+    try:
+        NetTrain(LinearLayer(2, Input=3), (np.ones((4, 3)), np.ones((4, 2))), MaxTrainingRounds=2,
+                 TrainingProgressCheckpointing=str(tmp_path / "run"), TrainingProgressReporting=None)
+    finally:
+        os.umask(old)
+    files = [path for path in (tmp_path / "run").iterdir() if path.suffix == ".safetensors"]
+    assert files and {path.stat().st_mode & 0o777 for path in files} == {0o640}
 
 
 # -- what Import reads ---------------------------------------------------------------------------------
