@@ -79,9 +79,14 @@ def checkpoints(directory):
     return sorted(name for name in os.listdir(directory) if name.endswith(".safetensors")) if directory.exists() else []
 
 
+def newest_round(directory):
+    return max((int(name[17:22]) for name in checkpoints(directory) if name.startswith("checkpoint-round-")), default=0)
+
+
 def kill_after_some_checkpoints(process, directory, wanted, delay):
     deadline = time.monotonic() + 120
-    while len(checkpoints(directory)) < wanted and process.poll() is None and time.monotonic() < deadline:
+    # (the directory keeps the newest 3 checkpoints and the best: wait for round ``wanted``'s)
+    while newest_round(directory) < wanted and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)
     time.sleep(delay)
     process.send_signal(signal.SIGKILL)
@@ -114,10 +119,12 @@ def test_a_run_killed_by_sigkill_and_continued_ends_as_the_run_never_killed(meth
     assert returncode == -signal.SIGKILL and 1 <= len(written) < ROUNDS, (returncode, written)
     resumed = NetTrain(str(directory), data(), All, TrainingProgressCheckpointing=str(directory),
                        **train_options(config))  # with no warning (pytest makes warnings errors)
-    assert_same_run(resumed, uninterrupted(config))
+    reference = uninterrupted(config)
+    assert_same_run(resumed, reference)
     assert not [name for name in os.listdir(directory) if name.endswith(".tmp")]  # a killed write's leftovers
-    assert [os.path.basename(f) for f in resumed["CheckpointingFiles"]] == [
-        f"checkpoint-round-{r:05d}.safetensors" for r in range(1, ROUNDS + 1)]
+    kept = sorted({ROUNDS - 2, ROUNDS - 1, ROUNDS} | ({reference["BestValidationRound"]} if validation else set()))
+    assert [os.path.basename(f) for f in resumed["CheckpointingFiles"]] == checkpoints(directory) == [
+        f"checkpoint-round-{r:05d}.safetensors" for r in kept]
 
 
 def test_a_damaged_newest_checkpoint_is_skipped_with_a_warning_naming_it(tmp_path):
@@ -240,7 +247,7 @@ def test_checkpoints_of_a_shared_directory_are_found_by_round(tmp_path):
     config = options("ADAM", False)
     NetTrain(NetChain([LinearLayer(4), ParametricRampLayer(), LinearLayer(2)], Input=3), data(),
              TrainingProgressCheckpointing=("Directory", str(tmp_path), {"Interval": 5}), **train_options(config))
-    assert checkpoints(tmp_path) == [f"checkpoint-round-{r:05d}.safetensors" for r in (5, 10, 15, 20)]
-    shutil.copy(tmp_path / "checkpoint-round-00005.safetensors", tmp_path / "notes.safetensors")
+    assert checkpoints(tmp_path) == [f"checkpoint-round-{r:05d}.safetensors" for r in (10, 15, 20)]  # the newest 3
+    shutil.copy(tmp_path / "checkpoint-round-00010.safetensors", tmp_path / "notes.safetensors")
     resumed = NetTrain(tmp_path, data(), All, **train_options(config))
     assert resumed["TotalRounds"] == ROUNDS and len(resumed["RoundLossList"]) == ROUNDS

@@ -51,7 +51,9 @@ def NetTrain(net, data, prop="TrainedNet", **options):
             that TrainingProgressCheckpointing wrote (a file, or the directory: its newest
             readable file, a damaged newer one skipped with a warning): the run that wrote it
             continues, with its optimizer state, data order and loss history, and returns what
-            it would have returned had it never stopped (given the same data and options).
+            it would have returned had it never stopped (given the same data and options; with
+            others, or another RandomSeeding, which the run ignores as it keeps its own, a
+            warning says which differ).
             This goes beyond the Wolfram Language, which starts a new run from a checkpoint's
             net.
         data: a dict of port names to equal-length lists or arrays ``{"Input": X, "Output":
@@ -112,18 +114,36 @@ def NetTrain(net, data, prop="TrainedNet", **options):
             fixes the order of the data, the initial values of missing arrays and DropoutLayer's
             masks (PyTorch's own random state is left as it was).
         WorkingPrecision: "Real32" (default) or "Real64".
-        TargetDevice: "CPU" (default) or "GPU".
+        TargetDevice: "CPU" (default), "GPU" (the first GPU), ``("GPU", k)`` (the k-th, 1-based),
+            or data-parallel on several devices: ``("CPU", n)`` (n processes on the CPU, beyond
+            the Wolfram Language), ``("GPU", All)``, ``("GPU", [k1, k2])``; these need an
+            explicit BatchSize (the global batch, split between the devices).
         TrainingProgressReporting: Automatic (a progress bar on a terminal or in a notebook,
             otherwise nothing), "ProgressIndicator" (always a bar), "Print", None, or a function
             called with the progress dict after each round.
         TrainingProgressFunction: a function called with the progress dict after each round;
             returning "StopTraining" stops training.
-        TrainingProgressCheckpointing: a directory (a checkpoint file per round), or
-            ``("Directory", path, {"Interval": k})`` / ``("File", path)`` (a .safetensors file).
+        TrainingProgressCheckpointing: a directory (a checkpoint file per round,
+            ``checkpoint-round-00005.safetensors``), ``("Directory", path)``, or ``("File", path)``
+            (one .safetensors file, overwritten), each optionally with a dict of sub-options:
+            "Interval" (``k`` rounds, ``(k, "Rounds")``, ``(k, "Batches")``, ``(t, "Seconds")``,
+            ``(t, "Minutes")``, ``(t, "Hours")``: Wolfram's ``Quantity[k, unit]``; a checkpoint is
+            written at the end of the round that reaches the interval), "MinimumInterval" (at
+            most one checkpoint per that many seconds), and, beyond the Wolfram Language, which
+            files a directory keeps: "KeepNewest" (default 3; All keeps every file) and
+            "KeepBest" (default True: also the checkpoint of the best round by the ValidationSet's
+            loss). A directory belongs to one run: it is locked while the run trains (a second
+            run into it is a NetError naming the process that trains there; the lock of a killed
+            run is taken over), and a run does not write into a directory holding another run's
+            checkpoints, nor continue a directory in which several runs' checkpoints are mixed.
+            A checkpoint that cannot be written (a full disk) stops training after that round,
+            with a warning naming the file and the cause, and returns the results with
+            "ReasonTrainingStopped" "CheckpointingFailed"; the newest complete checkpoint
+            continues the run.
 
     Ctrl-C stops training after the current batch and returns what was asked for, with
     "ReasonTrainingStopped" "ManualStop" (as the Wolfram Language does); a second Ctrl-C
-    raises KeyboardInterrupt at once.
+    raises KeyboardInterrupt at once (also when both come during one long operation).
 
     Returns:
         The property asked for; the trained net by default.
@@ -150,7 +170,7 @@ def NetTrain(net, data, prop="TrainedNet", **options):
     devices = settings.devices
     if len(devices) > 1 and not dist.is_initialized():  # TargetDevice ("CPU", n), ("GPU", All), ...
         count = min(len(devices), settings.batch_size)  # no more devices than examples in a batch
-        results = launch(devices[:count], lambda: train(net, data, settings, resume))
+        results = launch(devices[:count], lambda: train(net, data, settings, resume), settings.checkpointing)
     else:
         results = train(net, data, settings, resume)
     if isinstance(prop, list):

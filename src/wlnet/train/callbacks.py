@@ -9,18 +9,16 @@ carry).
 from __future__ import annotations
 
 import math
-import os
 import sys
-import tempfile
-import warnings
 from typing import Any
 
 import torch
 
-from ..errors import NetOptionError, NetTrainWarning
+from ..errors import NetTrainWarning, warn
 from ..options import computing
 from ..symbols import Automatic
-from .checkpoint import checkpoint_file, json_number, write_checkpoint
+from .checkpoint import json_number
+from .checkpointing import Checkpointing
 from .data import Examples
 from .loop import Callback, Run
 from .loss import batch_loss
@@ -51,7 +49,7 @@ def callbacks(settings: Settings, validation: Examples | None, batch: int, repor
         None if settings.stopping is None else StoppingCriterion(settings.stopping),
         RoundLimit(),
         None if settings.time_goal is None else TimeGoal(settings.time_goal),
-        None if settings.checkpointing is None or not reporting else Checkpointing(*settings.checkpointing),
+        None if settings.checkpointing is None or not reporting else Checkpointing(settings.checkpointing),
     ]
     return [callback for callback in chosen if callback is not None]
 
@@ -68,15 +66,12 @@ class Divergence(Callback):
             self.last_good = run.state()
             return
         run.restore(self.last_good)
-        warnings.warn(
-            NetTrainWarning(
-                f"NetTrain: the arrays of {run.net._where} diverged (became NaN, infinite, or too large "
-                f"for float32, the type of a net's arrays) in round "
-                f"{run.round}; training stopped and the net from the last finite round is returned. "
-                "A smaller LearningRate may help."
-            ),
-            stacklevel=5,
-        )
+        warn(NetTrainWarning(
+            f"NetTrain: the arrays of {run.net._where} diverged (became NaN, infinite, or too large "
+            f"for float32, the type of a net's arrays) in round "
+            f"{run.round}; training stopped and the net from the last finite round is returned. "
+            "A smaller LearningRate may help."
+        ))
         run.discard_round("WeightsDiverged")
 
 
@@ -195,47 +190,6 @@ def _postfix(progress: dict) -> str:
     if progress["TimeRemaining"] is not None:
         parts.append(f"{progress['TimeRemaining']:.1f} s left")
     return ", ".join(parts)
-
-
-class Checkpointing(Callback):
-    """TrainingProgressCheckpointing: the run's state every ``interval`` rounds, in a directory (a
-    file per round, ``checkpoint-round-00005.safetensors``) or one file: a net file that also
-    holds what the run needs to continue exactly (:mod:`.checkpoint`). Written under a temporary
-    name, synced and renamed, so a crash mid-write never leaves a truncated checkpoint; the
-    temporary files a killed run left are removed, and a place that cannot be written is
-    reported before the first round. It acts last at a round's end, once the other callbacks have
-    updated what they carry."""
-
-    def __init__(self, kind: str, path: str, interval: int):
-        self.kind, self.path, self.interval = kind, path, interval
-
-    def on_train_start(self, run: Run) -> None:
-        directory = self.path if self.kind == "Directory" else os.path.dirname(os.path.abspath(self.path))
-        name = None if self.kind == "Directory" else os.path.basename(self.path)
-        try:
-            os.makedirs(directory, exist_ok=True)
-            for stale in os.listdir(directory):  # what a run killed while writing left behind
-                if _is_temporary(stale, name):
-                    os.unlink(os.path.join(directory, stale))
-            with tempfile.TemporaryFile(dir=directory):
-                pass
-        except OSError as error:
-            raise NetOptionError(
-                f"NetTrain: checkpoints cannot be written to {self.path} ({error.strerror or error}); "
-                "give TrainingProgressCheckpointing a place that can be written."
-            ) from None
-
-    def on_round_end(self, run: Run) -> None:
-        if run.round % self.interval == 0:
-            file = checkpoint_file(self.path, run.round) if self.kind == "Directory" else self.path
-            run.record.checkpoints.append(write_checkpoint(run, file))
-
-
-def _is_temporary(name: str, file: str | None) -> bool:
-    """Whether ``name`` is a temporary file of a checkpoint (of ``file``, or of any round)."""
-    if not (name.startswith(".") and name.endswith(".tmp")):
-        return False
-    return name.startswith(f".{file}.") if file is not None else name.startswith(".checkpoint-round-")
 
 
 class ProgressFunction(Callback):

@@ -31,20 +31,21 @@ import hashlib
 import math
 import os
 import re
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
-from ..errors import NetError, NetTrainWarning
+from ..errors import NetError, NetTrainWarning, shortened, warn
 from ..files import net_bytes, read_file, read_net_bytes
 from ..layers.base import Layer
 from ..symbols import Automatic
 from ..writing import write_atomically
+from .checkpointstate import check_state
 
-__all__ = ["Checkpoint", "checkpoint_file", "find_checkpoint", "json_number", "restore", "write_checkpoint"]
+__all__ = ["Checkpoint", "checkpoint_file", "checkpoint_files", "find_checkpoint", "json_number", "restore",
+           "write_checkpoint"]
 
 _NAME = re.compile(r"checkpoint-round-(\d+)\.safetensors$")
 #: Reasons a run stopped that a continued run does not inherit: it was stopped from outside, or
@@ -55,6 +56,15 @@ _LIMITS = ("MaxTrainingRounds", "TimeGoal", "ManualStop")
 def checkpoint_file(directory: str, round_number: int) -> str:
     """The checkpoint of round ``round_number`` in a checkpoint directory."""
     return os.path.join(directory, f"checkpoint-round-{round_number:05d}.safetensors")
+
+
+def checkpoint_files(directory: str) -> dict[int, str]:
+    """The checkpoint files of a directory, by round (none when it does not exist)."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return {}
+    return {int(m.group(1)): os.path.join(directory, name) for name in names if (m := _NAME.fullmatch(name))}
 
 
 @dataclass
@@ -114,6 +124,7 @@ def write_checkpoint(run: Any, file: str) -> str:
         "Files": list(record.checkpoints),
         "Callbacks": {type(c).__name__: c.state_dict() for c in run.callbacks if c.state_dict()},
         "Fingerprint": run.fingerprint,
+        "Run": run.identity,
     }
     return write_atomically(file, net_bytes(run.net_with(), tensors, {"Checkpoint": state}))
 
@@ -124,40 +135,73 @@ def json_number(value: float) -> Any:
     return value if math.isfinite(value) else str(value)
 
 
-def fingerprint(parts: list[Any]) -> str:
-    """A short digest of the data's tensors and the options that make a run what it is."""
-    digest = hashlib.sha256()
-    for part in parts:
-        if isinstance(part, torch.Tensor):
-            digest.update(part.detach().cpu().contiguous().numpy().tobytes())
+def fingerprint(parts: dict[str, Any]) -> dict[str, str]:
+    """What makes a run what it is, part by part, so that a continued run can say which part
+    differs: a short digest of each list of tensors (the data), the text of each option's value."""
+    prints = {}
+    for name, part in parts.items():
+        if isinstance(part, list):
+            digest = hashlib.sha256()
+            for tensor in part:
+                digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+            prints[name] = digest.hexdigest()[:32]
         else:
-            digest.update(repr(part).encode())
-    return digest.hexdigest()[:32]
+            prints[name] = repr(part)
+    return prints
 
 
 # -- reading -----------------------------------------------------------------------------------------
 def find_checkpoint(path: str | os.PathLike) -> Checkpoint:
     """The checkpoint at ``path``: that file, or the newest readable one in that directory (a
-    damaged newer one is skipped with a warning naming it).
+    damaged newer one is skipped with a warning naming it, what is damaged, and the older
+    checkpoint used instead).
 
     Raises:
-        NetError: no checkpoint there, or (a file) one that is damaged or is not a checkpoint.
+        NetError: no checkpoint there, or (a file) one that is damaged or is not a checkpoint; a
+            directory whose checkpoints are of several runs (:func:`.rundir.check_one_run`).
     """
+    from .rundir import check_one_run
+
     path = os.fspath(path)
     if not os.path.isdir(path):
         return _read(path)
-    rounds = sorted(((int(m.group(1)), name) for name in os.listdir(path) if (m := _NAME.fullmatch(name))),
-                    reverse=True)
-    for _, name in rounds:
-        file = os.path.join(path, name)
+    files = checkpoint_files(path)
+    skipped: list[tuple[str, str]] = []
+    for round_number in sorted(files, reverse=True):
         try:
-            return _read(file)
+            checkpoint = _read(files[round_number])
         except NetError as error:
-            warnings.warn(NetTrainWarning(f"NetTrain: skipping the checkpoint {file}: {error}"), stacklevel=4)
+            skipped.append((files[round_number], _reason(error, files[round_number])))
+            continue
+        check_one_run(path, files, checkpoint.state.get("Run") or {})
+        for file, reason in skipped:
+            warn(NetTrainWarning(
+                f"NetTrain: skipping the checkpoint {file}, which is damaged ({reason}); the run continues from the "
+                f"older checkpoint {checkpoint.file} (round {checkpoint.state['Round']})."
+            ))
+        return checkpoint
+    damaged = "".join(f"\n  {file}: {reason}" for file, reason in skipped)
     raise NetError(
         f"NetTrain: the directory {path} has no readable checkpoint (checkpoint-round-NNNNN.safetensors files"
-        f"{', all damaged' if rounds else ''}); start the run from a net instead."
+        f"{', all damaged:' if skipped else ''}){damaged}{chr(10) if skipped else ' '}Start the run from a net "
+        "instead."
     )
+
+
+#: What a checkpoint's own tensors hold, in words: the warning names them so, not by their keys.
+_TENSOR_WORDS = {"random": "random-number state", "optimizer": "optimizer state", "losses": "loss history",
+                 "best": "best round's arrays", "module": "arrays at the run's working precision"}
+
+
+def _reason(error: NetError, file: str) -> str:
+    """Why a checkpoint could not be read, without the "NetTrain: the checkpoint F:" the warning
+    already says, and with its own tensors ("%random.torch") named in words."""
+    text = str(error).removeprefix(f"NetTrain: the checkpoint {file}: ").rstrip(".")
+
+    def words(match: re.Match) -> str:
+        return f"its {_TENSOR_WORDS.get(match.group(2), 'training state')}"
+
+    return re.sub(r"""the (array|tensor) ["']%(\w+)[^"']*["']""", words, text)
 
 
 def _read(file: str) -> Checkpoint:
@@ -166,6 +210,7 @@ def _read(file: str) -> Checkpoint:
     state = contents.extra.get("Checkpoint")
     if not isinstance(state, dict) or "Round" not in state:
         raise NetError(f"{where} is a net file, not a checkpoint; NetTrain(Import(path), ...) trains that net anew.")
+    check_state(state, contents.extra_tensors, where)
     return Checkpoint(file, contents.net, state, contents.extra_tensors)
 
 
@@ -197,11 +242,61 @@ def restore(run: Any, checkpoint: Checkpoint) -> None:
             f"NetTrain: the checkpoint {checkpoint.file} does not fit this run ({type(error).__name__}: {error}); "
             "continue it with the data and options of the run that wrote it."
         ) from None
-    if state.get("Fingerprint") != run.fingerprint:
-        warnings.warn(NetTrainWarning(
+    _continue_run(run, checkpoint)
+
+
+def _continue_run(run: Any, checkpoint: Checkpoint) -> None:
+    """The continued run's identity: that of the run that wrote the checkpoint, or, with other data
+    or options, a new run's that records where it came from (which may not write into the first
+    run's directory: checked here, before the warning that says what differs). A RandomSeeding
+    other than the checkpoint's is ignored, with a warning: the run keeps its own."""
+    from .rundir import new_identity
+
+    state = checkpoint.state
+    differences = _differences(state.get("Fingerprint"), run.fingerprint)
+    changed = [name for name in differences if name != "RandomSeeding"]
+    identity = state.get("Run") or None
+    run.continued = True
+    run.identity = identity if identity and not changed else new_identity(identity["Id"] if identity else None)
+    for callback in run.callbacks:
+        if hasattr(callback, "check_place"):
+            callback.check_place(run)
+    if changed:
+        warn(NetTrainWarning(
             f"NetTrain: the data or options differ from those of the run that wrote the checkpoint "
-            f"{checkpoint.file}; training goes on from it, but not as that run would have."
-        ), stacklevel=4)
+            f"{checkpoint.file}: {', '.join(differences[name] for name in changed)}. Training goes on from it, but "
+            "not as that run would have."
+        ))
+    if "RandomSeeding" in differences:
+        seed = state["Seed"]
+        warn(NetTrainWarning(
+            f"NetTrain: {differences['RandomSeeding']}; the continued run keeps the seeding {seed!r} of the run that "
+            f"wrote the checkpoint {checkpoint.file} (the order of its data and DropoutLayer's masks come from it). "
+            f"To train with another seeding, start a new run from its net: NetTrain(Import({checkpoint.file!r}), "
+            "..., RandomSeeding=...)."
+        ))
+
+
+#: The parts of a run's fingerprint (training.py), in words.
+_PARTS = {"TrainingData": "the training data", "ValidationSet": "the validation set"}
+
+
+def _differences(recorded: Any, now: dict[str, str]) -> dict[str, str]:
+    """The parts of the fingerprint that differ, each described in words."""
+    if not isinstance(recorded, dict):  # an older wlnet's single digest
+        return {"Fingerprint": "the checkpoint, written by an older wlnet, recorded them as one digest, "
+                               "which differs"}
+    found = {}
+    for name, value in now.items():
+        if name not in recorded or recorded[name] == value:
+            continue
+        if name in _PARTS:
+            found[name] = _PARTS[name]
+        elif name == "RandomSeeding":
+            found[name] = f"RandomSeeding is {shortened(value, 40)} here but was {shortened(recorded[name], 40)}"
+        else:
+            found[name] = f"{name} ({shortened(recorded[name], 60)} then, {shortened(value, 60)} now)"
+    return found
 
 
 def _restore_arrays(run: Any, checkpoint: Checkpoint) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import math
+import os
 import signal
 import statistics
 import sys
@@ -128,22 +129,82 @@ def round_seed(seed: Any, number: int, rank: int = 0) -> int:
 def _interruptible(run: Run) -> Iterator[None]:
     """Ctrl-C (SIGINT) stops the run after the current batch, as "ManualStop" (Wolfram's); a
     second Ctrl-C raises KeyboardInterrupt at once. Only in the main thread, where Python
-    delivers signals; the handler that was there before is put back afterwards."""
+    delivers signals; the handler that was there before is put back afterwards.
+
+    Python runs a signal's handler only between bytecodes, once for any number of deliveries in
+    between: two presses while a long PyTorch operation runs would call the handler once, and stop
+    the run as if pressed once. So the presses are counted as they come, through the signal module's
+    wakeup file descriptor (each delivery writes a byte there, in C, at once), and the handler reads
+    how many came: two or more in one call raise KeyboardInterrupt. Bytes of other signals are passed
+    on to the wakeup descriptor that was set before (an asyncio loop's), if any."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    counter = _PressCounter()
 
     def handler(signum: int, frame: Any) -> None:
-        if run.interrupted:
+        presses = counter.presses()
+        if run.interrupted or presses > 1:
             raise KeyboardInterrupt
         run.interrupted = True
         run.stop("ManualStop")
 
     previous = signal.signal(signal.SIGINT, handler)
+    counter.start()
     try:
         yield
     finally:
+        counter.stop()
         signal.signal(signal.SIGINT, previous)
+
+
+class _PressCounter:
+    """Counts the SIGINTs delivered since it was last asked, from the wakeup file descriptor."""
+
+    def __init__(self) -> None:
+        self.read = self.write = -1
+        self.previous = -1
+
+    def start(self) -> None:
+        try:
+            self.read, self.write = os.pipe()
+            os.set_blocking(self.read, False)
+            os.set_blocking(self.write, False)
+            self.previous = signal.set_wakeup_fd(self.write, warn_on_full_buffer=False)
+        except (OSError, ValueError):  # no pipes, or not allowed here: one press per handler call
+            self.stop()
+
+    def presses(self) -> int:
+        if self.read < 0:
+            return 1
+        data = b""
+        try:
+            while chunk := os.read(self.read, 4096):
+                data += chunk
+        except (BlockingIOError, InterruptedError):
+            pass
+        except OSError:
+            return 1
+        others = bytes(b for b in data if b != signal.SIGINT)
+        if others and self.previous >= 0:
+            try:
+                os.write(self.previous, others)
+            except OSError:
+                pass
+        return max(1, len(data) - len(others))
+
+    def stop(self) -> None:
+        if self.write >= 0:
+            try:
+                current = signal.set_wakeup_fd(self.previous)
+                if current != self.write:  # another one was set meanwhile: it stays
+                    signal.set_wakeup_fd(current)
+            except (OSError, ValueError):
+                pass
+        for fd in (self.read, self.write):
+            if fd >= 0:
+                os.close(fd)
+        self.read = self.write = -1
 
 
 #: How many of :meth:`Run.state`'s copies a run keeps for reuse: the divergence check's, the one
@@ -157,7 +218,7 @@ class Run:
 
     def __init__(self, net: Any, module: torch.nn.Module, parameters: dict[str, torch.nn.Parameter],
                  optimizer: Any, batches: Any, losses: Losses, record: Record, max_rounds: Any,
-                 time_goal: float | None, start: float, seed: Any = None, fingerprint: str = "",
+                 time_goal: float | None, start: float, seed: Any = None, fingerprint: Any = None,
                  group: Any = None):
         self.net, self.module, self.parameters = net, module, parameters  # parameters: the trained ones, by key
         # The arrays the forward pass updates (moving statistics): kept and restored with the parameters.
@@ -172,6 +233,9 @@ class Run:
         self.optimizer, self.batches, self.losses, self.record = optimizer, batches, losses, record
         self.max_rounds, self.time_goal, self.start = max_rounds, time_goal, start
         self.seed, self.fingerprint = seed, fingerprint  # what a checkpoint keeps to continue the run
+        # Which run this is (:mod:`.rundir`), and whether it continues one from a checkpoint.
+        self.identity: dict[str, Any] | None = None
+        self.continued = False
         # Whether a module draws random numbers while it trains (DropoutLayer's): then each round
         # seeds PyTorch's generator from the seed (see _own_random_state).
         self.random = any(getattr(m, "random_in_training", False) for m in module.modules())

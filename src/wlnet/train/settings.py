@@ -1,25 +1,35 @@
-"""NetTrain's options, checked and put in the form the run uses, before any data is touched."""
+"""NetTrain's options, checked and put in the form the run uses, before any data is touched.
+
+Every value is checked here, before the first round (and before any data is read), except what
+needs the net (LossFunction's ports, the parts LearningRateMultipliers' rules name) or the data
+(whether ``Scaled(f)`` leaves an example on each side), which :mod:`.training` checks before the
+first round. A bad value is a :class:`NetOptionError` naming the option, the value and what it
+takes: NaN and infinities where a finite number is needed, bools where a number is, ints too big
+for a float, and counts beyond the limits below.
+"""
 
 from __future__ import annotations
 
 import math
-import numbers
-import os
 import sys
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
-from ..errors import NetOptionError, NetTrainWarning, check_options
+from ..errors import NetOptionError, NetTrainWarning, check_options, shown, warn
 from ..initialize import parse_seeding
 from ..optimizers import parse_method
-from ..options import positive_int, positive_seconds, precision, training_devices
-from ..symbols import Automatic, Inherited
+from ..options import positive_int, positive_seconds, precision, real, rules, training_devices
+from ..symbols import Automatic, Inherited, Scaled, as_int
+from .checkpointing import CheckpointSpec, parse_checkpointing
 
-__all__ = ["OPTIONS", "Settings", "Stopping", "parse_settings"]
+__all__ = ["MAX_ROUNDS", "OPTIONS", "Settings", "Stopping", "parse_settings"]
+
+#: The most rounds MaxTrainingRounds takes: 2**53, the counts a float holds exactly (progress
+#: estimates and checkpoints compute with them as floats).
+MAX_ROUNDS = 2**53
 
 OPTIONS = (
     "BatchSize",
@@ -71,7 +81,7 @@ class Settings:
     seeding_given: bool
     reporting: Any  # None, "Print", "ProgressIndicator" or a function
     progress_function: Any
-    checkpointing: tuple | None  # (kind, path, interval)
+    checkpointing: CheckpointSpec | None  # (kind, path, interval, ...)
     stopping: Stopping | None
     loss: Any
     validation: Any
@@ -83,6 +93,11 @@ def parse_settings(options: dict) -> Settings:
     check_options("NetTrain", options, OPTIONS)
     batch_size = positive_int("NetTrain", "BatchSize", options.get("BatchSize", Automatic))
     max_rounds = positive_int("NetTrain", "MaxTrainingRounds", options.get("MaxTrainingRounds", Automatic))
+    if max_rounds is not Automatic and max_rounds > MAX_ROUNDS:
+        raise NetOptionError(
+            f"NetTrain: the value of MaxTrainingRounds should be Automatic or a positive integer of at most 2**53 "
+            f"({MAX_ROUNDS}), but was {shown(max_rounds)}; for a run that time alone ends, give TimeGoal."
+        )
     time_goal = positive_seconds("NetTrain", "TimeGoal", options.get("TimeGoal", Automatic))
     method, method_settings = parse_method(options.get("Method", "ADAM"))
     default_rate = method_settings["LearningRate"] or method_settings["DefaultLearningRate"]
@@ -100,16 +115,17 @@ def parse_settings(options: dict) -> Settings:
     reporting = parse_reporting(options.get("TrainingProgressReporting", Automatic))
     progress_function = options.get("TrainingProgressFunction")
     if progress_function is not None and not callable(progress_function):
-        raise NetOptionError("NetTrain: TrainingProgressFunction should be None or a function.")
+        raise NetOptionError(
+            f"NetTrain: TrainingProgressFunction should be None or a function, but was {shown(progress_function)}."
+        )
+    check_validation(options.get("ValidationSet"))
+    check_multipliers(options.get("LearningRateMultipliers", Automatic))
     checkpointing = parse_checkpointing(options.get("TrainingProgressCheckpointing"))
     stopping = parse_stopping(options.get("TrainingStoppingCriterion"))
     if stopping is not None and options.get("ValidationSet") is None:
-        warnings.warn(
-            NetTrainWarning(
-                "NetTrain: TrainingStoppingCriterion is checked on the training loss, as there is no ValidationSet."
-            ),
-            stacklevel=3,
-        )
+        warn(NetTrainWarning(
+            "NetTrain: TrainingStoppingCriterion is checked on the training loss, as there is no ValidationSet."
+        ))
     return Settings(
         batch_size, max_rounds, time_goal, method, method_settings, learning_rate, dtype,
         options.get("WorkingPrecision") == "Mixed", devices[0], devices, seed,
@@ -123,11 +139,13 @@ def parse_settings(options: dict) -> Settings:
 def _learning_rate(value: Any, default: float) -> float:
     if value is Automatic:
         return default
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
+    rate = real(value)
+    if rate is None or not math.isfinite(rate) or rate <= 0:
         raise NetOptionError(
-            f"NetTrain: the value of LearningRate should be Automatic or a positive number, but was {value!r}."
+            f"NetTrain: the value of LearningRate should be Automatic or a positive number, but was {shown(value)} "
+            "(a finite number > 0 is needed)."
         )
-    return float(value)
+    return rate
 
 
 def parse_reporting(value: Any) -> Any:
@@ -143,61 +161,42 @@ def parse_reporting(value: Any) -> Any:
     )
 
 
-def parse_checkpointing(value: Any) -> tuple | None:
-    """TrainingProgressCheckpointing as (kind, path, interval in rounds), or None."""
-    if value is None:
-        return None
-    if isinstance(value, (str, os.PathLike)):
-        return ("Directory", os.fspath(value), 1)
-    if isinstance(value, tuple) and value and value[0] in ("Directory", "File") and len(value) >= 2:
-        interval: Any = 1
-        if len(value) == 3:
-            interval = value[2].get("Interval", 1) if isinstance(value[2], dict) else None
-        if not isinstance(interval, int) or interval < 1:
-            raise NetOptionError("NetTrain: the checkpointing Interval should be a positive number of rounds.")
-        path = os.fspath(value[1])
-        if value[0] == "File" and not path.lower().endswith(".safetensors"):
-            raise NetOptionError(
-                f"NetTrain: the checkpoint file {path!r} should end in .safetensors: checkpoints are "
-                "wlnet net files (Import reads them)."
-            )
-        return (value[0], path, interval)
-    raise NetOptionError(
-        "NetTrain: TrainingProgressCheckpointing should be None, a directory, "
-        f'("Directory", path, {{"Interval": k}}) or ("File", path), but was {value!r}.'
-    )
-
-
 def parse_stopping(value: Any) -> Stopping | None:
-    """TrainingStoppingCriterion: None, "Loss" (or Automatic), a dict, or a function."""
+    """TrainingStoppingCriterion: None, "Loss" (or Automatic), a dict, or a function.
+
+    In the dict, "Patience" and "InitialPatience" are counts of rounds (0 to 2**53), and
+    "Improvement" is ``("AbsoluteChange", v)`` with v a finite number >= 0 (the loss must fall by
+    more than v) or ``("RelativeChange", v)`` with 0 <= v < 1 (by more than that fraction of it).
+    """
     if value is None:
         return None
     if callable(value):
         return Stopping(function=value)
-    if value is Automatic or value == "Loss":
+    if value is Automatic or isinstance(value, str) and value == "Loss":
         value = {"Criterion": "Loss"}
     if not isinstance(value, dict):
         raise NetOptionError(
-            f'NetTrain: TrainingStoppingCriterion should be None, "Loss", a dict or a function, but was {value!r}.'
+            'NetTrain: TrainingStoppingCriterion should be None, "Loss", a dict or a function, '
+            f"but was {shown(value)}."
         )
     check_options(
         "NetTrain: TrainingStoppingCriterion", value, ("Criterion", "Patience", "InitialPatience", "Improvement")
     )
-    improvement = value.get("Improvement", ("AbsoluteChange", 0.0))
-    if not (isinstance(improvement, tuple) and len(improvement) == 2
-            and improvement[0] in ("AbsoluteChange", "RelativeChange")):
-        raise NetOptionError(
-            'NetTrain: the "Improvement" of TrainingStoppingCriterion should be ("AbsoluteChange", v) '
-            f'or ("RelativeChange", v), but was {improvement!r}.'
-        )
+    improvement = _improvement(value.get("Improvement", ("AbsoluteChange", 0.0)))
     patience = {name: value.get(name, 0) for name in ("Patience", "InitialPatience")}
     for name, number in patience.items():
-        if isinstance(number, bool) or not isinstance(number, int) or number < 0:
-            raise NetOptionError(f'NetTrain: the "{name}" of TrainingStoppingCriterion should be a count of rounds.')
+        count = as_int(number)
+        if count is None or not 0 <= count <= MAX_ROUNDS:
+            raise NetOptionError(
+                f'NetTrain: the "{name}" of TrainingStoppingCriterion should be a count of rounds (an integer from '
+                f"0 to 2**53), but was {shown(number)}."
+            )
+        patience[name] = count
     criterion = value.get("Criterion", "Loss")
-    if not callable(criterion) and criterion != "Loss":
+    if not callable(criterion) and not (isinstance(criterion, str) and criterion == "Loss"):
         raise NetOptionError(
-            f'NetTrain: the stopping "Criterion" {criterion!r} is not known; use "Loss" or a function.'
+            f'NetTrain: the "Criterion" of TrainingStoppingCriterion should be "Loss" or a function, '
+            f"but was {shown(criterion)}."
         )
     return Stopping(
         function=criterion if callable(criterion) else None,
@@ -206,3 +205,56 @@ def parse_stopping(value: Any) -> Stopping | None:
         improvement=improvement[0],
         amount=improvement[1],
     )
+
+
+def _improvement(value: Any) -> tuple[str, float]:
+    """The "Improvement" of TrainingStoppingCriterion as (kind, amount); see :func:`parse_stopping`."""
+    kinds = ("AbsoluteChange", "RelativeChange")
+    if not (isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str) and value[0] in kinds):
+        raise NetOptionError(
+            'NetTrain: the "Improvement" of TrainingStoppingCriterion should be ("AbsoluteChange", v) '
+            f'or ("RelativeChange", v), but was {shown(value)}.'
+        )
+    amount = real(value[1])
+    relative = value[0] == "RelativeChange"
+    if amount is None or not 0 <= amount < (1 if relative else math.inf):
+        wanted = "a fraction v with 0 <= v < 1" if relative else "a finite number v >= 0"
+        raise NetOptionError(
+            f'NetTrain: the "Improvement" of TrainingStoppingCriterion should be ({value[0]!r}, v) with {wanted}, '
+            f"but v was {shown(value[1])}."
+        )
+    return value[0], amount
+
+
+def check_validation(value: Any) -> None:
+    """ValidationSet's form: None, ``Scaled(f)`` with 0 < f < 1, or data (a dict, list or tuple,
+    read with the net later). Whether f leaves an example on each side is checked with the data."""
+    if value is None or isinstance(value, (dict, list, tuple)):
+        return
+    if isinstance(value, Scaled):
+        fraction = real(value.value)
+        if fraction is None or not 0 < fraction < 1:
+            raise NetOptionError(
+                f"NetTrain: ValidationSet -> Scaled(f) needs 0 < f < 1 (the fraction of the training data held out), "
+                f"but f was {shown(value.value)}."
+            )
+        return
+    raise NetOptionError(
+        "NetTrain: ValidationSet should be None, Scaled(f) (hold out a fraction 0 < f < 1 of the training data) "
+        f"or data in a form NetTrain takes (a dict of ports, a list, (inputs, targets)), but was {shown(value)}."
+    )
+
+
+def check_multipliers(value: Any) -> None:
+    """LearningRateMultipliers' values: None (0, frozen) or finite numbers, alone or in part rules
+    (``{part: value}``, ``[(part, value), ...]``). Which arrays the parts name is checked with the net."""
+    given = rules(value, "LearningRateMultipliers")
+    if given is None and value is Automatic:
+        return
+    for _, number in [(None, value)] if given is None else given:
+        converted = real(number)
+        if number is not None and (converted is None or not math.isfinite(converted)):
+            raise NetOptionError(
+                "NetTrain: the values of LearningRateMultipliers should be numbers (finite ones) or None, alone or "
+                f"in rules {{part: value}}, but one is {shown(number)}."
+            )

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import numbers
 import time
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
-from ..errors import NetDataError, NetOptionError, NetShapeError, NetTrainWarning
+from ..errors import NetDataError, NetOptionError, NetShapeError, NetTrainWarning, warn
 from ..initialize import NetInitialize
 from ..layers.base import Layer
 from ..layers.loss import CrossEntropyLossLayer
@@ -25,7 +24,7 @@ from .checkpoint import Checkpoint, fingerprint, restore
 from .data import Examples, GeneratorBatches, TensorBatches, examples
 from .loop import Run, fit
 from .loss import Losses, index_ports, loss_names, parse_loss, target_ports
-from .parallel import Group, join
+from .parallel import Group, continued, join
 from .ports import Ports
 from .results import NetTrainResults, Record
 from .settings import Settings
@@ -41,6 +40,7 @@ def train(net: Layer, data: Any, settings: Settings, resume: Checkpoint | None =
     a data-parallel run (:mod:`.parallel`), train this process's share of every batch."""
     group = join(settings.devices)
     try:
+        resume = continued(group, settings.checkpointing, resume)  # a restarted run: its newest checkpoint
         return _train(net, data, settings, resume, group)
     finally:
         if group is not None:
@@ -124,19 +124,18 @@ def _train(net: Layer, data: Any, settings: Settings, resume: Checkpoint | None,
     buffers = array_buffers(module)
     updated = any(multipliers[slot.position] != 0 for slot in array_slots(fitted) if slot.key in buffers)
     if not parameters and not updated:
-        warnings.warn(
-            NetTrainWarning(
-                f"NetTrain: {fitted._where} has no arrays to train (none, or all frozen by "
-                "LearningRateMultipliers); it is returned unchanged."
-            ),
-            stacklevel=3,
-        )
+        warn(NetTrainWarning(
+            f"NetTrain: {fitted._where} has no arrays to train (none, or all frozen by "
+            "LearningRateMultipliers); it is returned unchanged."
+        ))
         record.reason = "NoTrainableArrays"
         return record.results(net, net, time.perf_counter() - start)
     if validation is not None:
         validation = validation.to(device, settings.dtype)
     run = Run(fitted, module, parameters, optimizer, batches, prepared.losses, record, settings.max_rounds,
-              settings.time_goal, start, seed, _fingerprint(training, validation, settings, batch), group)
+              settings.time_goal, start, seed,
+              _fingerprint(training, validation, settings, batch, settings.seed if settings.seeding_given else seed),
+              group)
     run.mixed = settings.mixed
     run.callbacks = callbacks(settings, validation, batch, reporting=group is None or group.rank == 0)
     if resume is not None:
@@ -164,12 +163,16 @@ def device_name(device: torch.device, devices: tuple[torch.device, ...], group: 
     return ("GPU", All)
 
 
-def _fingerprint(training: Examples, validation: Examples | None, settings: Settings, batch: int) -> str:
-    """What must be the same for a run continued from a checkpoint to be the run that wrote it."""
-    tensors = [t for data in (training, validation) if data is not None for t in data.tensors()]
+def _fingerprint(training: Examples, validation: Examples | None, settings: Settings, batch: int, seed: Any
+                 ) -> dict[str, str]:
+    """What must be the same for a run continued from a checkpoint to be the run that wrote it, by
+    part (``seed``: the RandomSeeding given, else the run's)."""
     method = sorted((k, v) for k, v in settings.method_settings.items() if not callable(v))
-    return fingerprint([*tensors, settings.method, method, settings.learning_rate, batch, settings.dtype,
-                        settings.mixed])
+    return fingerprint({
+        "TrainingData": training.tensors(), "ValidationSet": [] if validation is None else validation.tensors(),
+        "Method": (settings.method, method), "LearningRate": settings.learning_rate, "BatchSize": batch,
+        "WorkingPrecision": (settings.dtype, settings.mixed), "RandomSeeding": seed,
+    })
 
 
 def _generator_examples(net: Layer, generator: Any, settings: Settings, ports: Ports) -> Examples:
