@@ -14,6 +14,7 @@ import os
 import pathlib
 import re
 import resource
+import signal
 import struct
 import subprocess
 import sys
@@ -23,6 +24,7 @@ import pytest
 from safetensors.numpy import save
 
 from wlnet import (
+    CatenateLayer,
     ConvolutionLayer,
     Export,
     ExportByteArray,
@@ -37,8 +39,10 @@ from wlnet import (
     ParametricRampLayer,
     PoolingLayer,
     ReshapeLayer,
+    TotalLayer,
 )
 from wlnet.errors import NetInitializationError, NetSpecificationError
+from wlnet.layers.multiport import MAX_PORTS
 from wlnet.serialize import MAX_NESTING
 
 SRC = pathlib.Path(__file__).resolve().parent.parent / "src"
@@ -193,6 +197,23 @@ def test_a_dimension_of_ten_to_the_thirty_in_a_file_is_refused_naming_the_layer(
 def test_a_dimension_beyond_any_array_is_refused_at_construction_naming_the_layer_and_the_limit(make, message):
     with pytest.raises(NetSpecificationError, match=message + r".*more than 2\*\*63 - 1, the largest size"):
         make()
+
+
+@pytest.mark.parametrize("count", [10**9, 10**30])
+def test_a_number_of_input_ports_beyond_any_net_is_refused_before_the_ports_are_made(count):
+    # a regression makes 10**9 port names (hours, and all the memory): run under an alarm
+    signal.signal(signal.SIGALRM, _hung)
+    signal.alarm(20)
+    try:
+        with pytest.raises(NetSpecificationError, match=f"TotalLayer: InputPorts=.* is more than {MAX_PORTS} ports"):
+            TotalLayer(InputPorts=count)
+    finally:
+        signal.alarm(0)
+    assert len(CatenateLayer(InputPorts=MAX_PORTS)._ports) == MAX_PORTS + 1  # and the output
+
+
+def _hung(*args):
+    raise TimeoutError("it hung")
 
 
 def test_the_largest_dimensions_are_accepted_until_their_arrays_are_made():

@@ -25,10 +25,10 @@ from typing import Any
 
 from ..errors import NetSpecificationError
 from ..symbols import Automatic, as_int
-from ..types import VARYING, TensorT, parse_port, port_spec
+from ..types import VARYING, TensorT, parse_port, port_spec, size_text
 from .base import Layer
 
-__all__ = ["MultiportLayer", "default_names", "input_ports_spec", "parse_input_ports"]
+__all__ = ["MAX_PORTS", "MultiportLayer", "default_names", "input_ports_spec", "parse_input_ports"]
 
 _SHAPE_WORDS = ("Real", VARYING)
 
@@ -36,6 +36,11 @@ _SHAPE_WORDS = ("Real", VARYING)
 def default_names(n: int) -> tuple[str, ...]:
     """The names of ``n`` unnamed ports: "Input1", "Input2", ..."""
     return tuple(f"Input{i}" for i in range(1, n + 1))
+
+
+#: The most input ports a number ``InputPorts=n`` may give (``n`` names are made at once; a list gives
+#: as many as it holds).
+MAX_PORTS = 100_000
 
 
 def parse_input_ports(spec: Any, where: str) -> tuple[tuple[str, ...], dict[str, TensorT]]:
@@ -48,6 +53,10 @@ def parse_input_ports(spec: Any, where: str) -> tuple[tuple[str, ...], dict[str,
             raise NetSpecificationError(
                 f"{where}: InputPorts={spec!r} should be a positive number of ports (or Automatic, a list of "
                 "names or shapes, or a dict {name: shape})."
+            )
+        if count > MAX_PORTS:  # each port is made here: 10**9 of them would take hours and all the memory
+            raise NetSpecificationError(
+                f"{where}: InputPorts={size_text(count)} is more than {MAX_PORTS} ports, the most a layer may have."
             )
         names = default_names(count)
         return names, dict.fromkeys(names, TensorT(None))
