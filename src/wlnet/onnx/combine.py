@@ -94,7 +94,9 @@ def _computed(r: Any, node: Any, what: str) -> list[str]:
     names = [name for name in node.input if name]
     constant = next((name for name in names if name in r.constants), None)
     if constant is not None:
-        why = " (wlnet reads such an Add only as the biases after a MatMul)" if node.op_type == "Add" else ""
+        why = (" (wlnet reads an Add of a constant as the biases after a MatMul, of dims (n,) or (1, n) as ONNX "
+               "broadcasts them over a batch of vectors of size n, or as an addition of one number)"
+               if node.op_type == "Add" else "")
         raise r.unsupported(node, f'its input "{constant}" is a constant, but {what} takes computed arrays{why}')
     return names
 

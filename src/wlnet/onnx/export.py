@@ -27,7 +27,7 @@ from ..types import VARYING, TensorT, describe
 from ..version import __version__
 from ..writing import write_atomically
 from .builder import Builder
-from .common import CODERS_KEY, DESCRIPTION_KEY, FUNCTIONS_KEY, NET_KEY, PRODUCER, newest_runtime_opset, require
+from .common import CODERS_KEY, DEFAULT_OPSET, DESCRIPTION_KEY, FUNCTIONS_KEY, NET_KEY, PRODUCER, require
 from .emit import EMITTERS, position_key
 
 __all__ = ["export_onnx", "onnx_model"]
@@ -48,6 +48,9 @@ def onnx_model(net: Layer, *, OperatorSetVersion=Automatic, Description=None, Gr
     ports = {name: _port_type(net, name, t) for name, t in net._ports.items()}
     b = Builder(onnx, opset)
     outputs = _emit(b, net, (), {name: name for name in net._input_names})
+    if OperatorSetVersion is Automatic and b.needed[0] > opset:  # an op newer than the default: its opset
+        return onnx_model(net, OperatorSetVersion=b.needed[0], Description=Description, GraphName=GraphName,
+                          ModelVersion=ModelVersion)
     _name_outputs(b, outputs, set(net._input_names))
     if b.needed[0] > opset:
         raise NetOptionError(
@@ -87,8 +90,12 @@ def export_onnx(path: str | os.PathLike, net: Layer, *, OperatorSetVersion=Autom
         path: the file to write; written to a temporary file in the same directory, then renamed.
         net: an initialized layer, NetChain or NetGraph whose ports' dims are known (a "Varying"
             dim becomes a symbolic one).
-        OperatorSetVersion: the ONNX opset; ``Automatic`` is the newest one the installed
-            onnxruntime runs.
+        OperatorSetVersion: the ONNX opset, an integer from 7 up to the newest the installed onnx
+            knows. ``Automatic`` is opset 17 (:data:`wlnet.onnx.common.DEFAULT_OPSET`), which
+            onnxruntime >= 1.13 and current converters read and which has every op wlnet writes
+            (a newer one only for a net that needs it); pass e.g. ``OperatorSetVersion=20`` to write
+            GELU as one ``Gelu`` node, or an older one for an older runtime (an error names the op
+            that needs a newer one).
         Description: the model's doc_string. GraphName: the graph's name (``Automatic``: the net's
             type name). ModelVersion: the model's version, an integer.
 
@@ -185,7 +192,7 @@ def _coders(net: Layer) -> dict[str, str]:
 def _opset(onnx: Any, value: Any) -> int:
     newest = onnx.defs.onnx_opset_version()
     if value is Automatic:
-        return newest_runtime_opset()
+        return min(DEFAULT_OPSET, newest)
     if isinstance(value, bool) or not isinstance(value, int) or not 7 <= value <= newest:
         raise NetOptionError(
             f"Export: OperatorSetVersion should be Automatic or an integer from 7 to {newest} (the newest "

@@ -1,14 +1,22 @@
 """Constant folding for the ONNX reader (:mod:`wlnet.onnx.ops`): the value of a ``Constant`` node, and
-the output of a node whose inputs are all constants (or shapes: object arrays of ints and dim names)."""
+the output of a node whose inputs are all constants (or shapes: object arrays of ints and dim names).
+
+Only ``ConstantOfShape`` and ``Expand`` make a constant larger than their inputs; one of more than
+:data:`MAX_FOLDED_ELEMENTS` elements is refused before it is made (a file must not make Import
+allocate without limit: the constants folded are shapes, pads and biases)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-__all__ = ["FOLDS", "constant_value", "fold", "fold_of_constant"]
+__all__ = ["FOLDS", "MAX_FOLDED_ELEMENTS", "constant_value", "fold", "fold_of_constant"]
+
+#: The most elements a folded constant may have (256 MiB of float32).
+MAX_FOLDED_ELEMENTS = 2**26
 
 
 def constant_value(onnx: Any, node: Any) -> np.ndarray:
@@ -25,9 +33,23 @@ def fold(onnx: Any, opset: int, node: Any, values: list[np.ndarray | None]) -> n
     attributes = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
     data = values[0]
     assert data is not None
+    if node.op_type in ("ConstantOfShape", "Expand"):
+        _check_size(node.op_type, data, values[1:])
     value = FOLDS[node.op_type](data, values[1:], attributes, opset, onnx)
     # np.take of one index gives the element itself: a shape stays an object array, of ints and names.
     return np.asarray(value, dtype=object) if data.dtype == object else np.asarray(value)
+
+
+def _check_size(op: str, data: np.ndarray, rest: list) -> None:
+    """Refuse (ValueError, which the reader reports naming the node) a ConstantOfShape or Expand whose output
+    would have more than :data:`MAX_FOLDED_ELEMENTS` elements, before it is made."""
+    shape = [int(d) for d in np.asarray(data if op == "ConstantOfShape" else rest[0]).reshape(-1)]
+    if op == "Expand":
+        shape = list(np.broadcast_shapes(np.shape(data), tuple(max(d, 0) for d in shape)))
+    size = math.prod(max(d, 0) for d in shape)
+    if size > MAX_FOLDED_ELEMENTS:
+        raise ValueError(f"it would make a constant of dims {tuple(shape)}, {size} elements, more than the "
+                         f"{MAX_FOLDED_ELEMENTS} Import folds")
 
 
 def fold_of_constant(r: Any, node: Any) -> bool:

@@ -30,7 +30,7 @@ from ..layers.linear import LinearLayer
 from ..layers.reshape import ReshapeLayer
 from .common import shortest_float32
 
-__all__ = ["axis_of", "batch_kept_shape", "ceil_is_floor", "constant_add_function", "elementwise_function",
+__all__ = ["axis_of", "batch_kept_shape", "bias_of", "ceil_is_floor", "constant_add_function", "elementwise_function",
            "flatten_layer", "gemm_plus", "prelu_aligned"]
 
 #: Selu's defaults (ONNX's, float32), which wlnet's SELU computes.
@@ -87,6 +87,19 @@ def flatten_layer(r: Any, node: Any, shape: tuple | None) -> Layer:
         raise r.unsupported(node, f"Flatten(axis={axis}) {merged}; wlnet reads axis 1 (every level of an example), "
                                   "which keeps the batch axis")
     return ReshapeLayer((1,)) if shape is not None and len(shape) == 1 else FlattenLayer()  # (batch,) -> (batch, 1)
+
+
+def bias_of(value: Any, n: int) -> np.ndarray | None:
+    """The biases (dims (n,), float64) that adding the constant ``value`` to a matrix of dims (batch, n) adds,
+    as ONNX broadcasts it (a Gemm's C, an Add after a MatMul): a value of dims (), (1,), (n,), (1, 1) or
+    (1, n); None for any other (None) value: (m, 1) or (batch, n) vary along the batch axis, a higher
+    rank adds axes."""
+    if value is None:
+        return None
+    value = np.asarray(value)
+    if value.ndim > 2 or value.ndim == 2 and value.shape[0] != 1 or value.ndim >= 1 and value.shape[-1] not in (1, n):
+        return None
+    return np.broadcast_to(value.astype(np.float64).reshape(-1), (n,)).copy()
 
 
 def gemm_plus(r: Any, node: Any, weights: np.ndarray, beta: float) -> None:

@@ -43,6 +43,7 @@ from ..layers.flatten import FlattenLayer
 from ..layers.linear import LinearLayer
 from ..layers.ramp import ParametricRampLayer
 from . import combine, convolution, forms, normalization, pooling, shapes
+from .checks import check_attributes, node_label, sorted_graph
 from .common import FUNCTIONS_KEY
 from .folding import constant_value, fold, fold_of_constant
 from .graphs import weight_input
@@ -80,8 +81,10 @@ class GraphReader:
     """Reads a graph's nodes as layers (see the module doc). ``parts`` holds the layers in node order."""
 
     def __init__(self, onnx: Any, model: Any, functions: dict[str, Any]):
-        self.onnx, self.graph = onnx, model.graph
         self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
+        model = sorted_graph(onnx, model, self.opset)  # each tensor defined once, no cycle: see .checks
+        check_attributes(onnx, model, self.opset, {*READERS, *FOLDED_OPS})  # each of the type ONNX declares
+        self.onnx, self.graph = onnx, model.graph
         self.constants = {t.name: onnx.numpy_helper.to_array(t) for t in self.graph.initializer}
         self.inputs = [v.name for v in self.graph.input if v.name not in self.constants]
         self.shapes = _shapes(onnx, model)
@@ -101,9 +104,13 @@ class GraphReader:
 
     # -- helpers ---------------------------------------------------------------------------------------
     def source(self, name: str) -> str:
-        while name in self.alias:
+        """The tensor ``name`` stands for, following the wires (Identity, absorbed nodes): a checked graph has
+        no cycle, so neither have they; bounded all the same."""
+        for _ in range(len(self.alias) + 1):
+            if name not in self.alias:
+                return name
             name = self.alias[name]
-        return name
+        raise NetSpecificationError(f'Import: the ONNX graph\'s wires from "{name}" form a cycle.')
 
     def const(self, node: Any, index: int, what: str) -> np.ndarray:
         if index >= len(node.input) or node.input[index] not in self.constants:
@@ -126,11 +133,8 @@ class GraphReader:
     def unsupported(self, node: Any, why: str = "") -> NetSpecificationError:
         """The refusal of ``node``: its name (or, unnamed, its position and output), op and the model's opset,
         then ``why`` (what it would need); for an op wlnet does not read, or without ``why``, every op it reads."""
-        if node.name:
-            label = f'"{node.name}" ({node.op_type}, opset {self.opset})'
-        else:
-            position = next((i for i, n in enumerate(self.graph.node, 1) if n is node or n == node), "?")
-            label = f'{position} ({node.op_type}, opset {self.opset}, unnamed, writing "{node.output[0]}")'
+        position = next((i for i, n in enumerate(self.graph.node, 1) if n is node or n == node), "?")
+        label = node_label(node, position, self.opset)
         if why and (node.op_type in READERS or node.op_type in FOLDED_OPS):
             return NetSpecificationError(f"Import: the ONNX node {label} has no wlnet equivalent: {why}.")
         reason = f": {why}" if why else ""
@@ -280,7 +284,7 @@ def _prelu(r: GraphReader, node: Any) -> None:
 
 
 def _leaky(r: GraphReader, node: Any) -> None:
-    alpha = next((a.f for a in node.attribute if a.name == "alpha"), 0.01)
+    alpha = r.attributes(node).get("alpha", 0.01)  # a FLOAT: the type is checked (.checks.check_attributes)
     layer = ParametricRampLayer([], Slope=np.float32(alpha), LearningRateMultipliers=0)
     r.add(node, layer, node.input[0], node.output[0])
 
@@ -357,10 +361,13 @@ def _gemm(r: GraphReader, node: Any) -> None:
         forms.gemm_plus(r, node, weights, float(attributes.get("beta", 1.0)))
         return
     if len(node.input) > 2 and node.input[2]:
-        c = r.const(node, 2, "C").astype(np.float64)
-        if c.ndim > 2 or c.ndim == 2 and c.shape[0] != 1:
-            raise r.unsupported(node, f"its C (dims {c.shape}) varies along the batch axis")
-        biases = np.broadcast_to(c.reshape(-1) if c.ndim == 2 else c, weights.shape[:1]) * attributes.get("beta", 1.0)
+        c = r.const(node, 2, "C")
+        biases = forms.bias_of(c, weights.shape[0])
+        if biases is None:
+            varies = "varies along the batch axis" if c.ndim == 2 and c.shape[0] != 1 else "is not a bias"
+            raise r.unsupported(node, f"its C (dims {c.shape}) {varies}; wlnet reads a C of dims (), (1,), (n,), "
+                                      f"(1, 1) or (1, n) (n = {weights.shape[0]}), constant over the batch")
+        biases = biases * attributes.get("beta", 1.0)
     _linear(r, node, weights, biases, node.output[0])
 
 
@@ -368,8 +375,9 @@ def _matmul(r: GraphReader, node: Any) -> None:
     """MatMul of a constant matrix, with the Add of a constant vector that follows it, if any."""
     shape = r.shapes.get(r.source(node.input[0]))
     absorbed = r.source(node.input[0]) != node.input[0]
-    if not absorbed and shape is not None and len(shape) != 2:
-        raise r.unsupported(node, "only a MatMul of a matrix (batch, n) is a LinearLayer")
+    if not absorbed and (shape is None or len(shape) != 2):  # an unknown rank might be 3: (batch, m, n) @ W
+        raise r.unsupported(node, "only a MatMul of a matrix (batch, n) is a LinearLayer" + (
+            " (the rank of its input is not known)" if shape is None else ""))
     weights = r.const(node, 1, "second factor").astype(np.float64).T
     if weights.ndim != 2:
         raise r.unsupported(node, "its second factor is not a matrix")
@@ -377,8 +385,8 @@ def _matmul(r: GraphReader, node: Any) -> None:
     add = r.only_consumer(output)
     if add is not None and add.op_type == "Add":
         other = add.input[1] if add.input[0] == output else add.input[0]
-        if other in r.constants and np.asarray(r.constants[other]).size == weights.shape[0]:
-            biases = np.asarray(r.constants[other], dtype=np.float64).reshape(-1)
+        biases = forms.bias_of(r.constants.get(other), weights.shape[0])  # only what broadcasts as biases
+        if biases is not None:
             r.mark_read(add)
             output = add.output[0]
     _linear(r, node, weights, biases, output)

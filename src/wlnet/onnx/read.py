@@ -28,6 +28,7 @@ from ..nets.wiring import NetPort
 from ..serialize import json_coder, json_net
 from ..symbols import Automatic
 from ..types import VARYING, TensorT
+from .checks import read_regular_file
 from .common import CODERS_KEY, DESCRIPTION_KEY, NET_KEY, PRODUCER, require
 from .export import onnx_model
 from .graphs import torch_keys
@@ -88,11 +89,16 @@ def import_onnx(source: str | os.PathLike | bytes, element: str = "Net") -> Any:
 
 
 def _load(onnx: Any, source: Any) -> Any:
+    """The model in the bytes or the file ``source``: a regular file only (:func:`.checks.read_regular_file`),
+    its external data (if any) loaded by onnx from the model's directory."""
     what = "the given bytes" if isinstance(source, (bytes, bytearray)) else f'"{os.fspath(source)}"'
     try:
         if isinstance(source, (bytes, bytearray)):
             return onnx.load_model_from_string(bytes(source))
-        return onnx.load(os.fspath(source))
+        with read_regular_file(os.fspath(source)) as file:  # onnx.load of the open file: its name gives the format
+            return onnx.load(file)
+    except NetError:
+        raise
     except Exception as error:  # protobuf's DecodeError, OSError, ...: the file is not a model
         raise NetError(f"Import: cannot read {what} as an ONNX model ({type(error).__name__}: {error}).") from None
 
