@@ -7,7 +7,12 @@ a stable ``code`` (the Wolfram message tag where one exists) for programs that b
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import functools
+import os
+import sys
+import warnings
 from collections.abc import Iterable
 
 __all__ = [
@@ -59,6 +64,30 @@ class NetDataError(NetError):
 
 class NetTrainWarning(UserWarning):
     """A training run went on, or stopped early, for a reason the user should know."""
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_WRAPPERS = {contextlib.__file__, functools.__file__}  # decorators' frames between wlnet's own
+
+
+def _inside(filename: str) -> bool:
+    """Whether a frame of ``filename`` is wlnet's (or a decorator's or PyTorch's between wlnet's
+    frames, as ``torch.no_grad`` puts there), not the user's code."""
+    torch_file = getattr(sys.modules.get("torch"), "__file__", None)
+    prefixes = (_PACKAGE, os.path.dirname(torch_file) + os.sep) if torch_file else (_PACKAGE,)
+    return filename.startswith(prefixes) or filename in _WRAPPERS
+
+
+def warn(message: str | Warning, category: type[Warning] = UserWarning) -> None:
+    """``warnings.warn`` pointing at the user's line: the first frame outside wlnet, as pandas'
+    ``find_stack_level`` and Python 3.12's ``skip_file_prefixes`` do, whatever the depth of the
+    call inside wlnet. Python then shows each different message once per line of the user's code
+    (its "default" filter), so the same warning from another call site is not hidden by the first.
+    """
+    frame, level = sys._getframe(1), 2  # level 2: warn's caller, a line of wlnet
+    while frame.f_back is not None and _inside(frame.f_code.co_filename):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
 
 
 def shortened(text: str, limit: int) -> str:
