@@ -9,8 +9,8 @@ Export:
   input: ``Unsqueeze`` then ``Expand`` to those dims (from the graph's ``Shape`` where one is
   "Varying").
 
-Import reads an ``Add`` of two computed tensors (an ``Add`` of a constant is refused: wlnet reads
-one only as the biases after a MatMul) and a ``Sum`` as ``TotalLayer`` with as many ports as the
+Import reads an ``Add`` of two computed tensors (an ``Add`` of a constant is refused, but for one number,
+an ElementwiseLayer, and the biases after a MatMul) and a ``Sum`` as ``TotalLayer`` with as many ports as the
 node has inputs, and a ``Concat`` of computed tensors as ``CatenateLayer`` at the level of its
 axis, each input feeding the layer's port of its position (``Part.sources``). Refused, saying
 why: inputs of different shapes (ONNX broadcasts them, TotalLayer does not), a ``Concat`` along
