@@ -32,7 +32,7 @@ def fused(monkeypatch):
 
 FIRST_CALL = """
 import logging, torch
-logging.basicConfig(level=logging.WARNING, format="%(name)s %(message)s")
+logging.basicConfig(level=logging.INFO, format="%(name)s %(message)s")  # the compile notice is INFO
 from wlnet import kernels
 from wlnet.functional import parametric_ramp, parametric_ramp_reference
 

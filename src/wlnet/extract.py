@@ -2,7 +2,10 @@
 
 A part specification is a path, as in the Wolfram Language: ``2`` (the second layer, 1-based;
 negative counts from the end), ``"name"`` (a named layer), ``"Slope"`` (an array or port of a
-layer), or a list of such steps, ``[2, "Slope"]``.
+layer), or a list or tuple of such steps, ``[2, "Slope"]`` or ``(2, "Slope")`` (the same path: a
+tuple is what ``Information(net, "ArraysPositionList")`` gives). Several specifications at once
+are a list or tuple that holds paths, ``[[1, "Weights"], (2, "Slope")]``, as Wolfram's
+``{{1, "Weights"}, {2, "Slope"}}``.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ __all__ = ["NetExtract", "NetReplacePart", "Normal"]
 
 
 def _steps(spec) -> list:
-    return list(spec) if isinstance(spec, list) else [spec]
+    return list(spec) if isinstance(spec, (list, tuple)) else [spec]
 
 
 def _check_step(verb: str, step, spec) -> None:
@@ -38,10 +41,9 @@ def _check_step(verb: str, step, spec) -> None:
 
 
 def _is_multiple(spec) -> bool:
-    """A tuple of specs, or a list whose elements are all lists (a list of paths)."""
-    return isinstance(spec, tuple) or (
-        isinstance(spec, list) and len(spec) > 0 and all(isinstance(s, list) for s in spec)
-    )
+    """Several specs: a list or tuple that holds a path (a list or tuple). A list or tuple of steps
+    alone is one path, so ``(2, "Slope")`` and ``[2, "Slope"]`` name the same array."""
+    return isinstance(spec, (list, tuple)) and any(isinstance(s, (list, tuple)) for s in spec)
 
 
 def NetExtract(net, spec):
@@ -52,7 +54,9 @@ def NetExtract(net, spec):
     Args:
         net: a layer or a container (NetChain, NetGraph).
         spec: ``"Slope"`` (an array), ``"Input"`` (a port), ``2`` or ``"name"`` (a part), a path
-            ``[2, "Slope"]``, ``All``; a tuple of specs (or a list of paths) extracts each.
+            ``[2, "Slope"]`` or ``(2, "Slope")`` (the same: positions as ``ArraysPositionList``
+            gives them work as they are), ``All``; a list or tuple of paths
+            (``[[1, "Weights"], (2, "Slope")]``) extracts each, into a list or tuple.
 
     Returns:
         An array as a read-only float32 NumPy array (rank 0 for a shared slope), or ``Automatic``
@@ -115,9 +119,11 @@ def NetReplacePart(net, spec, value=None):
 
     Args:
         net: a layer or container; it is not changed.
-        spec: a part specification as for NetExtract (``[2, "Slope"]``, ``"Input"``, ``2``), or a
-            dict ``{spec: value}`` / a list of ``(spec, value)`` pairs to replace several (paths
-            in a dict are written as tuples: ``{(2, "Slope"): value}``).
+        spec: a part specification as for NetExtract (``[2, "Slope"]`` or ``(2, "Slope")``,
+            ``"Input"``, ``2``), or a dict ``{spec: value}`` / a list of ``(spec, value)`` pairs
+            to replace several (paths in a dict are written as tuples: ``{(2, "Slope"): value}``;
+            in a list of rules a tuple is a rule, so a path there is ``([2, "Slope"], value)`` or
+            ``((2, "Slope"), value)``).
         value: the new array (same dims as the old), port specification, encoder/decoder, or layer.
 
     >>> from wlnet import ParametricRampLayer, NetExtract

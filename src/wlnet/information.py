@@ -19,6 +19,7 @@ import hashlib
 import html
 import json
 import math
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -183,8 +184,12 @@ def Information(net, prop=None):
 
     Wolfram: ``Information[net]``, ``Information[net, "prop"]``, ``Information[net, {p1, p2}]``.
 
-    ``Information(net)`` returns an :class:`InformationReport`, which prints as a table and
-    renders as HTML in Jupyter; ``report[prop]`` reads one property. Dims, counts and sizes that
+    ``Information(net)`` shows a report, as Wolfram's ``Information[net]`` shows a panel: in a
+    script it prints the report; at a Python prompt, in IPython or in Jupyter, where the value a
+    line gives is shown, it prints nothing itself and the returned report shows (as a table, or
+    as HTML in Jupyter), once (torchinfo's ``summary`` decides so too). It returns an
+    :class:`InformationReport`: ``report[prop]`` reads one property, ``print(report)`` prints it
+    anywhere. Dims, counts and sizes that
     are not known yet are ``None``; an uninitialized array is ``Automatic``.
     ``Information(net, "Properties")`` lists the properties; see the module doc for the two of
     Wolfram's that wlnet does not have.
@@ -203,7 +208,10 @@ def Information(net, prop=None):
             f"Information: the first argument should be a net, not {type(net).__name__}."
         )
     if prop is None:
-        return InformationReport(net)
+        report = InformationReport(net)
+        if not _shows_results():
+            print(report)
+        return report
     if isinstance(prop, (list, tuple)):
         for p in prop:
             if not isinstance(p, str):
@@ -225,6 +233,17 @@ def Information(net, prop=None):
             f"The properties are: {', '.join(PROPERTIES)}."
         )
     return PROPERTIES[prop](net)
+
+
+def _shows_results() -> bool:
+    """Whether the value a line gives is shown to the user: a Python prompt (``sys.ps1``: the
+    REPL, ``python -i`` once at its prompt) or an IPython shell or Jupyter kernel. A script, and
+    ``python -c``, show nothing of it."""
+    if hasattr(sys, "ps1"):
+        return True
+    ipython = sys.modules.get("IPython")
+    get_ipython = getattr(ipython, "get_ipython", None)
+    return get_ipython is not None and get_ipython() is not None
 
 
 def _port_text(net: Layer, name: str, t: TensorT) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ..coders import NetDecoder, NetEncoder
 from ..errors import NetShapeError, NetSpecificationError, closest
-from ..layers.base import Layer, parse_multiplier, position_text
+from ..layers.base import _REPR_MAX_ELEMENTS, Layer, parse_multiplier, position_text
 from ..symbols import Automatic
 from ..types import TensorT, as_int, describe, parse_port, unify
 
@@ -86,6 +86,9 @@ def layers_text(items) -> str:
     return "{" + ", ".join(f"{k!r}: {repr(layer).split('  #')[0]}" for k, layer in items) + "}"
 
 
+_REPR_LEFT_OUT_SHOWN = 8  # a big net's repr names its first few left-out arrays, then counts the rest
+
+
 class Container(Layer):
     """Base of NetChain and NetGraph. Subclasses compute ``_children`` and ``_ports`` in ``_infer``."""
 
@@ -132,6 +135,27 @@ class Container(Layer):
         return [((key, *position), leaf)
                 for key, child in self._children()
                 for position, leaf in child._leaf_layers()]
+
+    def __repr__(self) -> str:
+        """The constructor, with a comment for every array it leaves out (more than 16 values):
+        its position (as ``Information(net, "ArraysPositionList")`` gives it, and NetExtract
+        reads), dims, min and max, as a lone layer's repr says them. So ``eval(repr(net))`` is
+        the net exactly when the comment names no array."""
+        text = super().__repr__()
+        left_out = [
+            f"{(*position, name)!r}: dims {value.shape}, min {value.min():g}, max {value.max():g}"
+            for position, leaf in self._leaf_layers()
+            for name in leaf._array_names
+            if (value := leaf._arrays[name]) is not Automatic and value.size > _REPR_MAX_ELEMENTS
+        ]
+        if len(left_out) > _REPR_LEFT_OUT_SHOWN:
+            rest = len(left_out) - _REPR_LEFT_OUT_SHOWN + 1
+            left_out[_REPR_LEFT_OUT_SHOWN - 1:] = [
+                f'{rest} more arrays left out (Information(net, "Arrays") has them all)'
+            ]
+        if not left_out:
+            return text
+        return text + ("; " if "  # " in text else "  # ") + "; ".join(left_out)
 
     def _map_leaves(self, fn, prefix=()):
         children = tuple((key, child._map_leaves(fn, (*prefix, key))) for key, child in self._children())
