@@ -172,8 +172,9 @@ def test_cache_goes_to_the_user_directory_when_the_package_is_read_only(monkeypa
 
 @needs_numba
 def test_a_compile_is_announced_once(tmp_path):
-    """With an empty cache the kernels compile, and the process says so once, naming the cache."""
-    done = _python("check(0); check(1); print('ok')\n", {"NUMBA_CACHE_DIR": str(tmp_path)}, timeout=400)
+    """With an empty cache the kernels compile, and the process says so once (at INFO level), naming the cache."""
+    code = "import logging; logging.basicConfig(level=logging.INFO)\ncheck(0); check(1); print('ok')\n"
+    done = _python(code, {"NUMBA_CACHE_DIR": str(tmp_path)}, timeout=400)
     assert done.returncode == 0, done.stderr[-3000:]
     announced = [line for line in done.stderr.splitlines() if "compiling the fast CPU kernels" in line]
     assert len(announced) == 1 and str(tmp_path) in announced[0], done.stderr[-3000:]

@@ -6,7 +6,7 @@
 :func:`wlnet.functional.parametric_ramp_reference` (bit for bit, except that the slope gradient is
 summed in another, fixed, order). Backends, compiled from Python at first use, no C compiler needed:
 
-* CPU: Numba (``pip install numba``, or ``pip install wlnet[fast]``), float32, float64 and bfloat16.
+* CPU: Numba (a dependency of wlnet), float32, float64 and bfloat16.
 * CUDA: Triton, float32, float64, float16 and bfloat16.
 
 Without the backend for a device, the operator runs PyTorch's own PReLU kernel, and the logger

@@ -642,8 +642,9 @@ _serial_launches = False
 _refused: UnavailableError | None = None
 #: Whether this process has announced a compile already.
 _announced = False
-#: About how long compiling one dtype's kernels takes (a 2-core x86-64 machine: 8 s for float32).
-COMPILE_SECONDS = 10
+#: About how long compiling one dtype's kernels takes (a 2-core x86-64 machine, an empty cache:
+#: float32 17 s, float64 23 s, bfloat16 28 s; several times that while other work shares the cores).
+COMPILE_SECONDS = 20
 
 
 def _storage(t: torch.Tensor) -> np.ndarray:
@@ -690,13 +691,18 @@ def _announce_compiling(dtype: torch.dtype, background: bool) -> None:
     if _announced:
         return
     _announced = True
+    # INFO: nothing to do about a compile that happens once; a WARNING only where every process
+    # will compile again, which setting NUMBA_CACHE_DIR fixes.
     where = cache_dir()
-    logger.warning(
-        "wlnet: compiling the fast CPU kernels (%s)%s, once, about %d s%s.",
+    logger.log(
+        logging.INFO if where else logging.WARNING,
+        "wlnet: compiling the fast CPU kernels for %s, about %d s%s; %s.",
         str(dtype).removeprefix("torch."),
-        " in the background (PyTorch's PReLU kernel runs meanwhile)" if background else "",
         COMPILE_SECONDS,
-        f"; they are cached in {where}" if where else "; no cache directory is writable, so every process compiles",
+        " in the background (PyTorch's PReLU kernel runs meanwhile)" if background else " (this call waits)",
+        f"later processes load them from the cache in {where} (NUMBA_CACHE_DIR moves it)" if where else
+        "no cache directory is writable, so every process compiles them again: set NUMBA_CACHE_DIR to a "
+        "writable directory to keep them",
     )
 
 
