@@ -16,8 +16,10 @@ Lightning's ModelCheckpoint keeps ``save_top_k`` best files and the last): ``"Ke
 (default 3) or ``All``, the newest checkpoints kept; ``"KeepBest"``: True (default) also keeps the
 checkpoint of the best round by the ValidationSet's loss (the "TrainedNet"), when one was
 written at that round. Older files of the run are deleted once the newer one is written, so the
-newest complete checkpoint is always there to continue from. "CheckpointingFiles" lists the files
-kept.
+newest complete checkpoint is always there to continue from; so are files of later rounds than
+the one written (a run continued from an older checkpoint of its own starts its history anew from
+there, so that the newest file is always the one to continue). "CheckpointingFiles" lists the
+files kept.
 
 A checkpoint that cannot be written (a full disk, a quota, a directory removed) stops training
 after that round: NetTrain returns what it has trained, with ``"ReasonTrainingStopped"`` ->
