@@ -134,8 +134,15 @@ def test_broken_numba_falls_back_with_one_line(tmp_path, case):
     assert "ok" in done.stdout
     lines = _fallback_lines(done.stderr)
     assert len(lines) == 1, done.stderr[-3000:]
-    hint = "delete" if case == "damaged-cache" else "NUMBA_"
+    hint = {
+        "damaged-cache": "the kernel cache may be damaged: delete",
+        "threads-0": "NUMBA_NUM_THREADS must be a whole number > 0",
+        # the variable, its value and the values it takes (it used to say to delete a warm cache)
+        "layer-junk": "NUMBA_THREADING_LAYER='junk' is not a layer Numba knows: set it to one of default, safe, "
+                      "threadsafe, forksafe, tbb, omp, workqueue, or unset it",
+    }[case]
     assert hint in lines[0]
+    assert ("delete" in lines[0]) == (case == "damaged-cache")
     assert "Traceback" not in done.stderr
 
 

@@ -168,7 +168,7 @@ def _in_background() -> bool:
     """:data:`COMPILE_IN_BACKGROUND`, from ``WLNET_COMPILE_IN_BACKGROUND`` the first time."""
     global COMPILE_IN_BACKGROUND
     if COMPILE_IN_BACKGROUND is None:
-        COMPILE_IN_BACKGROUND = settings.flag("WLNET_COMPILE_IN_BACKGROUND", True)
+        COMPILE_IN_BACKGROUND = bool(settings.read("WLNET_COMPILE_IN_BACKGROUND"))
     return COMPILE_IN_BACKGROUND
 
 

@@ -708,13 +708,45 @@ def _announce_compiling(dtype: torch.dtype, background: bool) -> None:
 
 def _failure(error: Exception) -> UnavailableError:
     """What a failure to load, compile or launch the kernels means for the user."""
-    reason = f"{type(error).__name__}: {error}".strip()
+    reason = " ".join(f"{type(error).__name__}: {error}".split())  # one line: Numba's hints span several
+    layer_hint = _threading_layer_hint(error)
+    if layer_hint:  # before the cache test: a cached kernel starts the threading layer in caching.py
+        return UnavailableError(reason, layer_hint)
     from_cache = isinstance(error, (pickle.UnpicklingError, EOFError)) or any(
         frame.f_code.co_filename.endswith("caching.py") for frame, _ in traceback.walk_tb(error.__traceback__)
     )
     if from_cache:
         return UnavailableError(reason, f"the kernel cache may be damaged: delete {cache_dir()} to recompile them")
     return UnavailableError(reason, _SETTINGS_HINT)
+
+
+#: The values of ``NUMBA_THREADING_LAYER`` that Numba knows (any case).
+THREADING_LAYERS = ("default", "safe", "threadsafe", "forksafe", "tbb", "omp", "workqueue")
+
+
+def _threading_layer_hint(error: Exception) -> str | None:
+    """What to do when Numba's threading layer is what failed to start, naming the environment
+    variable, its value and the values it takes; None for any other failure."""
+    text = str(error)
+    if "THREADING_LAYER_PRIORITY" in text:
+        return (
+            "set NUMBA_THREADING_LAYER_PRIORITY to the three layers tbb, omp and workqueue in the order "
+            "to try them, separated by spaces (such as 'tbb omp workqueue'), or unset it"
+        )
+    if "threading layer" not in text:
+        return None
+    layer = str(os.environ.get("NUMBA_THREADING_LAYER", "default"))
+    accepted = ", ".join(THREADING_LAYERS)
+    if layer.lower() not in THREADING_LAYERS:  # Numba lowercases the value, and strips nothing
+        return (
+            f"NUMBA_THREADING_LAYER={layer!r:.60} is not a layer Numba knows: set it to one of {accepted}, "
+            "or unset it"
+        )
+    return (
+        f"NUMBA_THREADING_LAYER={layer!r} names a threading layer that cannot start on this machine "
+        f"(tbb needs the tbb package, omp an OpenMP runtime): unset it, or set it to workqueue (always "
+        f"there) or another of {accepted}"
+    )
 
 
 def prepare(dtype: torch.dtype, background: bool = False) -> None:
@@ -925,7 +957,7 @@ def _huge_pages() -> bool:
     """:data:`HUGE_PAGES`, from ``WLNET_HUGE_PAGES`` the first time (default: on)."""
     global HUGE_PAGES
     if HUGE_PAGES is None:
-        HUGE_PAGES = settings.flag("WLNET_HUGE_PAGES", True)
+        HUGE_PAGES = bool(settings.read("WLNET_HUGE_PAGES"))
     return HUGE_PAGES
 
 
@@ -933,7 +965,7 @@ def _stream_min_bytes() -> int:
     """:data:`STREAM_MIN_BYTES`, from ``WLNET_STREAM_MIN_BYTES`` the first time."""
     global STREAM_MIN_BYTES
     if STREAM_MIN_BYTES is None:
-        STREAM_MIN_BYTES = settings.whole_bytes("WLNET_STREAM_MIN_BYTES", 0) or settings.last_level_cache() // 2
+        STREAM_MIN_BYTES = int(settings.read("WLNET_STREAM_MIN_BYTES")) or settings.last_level_cache() // 2
     return STREAM_MIN_BYTES
 
 

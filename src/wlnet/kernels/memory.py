@@ -38,5 +38,5 @@ def reuse_memory() -> bool:
 
 def from_environment() -> None:
     """:func:`reuse_memory` when ``WLNET_REUSE_MEMORY`` is on (``1``, ``true``, ``yes``, ``on``)."""
-    if settings.flag("WLNET_REUSE_MEMORY", False):
+    if settings.read("WLNET_REUSE_MEMORY"):
         reuse_memory()

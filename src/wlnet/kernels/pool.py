@@ -33,7 +33,6 @@ __all__ = ["MAX_BUFFERS", "keep", "kept_bytes", "release", "take"]
 
 #: The most blocks kept at once.
 MAX_BUFFERS = 16
-_DEFAULT_BYTES = 2 << 30
 
 _lock = threading.Lock()
 _kept: OrderedDict[int, torch.UntypedStorage] = OrderedDict()  # id -> storage, least recent first
@@ -43,7 +42,7 @@ _limit: int | None = None  # bytes, from WLNET_OUTPUT_POOL_BYTES at first use
 def _max_bytes() -> int:
     global _limit
     if _limit is None:
-        _limit = settings.whole_bytes("WLNET_OUTPUT_POOL_BYTES", _DEFAULT_BYTES)
+        _limit = int(settings.read("WLNET_OUTPUT_POOL_BYTES"))
     return _limit
 
 
