@@ -96,6 +96,34 @@ def shortened(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
+def shown(value: object, limit: int = 80) -> str:
+    """``repr(value)`` for a message, cut to ``limit`` characters; never fails: an int too long for
+    Python's integer-to-text limit (4300 digits) is described by its size instead.
+
+    >>> shown(10**5000)
+    'an integer of 5001 digits'
+    """
+    try:
+        text = repr(value)
+    except Exception:
+        if isinstance(value, int):  # beyond sys.get_int_max_str_digits()
+            text = f"an integer of {_digits(value)} digits"
+        elif isinstance(value, (tuple, list)) and type(value) in (tuple, list):  # such an int inside
+            items = ", ".join(shown(item, limit) for item in value)
+            text = f"({items},)" if type(value) is tuple and len(value) == 1 else (
+                f"({items})" if type(value) is tuple else f"[{items}]")
+        else:  # a repr that fails: such an int inside a Scaled, a user's object
+            text = f"a {type(value).__name__} that cannot be shown"
+    return shortened(text, limit)
+
+
+def _digits(value: int) -> int:
+    """The decimal digits of an int's magnitude, without converting it to text."""
+    number = abs(value)
+    digits = max(1, int(number.bit_length() * 0.30102999566398120))  # the count, or one less
+    return digits + (number >= 10**digits)
+
+
 def closest(name: str, choices: Iterable[str]) -> str:
     """A ``" Did you mean ...?"`` suffix naming the choice closest to ``name``, or ``""``."""
     found = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.6)
@@ -111,8 +139,9 @@ def check_options(where: str, given: dict, allowed: Iterable[str]) -> None:
     allowed = list(allowed)
     for name in given:
         if name not in allowed:
+            label = name if isinstance(name, str) else shown(name)
             raise NetOptionError(
-                f"{where}: unknown option {name}.{closest(name, allowed)} "
+                f"{where}: unknown option {label}.{closest(label, allowed)} "
                 f"The options are {', '.join(allowed)}."
             )
 

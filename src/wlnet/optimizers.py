@@ -24,11 +24,11 @@ total steps, or a function f(t, T) returning a number in (0, 1].
 from __future__ import annotations
 
 import math
-import numbers
 
 import torch
 
-from .errors import NetOptionError, closest
+from .errors import NetOptionError, closest, shown
+from .options import real
 from .symbols import Automatic
 
 __all__ = ["METHODS", "Optimizer", "parse_method"]
@@ -66,7 +66,8 @@ def _check_common(method: str, key: str, value) -> None:
     if isinstance(value, (dict, list)):
         if key == "LearningRate":
             raise NetOptionError(
-                f'NetTrain: the "LearningRate" of Method {method} should be None or {wanted}, but was {value!r:.60}; '
+                f'NetTrain: the "LearningRate" of Method {method} should be None or {wanted}, '
+                f"but was {shown(value, 60)}; "
                 "per-array learning rates are given with LearningRateMultipliers."
             )
         rules = value.items() if isinstance(value, dict) else value
@@ -76,10 +77,11 @@ def _check_common(method: str, key: str, value) -> None:
     for v in values:
         if v is None:
             continue
-        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v) or not ok(v):
+        number = real(v)
+        if number is None or not math.isfinite(number) or not ok(number):
             rules_text = " in its rules" if v is not value else ""
             raise NetOptionError(
-                f'NetTrain: the "{key}" of Method {method} should be None or {wanted}{rules_text}, but was {v!r}.'
+                f'NetTrain: the "{key}" of Method {method} should be None or {wanted}{rules_text}, but was {shown(v)}.'
             )
 
 
@@ -87,13 +89,15 @@ def _check_sub_option(method: str, key: str, value) -> None:
     if key in _COMMON_NUMBERS:
         _check_common(method, key, value)
     elif key in _UNIT_INTERVAL or key == "Epsilon":
-        ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-        ok = ok and (0 <= value < 1 if key in _UNIT_INTERVAL else 0 < value < math.inf)
+        number = real(value)
+        ok = number is not None and (0 <= number < 1 if key in _UNIT_INTERVAL else 0 < number < math.inf)
         if not ok and not (key == "Momentum" and value is None):
             wanted = "a positive finite number"
             if key in _UNIT_INTERVAL:
                 wanted = "a number between 0 (included) and 1 (excluded)"
-            raise NetOptionError(f'NetTrain: the "{key}" of Method {method} should be {wanted}, but was {value!r}.')
+            raise NetOptionError(
+                f'NetTrain: the "{key}" of Method {method} should be {wanted}, but was {shown(value)}.'
+            )
 
 
 def parse_method(method) -> tuple[str, dict]:
@@ -101,13 +105,13 @@ def parse_method(method) -> tuple[str, dict]:
     options = {}
     if isinstance(method, (tuple, list)) and len(method) == 2 and isinstance(method[1], dict):
         method, options = method
-    if method is None or method == "Automatic" or repr(method) == "Automatic":
+    if method is None or method is Automatic or isinstance(method, str) and method == "Automatic":
         method = "ADAM"
     if not isinstance(method, str) or method not in METHODS:
         hint = closest(method, METHODS) if isinstance(method, str) else ""
         raise NetOptionError(
             f"NetTrain: Method should be one of {', '.join(METHODS)}, or (name, {{sub-option: value}}), "
-            f"but was {method!r}.{hint}"
+            f"but was {shown(method)}.{hint}"
         )
     lr, own = METHODS[method]
     allowed: dict[str, object] = {**own, **COMMON}
@@ -116,7 +120,7 @@ def parse_method(method) -> tuple[str, dict]:
     for key, value in options.items():
         if key not in allowed:
             raise NetOptionError(
-                f"NetTrain: Method {method} has no sub-option {key!r}.{closest(str(key), allowed)} "
+                f"NetTrain: Method {method} has no sub-option {shown(key)}.{closest(shown(key), allowed)} "
                 f"Its sub-options are: {', '.join(allowed)}."
             )
         if key == "LearningRate" and value is Automatic:
@@ -127,9 +131,10 @@ def parse_method(method) -> tuple[str, dict]:
     if settings.get("Momentum") is None and "Momentum" in own:
         settings["Momentum"] = 0.0
     schedule = settings["LearningRateSchedule"]
-    if not (schedule is None or schedule == "Polynomial" or callable(schedule)):
+    if not (schedule is None or isinstance(schedule, str) and schedule == "Polynomial" or callable(schedule)):
         raise NetOptionError(
-            f'NetTrain: LearningRateSchedule should be None, "Polynomial" or a function f(t, T), but was {schedule!r}.'
+            f'NetTrain: the "LearningRateSchedule" of Method {method} should be None, "Polynomial" or a function '
+            f"f(t, T), but was {shown(schedule)}."
         )
     settings["DefaultLearningRate"] = lr
     return method, settings
@@ -207,12 +212,13 @@ class Optimizer:
                 return 1.0
             return math.sqrt(1.0 - min(self.t, total) / (total + 1))
         factor = schedule(self.t, total)
-        if not isinstance(factor, numbers.Real) or not 0 < float(factor) <= 1:
+        number = real(factor)
+        if number is None or not 0 < number <= 1:
             raise NetOptionError(
                 f"NetTrain: the LearningRateSchedule function should return a number in (0, 1], "
-                f"but returned {factor!r} at step {self.t}."
+                f"but returned {shown(factor)} at step {self.t}."
             )
-        return float(factor)
+        return number
 
     def _gradients(self) -> list:
         grads = []

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .errors import NetOptionError
+from .errors import NetOptionError, shown
 from .symbols import All, Automatic, Span, _Atom
 from .types import as_int
 
@@ -38,6 +38,7 @@ __all__ = [
     "positive_int",
     "positive_seconds",
     "precision",
+    "real",
     "rules",
     "computing",
     "target_device",
@@ -45,7 +46,24 @@ __all__ = [
 ]
 
 PRECISIONS = {"Real32": torch.float32, "Real64": torch.float64}
+#: The most processes TargetDevice ("CPU", n) starts: each holds the net and talks to every other.
+MAX_PROCESSES = 1024
 NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
+
+
+def real(value: Any) -> float | None:
+    """``value`` as a float when it is a real number (an int, a float, a NumPy number; not a bool)
+    that a float can hold, else None. NaN and infinities are returned: the caller decides.
+
+    >>> real(2), real(True), real("1"), real(10**400)
+    (2.0, None, None, None)
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        return None
+    try:
+        return float(value)
+    except (OverflowError, ValueError, TypeError):  # an int beyond a float's range
+        return None
 
 
 def positive_int(where: str, name: str, value: Any) -> Any:
@@ -55,7 +73,7 @@ def positive_int(where: str, name: str, value: Any) -> Any:
     number = as_int(value)
     if number is None or number < 1:
         raise NetOptionError(
-            f"{where}: the value of {name} should be Automatic or a positive integer, but was {value!r}."
+            f"{where}: the value of {name} should be Automatic or a positive integer, but was {shown(value)}."
         )
     return number
 
@@ -64,11 +82,12 @@ def positive_seconds(where: str, name: str, value: Any) -> float | None:
     """A positive number of seconds, or None for Automatic / None (no limit): TimeGoal."""
     if value is Automatic or value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not float(value) > 0:
+    seconds = real(value)
+    if seconds is None or not seconds > 0:  # NaN too; inf: no limit
         raise NetOptionError(
-            f"{where}: the value of {name} should be a positive number of seconds, but was {value!r}."
+            f"{where}: the value of {name} should be a positive number of seconds, but was {shown(value)}."
         )
-    return float(value)
+    return seconds
 
 
 def precision(where: str, value: Any) -> torch.dtype:
@@ -92,11 +111,13 @@ def computing(mixed: bool, device: torch.device) -> Any:
 def target_device(spec: Any, where: str) -> torch.device:
     """The torch device for a TargetDevice value: "CPU", "GPU" / "CUDA", or ("GPU", n) 1-based."""
     index: Any = 1
+    given = spec
     if isinstance(spec, (tuple, list)) and len(spec) == 2 and spec[0] in ("GPU", "CUDA"):
         spec, index = spec
-    if spec == "CPU":
+    if isinstance(spec, str) and spec == "CPU":  # (an array's == would compare elementwise)
         return torch.device("cpu")
-    if spec in ("GPU", "CUDA") and isinstance(index, int) and index >= 1:
+    index = as_int(index)  # None: not an integer
+    if isinstance(spec, str) and spec in ("GPU", "CUDA") and index is not None and index >= 1:
         if not torch.cuda.is_available():
             raise NetOptionError(
                 f'{where}: TargetDevice "GPU" needs a CUDA GPU, but torch sees none on this machine '
@@ -104,13 +125,14 @@ def target_device(spec: Any, where: str) -> torch.device:
             )
         if index > torch.cuda.device_count():
             raise NetOptionError(
-                f"{where}: TargetDevice asks for GPU {index}, but there are only "
+                f"{where}: TargetDevice asks for GPU {shown(index)}, but there are only "
                 f"{torch.cuda.device_count()}."
             )
         return torch.device("cuda", index - 1)
     several = isinstance(spec, (tuple, list)) and len(spec) == 2 and spec[0] in ("CPU", "GPU", "CUDA")
     raise NetOptionError(
-        f'{where}: the value of TargetDevice should be "CPU", "GPU" or ("GPU", n), but was {spec!r}.'
+        f'{where}: the value of TargetDevice should be "CPU", "GPU" or ("GPU", n) (n from 1), '
+        f"but was {shown(given)}."
         + (" Several devices (\"CPU\", n), (\"GPU\", All) are for NetTrain." if several else "")
     )
 
@@ -120,10 +142,11 @@ def training_devices(spec: Any, where: str = "NetTrain") -> tuple[torch.device, 
     ``("GPU", All)`` (every GPU), ``("GPU", [n1, n2, ...])`` (1-based), and, beyond the Wolfram
     Language, ``("CPU", n)``: n processes on the CPU."""
     if isinstance(spec, (tuple, list)) and len(spec) == 2 and spec[0] == "CPU":
-        count = spec[1]
-        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        count = as_int(spec[1])
+        if count is None or not 1 <= count <= MAX_PROCESSES:
             raise NetOptionError(
-                f'{where}: TargetDevice ("CPU", n) takes a positive number of processes n, but was {spec!r}.'
+                f'{where}: TargetDevice ("CPU", n) takes a positive number of processes n (at most '
+                f"{MAX_PROCESSES}), but was {shown(spec)}."
             )
         return (torch.device("cpu"),) * count
     if isinstance(spec, (tuple, list)) and len(spec) == 2 and spec[0] in ("GPU", "CUDA") and (
@@ -146,7 +169,8 @@ def rules(value: Any, option: str, where: str = "NetTrain") -> list[tuple[Any, A
         for rule in value:
             if not (isinstance(rule, tuple) and len(rule) == 2):
                 raise NetOptionError(
-                    f"{where}: {option} should be a number or a list of (part, value) rules, but contains {rule!r}."
+                    f"{where}: {option} should be a number or a list of (part, value) rules, "
+                    f"but contains {shown(rule)}."
                 )
         return value
     return None
@@ -173,12 +197,13 @@ def _step_matches(step: Any, key: Any) -> bool:
 def _number(value: Any, option: str, allow_none: bool, where: str) -> float:
     if value is None and allow_none:
         return 0.0
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+    number = real(value)
+    if number is None or not math.isfinite(number):
         raise NetOptionError(
-            f"{where}: the values of {option} should be numbers"
-            f"{' or None' if allow_none else ''}, but one is {value!r}."
+            f"{where}: the values of {option} should be numbers (finite ones)"
+            f"{' or None' if allow_none else ''}, but one is {shown(value)}."
         )
-    return float(value)
+    return number
 
 
 def per_array(

@@ -19,12 +19,12 @@ The total loss is the weighted sum; each loss is also reported on its own (see :
 
 from __future__ import annotations
 
-import numbers
+import math
 from typing import Any, NamedTuple
 
 import torch
 
-from ..errors import NetOptionError
+from ..errors import NetOptionError, shown
 from ..functions import LogisticSigmoid
 from ..layers.elementwise import ElementwiseLayer
 from ..layers.loss import CrossEntropyLossLayer, LossLayer, MeanSquaredLossLayer
@@ -32,6 +32,7 @@ from ..layers.softmax import SoftmaxLayer
 from ..nets.chain import NetChain
 from ..nets.graph import NetGraph
 from ..nets.wiring import NetPort
+from ..options import real
 from ..symbols import Automatic, Scaled
 
 __all__ = ["Loss", "Losses", "batch_loss", "index_ports", "loss_names", "parse_loss", "port_loss", "target_ports"]
@@ -59,7 +60,13 @@ def parse_loss(spec: Any, net: Any) -> Losses:
     outputs = list(net._output_types())
     losses = _losses(spec, net, outputs, 1.0)
     if not losses:
-        raise NetOptionError(f"NetTrain: LossFunction {spec!r} gives no loss to minimize.")
+        raise NetOptionError(f"NetTrain: LossFunction {shown(spec)} gives no loss to minimize.")
+    for loss in losses:  # nested weights multiply: each is finite, their product may not be
+        if not math.isfinite(loss.weight):
+            raise NetOptionError(
+                f"NetTrain: the LossFunction weights of port {loss.port!r} multiply to {loss.weight}; give weights "
+                "whose product is a finite number."
+            )
     return losses
 
 
@@ -88,7 +95,7 @@ def _losses(spec: Any, net: Any, outputs: list[str], weight: float) -> Losses:
         f"NetTrain: LossFunction should be Automatic, a loss layer (MeanSquaredLossLayer(), "
         f'CrossEntropyLossLayer("Index"), ...), an output port ({", ".join(map(repr, outputs))}) whose value is '
         f'the loss, a dict {{"port": loss layer}}, or a list of them with weights (spec, Scaled(w)), but was '
-        f"{spec!r}."
+        f"{shown(spec)}."
     )
 
 
@@ -96,7 +103,7 @@ def _port_losses(port: Any, value: Any, net: Any, outputs: list[str], weight: fl
     """The losses of one rule ``port -> value`` of the dict form."""
     if port not in outputs:
         raise NetOptionError(
-            f"NetTrain: LossFunction names the port {port!r}, but the output ports of {net._where} are "
+            f"NetTrain: LossFunction names the port {shown(port)}, but the output ports of {net._where} are "
             f"{', '.join(map(repr, outputs))}."
         )
     if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], Scaled):
@@ -109,15 +116,21 @@ def _port_losses(port: Any, value: Any, net: Any, outputs: list[str], weight: fl
         return [Loss(value, weight, port)]
     raise NetOptionError(
         f"NetTrain: LossFunction's rule for port {port!r} should give a loss layer, Automatic, Scaled(r) or "
-        f"(loss layer, Scaled(r)), but gives {value!r}."
+        f"(loss layer, Scaled(r)), but gives {shown(value)}."
     )
 
 
 def _weight(scaled: Scaled) -> float:
-    weight = scaled.value
-    if isinstance(weight, bool) or not isinstance(weight, numbers.Real):
-        raise NetOptionError(f"NetTrain: a LossFunction weight should be a number, not {weight!r}.")
-    return float(weight)
+    """The weight r of ``Scaled(r)``: a finite number >= 0 (0 reports a loss without training on it;
+    a negative weight would maximize the loss, which a stopping criterion and the reported
+    "RoundLoss" would then read the wrong way round)."""
+    weight = real(scaled.value)
+    if weight is None or not math.isfinite(weight) or weight < 0:
+        raise NetOptionError(
+            f"NetTrain: a LossFunction weight Scaled(r) should have a finite number r >= 0, but r was "
+            f"{shown(scaled.value)}."
+        )
+    return weight
 
 
 def automatic_loss(net: Any, port: str, weight: float = 1.0) -> Loss:
