@@ -320,14 +320,17 @@ def _start(devices: tuple[torch.device, ...], backend: str, work: Callable[[], T
     children = [_fork(rank, count, backend, store, work) for rank in range(1, count)]
     threads = torch.get_num_threads()
     torch.set_num_threads(max(1, threads // count))  # the processes share this machine's cores
-    died: str | None = None
+    patience = 2.0  # after a failure here, the others wait for this process in vain: kill them soon
     try:
-        _initialize(0, count, backend, store)
         try:
-            return work()
+            _initialize(0, count, backend, store)
+            result = work()
+            patience = 30.0  # the others end their own work
+            return result
         except (RuntimeError, dist.DistBackendError) as error:  # a collective failed: a process is gone
             died = _death(children)
             if died is not None:
+                patience = 0.0  # the others of a failed start are killed at once
                 raise _DiedError(died) from None
             raise NetError(
                 f"NetTrain: the data-parallel run stopped: another of its {count} processes failed or stopped "
@@ -338,7 +341,7 @@ def _start(devices: tuple[torch.device, ...], backend: str, work: Callable[[], T
         if dist.is_initialized():
             dist.destroy_process_group()
         torch.set_num_threads(threads)
-        _reap(children, 0.0 if died is not None else 30.0)  # a failed start's others are killed at once
+        _reap(children, patience)
         shutil.rmtree(directory, ignore_errors=True)
 
 
