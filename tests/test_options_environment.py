@@ -381,7 +381,8 @@ def test_a_bad_option_is_refused_before_the_first_round(tmp_path, case):
     calls = []
     given = {option: _substitute(value, str(tmp_path / "checkpoints"))}
     if option != "TrainingProgressFunction":
-        given["TrainingProgressFunction"] = lambda progress: calls.append(progress["Round"])
+        # Stops a run that a regression let start: a value like MaxTrainingRounds=2**53 + 1 must not hang.
+        given["TrainingProgressFunction"] = lambda progress: calls.append(progress["Round"]) or "StopTraining"
     if option == "TrainingStoppingCriterion":
         given["ValidationSet"] = Scaled(0.25)  # (else a warning that it watches the training loss)
     given.setdefault("MaxTrainingRounds", 2)
@@ -438,7 +439,7 @@ def test_messages_of_vast_integers_never_fail():
     assert shown(10**4299) == repr(10**4299)[:79] + "\u2026"
     assert shown(Scaled(VAST)) == "a Scaled that cannot be shown"
     assert shown(("CPU", VAST)) == f"('CPU', {VAST_TEXT})" and shown([VAST]) == f"[{VAST_TEXT}]"
-    assert shown((VAST,)) == f"({VAST_TEXT},)"
+    assert shown((VAST,)) == f"({VAST_TEXT},)" and shown({VAST: [1]}) == f"{{{VAST_TEXT}: [1]}}"
     limit = sys.get_int_max_str_digits()
     sys.set_int_max_str_digits(0)  # no limit: the true counts
     try:

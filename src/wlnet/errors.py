@@ -112,6 +112,8 @@ def shown(value: object, limit: int = 80) -> str:
             items = ", ".join(shown(item, limit) for item in value)
             text = f"({items},)" if type(value) is tuple and len(value) == 1 else (
                 f"({items})" if type(value) is tuple else f"[{items}]")
+        elif isinstance(value, dict) and type(value) is dict:
+            text = "{" + ", ".join(f"{shown(k, limit)}: {shown(v, limit)}" for k, v in value.items()) + "}"
         else:  # a repr that fails: such an int inside a Scaled, a user's object
             text = f"a {type(value).__name__} that cannot be shown"
     return shortened(text, limit)
