@@ -119,8 +119,9 @@ def parse_method(method) -> tuple[str, dict]:
         allowed["LearningRateSchedule"] = "Polynomial"
     for key, value in options.items():
         if key not in allowed:
+            hint = closest(key, allowed) if isinstance(key, str) else ""
             raise NetOptionError(
-                f"NetTrain: Method {method} has no sub-option {shown(key)}.{closest(shown(key), allowed)} "
+                f"NetTrain: Method {method} has no sub-option {shown(key)}.{hint} "
                 f"Its sub-options are: {', '.join(allowed)}."
             )
         if key == "LearningRate" and value is Automatic:
