@@ -273,7 +273,8 @@ def test_a_multiport_run_continued_from_a_checkpoint_ends_as_the_run_never_stopp
     options = dict(MaxTrainingRounds=6, BatchSize=5, RandomSeeding=4, ValidationSet=Scaled(0.25),
                    TrainingProgressReporting=None, LossFunction={"out1": MeanSquaredLossLayer(), "out2": (
                        CrossEntropyLossLayer("Binary"), Scaled(0.5))})
-    whole = NetTrain(two_outputs(), d, All, TrainingProgressCheckpointing=str(tmp_path), **options)
+    whole = NetTrain(two_outputs(), d, All, TrainingProgressCheckpointing=("Directory", str(tmp_path),
+                                                                           {"KeepNewest": All}), **options)
     assert len(whole["CheckpointingFiles"]) == 6
     continued = NetTrain(str(tmp_path / "checkpoint-round-00003.safetensors"), d, All, **options)
     for key in ("TrainedNet", "FinalNet"):
