@@ -35,6 +35,12 @@ with the arrays the uninterrupted one would have (bit for bit: same processes, s
   the run. A process that stops answering (a hang) is not restarted: its collective fails after
   :data:`TIMEOUT`, with a NetError. Rank 0 is NetTrain's own process: if it dies, nothing is left
   to restart it (torchrun restarts every rank).
+
+CPU cost (``bench/ddp_overhead.py``): what a second process adds is DDP's gradient all-reduce over
+gloo, the same for NetTrain as for a plain DistributedDataParallel loop of the same model and
+batches (NetTrain adds no collective per batch: the losses are summed once a round, the stop
+decision is broadcast once a round, or per batch only with a TimeGoal); plus, once per process,
+DDP's constructor importing ``torch._dynamo`` (about a CPU second), which a short run notices.
 """
 
 from __future__ import annotations
