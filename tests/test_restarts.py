@@ -189,7 +189,7 @@ def test_the_same_script_under_torchrun_restarts_from_the_newest_checkpoint(tmp_
     env = {**os.environ, "PYTHONPATH": str(SRC), "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                "--max-restarts", "2", "--monitor-interval", "0.1", str(script), str(tmp_path)]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
     said = done.stderr
     for restart, name, round_number in ((1, "first", 3), (2, "first", 6), (2, "second", 3)):
