@@ -36,10 +36,11 @@ from __future__ import annotations
 import functools
 import os
 import re
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from ..errors import warn
 
 __all__ = ["MAX_BYTES", "VARIABLES", "SettingWarning", "Variable", "flag", "largest_cache", "last_level_cache",
            "read", "whole_bytes"]
@@ -87,11 +88,8 @@ def _bad(name: str, value: str, accepted: str, default: object) -> None:
         return
     _warned.add(name)
     shown = repr(value) if len(value) <= 40 else f"{value[:30]!r}... ({len(value)} characters)"
-    warnings.warn(
-        f"wlnet: the environment variable {name}={shown} is not {accepted}; using the default, {default}.",
-        SettingWarning,
-        stacklevel=3,
-    )
+    warn(f"wlnet: the environment variable {name}={shown} is not {accepted}; using the default, {default}.",
+         SettingWarning)  # pointing at the user's line that first needed the variable
 
 
 def read(name: str, environ: Mapping[str, str] | None = None) -> int | bool:
