@@ -15,7 +15,8 @@ SRC = pathlib.Path(__file__).resolve().parent.parent / "src"
 PACKAGE = SRC / "wlnet"
 
 RANKS = {
-    "wlnet.symbols": 0, "wlnet.errors": 0, "wlnet.version": 0, "wlnet.writing": 0, "wlnet.cache": 0,
+    "wlnet.symbols": 0, "wlnet.errors": 0, "wlnet.version": 0, "wlnet.writing": 0, "wlnet.reading": 0,
+    "wlnet.cache": 0,
     "wlnet.types": 1, "wlnet.arrays": 1,
     "wlnet.options": 2, "wlnet.inputs": 2, "wlnet.coders": 2, "wlnet.functions": 2, "wlnet.optimizers": 2,
     "wlnet.kernels": 2, "wlnet.display": 2, "wlnet.graphics": 2, "wlnet.operators": 2,

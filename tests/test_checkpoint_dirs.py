@@ -418,3 +418,25 @@ def test_two_ctrl_c_in_quick_succession_raise_keyboard_interrupt(attempt):
             process.communicate(timeout=60)
     assert process.returncode != 0 and "KeyboardInterrupt" in err and "returned" not in out, (process.returncode, out,
                                                                                               err[-2000:])
+
+
+FIFO_AMONG_CHECKPOINTS = textwrap.dedent("""
+    import sys
+    import numpy as np
+    from wlnet import LinearLayer, NetTrain
+    X = np.random.default_rng(0).standard_normal((40, 3))
+    results = NetTrain(LinearLayer(2, Input=3), (X, X[:, :2]), "TotalRounds", BatchSize=16, MaxTrainingRounds=1,
+                       RandomSeeding=5, TrainingProgressCheckpointing=sys.argv[1], TrainingProgressReporting=None)
+    print("rounds", results)
+""")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX's")
+def test_a_fifo_among_the_checkpoints_does_not_make_the_ownership_check_wait(tmp_path):
+    # which run a directory's checkpoints belong to is read from their headers: with the checks of every
+    # file wlnet reads, so a FIFO named as a checkpoint is passed over rather than opened to wait for a writer
+    os.mkfifo(tmp_path / "checkpoint-round-00007.safetensors")
+    done = subprocess.run([sys.executable, "-c", FIFO_AMONG_CHECKPOINTS, str(tmp_path)], env=ENV, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "rounds 1" in done.stdout

@@ -26,7 +26,6 @@ import copyreg
 import hashlib
 import json
 import os
-import stat
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ import numpy as np
 from .errors import NetError, NetOptionError, NetSpecificationError, closest
 from .layers.base import Layer
 from .lower import array_slots, with_arrays
+from .reading import open_regular, read_up_to
 from .serialize import LAYER_TYPES, check_nesting, json_net, nesting_error, net_json
 from .symbols import Automatic
 from .version import __version__
@@ -44,7 +44,7 @@ from .writing import write_atomically
 
 __all__ = [
     "FORMAT_VERSION", "Export", "ExportByteArray", "Import", "ImportByteArray", "NetFile", "net_bytes",
-    "read_file", "read_net_bytes",
+    "read_file", "read_header", "read_net_bytes",
 ]
 
 FORMAT_VERSION = 1  # the version of the description this wlnet writes; it reads this one and older
@@ -338,56 +338,42 @@ def Import(path: str | os.PathLike, element: Any = Automatic) -> Any:
 def read_file(path: str | os.PathLike, where: str) -> bytes:
     """The bytes of the net file ``path`` (a symlink is followed); every net and checkpoint is read here.
 
-    Only a regular file is read: a FIFO, a device (``/dev/zero``), a socket or a directory is
-    refused before it is opened (a FIFO would block, a device need never end), and the open file is
-    checked again, so a path swapped in between is refused too. The safetensors header's length is
-    checked against the file's size and safetensors' limit (:data:`MAX_HEADER_BYTES`) before the rest
-    is read, and no more than the file's size is read.
+    Only a regular file is read (:func:`wlnet.reading.open_regular`: a FIFO, a device, a socket or a
+    directory is refused before it is opened, and the open file is checked again). The safetensors
+    header's length is checked against the file's size and safetensors' limit
+    (:data:`MAX_HEADER_BYTES`) before the rest is read, and no more than the file's size is read.
 
     Raises:
         NetError: starting with ``where``: the file cannot be read, is not a regular file, or its
             header claims more bytes than it has.
     """
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
+    return _read(path, where, header_only=False)
+
+
+def read_header(path: str | os.PathLike, where: str) -> dict:
+    """The safetensors header of the file ``path`` alone (the net's description and the tensors'
+    places), read with :func:`read_file`'s checks, without the tensors.
+
+    Raises:
+        NetError: as :func:`read_file`'s; a header that is not a JSON object.
+    """
+    return _header(_read(path, where, header_only=True), where)
+
+
+def _read(path: str | os.PathLike, where: str, header_only: bool) -> bytes:
+    fd, info = open_regular(path, where)
     try:
-        _check_regular(os.stat(path), where)
-        fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
-    except OSError as error:
-        raise NetError(f"{where}: the file cannot be read ({error.strerror or error}).") from None
-    try:
-        info = os.fstat(fd)
-        _check_regular(info, where)
-        head = _read_up_to(fd, 8)
+        head = read_up_to(fd, 8)
         if len(head) == 8:
-            _check_header_size(struct.unpack("<Q", head)[0], info.st_size - 8, where)
-        return head + _read_up_to(fd, info.st_size - len(head))
+            size = struct.unpack("<Q", head)[0]
+            _check_header_size(size, info.st_size - 8, where)
+            if header_only:
+                return head + read_up_to(fd, size)
+        return head + read_up_to(fd, info.st_size - len(head))
     except OSError as error:
         raise NetError(f"{where}: the file cannot be read ({error.strerror or error}).") from None
     finally:
         os.close(fd)
-
-
-_NOT_REGULAR = ((stat.S_ISDIR, "Is a directory"), (stat.S_ISFIFO, "it is a FIFO (named pipe)"),
-                (stat.S_ISCHR, "it is a character device"), (stat.S_ISBLK, "it is a block device"),
-                (stat.S_ISSOCK, "it is a socket"))
-
-
-def _check_regular(info: os.stat_result, where: str) -> None:
-    if not stat.S_ISREG(info.st_mode):
-        kind = next((text for test, text in _NOT_REGULAR if test(info.st_mode)), "it is not a regular file")
-        raise NetError(f"{where}: the file cannot be read ({kind}); a net file is a regular file.")
-
-
-def _read_up_to(fd: int, size: int) -> bytes:
-    """At most ``size`` bytes from ``fd`` (fewer at the end of the file)."""
-    chunks, left = [], size
-    while left > 0:
-        chunk = os.read(fd, min(left, 1 << 30))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
 
 
 def ExportByteArray(net: Layer, format: str = "wlnet") -> bytes:

@@ -28,19 +28,18 @@ import datetime
 import json
 import os
 import socket
-import struct
 import time
 import uuid
 from typing import Any
 
 from ..errors import NetError, NetTrainWarning, warn
+from ..files import read_header
 
 __all__ = ["RunLock", "check_one_run", "check_owner", "checkpoint_run", "lock_file", "new_identity"]
 
 #: The lock files this process holds (by path): a lock with this process's id that is not here
 #: was left by an earlier call that did not end normally.
 _HELD: set[str] = set()
-_HEADER_LIMIT = 100_000_000  # bytes of a checkpoint's header read to learn its run
 
 
 def new_identity(continued_from: str | None = None) -> dict[str, Any]:
@@ -66,22 +65,16 @@ def describe(identity: dict[str, Any] | None) -> str:
 
 # -- which run a checkpoint belongs to -------------------------------------------------------------
 def checkpoint_run(file: str) -> dict[str, Any] | None:
-    """The run identity a checkpoint file records, read from its header alone: ``{}`` for a
-    checkpoint of an older wlnet (none recorded), None for a file that cannot be read as one (the
-    full read that continues a run checks it properly)."""
+    """The run identity a checkpoint file records, read from its header alone (with the checks of
+    every file wlnet reads: a FIFO or a device among the checkpoints is never opened to wait): ``{}``
+    for a checkpoint of an older wlnet (none recorded), None for a file that cannot be read as one
+    (the full read that continues a run checks it properly)."""
     try:
-        with open(file, "rb") as handle:
-            head = handle.read(8)
-            if len(head) < 8:
-                return None
-            (size,) = struct.unpack("<Q", head)
-            if size > _HEADER_LIMIT:
-                return None
-            header = json.loads(handle.read(size))
+        header = read_header(file, f"NetTrain: the checkpoint {file}")
         state = json.loads(header["__metadata__"]["wlnet"])["Extra"]["Checkpoint"]
         run = state.get("Run", {})
         return run if isinstance(run, dict) and isinstance(run.get("Id", ""), str) else None
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError):  # a NetError is a ValueError
         return None
 
 
