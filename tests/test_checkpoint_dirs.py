@@ -440,3 +440,13 @@ def test_a_fifo_among_the_checkpoints_does_not_make_the_ownership_check_wait(tmp
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "rounds 1" in done.stdout
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX's")
+def test_a_fifo_as_the_lock_file_is_an_error_not_a_wait(tmp_path):
+    os.mkfifo(tmp_path / ".wlnet.lock")
+    done = subprocess.run([sys.executable, "-c", FIFO_AMONG_CHECKPOINTS, str(tmp_path)], env=ENV, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode != 0
+    assert re.search(r"NetError: NetTrain: the lock .*\.wlnet\.lock of .*: the file cannot be read \(it is a FIFO",
+                     done.stderr), done.stderr[-2000:]

@@ -34,6 +34,7 @@ from typing import Any
 
 from ..errors import NetError, NetTrainWarning, warn
 from ..files import read_header
+from ..reading import open_regular, read_up_to
 
 __all__ = ["RunLock", "check_one_run", "check_owner", "checkpoint_run", "lock_file", "new_identity"]
 
@@ -135,6 +136,27 @@ def lock_file(kind: str, path: str) -> str:
     return os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.wlnet.lock")
 
 
+_LOCK_BYTES = 1 << 16  # a lock file holds one short JSON object
+
+
+def _lock_text(path: str, place: str) -> bytes:
+    """The lock file ``path``'s text, read with the checks of every file wlnet reads: a FIFO or a
+    device there is a NetError naming it, never waited on or read without end. OSError where a
+    regular file cannot be read, FileNotFoundError where it is gone (another process released it)."""
+    try:
+        fd, info = open_regular(path, f"NetTrain: the lock {path} of {place}")
+    except NetError:
+        if not os.path.lexists(path):
+            raise FileNotFoundError(path) from None
+        if os.path.isfile(path):  # a regular file that cannot be read now (its writer is a moment away)
+            raise OSError(path) from None
+        raise
+    try:
+        return read_up_to(fd, min(info.st_size, _LOCK_BYTES))
+    finally:
+        os.close(fd)
+
+
 def _process_started(pid: int) -> str | None:
     """When process ``pid`` started (in clock ticks since boot, from /proc; None where unknown)."""
     try:
@@ -205,8 +227,7 @@ class RunLock:
     def _holder(self) -> dict[str, Any] | None:
         """The lock file's contents; None when it is gone; {} while it is being written."""
         try:
-            with open(self.file, "rb") as handle:
-                text = handle.read()
+            text = _lock_text(self.file, self.place)
         except FileNotFoundError:
             return None
         except OSError:
@@ -245,8 +266,7 @@ class RunLock:
         except FileNotFoundError:
             return
         try:
-            with open(stale, "rb") as handle:
-                moved = json.loads(handle.read())
+            moved = json.loads(_lock_text(stale, self.place))
         except (OSError, ValueError):
             moved = None
         if moved != holder:  # another process took it over between our read and our rename: give it back
