@@ -647,12 +647,29 @@ _announced = False
 COMPILE_SECONDS = 20
 
 
+class _Memory:
+    """A dense tensor's memory as NumPy sees it (``__array_interface__``); it keeps the tensor alive."""
+
+    __slots__ = ("__array_interface__", "tensor")
+
+    def __init__(self, t: torch.Tensor) -> None:
+        self.tensor = t
+        self.__array_interface__ = {"data": (t.data_ptr(), False), "shape": (t.numel(),), "typestr": _TYPESTR[t.dtype],
+                                    "version": 3}  # fmt: skip
+
+
+#: NumPy's (native byte order) type string for each dtype the kernels take; bfloat16 as its bits.
+_TYPESTR = {
+    torch.float32: np.dtype(np.float32).str, torch.float64: np.dtype(np.float64).str,
+    torch.float16: np.dtype(np.float16).str, torch.bfloat16: np.dtype(np.uint16).str,
+}  # fmt: skip
+
+
 def _storage(t: torch.Tensor) -> np.ndarray:
-    """A flat NumPy view of a dense tensor's memory (bfloat16 as uint16 bits)."""
-    t = t.detach()
-    if t.dtype == torch.bfloat16:
-        t = t.view(torch.uint16)
-    return t.view(-1).numpy()  # view, never reshape: a copy would lose what the kernel writes
+    """A flat NumPy view of a dense tensor's memory in memory order, whatever its layout (bfloat16
+    as uint16 bits): the elements of ``t.permute(plan.perm)``, without the 4-5 us of permuting,
+    flattening and ``Tensor.numpy`` a call."""
+    return np.asarray(_Memory(t))
 
 
 def _is_scalar(grad: torch.Tensor) -> bool:
@@ -970,11 +987,30 @@ def _stream_min_bytes() -> int:
 
 
 def _threads() -> None:
-    """Use as many threads as PyTorch does (within Numba's pool)."""
-    # numba.config sets its options at run time, out of mypy's sight.
-    wanted = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
-    if numba.get_num_threads() != wanted:
-        numba.set_num_threads(wanted)
+    """Use as many threads as PyTorch does (within Numba's pool). Both counts are per thread; Numba's
+    is set when this thread's PyTorch count differs from the one it last followed (asking Numba for
+    its count each call cost 1 us)."""
+    torch_threads = torch.get_num_threads()
+    if getattr(_thread_state, "torch_threads", None) != torch_threads:
+        # numba.config sets its options at run time, out of mypy's sight.
+        wanted = max(1, min(torch_threads, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
+        if numba.get_num_threads() != wanted:
+            numba.set_num_threads(wanted)
+        _thread_state.torch_threads = torch_threads
+
+
+_thread_state = threading.local()
+
+
+def _table(plan: Plan, slope: torch.Tensor, dtype: torch.dtype, pad: int = 0) -> np.ndarray:
+    """The plan's slope table (:meth:`Plan.table`) in ``dtype`` as a NumPy array, with ``pad``
+    zeros on each side."""
+    table = plan.table(slope.detach(), dtype).numpy()
+    if not pad:
+        return table
+    padded = np.zeros(table.size + 2 * pad, dtype=table.dtype)
+    padded[pad:-pad] = table
+    return padded
 
 
 def torch_forward_is_fast(plan: Plan, dtype: torch.dtype) -> bool:
@@ -1031,13 +1067,14 @@ def _forward_by_lines(
     """The line forward (:func:`_forward_lines`) into ``y``, whose memory starts on a line."""
     _ensure_compiled(x.dtype)
     _threads()
-    xs, ys = _storage(x.permute(plan.perm)), _storage(y.permute(plan.perm))
     # In the computing dtype: a bfloat16 table would save cache traffic but cost widening every
     # line, and bfloat16 lines are bound by arithmetic while the output stays in the cache.
     pad = lanes if plan.contiguous else 0
-    table = torch.nn.functional.pad(plan.table(slope, compute_dtype(x.dtype)), (pad, pad)).numpy()
+    table = _table(plan, slope, compute_dtype(x.dtype), pad)
     with _launching():
-        _forward_lines(xs, ys, table, plan.row_offset.numpy(), plan.inner, pad, not plan.contiguous, streaming)
+        _forward_lines(
+            _storage(x), _storage(y), table, plan.numpy("row_offset"), plan.inner, pad, not plan.contiguous, streaming
+        )
     return y
 
 
@@ -1050,15 +1087,14 @@ def _forward_by_rows(x: torch.Tensor, y: torch.Tensor, slope: torch.Tensor, axes
     # would spend most of their time in the scalar remainder.
     bfloat16 = x.dtype == torch.bfloat16
     plan = kernel_plan(x.shape, x.stride(), axes, long_rows=bfloat16)
-    xs, ys = _storage(x.permute(plan.perm)), _storage(y.permute(plan.perm))
     if plan.contiguous:
-        table = _storage(plan.table(slope, x.dtype)) if bfloat16 else plan.table(slope, x.dtype).numpy()
+        table = _storage(plan.table(slope.detach(), x.dtype)) if bfloat16 else _table(plan, slope, x.dtype)
         kernel = _forward_table
     else:
-        table = plan.table(slope, compute_dtype(x.dtype)).numpy()
+        table = _table(plan, slope, compute_dtype(x.dtype))
         kernel = _forward_scalar
     with _launching():
-        kernel(xs, ys, table, plan.row_offset.numpy(), plan.inner, _block(plan))
+        kernel(_storage(x), _storage(y), table, plan.numpy("row_offset"), plan.inner, _block(plan))
     return y
 
 
@@ -1083,7 +1119,7 @@ def _backward_kernels(
     x: torch.Tensor, slope: torch.Tensor, grad: torch.Tensor, plan: Plan, need_gx: bool, need_gs: bool
 ) -> Gradients:
     """:func:`backward`'s kernels: the partial sums, then their reduction."""
-    table = plan.table(slope, compute_dtype(x.dtype)).numpy()
+    table = _table(plan, slope, compute_dtype(x.dtype))
     block = _block(plan)
     blocks = -(-plan.inner // block)
     gx, memory = _new_output(x) if need_gx else (x, "reused")  # x is never written when need_gx is False
@@ -1095,9 +1131,9 @@ def _backward_kernels(
                 grad, memory = gx.copy_(grad), "reused"
             else:
                 grad = torch.empty_like(x).copy_(grad)
-        g = _storage(grad.permute(plan.perm))
+        g = _storage(grad)  # (laid out as x: the same memory order)
     lanes = simd.LINE // x.element_size()
-    args = (_storage(x.permute(plan.perm)), g, _storage(gx.permute(plan.perm)), table)
+    args = (_storage(x), g, _storage(gx), table)
     aligned = not need_gx or gx.data_ptr() % simd.LINE == 0
     if aligned and (not plan.contiguous or plan.inner % lanes == 0):
         # Explicit vectors (table rows: when every run is a whole number of lines), and
@@ -1107,7 +1143,7 @@ def _backward_kernels(
         if plan.contiguous:
             partial = np.empty(plan.chunks * plan.inner, dtype=table.dtype)
             _backward_table_lines(
-                *args, plan.order.numpy(), plan.chunk_start.numpy(), plan.chunk_group.numpy(), plan.inner,
+                *args, plan.numpy("order"), plan.numpy("chunk_start"), plan.numpy("chunk_group"), plan.inner,
                 need_gx, block, partial, streaming,
             )  # fmt: skip
             partial = partial.reshape(plan.chunks, plan.inner)
@@ -1117,7 +1153,7 @@ def _backward_kernels(
             # non-temporal ones made the step 3x slower, so these stream only for whole lines.
             partial = np.empty(plan.rows * blocks, dtype=table.dtype)
             _backward_scalar_lines(
-                *args, plan.row_offset.numpy(), plan.inner, need_gx, block, partial, streaming and whole_lines
+                *args, plan.numpy("row_offset"), plan.inner, need_gx, block, partial, streaming and whole_lines
             )  # fmt: skip
             partial = partial.reshape(plan.rows, blocks)
         else:
@@ -1127,19 +1163,19 @@ def _backward_kernels(
             tile_rows = max(period, LINE_TILE // plan.inner // period * period)
             partial = np.empty(plan.rows, dtype=table.dtype)
             _backward_scalar_crossing(
-                *args, plan.row_offset.numpy(), plan.inner, need_gx, tile_rows, partial, streaming
+                *args, plan.numpy("row_offset"), plan.inner, need_gx, tile_rows, partial, streaming
             )  # fmt: skip
             partial = partial.reshape(plan.rows, 1)
     elif plan.contiguous:
         shape = (plan.chunks, plan.inner) if need_gs else (1, 1)
         partial = np.empty(shape, dtype=table.dtype)
         _backward_table(
-            *args, plan.order.numpy(), plan.chunk_start.numpy(), plan.chunk_group.numpy(), plan.inner,
+            *args, plan.numpy("order"), plan.numpy("chunk_start"), plan.numpy("chunk_group"), plan.inner,
             need_gx, need_gs, block, partial,
         )  # fmt: skip
     else:
         partial = np.empty((plan.rows, blocks) if need_gs else (1, 1), dtype=table.dtype)
-        _backward_scalar(*args, plan.row_offset.numpy(), plan.inner, need_gx, need_gs, block, partial)
+        _backward_scalar(*args, plan.numpy("row_offset"), plan.inner, need_gx, need_gs, block, partial)
     return gradients(gx, need_gx, torch.from_numpy(_reduce(plan, partial)) if need_gs else None, slope)
 
 
@@ -1149,9 +1185,9 @@ def _reduce(plan: Plan, partial: np.ndarray) -> np.ndarray:
     if plan.contiguous:
         columns = np.empty(plan.groups * plan.inner, dtype=np.float64)
         _reduce_table(
-            partial, plan.sorted_table_index().numpy(), plan.group_chunks.numpy(), plan.inner,
+            partial, plan.numpy("sorted_table_index"), plan.numpy("group_chunks"), plan.inner,
             plan.chunks_per_group, plan.expansion, columns, out,
         )  # fmt: skip
     else:
-        _reduce_scalar(partial, plan.order.numpy(), plan.rows // plan.groups, out)
+        _reduce_scalar(partial, plan.numpy("order"), plan.rows // plan.groups, out)
     return out

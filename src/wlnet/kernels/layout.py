@@ -148,6 +148,15 @@ class Plan:
             self._on_device["identity"] = found
         return found
 
+    def numpy(self, name: str) -> np.ndarray:
+        """One of this plan's int64 arrays (an attribute, or ``"sorted_table_index"``) as a NumPy
+        view, made once: the CPU kernels take them every call."""
+        found = self._on_device.get(name)
+        if found is None:
+            value = self.sorted_table_index() if name == "sorted_table_index" else getattr(self, name)
+            found = self._on_device[name] = value.numpy()
+        return found
+
     def index_on(self, index: torch.Tensor, device: torch.device) -> torch.Tensor:
         """``index`` (one of this plan's int64 arrays) on ``device``, copied there once."""
         if device.type == "cpu":
@@ -180,7 +189,8 @@ def plan_for(
         contiguous first) or holds a single element.
     """
     limits = (LONG_SCALAR_MIN_INNER, LONG_TABLE_MIN_INNER) if long_rows else (SCALAR_MIN_INNER, TABLE_MIN_INNER)
-    return _plan(tuple(int(n) for n in shape), tuple(int(s) for s in strides), tuple(axes), *limits, line)
+    # (Plain tuples: the cache's keys. Sizes are ints here, never symbolic: the kernels get real tensors.)
+    return _plan(tuple(shape), tuple(strides), tuple(axes), *limits, line)
 
 
 def kernel_plan(
@@ -227,12 +237,23 @@ def same_layout(t: torch.Tensor, like: torch.Tensor) -> bool:
 
 def is_dense(shape: Sequence[int], strides: Sequence[int]) -> bool:
     """Whether a tensor's elements fill its memory with no gaps or overlaps, in some axis order."""
+    if strides == _contiguous_strides(shape):  # (the common case, cheaply)
+        return True
     expected = 1
     for size, stride in sorted(((n, s) for n, s in zip(shape, strides) if n > 1), key=lambda pair: pair[1]):
         if stride != expected:
             return False
         expected *= size
     return True
+
+
+@functools.lru_cache(maxsize=64)
+def _contiguous_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
+    strides, step = [], 1
+    for size in reversed(shape):
+        strides.append(step)
+        step *= max(size, 1)
+    return tuple(reversed(strides))
 
 
 # Bounded: a plan holds arrays of its input's row count (megabytes for big inputs), and every
