@@ -12,7 +12,10 @@ compile included, are printed), wlnet's once per ``wlnet.operators.COMPILED_FORW
 PyTorch's PReLU kernel forward, which inductor can fuse with its neighbours, and the fused backward
 operator; ``operator``: the fused operator both ways), each called under its own setting. Alone,
 as here, there is no neighbour to fuse with: ``bench/models.py`` shows what fusion gives. Ratios are
-nn.PReLU / wlnet (above 1: wlnet is faster).
+nn.PReLU / wlnet (above 1: wlnet is faster). A last contender, ``memory floor`` (:func:`memory_floor`),
+moves the bytes that any step must move (read x, write y; read x and the gradient, write the input
+gradient) with PyTorch's plain elementwise loops and no autograd: ``nn / floor`` is about the most
+any PReLU step can gain over nn.PReLU on that shape, ``wlnet / floor`` how far wlnet's step is from it.
 
 Sweep (``--sweep``). A level-1 training step and an inference forward (``no_grad``) at total sizes
 1e3 ... 1e8 elements: (n, 64) for the two smallest, (N, 64, h, w) above. Ratio = nn.PReLU / wlnet
@@ -102,7 +105,8 @@ def compiled_forward(mode: str) -> Settings:
 
 
 def contenders() -> list[str]:
-    return ["nn.PReLU", "wlnet", "compiled nn.PReLU", *(f"compiled wlnet, {mode}" for mode in COMPILED_FORWARDS)]
+    return ["nn.PReLU", "wlnet", "compiled nn.PReLU", *(f"compiled wlnet, {mode}" for mode in COMPILED_FORWARDS),
+            "memory floor"]
 
 
 def step(module: torch.nn.Module, x0: torch.Tensor, grad: torch.Tensor) -> Callable[[], None]:
@@ -112,6 +116,19 @@ def step(module: torch.nn.Module, x0: torch.Tensor, grad: torch.Tensor) -> Calla
     def call() -> None:
         weight.grad = None
         module(x0.detach().requires_grad_()).backward(grad)
+
+    return call
+
+
+def memory_floor(x0: torch.Tensor, grad: torch.Tensor) -> Callable[[], None]:
+    """The memory a step cannot avoid moving, at PyTorch's elementwise speed and without autograd:
+    the forward reads x and writes y (``x.clone()``), the backward reads x and the output gradient
+    and writes the input gradient (``torch.add(grad, x)``). No PReLU step, fused or compiled, can be
+    much faster: ``nn.PReLU / floor`` is about the most any of them can gain over nn.PReLU here."""
+
+    def call() -> None:
+        x0.clone()
+        torch.add(grad, x0)
 
     return call
 
@@ -163,6 +180,7 @@ def measure_shape(shape: tuple[int, ...], dtype: torch.dtype, repeats: int) -> d
         "wlnet": (step(wlnet.nn.PReLU(channels, dtype=dtype), x0, grad), None),
         "compiled nn.PReLU": (step(torch.compile(torch.nn.PReLU(channels, dtype=dtype), dynamic=False), x0, grad),
                               None),
+        "memory floor": (memory_floor(x0, grad), None),
     }
     for mode in COMPILED_FORWARDS:
         module = torch.compile(wlnet.nn.PReLU(channels, dtype=dtype), dynamic=False)
@@ -259,21 +277,26 @@ def print_shapes(rows: list[dict]) -> None:
     forwards = [f"compiled wlnet, {mode}" for mode in COMPILED_FORWARDS]
     print("| shape | dtype | nn.PReLU ms | wlnet ms | nn/wlnet | compiled nn ms "
           + "".join(f"| {name} ms | compiled nn / {name.removeprefix('compiled ')} " for name in forwards)
-          + "| compile s (nn" + "".join(f", {mode}" for mode in COMPILED_FORWARDS) + ") |")
-    print("|---|---|---:|---:|---:|---:|" + "---:|---:|" * len(forwards) + "---|")
+          + "| compile s (nn" + "".join(f", {mode}" for mode in COMPILED_FORWARDS) + ") "
+          + "| floor ms | nn / floor | wlnet / floor | compiled nn / floor |")
+    print("|---|---|---:|---:|---:|---:|" + "---:|---:|" * len(forwards) + "---|---:|---:|---:|---:|")
     for row in rows:
         t = row["ms"]
         cells = "".join(f"| {t[name]:.3f} | {ratio(t['compiled nn.PReLU'], t[name])} " for name in forwards)
         print(
             f"| {tuple(row['shape'])} | {row['dtype']} | {t['nn.PReLU']:.3f} | {t['wlnet']:.3f} "
             f"| {ratio(t['nn.PReLU'], t['wlnet'])} | {t['compiled nn.PReLU']:.3f} {cells}"
-            f"| {', '.join(f'{seconds:.1f}' for seconds in row['first_s'].values())} |"
+            f"| {', '.join(f'{seconds:.1f}' for seconds in row['first_s'].values())} "
+            + (f"| {t['memory floor']:.3f} | {ratio(t['nn.PReLU'], t['memory floor'])} "
+               f"| {ratio(t['wlnet'], t['memory floor'])} | {ratio(t['compiled nn.PReLU'], t['memory floor'])} |"
+               if "memory floor" in t else "| | | | |")
         )
     for dtype in DTYPES:
         picked = [row["ms"] for row in rows if row["dtype"] == dtype]
         if picked:
             print(f"\n{dtype}, sum over the eight shapes: "
-                  + ", ".join(f"{name} {sum(t[name] for t in picked):.2f} ms" for name in contenders()))
+                  + ", ".join(f"{name} {sum(t[name] for t in picked):.2f} ms" for name in contenders()
+                              if all(name in t for t in picked)))
 
 
 def print_sweep(rows: list[dict]) -> None:

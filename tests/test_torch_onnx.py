@@ -62,9 +62,8 @@ EXPORTERS = ["torchscript", DYNAMO]
 TOLERANCE = {"rtol": 1e-5, "atol": 1e-5}
 BIG = 40_000  # elements: the fused kernels' range
 ELEMENTWISE_PRELU = {"Greater", "Less", "Where", "Mul"}  # what a PReLU decomposed into torch ops writes
-# wlnet.nn.functional.prelu compares traced sizes in Python under torch.jit.trace (the TorchScript
-# exporter): three TracerWarnings per call, a wlnet bug to fix in src/wlnet/nn/functional.py (the
-# trace is right: it records the operator). Only where wlnet.nn.PReLU is traced.
+# (No TracerWarning filter: the TorchScript exporter traces wlnet.nn.PReLU without one, and
+# pyproject's filterwarnings = ["error"] would fail a test that gave any.)
 
 
 def export(module, example: torch.Tensor, exporter: str, output_names: list[str], varying=False, **options):
