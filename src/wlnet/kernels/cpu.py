@@ -532,8 +532,9 @@ def _backward_scalar_crossing(
 ):  # pragma: no cover - compiled
     """Scalar rows that are not whole lines but start on one every ``tile_rows`` rows (runs of 56
     float32: every 2), as whole lines, like the forward: a line that crosses into the next row
-    adds its lanes to each row's sum (:func:`wlnet.kernels.simd.backward_line`). Tiles are
-    ``tile_rows`` whole rows, so every row's sum has one writer: ``partial[row]``, in a fixed order."""
+    adds its lanes to each row's sum (:func:`wlnet.kernels.simd.backward_crossing`, which sums a
+    row's lanes once, at its end). Tiles are ``tile_rows`` whole rows, so every row's sum has one
+    writer: ``partial[row]``, in a fixed order."""
     rows = row_offset.size
     lanes = simd.LINE // gx.itemsize
     last_row = rows - 1
@@ -541,30 +542,18 @@ def _backward_scalar_crossing(
         row = tile * tile_rows
         stop = min(rows, row + tile_rows) * inner
         begin = row * inner
-        body = begin + (stop - begin) // lanes * lanes
-        row_end = begin + inner
-        here = row_offset[row]
-        after = row_offset[min(row + 1, last_row)]
+        lines = (stop - begin) // lanes
+        row, row_end, total = simd.backward_crossing(
+            x, g, gx, begin, lines, row, begin + inner, inner, table, row_offset, last_row, partial, need_gx, streaming
+        )  # fmt: skip
         zero = _zero(table)
-        total = zero
-        for j in range(begin, body, lanes):
-            boundary = row_end - j
-            first, second = simd.backward_line(x, g, gx, j, table, here, after, boundary, need_gx, streaming)
-            total += first
-            if boundary <= lanes:
-                partial[row] = total
-                total = second
-                row += 1
-                row_end += inner
-                here, after = after, row_offset[min(row + 1, last_row)]
-        for k in range(body, stop):  # the array's last partial line
+        for k in range(begin + lines * lanes, stop):  # the array's last partial line
             if k >= row_end:
                 partial[row] = total
                 total = zero
                 row += 1
                 row_end += inner
-                here = after
-            total += _backward_elements(x, g, gx, k, k + 1, table[here], zero, need_gx)
+            total += _backward_elements(x, g, gx, k, k + 1, table[row_offset[row]], zero, need_gx)
         if row < rows and row_end == stop:
             partial[row] = total
         if streaming:

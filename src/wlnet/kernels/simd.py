@@ -43,7 +43,8 @@ else:
     NUMBA = True
 
 __all__ = [
-    "LINE", "NUMBA", "STREAMING_STORES", "backward_line", "backward_lines", "intrinsic", "line", "store_fence",
+    "LINE", "NUMBA", "STREAMING_STORES", "backward_crossing", "backward_lines", "intrinsic", "line",
+    "store_fence",
 ]  # fmt: skip
 
 _Arguments = ParamSpec("_Arguments")
@@ -294,45 +295,80 @@ def backward_lines(
 
 
 @intrinsic
-def backward_line(typingctx, x, g, gx, at, table, index_a, index_b, boundary, need_gx, streaming):
-    """One line of scalar rows from element ``at`` (line-aligned in ``gx``) that may cross from
-    one run into the next after ``boundary`` elements (``boundary >= lanes``: it does not): the
-    first lanes use ``table[index_a]``, the others ``table[index_b]``. Writes ``gx`` (when
-    ``need_gx``) and returns the sums of ``0 if x >= 0 else x * g`` over the lanes of each run."""
+def backward_crossing(
+    typingctx, x, g, gx, at, count, row, row_end, inner, table, row_offset, last_row, partial, need_gx, streaming
+):
+    """``count`` whole lines of scalar rows of ``inner >= lanes`` elements from element ``at``
+    (line-aligned in ``gx``), where ``row`` is the row holding element ``at`` and ``row_end`` the
+    element where it ends: writes ``gx = g if x > 0 else slope * g`` (when ``need_gx``), a line that
+    crosses into the next row taking its later lanes' slope from that row, and adds
+    the terms ``0 if x >= 0 else x * g`` lane by lane into one vector per row, summed across its
+    lanes once, into ``partial[row]``, where the row ends (a line that crosses into the next row
+    starts that row's vector with its later lanes). Returns ``(row, row_end, sum)`` after the
+    lines: the row that goes on past them, where it ends, and its sum so far."""
     result = types.float64 if x.dtype == types.float64 else types.float32
-    arguments = (x, g, gx, at, table, index_a, index_b, boundary, need_gx, streaming)
-    signature = types.UniTuple(result, 2)(*arguments)
+    arguments = (x, g, gx, at, count, row, row_end, inner, table, row_offset, last_row, partial, need_gx, streaming)
+    signature = types.Tuple((types.int64, types.int64, result))(*arguments)
 
     def codegen(context, builder, sig, args):
-        x_type, g_type, gx_type, _, table_type = sig.args[:5]
-        x_, g_, gx_, at_, table_, index_a_, index_b_, boundary_, need_gx_, streaming_ = args
+        x_type, g_type, gx_type = sig.args[:3]
+        table_type, offset_type, _, partial_type = sig.args[8:12]
+        (x_, g_, gx_, at_, count_, row_, row_end_, inner_, table_, row_offset_, last_row_, partial_, need_gx_,
+         streaming_) = args  # fmt: skip
         lanes = _lanes(gx_type.dtype)
+        i64 = ir.IntType(64)
         vector = ir.VectorType(context.get_value_type(result), lanes)
         zeros = ir.Constant(vector, [0.0] * lanes)
-        limit = ir.Constant(boundary_.type, lanes)
-        clamped = builder.select(builder.icmp_signed("<", boundary_, limit), boundary_, limit)
-        before = _lanes_below(builder, clamped, lanes)
-        first = _slope_line(context, builder, table_type, table_, index_a_, True, lanes)
-        second = _slope_line(context, builder, table_type, table_, index_b_, True, lanes)
-        slope = builder.select(before, first, second)
-        value = _load(context, builder, x_type, x_, at_, lanes)
-        grad = _load(context, builder, g_type, g_, at_, lanes)
-        positive = builder.fcmp_ordered(">", value, zeros)
+        offsets = context.make_array(offset_type)(context, builder, row_offset_)
+        sums = context.make_array(partial_type)(context, builder, partial_)
 
-        def write(is_streaming):
-            result = _narrow(builder, builder.select(positive, grad, builder.fmul(slope, grad)), gx_type.dtype)
-            pointer = _vector_pointer(context, builder, gx_type, gx_, at_, result.type)
-            _store_line(builder, result, pointer, is_streaming)
+        def slope_of(row_value):
+            offset = builder.load(cgutils.get_item_pointer(context, builder, offset_type, offsets, [row_value]))
+            return _slope_line(context, builder, table_type, table_, offset, True, lanes)
 
-        with builder.if_then(need_gx_):
-            _two_ways(builder, streaming_, write)
-        # Select, not multiply: x * g is NaN at x = 0 when g is infinite; the term is 0 there.
-        term = builder.select(builder.fcmp_ordered(">=", value, zeros), zeros, builder.fmul(value, grad))
-        sums = [
-            _sum_lanes(builder, builder.select(before, term, zeros)),
-            _sum_lanes(builder, builder.select(before, zeros, term)),
-        ]
-        return context.make_tuple(builder, sig.return_type, sums)
+        acc, row_at, end_at, here_at = (cgutils.alloca_once(builder, t) for t in (vector, i64, i64, vector))
+        builder.store(zeros, acc)
+        builder.store(row_, row_at)
+        builder.store(row_end_, end_at)
+        builder.store(slope_of(row_), here_at)
+        with cgutils.for_range(builder, count_) as index:
+            here_index = builder.add(at_, builder.mul(index.index, ir.Constant(i64, lanes)))
+            value = _load(context, builder, x_type, x_, here_index, lanes)
+            grad = _load(context, builder, g_type, g_, here_index, lanes)
+            positive = builder.fcmp_ordered(">", value, zeros)
+            # Select, not multiply: x * g is NaN at x = 0 when g is infinite; the term is 0 there.
+            term = builder.select(builder.fcmp_ordered(">=", value, zeros), zeros, builder.fmul(value, grad))
+
+            def write(slope):
+                def store(is_streaming):
+                    result_line = _narrow(builder, builder.select(positive, grad, builder.fmul(slope, grad)),
+                                          gx_type.dtype)
+                    pointer = _vector_pointer(context, builder, gx_type, gx_, here_index, result_line.type)
+                    _store_line(builder, result_line, pointer, is_streaming)
+
+                with builder.if_then(need_gx_):
+                    _two_ways(builder, streaming_, store)
+
+            boundary = builder.sub(builder.load(end_at), here_index)
+            ends = builder.icmp_signed("<=", boundary, ir.Constant(i64, lanes))
+            with builder.if_else(ends, likely=False) as (at_row_end, inside):
+                with at_row_end:
+                    current = builder.load(row_at)
+                    following = slope_of(builder.select(builder.icmp_signed("<", current, last_row_),
+                                                        builder.add(current, ir.Constant(i64, 1)), last_row_))
+                    before = _lanes_below(builder, boundary, lanes)
+                    write(builder.select(before, builder.load(here_at), following))
+                    total = _sum_lanes(builder, builder.fadd(builder.load(acc), builder.select(before, term, zeros)))
+                    builder.store(total, cgutils.get_item_pointer(context, builder, partial_type, sums, [current]))
+                    builder.store(builder.select(before, zeros, term), acc)
+                    builder.store(builder.add(current, ir.Constant(i64, 1)), row_at)
+                    builder.store(builder.add(builder.load(end_at), inner_), end_at)
+                    builder.store(following, here_at)
+                with inside:
+                    write(builder.load(here_at))
+                    builder.store(builder.fadd(builder.load(acc), term), acc)
+        state = [builder.load(row_at), builder.load(end_at), _sum_lanes(builder, builder.load(acc))]
+        return context.make_tuple(builder, sig.return_type, state)
 
     return signature, codegen
 
