@@ -74,7 +74,7 @@ ROUND_SECONDS = 0.02
 MAX_CALLS = 5000
 #: What a compiled wlnet graph holds for the forward (``wlnet.operators.COMPILED_FORWARD``): each is
 #: a contender of its own (none where this checkout lacks the setting).
-COMPILED_FORWARDS = ("decomposed", "operator", "inductor") if hasattr(operators, "COMPILED_FORWARD") else ()
+COMPILED_FORWARDS = ("decomposed", "operator", "inductor", "auto") if hasattr(operators, "COMPILED_FORWARD") else ()
 #: A setting for the duration of a call: (module, attribute name) -> value.
 Settings = dict[tuple[object, str], object]
 

@@ -407,13 +407,15 @@ _LIBRARY.impl("parametric_ramp", _autocast_cpu, "AutocastCPU", with_keyset=True)
 #: ``"decomposed"``, PyTorch's PReLU kernel forward, which inductor fuses into the kernel of the
 #: layer before (a batch norm's normalization: one pass over memory less), and the fused backward
 #: operator; ``"inductor"``, PyTorch's PReLU kernel both ways, all of it inductor's to fuse (what
-#: ``torch.nn.PReLU`` compiles to). Measured (bench/models.py, bench/shapes.py; BENCHMARKS.md, "In
-#: PyTorch models"): inductor's fused PReLU trains about 4x faster than eager nn.PReLU, and in a
-#: model it also fuses the PReLU's backward into the batch norm's; the opaque backward then costs an
-#: extra pass. Compiled iresnet18 ran at 0.85-0.97x nn.PReLU's speed with "decomposed" or
-#: "operator", SRResNet (one shared slope) at 1.02-1.11x; "inductor" is compiled nn.PReLU's graph, so
-#: the default; "decomposed" is worth trying for nets like SRResNet.
-COMPILED_FORWARD = "inductor"
+#: ``torch.nn.PReLU`` compiles to); ``"auto"`` (the default), per call in the graph: the operator
+#: for a CPU input bigger than half the last-level cache (:func:`wlnet.kernels.torch_forward_bytes`),
+#: ``"inductor"`` for the rest. Measured (bench/shapes.py, bench/models.py; BENCHMARKS.md, "In
+#: PyTorch models"): inductor's fused PReLU trains about 4x faster than eager nn.PReLU on inputs that
+#: fit in the cache, and in a model it also fuses the PReLU's backward into the batch norm's, which
+#: the opaque operator cannot; past the cache the fused kernels win, 1.3-1.5x with a slope per
+#: channel and 6.7x with one shared slope (whose gradient inductor reduces slowly: (16, 64, 96, 96)
+#: float32, 31 against 4.7 ms a step). On CUDA, "auto" is "inductor" (not measured there).
+COMPILED_FORWARD = "auto"
 
 
 class _DecomposedForward(torch.autograd.Function):
@@ -427,15 +429,27 @@ class _DecomposedForward(torch.autograd.Function):
     backward = staticmethod(_differentiable_backward)
 
 
+@torch.compiler.assume_constant_result
+def _cache_bytes() -> int:
+    """:func:`wlnet.kernels.torch_forward_bytes`, a constant for dynamo (it reads /sys the first time)."""
+    return kernels.torch_forward_bytes()
+
+
 def compiled(x: torch.Tensor, slope: torch.Tensor, axes: list[int]) -> torch.Tensor:
     """The forward that a module or function calls where it is compiled, exported or traced: the
     operator itself (with the autograd formula registered on it) in what ``torch.export`` and
     ``torch.jit.trace`` write, and in a graph that ``torch.compile`` compiles, :data:`COMPILED_FORWARD`'s."""
-    if COMPILED_FORWARD == "operator" or torch.jit.is_tracing() or torch.compiler.is_exporting():
+    if torch.jit.is_tracing() or torch.compiler.is_exporting():
+        return parametric_ramp(x, slope, axes)
+    mode = COMPILED_FORWARD
+    if mode == "auto":
+        past_cache = x.is_cpu and x.numel() * x.element_size() > _cache_bytes()
+        mode = "operator" if past_cache else "inductor"  # (a guard on the size where it is symbolic)
+    if mode == "operator":
         return parametric_ramp(x, slope, axes)  # (dynamo traces no autograd.Function with a jvp: not ramp())
     if torch.is_autocast_enabled("cpu"):  # as the operator's autocast rule does
         x, slope = _autocast_cpu_input(x), _autocast_cpu_input(slope)
-    if COMPILED_FORWARD == "inductor":
+    if mode == "inductor":
         return torch._prelu_kernel(x, slope.reshape(view_shape(x.ndim, slope.shape, axes)))
     return _DecomposedForward.apply(x, slope, axes)
 
