@@ -580,16 +580,18 @@ def compiled_forward(request, monkeypatch):
 @pytest.mark.filterwarnings(INDUCTOR_WARNING, AUTOGRAD_FUNCTION_WARNING)
 @pytest.mark.parametrize("shared", [False, True])
 def test_auto_compiles_the_operator_past_the_cache_only(monkeypatch, shared):
-    """``COMPILED_FORWARD = "auto"`` (the default): an input bigger than half the last-level cache
-    (here set to 64 KiB) is compiled to the fused operators, a smaller one to PyTorch's PReLU kernel
-    both ways, for inductor to fuse; both give the eager values and gradients."""
+    """``COMPILED_FORWARD = "auto"`` (the default): one shared slope on an input bigger than half
+    the last-level cache (here set to 64 KiB) is compiled to the fused operators; a smaller input,
+    or a slope per channel, to PyTorch's PReLU kernel both ways, for inductor to fuse; all give the
+    eager values and gradients."""
     from torch._dynamo.backends.common import aot_autograd
     from torch._functorch.aot_autograd import make_boxed_func
 
     assert operators.COMPILED_FORWARD == "auto"
     monkeypatch.setattr(kernels, "TORCH_FORWARD_BYTES", 1 << 16)
     kernels.wait_ready(torch.float32)
-    for shape, past_cache in (((2, 8, 16, 16), False), ((4, 8, 32, 32), True)):  # 16 KiB, 128 KiB
+    for shape, big in (((2, 8, 16, 16), False), ((4, 8, 32, 32), True)):  # 16 KiB, 128 KiB
+        operator = big and shared
         torch._dynamo.reset()
         module = ParametricRamp(torch.tensor(0.25) if shared else torch.linspace(-0.5, 0.5, 8),
                                 levels=[] if shared else 1)
@@ -607,8 +609,8 @@ def test_auto_compiles_the_operator_past_the_cache_only(monkeypatch, shared):
         assert_same(outcome(torch.compile(module, backend=backend, fullgraph=True), [x], module),
                     outcome(module, [x]), rtol=1e-5, atol=1e-5)
         forward, backward = nodes(graphs["forward"]), nodes(graphs["backward"])
-        assert (RAMP in forward) == past_cache and (RAMP_BACKWARD in backward) == past_cache, (shape, forward)
-        assert (torch.ops.aten._prelu_kernel.default in forward) != past_cache
+        assert (RAMP in forward) == operator and (RAMP_BACKWARD in backward) == operator, (shape, forward)
+        assert (torch.ops.aten._prelu_kernel.default in forward) != operator
 
 
 @pytest.mark.filterwarnings(INDUCTOR_WARNING, AUTOGRAD_FUNCTION_WARNING)

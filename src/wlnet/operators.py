@@ -408,13 +408,16 @@ _LIBRARY.impl("parametric_ramp", _autocast_cpu, "AutocastCPU", with_keyset=True)
 #: layer before (a batch norm's normalization: one pass over memory less), and the fused backward
 #: operator; ``"inductor"``, PyTorch's PReLU kernel both ways, all of it inductor's to fuse (what
 #: ``torch.nn.PReLU`` compiles to); ``"auto"`` (the default), per call in the graph: the operator
-#: for a CPU input bigger than half the last-level cache (:func:`wlnet.kernels.torch_forward_bytes`),
-#: ``"inductor"`` for the rest. Measured (bench/shapes.py, bench/models.py; BENCHMARKS.md, "In
-#: PyTorch models"): inductor's fused PReLU trains about 4x faster than eager nn.PReLU on inputs that
-#: fit in the cache, and in a model it also fuses the PReLU's backward into the batch norm's, which
-#: the opaque operator cannot; past the cache the fused kernels win, 1.3-1.5x with a slope per
-#: channel and 6.7x with one shared slope (whose gradient inductor reduces slowly: (16, 64, 96, 96)
-#: float32, 31 against 4.7 ms a step). On CUDA, "auto" is "inductor" (not measured there).
+#: for one shared slope on a CPU input bigger than half the last-level cache
+#: (:func:`wlnet.kernels.torch_forward_bytes`), ``"inductor"`` for everything else. Measured
+#: (bench/shapes.py, bench/models.py; BENCHMARKS.md, "In PyTorch models"): inductor's fused PReLU
+#: trains about 4x faster than eager nn.PReLU, and in a model it also fuses the PReLU's backward
+#: into the batch norm's, which an opaque operator cannot: compiled iresnet18 (a slope per channel)
+#: ran 8-24% slower with the operator for its two inputs past the cache than with inductor's code,
+#: though alone those PReLUs train 1.3-1.5x faster as the operator. One shared slope past the cache
+#: is where inductor is slow (it reduces the slope gradient over the whole tensor: (16, 64, 96, 96)
+#: float32, 31 ms a step against the operator's 4.7), and compiled SRResNet (one such PReLU) ran
+#: 5-9% faster with the operator there. On CUDA, "auto" is "inductor" (not measured there).
 COMPILED_FORWARD = "auto"
 
 
@@ -443,8 +446,8 @@ def compiled(x: torch.Tensor, slope: torch.Tensor, axes: list[int]) -> torch.Ten
         return parametric_ramp(x, slope, axes)
     mode = COMPILED_FORWARD
     if mode == "auto":
-        past_cache = x.is_cpu and x.numel() * x.element_size() > _cache_bytes()
-        mode = "operator" if past_cache else "inductor"  # (a guard on the size where it is symbolic)
+        shared_past_cache = slope.numel() == 1 and x.is_cpu and x.numel() * x.element_size() > _cache_bytes()
+        mode = "operator" if shared_past_cache else "inductor"  # (a guard on the size where it is symbolic)
     if mode == "operator":
         return parametric_ramp(x, slope, axes)  # (dynamo traces no autograd.Function with a jvp: not ramp())
     if torch.is_autocast_enabled("cpu"):  # as the operator's autocast rule does
