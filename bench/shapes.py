@@ -3,7 +3,8 @@ ArcFace iresnet, eager and under ``torch.compile``; and a size sweep that finds 
 starts paying off.
 
 Per shape (the default). The eight PReLU input shapes of an ArcFace iresnet at batch N (``--batch``,
-8 by default), float32 and bfloat16. A step is forward and backward with a fixed output gradient made
+8 by default), float32 and bfloat16, a slope per channel; then the three of an SRResNet at batch 16,
+float32, one shared slope (``SHARED_SHAPES``). A step is forward and backward with a fixed output gradient made
 before timing (as ``bench/prelu.py`` does); the input and the slope want gradients. The contenders,
 timed in one loop in a new shuffled order each round, medians: ``torch.nn.PReLU(C)`` and
 ``wlnet.nn.PReLU(C)`` eager, and ``torch.compile`` of each (``dynamic=False``, compiled once per shape
@@ -62,6 +63,9 @@ from wlnet import kernels, operators  # noqa: E402
 #: The PReLU inputs of an ArcFace iresnet (batch excluded): the stem's, then two per stage.
 SHAPES = [(64, 112, 112), (64, 56, 56), (128, 56, 56), (128, 28, 28), (256, 28, 28), (256, 14, 14), (512, 14, 14),
           (512, 7, 7)]
+#: The PReLU inputs of an SRResNet (SRGAN's generator, batch 16 at 24x24): the residual blocks', then
+#: the two upsampling blocks'; one shared slope each (``nn.PReLU()``, as SRGAN code writes it), float32.
+SHARED_SHAPES = [(16, 64, 24, 24), (16, 64, 48, 48), (16, 64, 96, 96)]
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 #: Sweep sizes: nominal elements -> input shape (level 1 = 64 channels).
 SWEEP = {
@@ -168,12 +172,13 @@ def medians(cases: dict[str, tuple[Callable[[], None], Settings | None]], repeat
 # --- per shape -----------------------------------------------------------------------------------
 
 
-def measure_shape(shape: tuple[int, ...], dtype: torch.dtype, repeats: int) -> dict:
-    """The contenders' step on one shape and dtype, and the compiled ones' first-call seconds."""
+def measure_shape(shape: tuple[int, ...], dtype: torch.dtype, repeats: int, shared: bool = False) -> dict:
+    """The contenders' step on one shape and dtype (a slope per channel, or one ``shared`` slope),
+    and the compiled ones' first-call seconds."""
     generator = torch.Generator().manual_seed(0)
     x0 = torch.randn(shape, generator=generator).to(dtype)
     grad = torch.randn(shape, generator=generator).to(dtype)
-    channels = shape[1]
+    channels = 1 if shared else shape[1]
     torch._dynamo.reset()  # a fresh static compile per case: no recompile limit, no dynamic shapes
     cases: dict[str, tuple[Callable[[], None], Settings | None]] = {
         "nn.PReLU": (step(torch.nn.PReLU(channels, dtype=dtype), x0, grad), None),
@@ -190,7 +195,8 @@ def measure_shape(shape: tuple[int, ...], dtype: torch.dtype, repeats: int) -> d
         if name.startswith("compiled"):
             first[name] = timed(batched(call, 1, values))  # compiles the forward and the backward
     times = medians(cases, repeats)
-    return {"shape": list(shape), "dtype": str(dtype).removeprefix("torch."), "ms": times, "first_s": first}
+    return {"shape": list(shape), "dtype": str(dtype).removeprefix("torch."), "ms": times, "first_s": first,
+            "slopes": channels}
 
 
 def run_shapes(batch: int, repeats: int) -> list[dict]:
@@ -198,6 +204,8 @@ def run_shapes(batch: int, repeats: int) -> list[dict]:
     for dtype in DTYPES.values():
         for dims in SHAPES:
             rows.append(measure_shape((batch, *dims), dtype, repeats))
+    for shape in SHARED_SHAPES:
+        rows.append(measure_shape(shape, torch.float32, repeats, shared=True))
     return rows
 
 
@@ -275,16 +283,17 @@ def ratio(a: float, b: float) -> str:
 
 def print_shapes(rows: list[dict]) -> None:
     forwards = [f"compiled wlnet, {mode}" for mode in COMPILED_FORWARDS]
-    print("| shape | dtype | nn.PReLU ms | wlnet ms | nn/wlnet | compiled nn ms "
+    print("| shape | slopes | dtype | nn.PReLU ms | wlnet ms | nn/wlnet | compiled nn ms "
           + "".join(f"| {name} ms | compiled nn / {name.removeprefix('compiled ')} " for name in forwards)
           + "| compile s (nn" + "".join(f", {mode}" for mode in COMPILED_FORWARDS) + ") "
           + "| floor ms | nn / floor | wlnet / floor | compiled nn / floor |")
-    print("|---|---|---:|---:|---:|---:|" + "---:|---:|" * len(forwards) + "---|---:|---:|---:|---:|")
+    print("|---|---:|---|---:|---:|---:|---:|" + "---:|---:|" * len(forwards) + "---|---:|---:|---:|---:|")
     for row in rows:
         t = row["ms"]
         cells = "".join(f"| {t[name]:.3f} | {ratio(t['compiled nn.PReLU'], t[name])} " for name in forwards)
         print(
-            f"| {tuple(row['shape'])} | {row['dtype']} | {t['nn.PReLU']:.3f} | {t['wlnet']:.3f} "
+            f"| {tuple(row['shape'])} | {row.get('slopes', row['shape'][1])} | {row['dtype']} "
+            f"| {t['nn.PReLU']:.3f} | {t['wlnet']:.3f} "
             f"| {ratio(t['nn.PReLU'], t['wlnet'])} | {t['compiled nn.PReLU']:.3f} {cells}"
             f"| {', '.join(f'{seconds:.1f}' for seconds in row['first_s'].values())} "
             + (f"| {t['memory floor']:.3f} | {ratio(t['nn.PReLU'], t['memory floor'])} "
@@ -292,9 +301,9 @@ def print_shapes(rows: list[dict]) -> None:
                if "memory floor" in t else "| | | | |")
         )
     for dtype in DTYPES:
-        picked = [row["ms"] for row in rows if row["dtype"] == dtype]
+        picked = [row["ms"] for row in rows if row["dtype"] == dtype and row.get("slopes", 0) != 1]
         if picked:
-            print(f"\n{dtype}, sum over the eight shapes: "
+            print(f"\n{dtype}, sum over the eight iresnet shapes: "
                   + ", ".join(f"{name} {sum(t[name] for t in picked):.2f} ms" for name in contenders()
                               if all(name in t for t in picked)))
 
