@@ -580,18 +580,17 @@ def compiled_forward(request, monkeypatch):
 @pytest.mark.filterwarnings(INDUCTOR_WARNING, AUTOGRAD_FUNCTION_WARNING)
 @pytest.mark.parametrize("shared", [False, True])
 def test_auto_compiles_the_operator_past_the_cache_only(monkeypatch, shared):
-    """``COMPILED_FORWARD = "auto"`` (the default): one shared slope on an input bigger than half
-    the last-level cache (here set to 64 KiB) is compiled to the fused operators; a smaller input,
-    or a slope per channel, to PyTorch's PReLU kernel both ways, for inductor to fuse; all give the
-    eager values and gradients."""
+    """``COMPILED_FORWARD = "auto"`` (the default): an input of more than ``COMPILED_OPERATOR_BYTES``
+    (here set to 64 KiB) is compiled to the fused operators, a smaller one to PyTorch's PReLU kernel
+    both ways, for inductor to fuse, with one shared slope or one per channel; all give the eager
+    values and gradients."""
     from torch._dynamo.backends.common import aot_autograd
     from torch._functorch.aot_autograd import make_boxed_func
 
     assert operators.COMPILED_FORWARD == "auto"
-    monkeypatch.setattr(kernels, "TORCH_FORWARD_BYTES", 1 << 16)
+    monkeypatch.setattr(operators, "COMPILED_OPERATOR_BYTES", 1 << 16)
     kernels.wait_ready(torch.float32)
-    for shape, big in (((2, 8, 16, 16), False), ((4, 8, 32, 32), True)):  # 16 KiB, 128 KiB
-        operator = big and shared
+    for shape, operator in (((2, 8, 16, 16), False), ((4, 8, 32, 32), True)):  # 16 KiB, 128 KiB
         torch._dynamo.reset()
         module = ParametricRamp(torch.tensor(0.25) if shared else torch.linspace(-0.5, 0.5, 8),
                                 levels=[] if shared else 1)

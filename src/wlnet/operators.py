@@ -48,7 +48,10 @@ from torch.autograd import forward_ad
 from . import kernels
 from .kernels import view_shape
 
-__all__ = ["COMPILED_FORWARD", "compiled", "parametric_ramp", "parametric_ramp_backward", "ramp", "view_shape"]
+__all__ = [
+    "COMPILED_FORWARD", "COMPILED_OPERATOR_BYTES", "compiled", "parametric_ramp", "parametric_ramp_backward", "ramp",
+    "view_shape",
+]  # fmt: skip
 
 _LIBRARY = torch.library.Library("wlnet", "DEF")
 _LIBRARY.define("parametric_ramp(Tensor x, Tensor slope, int[] axes) -> Tensor")
@@ -407,18 +410,22 @@ _LIBRARY.impl("parametric_ramp", _autocast_cpu, "AutocastCPU", with_keyset=True)
 #: ``"decomposed"``, PyTorch's PReLU kernel forward, which inductor fuses into the kernel of the
 #: layer before (a batch norm's normalization: one pass over memory less), and the fused backward
 #: operator; ``"inductor"``, PyTorch's PReLU kernel both ways, all of it inductor's to fuse (what
-#: ``torch.nn.PReLU`` compiles to); ``"auto"`` (the default), per call in the graph: the operator
-#: for one shared slope on a CPU input bigger than half the last-level cache
-#: (:func:`wlnet.kernels.torch_forward_bytes`), ``"inductor"`` for everything else. Measured
+#: ``torch.nn.PReLU`` compiles to); ``"auto"`` (the default), per call in the graph: the operator for
+#: a CPU input of more than :data:`COMPILED_OPERATOR_BYTES`, ``"inductor"`` for the rest. Measured
 #: (bench/shapes.py, bench/models.py; BENCHMARKS.md, "In PyTorch models"): inductor's fused PReLU
-#: trains about 4x faster than eager nn.PReLU, and in a model it also fuses the PReLU's backward
-#: into the batch norm's, which an opaque operator cannot: compiled iresnet18 (a slope per channel)
-#: ran 8-24% slower with the operator for its two inputs past the cache than with inductor's code,
-#: though alone those PReLUs train 1.3-1.5x faster as the operator. One shared slope past the cache
-#: is where inductor is slow (it reduces the slope gradient over the whole tensor: (16, 64, 96, 96)
-#: float32, 31 ms a step against the operator's 4.7), and compiled SRResNet (one such PReLU) ran
-#: 5-9% faster with the operator there. On CUDA, "auto" is "inductor" (not measured there).
+#: trains about 4x faster than eager nn.PReLU, and in a model it also fuses the PReLU's backward into
+#: the batch norm's, which an opaque operator cannot: compiled iresnet18 ran 8-24% slower with the
+#: operator for its two 25.7 MB inputs than with inductor's code, though alone those PReLUs train
+#: 1.3-1.5x faster as the operator. Past 32 MiB the operator wins, in a model too (compiled SRResNet,
+#: whose one such PReLU has a 37.7 MB input: 5-9% faster than with inductor's code): there glibc's
+#: malloc gives every PyTorch output a fresh mapping, which each call faults in page by page, where
+#: the fused kernels' outputs come from wlnet's pool (:mod:`wlnet.kernels.pool`): (16, 64, 96, 96)
+#: float32 alone, 27-30 ms a compiled nn.PReLU step against 4.1-5.8 ms. On CUDA, "auto" is
+#: "inductor" (not measured there).
 COMPILED_FORWARD = "auto"
+#: ``"auto"``'s size, in bytes of the input, above which a compiled graph holds the operator: glibc's
+#: largest mmap threshold (32 MiB on 64-bit), above which its malloc never reuses a freed block.
+COMPILED_OPERATOR_BYTES = 32 << 20
 
 
 class _DecomposedForward(torch.autograd.Function):
@@ -432,12 +439,6 @@ class _DecomposedForward(torch.autograd.Function):
     backward = staticmethod(_differentiable_backward)
 
 
-@torch.compiler.assume_constant_result
-def _cache_bytes() -> int:
-    """:func:`wlnet.kernels.torch_forward_bytes`, a constant for dynamo (it reads /sys the first time)."""
-    return kernels.torch_forward_bytes()
-
-
 def compiled(x: torch.Tensor, slope: torch.Tensor, axes: list[int]) -> torch.Tensor:
     """The forward that a module or function calls where it is compiled, exported or traced: the
     operator itself (with the autograd formula registered on it) in what ``torch.export`` and
@@ -446,8 +447,8 @@ def compiled(x: torch.Tensor, slope: torch.Tensor, axes: list[int]) -> torch.Ten
         return parametric_ramp(x, slope, axes)
     mode = COMPILED_FORWARD
     if mode == "auto":
-        shared_past_cache = slope.numel() == 1 and x.is_cpu and x.numel() * x.element_size() > _cache_bytes()
-        mode = "operator" if shared_past_cache else "inductor"  # (a guard on the size where it is symbolic)
+        big = x.is_cpu and x.numel() * x.element_size() > COMPILED_OPERATOR_BYTES
+        mode = "operator" if big else "inductor"  # (a guard on the size where it is symbolic)
     if mode == "operator":
         return parametric_ramp(x, slope, axes)  # (dynamo traces no autograd.Function with a jvp: not ramp())
     if torch.is_autocast_enabled("cpu"):  # as the operator's autocast rule does
