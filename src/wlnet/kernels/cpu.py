@@ -48,7 +48,7 @@ import numpy as np
 import torch
 
 from . import pool, settings, simd
-from .layout import Gradients, Plan, compute_dtype, gradients, kernel_plan, same_layout
+from .layout import Gradients, Plan, compute_dtype, gradients, is_dense, kernel_plan, same_layout
 
 logger = logging.getLogger("wlnet")
 
@@ -916,7 +916,7 @@ _madvise, _mincore = _load_libc()
 def _new_output(x: torch.Tensor) -> tuple[torch.Tensor, str]:
     """``torch.empty_like(x)``, advised as huge pages when it is big and freshly mapped.
 
-    A big contiguous output comes from :mod:`wlnet.kernels.pool` when an earlier one of its size
+    A big dense output (contiguous, channels-last, any axis order) comes from :mod:`wlnet.kernels.pool` when an earlier one of its size
     has been freed, and is kept there for reuse otherwise. Only the 2 MiB-aligned interior of the
     block is advised, and only when its first page is not
     resident yet (a fresh mapping from glibc): a reused block is left as it is. The advice is a
@@ -929,7 +929,7 @@ def _new_output(x: torch.Tensor) -> tuple[torch.Tensor, str]:
         ask about).
     """
     size = x.numel() * x.element_size()
-    pooled = size > POOL_MIN_BYTES and x.is_contiguous()
+    pooled = size > POOL_MIN_BYTES and is_dense(x.shape, x.stride())  # (channels_last too)
     if pooled and (kept := pool.take(x)) is not None:
         return kept, "reused"  # a big output of an earlier call, freed since (see pool.py)
     y = torch.empty_like(x)

@@ -47,8 +47,9 @@ def _max_bytes() -> int:
 
 
 def take(like: torch.Tensor) -> torch.Tensor | None:
-    """A new contiguous tensor shaped as ``like`` on a kept block of its size that nothing else
-    uses any more, or None (then allocate, and :func:`keep` the new tensor)."""
+    """A new tensor shaped and laid out as ``like`` (dense: contiguous, channels-last or any other
+    order of its axes) on a kept block of its size that nothing else uses any more, or None (then
+    allocate, and :func:`keep` the new tensor)."""
     nbytes = like.numel() * like.element_size()
     with _lock:
         for key, storage in _kept.items():
