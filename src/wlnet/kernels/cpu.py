@@ -916,10 +916,10 @@ _madvise, _mincore = _load_libc()
 def _new_output(x: torch.Tensor) -> tuple[torch.Tensor, str]:
     """``torch.empty_like(x)``, advised as huge pages when it is big and freshly mapped.
 
-    A big dense output (contiguous, channels-last, any axis order) comes from :mod:`wlnet.kernels.pool` when an earlier one of its size
-    has been freed, and is kept there for reuse otherwise. Only the 2 MiB-aligned interior of the
-    block is advised, and only when its first page is not
-    resident yet (a fresh mapping from glibc): a reused block is left as it is. The advice is a
+    A big dense output (contiguous, channels-last, any order of axes) comes from
+    :mod:`wlnet.kernels.pool` when an earlier one of its size has been freed, and is kept there for
+    reuse otherwise. Only the 2 MiB-aligned interior of the block is advised, and only when its
+    first page is not resident yet (a fresh mapping from glibc): a reused block is left as it is. The advice is a
     hint; whatever the kernel answers, the tensor is the same.
 
     Returns:
