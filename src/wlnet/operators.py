@@ -417,7 +417,7 @@ _LIBRARY.impl("parametric_ramp", _autocast_cpu, "AutocastCPU", with_keyset=True)
 #: the batch norm's, which an opaque operator cannot: compiled iresnet18 ran 8-24% slower with the
 #: operator for its two 25.7 MB inputs than with inductor's code, though alone those PReLUs train
 #: 1.3-1.5x faster as the operator. Past 32 MiB the operator wins, in a model too (compiled SRResNet,
-#: whose one such PReLU has a 37.7 MB input: 5-9% faster than with inductor's code): there glibc's
+#: whose one such PReLU has a 37.7 MB input: 5-10% faster than with inductor's code): there glibc's
 #: malloc gives every PyTorch output a fresh mapping, which each call faults in page by page, where
 #: the fused kernels' outputs come from wlnet's pool (:mod:`wlnet.kernels.pool`): (16, 64, 96, 96)
 #: float32 alone, 27-30 ms a compiled nn.PReLU step against 4.1-5.8 ms. On CUDA, "auto" is
