@@ -109,20 +109,20 @@ def test_the_fast_path_computes_what_the_dispatcher_does(fused, layout, dtype):
 
 def test_only_plain_tensors_take_the_fast_path():
     x = torch.randn(3)
-    assert operators._plain(x, torch.nn.Parameter(torch.randn(3)))
-    assert not operators._plain(torch._neg_view(x))  # its values are the negated memory
-    assert not operators._plain(x.to("meta"))
-    assert not operators._plain(x.to_sparse())
+    assert kernels.plain(x, torch.nn.Parameter(torch.randn(3)))
+    assert not kernels.plain(torch._neg_view(x))  # its values are the negated memory
+    assert not kernels.plain(x.to("meta"))
+    assert not kernels.plain(x.to_sparse())
     with torch.inference_mode():
-        assert not operators._plain(torch.randn(3))
+        assert not kernels.plain(torch.randn(3))
 
     class Subclass(torch.Tensor):
         pass
 
-    assert not operators._plain(x.as_subclass(Subclass))
+    assert not kernels.plain(x.as_subclass(Subclass))
     with Recording():
-        assert not operators._plain(x)
-    assert torch.func.vmap(lambda t: torch.tensor(operators._plain(t)))(torch.randn(2, 3)).tolist() == [False, False]
+        assert not kernels.plain(x)
+    assert torch.func.vmap(lambda t: torch.tensor(kernels.plain(t)))(torch.randn(2, 3)).tolist() == [False, False]
 
 
 @needs_numba

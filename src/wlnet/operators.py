@@ -311,7 +311,7 @@ class _EagerRamp(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, slope, axes):
         _forward_setup(ctx, (x, slope, axes), None)
-        if _plain(x, slope):
+        if kernels.plain(x, slope):
             return _forward_kernel(x, slope, axes)
         with torch._C._AutoDispatchBelowAutograd():  # (skips the registered formula's Python layer)
             return parametric_ramp(x, slope, axes)
@@ -324,46 +324,12 @@ class _EagerRamp(torch.autograd.Function):
         need_x, need_slope = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         if torch.is_grad_enabled():  # create_graph=True: differentiable gradients
             gx, gs = _RampBackward.apply(grad, x, slope, ctx.axes, need_x, need_slope)
-        elif _plain(grad, x, slope):
+        elif kernels.plain(grad, x, slope):
             gx, gs = _backward_kernel(grad, x, slope, ctx.axes, need_x, need_slope)
         else:
             with torch._C._AutoDispatchBelowAutograd():
                 gx, gs = parametric_ramp_backward(grad, x, slope, ctx.axes, need_x, need_slope)
         return (gx if need_x else None), (gs if need_slope else None), None
-
-
-_PLAIN_TYPES = (torch.Tensor, torch.nn.Parameter)
-#: The dispatch keys of a plain dense tensor, per device type (CUDA's added at its first tensor).
-_PLAIN_KEYS = {"cpu": torch._C._dispatch_keys(torch.empty(0))}
-
-
-def _plain(*tensors: torch.Tensor) -> bool:
-    """Whether the operator's dispatch would come straight to its CPU or CUDA kernel, so that an
-    eager call may call that kernel itself (9-11 us less a call): plain dense tensors (no subclass,
-    FakeTensor, functorch wrapper, negative or zero view, sparse or inference tensor: their dispatch
-    keys are a plain tensor's) on a CPU or CUDA device, and no dispatch mode, function mode, torch.func
-    transform or profiler (which records the operator's own events)."""
-    if (
-        torch._C._len_torch_dispatch_stack()
-        or torch._C._is_torch_function_mode_enabled()
-        or torch._C._are_functorch_transforms_active()
-        or torch.autograd._profiler_enabled()
-    ):
-        return False
-    for t in tensors:
-        if type(t) not in _PLAIN_TYPES:
-            return False
-        keys = _PLAIN_KEYS["cpu"] if t.is_cpu else _cuda_keys(t) if t.is_cuda else None
-        if keys is None or torch._C._dispatch_keys(t) != keys:
-            return False
-    return True
-
-
-def _cuda_keys(t: torch.Tensor) -> torch._C.DispatchKeySet:
-    keys = _PLAIN_KEYS.get("cuda")
-    if keys is None:
-        keys = _PLAIN_KEYS["cuda"] = torch._C._dispatch_keys(torch.empty(0, device=t.device))
-    return keys
 
 
 def ramp(x: torch.Tensor, slope: torch.Tensor, axes: list[int]) -> torch.Tensor:
@@ -380,7 +346,7 @@ def ramp(x: torch.Tensor, slope: torch.Tensor, axes: list[int]) -> torch.Tensor:
         if forward_ad._current_level >= 0 or torch._C._are_functorch_transforms_active():
             return _Ramp.apply(x, slope, axes)
         return _EagerRamp.apply(x, slope, axes)
-    if _plain(x, slope) and not torch.is_autocast_enabled("cpu"):  # (else the operator's autocast rule)
+    if kernels.plain(x, slope) and not torch.is_autocast_enabled("cpu"):  # (else the operator's autocast rule)
         return _forward_kernel(x, slope, axes)
     return parametric_ramp(x, slope, axes)
 

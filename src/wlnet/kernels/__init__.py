@@ -48,6 +48,7 @@ __all__ = [
     "MIN_FUSED_NUMEL",
     "available",
     "parametric_ramp",
+    "plain",
     "ready",
     "release_outputs",
     "reuse_memory",
@@ -307,6 +308,45 @@ def parametric_ramp(x: torch.Tensor, slope: torch.Tensor, axes: Sequence[int]) -
         A tensor of ``x``'s shape and dtype, laid out as ``torch.empty_like(x)``.
     """
     return torch.ops.wlnet.parametric_ramp(x, slope, list(axes))
+
+
+_PLAIN_TYPES = (torch.Tensor, torch.nn.Parameter)
+#: The dispatch keys of a plain dense tensor, per device type (CUDA's added at its first tensor).
+_PLAIN_KEYS = {"cpu": torch._C._dispatch_keys(torch.empty(0))}
+
+
+def plain(*tensors: torch.Tensor) -> bool:
+    """Whether the dispatch of ``torch.ops.wlnet.*`` would come straight to its CPU or CUDA kernel,
+    so that an eager call (:mod:`wlnet.operators`) may call that kernel itself (9-11 us less a
+    call): plain dense tensors (no subclass, FakeTensor, functorch wrapper, negative or zero view,
+    sparse or inference tensor: their dispatch keys are a plain tensor's) on a CPU or CUDA device,
+    and no dispatch mode, function mode, torch.func transform or profiler (which records the
+    operator's own events).
+
+    >>> plain(torch.ones(2), torch.nn.Parameter(torch.ones(2)))
+    True
+    """
+    if (
+        torch._C._len_torch_dispatch_stack()
+        or torch._C._is_torch_function_mode_enabled()
+        or torch._C._are_functorch_transforms_active()
+        or torch.autograd._profiler_enabled()
+    ):
+        return False
+    for t in tensors:
+        if type(t) not in _PLAIN_TYPES:
+            return False
+        keys = _PLAIN_KEYS["cpu"] if t.is_cpu else _cuda_keys(t) if t.is_cuda else None
+        if keys is None or torch._C._dispatch_keys(t) != keys:
+            return False
+    return True
+
+
+def _cuda_keys(t: torch.Tensor) -> torch._C.DispatchKeySet:
+    keys = _PLAIN_KEYS.get("cuda")
+    if keys is None:
+        keys = _PLAIN_KEYS["cuda"] = torch._C._dispatch_keys(torch.empty(0, device=t.device))
+    return keys
 
 
 def forward(x: torch.Tensor, slope: torch.Tensor, axes: tuple[int, ...]) -> torch.Tensor:
