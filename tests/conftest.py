@@ -14,6 +14,19 @@ import pytest
 os.environ.setdefault("WLNET_COMPILE_IN_BACKGROUND", "0")
 
 
+@pytest.fixture
+def fused(monkeypatch):
+    """Every size through the fused kernels, as big tensors go in normal use (the dispatch
+    constants that keep small inputs on PyTorch's kernel at 0), the float32 CPU kernels loaded."""
+    import torch
+
+    from wlnet import kernels
+
+    for name in ("MIN_FUSED_NUMEL", "MIN_FUSED_TRAINING_NUMEL", "TORCH_FORWARD_BYTES"):
+        monkeypatch.setattr(kernels, name, 0)
+    kernels.wait_ready(torch.float32)
+
+
 @pytest.fixture(scope="module")
 def quiet_exporters():
     """torch.onnx's logger at ERROR for a module: the dynamo exporter logs a warning per torchvision

@@ -22,15 +22,6 @@ FORWARD = "wlnet.parametric_ramp.default"
 BACKWARD = "wlnet.parametric_ramp_backward.default"
 
 
-@pytest.fixture
-def fused(monkeypatch):
-    """Every size through the fused kernels, with the kernels loaded."""
-    monkeypatch.setattr(kernels, "MIN_FUSED_NUMEL", 0)
-    monkeypatch.setattr(kernels, "MIN_FUSED_TRAINING_NUMEL", 0)
-    monkeypatch.setattr(kernels, "TORCH_FORWARD_BYTES", 0)
-    kernels.wait_ready(torch.float32)
-
-
 class Recording(TorchDispatchMode):
     """Every op that reaches the Python dispatch layer, by name."""
 

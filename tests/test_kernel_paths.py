@@ -21,13 +21,6 @@ from wlnet.kernels import cpu
 needs_numba = pytest.mark.skipif(cpu.MISSING is not None, reason=f"numba unavailable: {cpu.MISSING}")
 
 
-@pytest.fixture
-def fused(monkeypatch):
-    monkeypatch.setattr(kernels, "MIN_FUSED_NUMEL", 0)
-    monkeypatch.setattr(kernels, "MIN_FUSED_TRAINING_NUMEL", 0)
-    monkeypatch.setattr(kernels, "TORCH_FORWARD_BYTES", 0)
-
-
 # --- the background compile ----------------------------------------------------------------------
 
 FIRST_CALL = """

@@ -64,14 +64,6 @@ CASES = [
 ]
 
 
-@pytest.fixture
-def fused(monkeypatch):
-    """Send every size through the fused kernels, as big tensors go in normal use."""
-    monkeypatch.setattr(kernels, "MIN_FUSED_NUMEL", 0)
-    monkeypatch.setattr(kernels, "MIN_FUSED_TRAINING_NUMEL", 0)
-    monkeypatch.setattr(kernels, "TORCH_FORWARD_BYTES", 0)
-
-
 def _inputs(shape, axes, dtype, seed=0):
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(shape, generator=generator, dtype=torch.float64)

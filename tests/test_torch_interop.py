@@ -107,24 +107,12 @@ def rows(test=None, *, where=lambda case: True, paths=PATHS):
     return parametrize if test is None else parametrize(test)
 
 
-def force_fused(monkeypatch) -> None:
-    """Send every size through the operator's fused kernels, as big tensors go in normal use."""
-    for name in ("MIN_FUSED_NUMEL", "MIN_FUSED_TRAINING_NUMEL", "TORCH_FORWARD_BYTES"):
-        monkeypatch.setattr(kernels, name, 0)
-    kernels.wait_ready(torch.float32)
-
-
 @pytest.fixture
-def path(request, monkeypatch):
-    """The row's kernel path (see the module's docstring)."""
+def path(request):
+    """The row's kernel path (see the module's docstring); "fused" through conftest's ``fused``."""
     if request.param == "fused":
-        force_fused(monkeypatch)
+        request.getfixturevalue("fused")
     return request.param
-
-
-@pytest.fixture
-def fused(monkeypatch):
-    force_fused(monkeypatch)
 
 
 # -- helpers ---------------------------------------------------------------------------------------
