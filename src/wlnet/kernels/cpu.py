@@ -919,8 +919,8 @@ def _new_output(x: torch.Tensor) -> tuple[torch.Tensor, str]:
     A big dense output (contiguous, channels-last, any order of axes) comes from
     :mod:`wlnet.kernels.pool` when an earlier one of its size has been freed, and is kept there for
     reuse otherwise. Only the 2 MiB-aligned interior of the block is advised, and only when its
-    first page is not resident yet (a fresh mapping from glibc): a reused block is left as it is. The advice is a
-    hint; whatever the kernel answers, the tensor is the same.
+    first page is not resident yet (a fresh mapping from glibc): a reused block is left as it is.
+    The advice is a hint; whatever the kernel answers, the tensor is the same.
 
     Returns:
         The tensor, and where its memory comes from: ``"huge"`` (a fresh mapping, advised as huge

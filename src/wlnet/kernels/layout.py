@@ -237,7 +237,7 @@ def same_layout(t: torch.Tensor, like: torch.Tensor) -> bool:
 
 def is_dense(shape: Sequence[int], strides: Sequence[int]) -> bool:
     """Whether a tensor's elements fill its memory with no gaps or overlaps, in some axis order."""
-    if strides == _contiguous_strides(shape):  # (the common case, cheaply)
+    if tuple(strides) == _contiguous_strides(tuple(shape)):  # (the common case, cheaply)
         return True
     expected = 1
     for size, stride in sorted(((n, s) for n, s in zip(shape, strides) if n > 1), key=lambda pair: pair[1]):
